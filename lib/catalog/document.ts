@@ -1,0 +1,171 @@
+/**
+ * One catalogue file: YAML parsed with positions kept, validated against its JSON Schema, and every
+ * problem turned into a {@link CatalogError} that names the file, the line and the field.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
+import type { Document, LineCounter } from 'yaml';
+import { CatalogError, type RouterErrorCode } from '../errors.js';
+
+// yaml and ajv are loaded on first use: the bundled catalogue normally comes from its build-time
+// snapshot (load.ts), and loading these two modules would cost more than the whole catalogue load.
+const require = createRequire(import.meta.url);
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= require('yaml') as typeof import('yaml'));
+}
+
+/** The source text of a catalogue file, read from disk or given in memory. */
+export interface CatalogSource {
+  /** Name used in error messages (a path, or a label such as `<bundled>/models.yaml`). */
+  readonly name: string;
+  readonly text: string;
+}
+
+/** What the merge step needs of a file: its name, its data, and errors located in it. */
+export interface CatalogInput {
+  readonly name: string;
+  readonly data: unknown;
+  error(code: RouterErrorCode, message: string, pointer: string, key?: string): CatalogError;
+}
+
+/** A parsed file that can locate any JSON pointer in its source text. */
+export class CatalogDocument implements CatalogInput {
+  readonly name: string;
+  readonly data: unknown;
+  readonly #document: Document.Parsed;
+  readonly #lines: LineCounter;
+
+  private constructor(name: string, document: Document.Parsed, lines: LineCounter) {
+    this.name = name;
+    this.#document = document;
+    this.#lines = lines;
+    this.data = document.toJS({ maxAliasCount: 100 });
+  }
+
+  /** Parse YAML; syntax errors (including duplicate keys) throw CATALOG_SYNTAX at their line. */
+  static parse(source: CatalogSource): CatalogDocument {
+    const { LineCounter, parseDocument } = yaml();
+    const lines = new LineCounter();
+    const document = parseDocument(source.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const first = document.errors[0];
+    if (first !== undefined) {
+      const pos = lines.linePos(first.pos[0]);
+      const message = first.message.split('\n')[0] ?? first.message;
+      throw new CatalogError('CATALOG_SYNTAX', `YAML syntax error: ${message}`, { file: source.name, line: pos.line, column: pos.col }, { cause: first });
+    }
+    try {
+      return new CatalogDocument(source.name, document, lines);
+    } catch (error) {
+      throw new CatalogError('CATALOG_SYNTAX', `YAML could not be read: ${(error as Error).message}`, { file: source.name }, { cause: error });
+    }
+  }
+
+  /** Read and parse a file from disk; an unreadable file throws CATALOG_FILE. */
+  static read(path: string): CatalogDocument {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new CatalogError('CATALOG_FILE', `cannot read the catalogue file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { file: path }, { cause: error });
+    }
+    return CatalogDocument.parse({ name: path, text });
+  }
+
+  /**
+   * The line of a JSON pointer. With `key`, the line of that property's key inside the object at the
+   * pointer (for unknown fields); a pointer to something absent falls back to its nearest parent.
+   */
+  lineOf(pointer: string, key?: string): number | undefined {
+    const path = pointer === '' ? [] : pointer.slice(1).split('/').map(unescapePointer);
+    for (let depth = path.length; depth >= 0; depth--) {
+      const segments = path.slice(0, depth).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+      const node = depth === 0 ? this.#document.contents : this.#document.getIn(segments, true);
+      const { isMap, isNode, isScalar } = yaml();
+      if (!isNode(node) || node.range == null) continue;
+      if (key !== undefined && depth === path.length && isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
+        if (pair !== undefined && isNode(pair.key) && pair.key.range != null) return this.#lines.linePos(pair.key.range[0]).line;
+      }
+      return this.#lines.linePos(node.range[0]).line;
+    }
+    return undefined;
+  }
+
+  /** A CatalogError located at a JSON pointer of this file. */
+  error(code: RouterErrorCode, message: string, pointer: string, key?: string): CatalogError {
+    const fieldPointer = key === undefined ? pointer : `${pointer}/${escapePointer(key)}`;
+    return new CatalogError(code, message, { file: this.name, line: this.lineOf(pointer, key), pointer: fieldPointer });
+  }
+
+  /** Validate against a compiled schema; the first error (in document order) is thrown. */
+  validate(validator: ValidateFunction, data: unknown = this.data): void {
+    if (validator(data)) return;
+    const errors = validator.errors ?? [];
+    // Report the most specific error: `oneOf` summaries hide the branch that explains the problem.
+    const error = errors.find((e) => e.keyword !== 'oneOf' && e.keyword !== 'if') ?? errors[0];
+    if (error === undefined) throw this.error('CATALOG_SCHEMA', 'does not match its schema', '');
+    const key = error.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : undefined;
+    throw this.error('CATALOG_SCHEMA', describeSchemaError(error), error.instancePath, key);
+  }
+}
+
+let ajv: AjvClass | undefined;
+const compiled = new Map<object, ValidateFunction>();
+
+/** Compile a schema once per process (ajv compilation costs far more than validation). */
+export function compileSchema(schema: object): ValidateFunction {
+  let validator = compiled.get(schema);
+  if (validator === undefined) {
+    ajv ??= new (require('ajv') as { Ajv: typeof AjvClass }).Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true });
+    validator = ajv.compile(schema);
+    compiled.set(schema, validator);
+  }
+  return validator;
+}
+
+function describeSchemaError(error: ErrorObject): string {
+  const field = error.instancePath === '' ? 'the file' : `field ${error.instancePath.split('/').filter(Boolean).map(unescapePointer).join('.')}`;
+  const received = error.data === undefined ? '' : `, received ${JSON.stringify(error.data)?.slice(0, 80)}`;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return `${field}: missing required field "${String(params.missingProperty)}"`;
+    case 'additionalProperties':
+      return `${field}: unknown field "${String(params.additionalProperty)}" (check its spelling against the schema)`;
+    case 'enum':
+      return `${field}: expected one of ${(params.allowedValues as unknown[]).join(', ')}${received}`;
+    case 'const':
+      return `${field}: expected ${JSON.stringify(params.allowedValue)}${received}`;
+    case 'type':
+      return `${field}: expected ${describeType(String(params.type))}${received}`;
+    case 'minimum':
+      return `${field}: expected a number >= ${String(params.limit)}${received}`;
+    case 'pattern': {
+      const description = (error.parentSchema as { description?: string } | undefined)?.description;
+      return `${field}: expected ${description ?? `a string matching ${String(params.pattern)}`}${received}`;
+    }
+    case 'uniqueItems':
+      return `${field}: items must be unique (items ${String(params.j)} and ${String(params.i)} are the same)`;
+    case 'minItems':
+      return `${field}: expected at least ${String(params.limit)} item(s)`;
+    default:
+      return `${field}: ${error.message ?? 'is invalid'}${received}`;
+  }
+}
+
+function describeType(type: string): string {
+  return type
+    .split(',')
+    .map((t) => (t === 'integer' ? 'a whole number' : t === 'null' ? 'null' : `a ${t}`))
+    .join(' or ');
+}
+
+function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}

@@ -1,0 +1,69 @@
+/**
+ * Argument helpers shared by the commands: strict parsing with messages that name the flag and the
+ * value received.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CAPABILITIES, isCapability, type Capability } from '../catalog/index.js';
+import { UsageError } from './io.js';
+
+/** parseArgs in strict mode; any parse failure becomes a UsageError (exit code 2). */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: readonly string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>> {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+/** A whole number >= min from a flag value. */
+export function integerFlag(name: string, value: string | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--${name} expects a whole number >= ${min}, received ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/** A number in [min, max] from a flag value. */
+export function numberFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`--${name} expects a number from ${min} to ${max}, received ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** A comma-separated capability list. */
+export function capabilitiesFlag(value: string | undefined): Capability[] | undefined {
+  if (value === undefined) return undefined;
+  const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const item of list) {
+    if (!isCapability(item)) throw new UsageError(`--capability: unknown capability ${JSON.stringify(item)}; known: ${CAPABILITIES.join(', ')}`);
+  }
+  return list as Capability[];
+}
+
+/** Render rows as an aligned text table. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** A context window: 131072 -> "128k" (Mistral counts k as 1024 here), null -> "unknown". */
+export function formatContext(value: number | null): string {
+  if (value === null) return 'unknown';
+  return value % 1024 === 0 ? `${value / 1024}k` : String(value);
+}
+
+/** 500000 -> "500k", 1000000000 -> "1G", null -> "unknown". */
+export function formatCount(value: number | null): string {
+  if (value === null) return 'unknown';
+  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  for (const [size, suffix] of units) if (value >= size && value % (size / 10) === 0) return `${value / size}${suffix}`;
+  return String(value);
+}
