@@ -1,0 +1,85 @@
+/**
+ * mistral-router: ask Mistral by capability, stay inside the workspace's rate limits.
+ *
+ * The Redis store is at `mistral-router/redis` and the emulator at `mistral-router/emulator`, so that
+ * users who need neither never load them.
+ */
+export {
+  createRouter,
+  Router,
+  impliedCapabilities,
+  type RouterOptions,
+  type WorkspaceConfig,
+  type WorkspaceOverrides,
+  type RoutingFields,
+  type RoutedChatRequest,
+  type RoutedEmbeddingRequest,
+  type RoutedFimRequest,
+  type CallOptions,
+  type Plan,
+  type PlanCandidate,
+  type Decision,
+  type Routed,
+  type RoutedStream,
+} from './router/router.js';
+export { rankModels, fitContext, excessScore, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
+export { classifyFailure, type Failure, type FailureAction, type FailureKind } from './router/policy.js';
+export { RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
+export { normaliseNeed, STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';
+export { TokenEstimator, type TokenEstimatorOptions } from './tokens.js';
+export {
+  loadCatalog,
+  bundledCatalogDirectory,
+  Catalog,
+  CAPABILITIES,
+  isCapability,
+  parseVersionConstraint,
+  type LoadCatalogOptions,
+  type CatalogSource,
+  type ResolvedLimits,
+  type QueryRejection,
+  type Capability,
+  type KnownModelId,
+  type ModelId,
+  type Model,
+  type Limit,
+  type ModelLimits,
+  type Tier,
+  type ModelQuery,
+  type VersionConstraint,
+} from './catalog/index.js';
+export { MemoryStore, type MemoryStoreOptions } from './quota/memory-store.js';
+export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
+export {
+  WINDOW_KINDS,
+  PERIOD_LAYOUT,
+  type QuotaStore,
+  type QuotaCandidate,
+  type Reservation,
+  type ReserveRequest,
+  type ReserveResult,
+  type CandidateRefusal,
+  type WindowRefusal,
+  type WindowSpec,
+  type WindowSnapshot,
+  type WindowObservation,
+  type UpstreamObservation,
+  type WindowUnit,
+  type WindowPeriod,
+  type WindowScope,
+} from './quota/types.js';
+export { systemClock, FakeClock, type Clock } from './clock.js';
+export {
+  RouterError,
+  CatalogError,
+  NeedError,
+  ConfigError,
+  NoEligibleModelError,
+  QuotaExhaustedError,
+  StoreUnavailableError,
+  UpstreamError,
+  AbortError,
+  type RouterErrorCode,
+  type CatalogErrorLocation,
+  type PlanLike,
+} from './errors.js';

@@ -1,0 +1,119 @@
+/**
+ * The Need: what a request asks for. Normalised and validated here, before any I/O, so that bad input
+ * (an unknown capability, a negative token count) fails at once with a NeedError naming the field.
+ */
+import { CAPABILITIES, type Capability, type ModelId, type VersionConstraint } from './catalog/types.js';
+import { isCapability, parseVersionConstraint } from './catalog/query.js';
+import { NeedError } from './errors.js';
+
+/** How candidates are ordered. */
+export type Strategy = 'smallest-sufficient' | 'newest' | 'prefer';
+
+export const STRATEGIES: readonly Strategy[] = ['smallest-sufficient', 'newest', 'prefer'];
+
+/** The router's endpoints; each implies a capability. */
+export type Endpoint = 'chat' | 'embeddings' | 'fim';
+
+const endpointCapability: Record<Endpoint, Capability> = { chat: 'chat', embeddings: 'embedding', fim: 'fim' };
+
+/** What a caller needs of a model. Every field narrows the candidates. */
+export interface Need {
+  /** Capabilities the model must have (the endpoint and the request's content add theirs). */
+  readonly capabilities?: readonly Capability[];
+  /** Minimum context window in tokens, beyond what the request itself needs. */
+  readonly minContext?: number;
+  /** Only these families (e.g. `mistral-small`). */
+  readonly family?: string | readonly string[];
+  /** `latest`, `25.06`, `>=25.03`... */
+  readonly version?: VersionConstraint;
+  /** Only models whose weights are open (confirmed by the catalogue). @default false */
+  readonly openWeights?: boolean;
+  /** Models to try first, in this order (ids or aliases). */
+  readonly prefer?: readonly ModelId[];
+  /** Models never to use (ids or aliases). */
+  readonly exclude?: readonly ModelId[];
+  /** How to order the rest. @default the router's strategy ('smallest-sufficient') */
+  readonly strategy?: Strategy;
+  /** Allow deprecated models. @default false */
+  readonly includeDeprecated?: boolean;
+}
+
+/** A validated need with the capabilities the endpoint and the request imply. */
+export interface NormalisedNeed {
+  readonly capabilities: readonly Capability[];
+  readonly minContext: number;
+  readonly family: readonly string[] | undefined;
+  readonly version: VersionConstraint | undefined;
+  readonly openWeights: boolean;
+  readonly prefer: readonly string[];
+  readonly exclude: readonly string[];
+  readonly strategy: Strategy;
+  readonly includeDeprecated: boolean;
+  /** A stable string of everything above: the plan cache's key. */
+  readonly signature: string;
+}
+
+function stringList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list)) throw new NeedError(field, `expected a string or a list of strings, received ${typeof value}`);
+  return list.map((item, index) => {
+    if (typeof item !== 'string' || item === '') throw new NeedError(`${field}[${index}]`, `expected a non-empty string, received ${JSON.stringify(item)}`);
+    return item;
+  });
+}
+
+/**
+ * Validate a need and add the capabilities implied by the endpoint and by the request (image parts need
+ * `vision`, audio parts `audio`, tools `function_calling`, a JSON response format `json_mode`).
+ */
+export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implied: readonly Capability[], defaultStrategy: Strategy): NormalisedNeed {
+  if (need !== undefined && (typeof need !== 'object' || need === null || Array.isArray(need))) {
+    throw new NeedError('need', `expected an object, received ${Array.isArray(need) ? 'an array' : typeof need}`);
+  }
+  const given = need ?? {};
+  const capabilities = new Set<Capability>([endpointCapability[endpoint], ...implied]);
+  const requested = given.capabilities;
+  if (requested !== undefined) {
+    if (!Array.isArray(requested)) throw new NeedError('need.capabilities', 'expected a list of capabilities');
+    requested.forEach((capability: unknown, index: number) => {
+      if (!isCapability(capability)) {
+        throw new NeedError(`need.capabilities[${index}]`, `unknown capability ${JSON.stringify(capability)}; known: ${CAPABILITIES.join(', ')}`);
+      }
+      capabilities.add(capability);
+    });
+  }
+  const minContext = given.minContext ?? 0;
+  if (!Number.isSafeInteger(minContext) || minContext < 0) {
+    throw new NeedError('need.minContext', `expected a whole number of tokens >= 0, received ${String(given.minContext)}`);
+  }
+  if (given.version !== undefined) parseVersionConstraint(given.version, 'need.version');
+  const strategy = given.strategy ?? defaultStrategy;
+  if (!STRATEGIES.includes(strategy)) throw new NeedError('need.strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
+  if (given.openWeights !== undefined && typeof given.openWeights !== 'boolean') throw new NeedError('need.openWeights', 'expected true or false');
+  const family = stringList(given.family, 'need.family');
+  const prefer = stringList(given.prefer, 'need.prefer') ?? [];
+  const exclude = stringList(given.exclude, 'need.exclude') ?? [];
+  const sorted = [...capabilities].sort();
+  const normalised = {
+    capabilities: sorted,
+    minContext,
+    family,
+    version: given.version,
+    openWeights: given.openWeights === true,
+    prefer,
+    exclude,
+    strategy,
+    includeDeprecated: given.includeDeprecated === true,
+  };
+  return { ...normalised, signature: JSON.stringify(normalised) };
+}
+
+/** A token count given by a caller (maxTokens...): a whole number >= 0, else NeedError. */
+export function tokenCount(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new NeedError(field, `expected a whole number of tokens >= 0, received ${JSON.stringify(value)}`);
+  }
+  return value;
+}

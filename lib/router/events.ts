@@ -1,0 +1,70 @@
+/**
+ * The router's typed events. Every payload names workspaces, never API keys. A listener that throws
+ * does not break routing: its error is reported as a process warning.
+ */
+import type { FailureKind } from './policy.js';
+
+export interface AttemptRecord {
+  readonly workspace: string;
+  readonly model: string;
+  readonly outcome: 'ok' | FailureKind;
+  readonly status: number | undefined;
+  readonly durationMs: number;
+}
+
+export interface RouterEvents {
+  /** A candidate was chosen and its quota reserved; the call is about to go out. */
+  readonly decision: { readonly endpoint: string; readonly workspace: string; readonly model: string; readonly attempt: number; readonly estimatedTokens: number; readonly waitedMs: number };
+  /** An attempt failed and the router moves on to another candidate. */
+  readonly fallback: { readonly from: { readonly workspace: string; readonly model: string }; readonly reason: FailureKind; readonly status: number | undefined; readonly action: string };
+  /** No candidate had room: the call waits (at most retryAfterMs before the next try). */
+  readonly wait: { readonly endpoint: string; readonly retryAfterMs: number; readonly queueLength: number };
+  /** A call gave up: no quota within its wait bound. */
+  readonly exhausted: { readonly endpoint: string; readonly retryAfterMs: number };
+  /** The upstream reported a limit different from the configured or previously learned one. */
+  readonly limitsLearned: { readonly workspace: string; readonly model: string; readonly kind: string; readonly limit: number; readonly previous: number | null };
+  /** A model is cooled down (capacity, 5xx, connection, timeout) until `until` (epoch ms). */
+  readonly cooldown: { readonly model: string; readonly until: number; readonly reason: FailureKind };
+  /** A workspace was taken out (401/403). */
+  readonly workspaceDisabled: { readonly workspace: string; readonly status: number | undefined };
+  /** A call finished (successfully or not). */
+  readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[] };
+}
+
+export type RouterEventName = keyof RouterEvents;
+export type RouterListener<K extends RouterEventName> = (event: RouterEvents[K]) => void;
+
+/** A minimal typed emitter. */
+export class RouterEventEmitter {
+  readonly #listeners = new Map<RouterEventName, Set<(event: never) => void>>();
+
+  /** Listen to an event; returns a function that stops listening. */
+  on<K extends RouterEventName>(name: K, listener: RouterListener<K>): () => void {
+    let set = this.#listeners.get(name);
+    if (set === undefined) this.#listeners.set(name, (set = new Set()));
+    set.add(listener as (event: never) => void);
+    return () => this.off(name, listener);
+  }
+
+  off<K extends RouterEventName>(name: K, listener: RouterListener<K>): void {
+    this.#listeners.get(name)?.delete(listener as (event: never) => void);
+  }
+
+  /** @internal */
+  emit<K extends RouterEventName>(name: K, event: RouterEvents[K]): void {
+    const set = this.#listeners.get(name);
+    if (set === undefined) return;
+    for (const listener of set) {
+      try {
+        (listener as RouterListener<K>)(event);
+      } catch (error) {
+        process.emitWarning(`mistral-router: a "${name}" listener threw: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Whether anyone listens (skip building payloads on the hot path otherwise). */
+  has(name: RouterEventName): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0;
+  }
+}

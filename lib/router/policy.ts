@@ -1,0 +1,89 @@
+/**
+ * The fallback policy: what a failed call means and what the router does next. A pure function of the
+ * error (the SDK's, or a network one), so every branch is tested without a server.
+ *
+ * | failure | action |
+ * |---|---|
+ * | 429 for the workspace's quota | block that window until it resets (from headers), next candidate at once |
+ * | capacity exceeded (code 3505, even as 503), 5xx, connection error, timeout | cool the model down (circuit breaker), next candidate |
+ * | prompt too large for the model's context | next candidate with a larger window |
+ * | 401 / 403 | that workspace is out, next workspace |
+ * | other 400 / 422 | the caller's mistake: thrown at once |
+ * | aborted by the caller | thrown at once |
+ */
+import { classifyUpstreamRefusal } from '../quota/headers.js';
+
+export type FailureKind =
+  | 'quota'
+  | 'capacity'
+  | 'server-error'
+  | 'connection'
+  | 'timeout'
+  | 'context-too-long'
+  | 'unauthorized'
+  | 'invalid-request'
+  | 'aborted'
+  | 'unknown';
+
+export type FailureAction = 'block-window' | 'cooldown-model' | 'larger-context' | 'disable-workspace' | 'throw';
+
+export interface Failure {
+  readonly kind: FailureKind;
+  readonly action: FailureAction;
+  /** HTTP status, when the upstream answered. */
+  readonly status: number | undefined;
+  /** Response body text, when there was one. */
+  readonly body: string | undefined;
+  /** Response headers, when the upstream answered (fed to the quota engine). */
+  readonly headers: Headers | undefined;
+  /** Whether the call reached the model (then its request counts against the upstream's window). */
+  readonly reachedUpstream: boolean;
+  readonly message: string;
+}
+
+interface HttpErrorShape {
+  readonly statusCode: number;
+  readonly body?: unknown;
+  readonly headers?: unknown;
+  readonly message?: string;
+}
+
+function isHttpError(error: unknown): error is HttpErrorShape {
+  return typeof error === 'object' && error !== null && typeof (error as HttpErrorShape).statusCode === 'number';
+}
+
+const CONTEXT_TOO_LONG = /too large for model|maximum context length|context length|too many tokens/i;
+
+/** Classify an error thrown by an SDK call (or by the network under it). */
+export function classifyFailure(error: unknown): Failure {
+  const message = error instanceof Error ? error.message : String(error);
+  if (isHttpError(error)) {
+    const status = error.statusCode;
+    const body = typeof error.body === 'string' ? error.body : error.body === undefined ? undefined : JSON.stringify(error.body);
+    const headers = error.headers instanceof Headers ? error.headers : undefined;
+    const base = { status, body, headers, reachedUpstream: true, message };
+    if (status === 429 || status === 503) {
+      const refusal = classifyUpstreamRefusal(status, body ?? '');
+      if (refusal.kind === 'capacity') return { ...base, kind: 'capacity', action: 'cooldown-model' };
+      if (status === 429) return { ...base, kind: 'quota', action: 'block-window' };
+      return { ...base, kind: 'server-error', action: 'cooldown-model' };
+    }
+    if (status === 401 || status === 403) return { ...base, kind: 'unauthorized', action: 'disable-workspace' };
+    if (status >= 500) return { ...base, kind: 'server-error', action: 'cooldown-model' };
+    if ((status === 400 || status === 422) && CONTEXT_TOO_LONG.test(body ?? '')) return { ...base, kind: 'context-too-long', action: 'larger-context' };
+    if (status === 408) return { ...base, kind: 'timeout', action: 'cooldown-model' };
+    return { ...base, kind: 'invalid-request', action: 'throw' };
+  }
+  const name = error instanceof Error ? error.name : '';
+  const base = { status: undefined, body: undefined, headers: undefined, message };
+  // The SDK refused the request before sending it (its schema): the caller's mistake, nothing reached Mistral.
+  if (name === 'SDKValidationError' || name === 'InvalidRequestError') return { ...base, kind: 'invalid-request', action: 'throw', reachedUpstream: false };
+  if (name === 'RequestAbortedError' || name === 'AbortError') return { ...base, kind: 'aborted', action: 'throw', reachedUpstream: false };
+  if (name === 'RequestTimeoutError' || name === 'TimeoutError') return { ...base, kind: 'timeout', action: 'cooldown-model', reachedUpstream: true };
+  if (name === 'ConnectionError' || /ECONNREFUSED|ECONNRESET|socket hang up|terminated|fetch failed|other side closed/i.test(message)) {
+    // A connection that failed may or may not have reached the model: count it as reached, so the
+    // window never under-counts what the upstream may have metered.
+    return { ...base, kind: 'connection', action: 'cooldown-model', reachedUpstream: true };
+  }
+  return { ...base, kind: 'unknown', action: 'throw', reachedUpstream: true };
+}

@@ -1,0 +1,647 @@
+/**
+ * The router: validate, estimate, plan, reserve, call through the SDK, settle, fall back, wait.
+ * See DESIGN.md, "The way a request travels".
+ */
+import type { Mistral } from '@mistralai/mistralai';
+import type { ChatCompletionRequest, ChatCompletionResponse, CompletionEvent, EmbeddingRequest, EmbeddingResponse, FIMCompletionRequest, FIMCompletionResponse } from '@mistralai/mistralai/models/components/index.js';
+import type { EventStream } from '@mistralai/mistralai/lib/event-streams.js';
+import { LRUCache } from 'lru-cache';
+import type { Catalog } from '../catalog/catalog.js';
+import { loadCatalog } from '../catalog/load.js';
+import type { Capability, Model } from '../catalog/types.js';
+import { systemClock, type Clock } from '../clock.js';
+import { AbortError, ConfigError, NeedError, NoEligibleModelError, RouterError, UpstreamError, redactSecrets } from '../errors.js';
+import { WorkspaceClient } from '../mistral/client.js';
+import { normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed, type Strategy, STRATEGIES } from '../need.js';
+import { toUpstreamObservation } from '../quota/headers.js';
+import { MemoryStore } from '../quota/memory-store.js';
+import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type WindowSpec } from '../quota/types.js';
+import { TokenEstimator } from '../tokens.js';
+import { RouterEventEmitter, type AttemptRecord } from './events.js';
+import { fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
+import { classifyFailure, type Failure } from './policy.js';
+import { WaitQueue } from './wait-queue.js';
+
+/** Limits that replace a tier's for one workspace (e.g. the real ones from its console). */
+export interface WorkspaceOverrides {
+  readonly requestsPerSecond?: number | null;
+  readonly models?: Readonly<Record<string, { readonly tokensPerMinute?: number | null; readonly tokensPerMonth?: number | null }>>;
+}
+
+/** One API key and its usage tier. */
+export interface WorkspaceConfig {
+  /** The name decisions, events and errors use (never the key). */
+  readonly name: string;
+  readonly apiKey: string;
+  /** A tier name from the catalogue (e.g. `free`). */
+  readonly tier: string;
+  readonly overrides?: WorkspaceOverrides;
+}
+
+export interface RouterOptions {
+  /** The workspaces (API keys) pooled by this router; each has its own requests-per-second window. */
+  readonly workspaces: readonly WorkspaceConfig[];
+  /** @default loadCatalog() (the bundled catalogue) */
+  readonly catalog?: Catalog;
+  /** Where quota lives. @default new MemoryStore({ clock }) */
+  readonly store?: QuotaStore;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** How long a call may wait for quota before QuotaExhaustedError. @default 30_000 */
+  readonly maxWaitMs?: number;
+  /** Candidate order. @default 'smallest-sufficient' */
+  readonly strategy?: Strategy;
+  /** The API's base URL (the emulator's in tests). @default Mistral's */
+  readonly serverURL?: string;
+  /** Attempts per call, fallbacks included. @default 5 */
+  readonly maxAttempts?: number;
+  /** How long a model is avoided after capacity errors, 5xx, connection errors and timeouts. @default 30_000 */
+  readonly cooldownMs?: number;
+  /** Per-attempt timeout. @default 120_000 */
+  readonly timeoutMs?: number;
+  /** Output tokens reserved when a chat or FIM request sets no maxTokens. @default 1024 */
+  readonly defaultMaxTokens?: number;
+  /** A model whose context window is unknown takes requests up to this size. @default 32_768 */
+  readonly unknownContextTokens?: number;
+  /** @default new TokenEstimator() */
+  readonly tokenEstimator?: TokenEstimator;
+  /** Plans cached per need. @default 500 */
+  readonly planCacheSize?: number;
+  /**
+   * Fallbacks of a model named in a request (`model: 'mistral-small-2506'`), tried right after it, before
+   * the rest of the eligible models in strategy order. Ids or aliases. @default {}
+   */
+  readonly fallbacks?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Routing fields added to every SDK request shape. */
+export interface RoutingFields {
+  /** What the request needs; absent = whatever the endpoint and the content imply. */
+  readonly need?: Need;
+  /** Per-call wait bound (overrides the router's). */
+  readonly maxWaitMs?: number;
+}
+
+export type RoutedChatRequest = Omit<ChatCompletionRequest, 'model'> & { readonly model?: string } & RoutingFields;
+export type RoutedEmbeddingRequest = Omit<EmbeddingRequest, 'model'> & { readonly model?: string } & RoutingFields;
+export type RoutedFimRequest = Omit<FIMCompletionRequest, 'model'> & { readonly model?: string } & RoutingFields;
+
+/** Per-call options (like the SDK's). */
+export interface CallOptions {
+  /** Cancels a wait or a call in flight. */
+  readonly signal?: AbortSignal;
+  /** Per-attempt timeout. */
+  readonly timeoutMs?: number;
+}
+
+/** A candidate of a plan: a (workspace, model) pair, and whether it has room now (dry runs). */
+export interface PlanCandidate {
+  readonly model: string;
+  readonly workspace: string;
+  readonly contextWindow: number | null;
+  /** Dry runs only: whether every window has room for the request now. */
+  readonly room?: boolean;
+  /** Dry runs only: why not (the first full window), when `room` is false. */
+  readonly quota?: string;
+}
+
+/** The plan of one request: candidates in order and every rejected model with its reason. */
+export interface Plan {
+  readonly endpoint: Endpoint;
+  readonly need: NormalisedNeed;
+  readonly tokens: { readonly prompt: number; readonly maxOutput: number; readonly total: number };
+  readonly candidates: readonly PlanCandidate[];
+  readonly rejected: readonly Rejection[];
+}
+
+/** The explanation attached to every result as `routing`. */
+export interface Decision {
+  readonly endpoint: Endpoint;
+  readonly model: string;
+  readonly workspace: string;
+  readonly attempts: readonly AttemptRecord[];
+  readonly waitedMs: number;
+  readonly tokens: { readonly estimated: number; readonly used: number | undefined };
+  readonly plan: Plan;
+}
+
+export type Routed<T> = T & { routing: Decision };
+
+/** A routed stream: the SDK's event stream, with the decision (usage filled in when the stream ends). */
+export type RoutedStream = AsyncIterable<CompletionEvent> & { routing: Decision };
+
+interface Prepared {
+  readonly endpoint: Endpoint;
+  readonly plan: Plan;
+  readonly models: readonly Model[];
+  readonly estimated: number;
+  readonly promptEstimate: number;
+  readonly maxWaitMs: number;
+  readonly sdkRequest: Record<string, unknown>;
+}
+
+interface Workspace {
+  readonly config: WorkspaceConfig;
+  readonly client: WorkspaceClient;
+  disabled: boolean;
+  /** Window kinds learned from headers that the tier did not define (e.g. requests-per-minute). */
+  readonly learnedKinds: Map<string, WindowSpec>;
+}
+
+/** Error-handling state of a call between attempts. */
+interface CallState {
+  readonly attempts: AttemptRecord[];
+  readonly excluded: Set<string>;
+  minContext: number;
+  lastError: Error | undefined;
+  waitedMs: number;
+}
+
+function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || !Number.isInteger(value)) {
+    throw new ConfigError(option, `expected a whole number >= ${min}, received ${String(value)}`);
+  }
+  return value;
+}
+
+export class Router {
+  readonly events = new RouterEventEmitter();
+  readonly catalog: Catalog;
+  readonly store: QuotaStore;
+  readonly chat: {
+    complete: (request: RoutedChatRequest, options?: CallOptions) => Promise<Routed<ChatCompletionResponse>>;
+    stream: (request: RoutedChatRequest, options?: CallOptions) => Promise<RoutedStream>;
+  };
+  readonly embeddings: { create: (request: RoutedEmbeddingRequest, options?: CallOptions) => Promise<Routed<EmbeddingResponse>> };
+  readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
+
+  readonly #clock: Clock;
+  readonly #workspaces: Workspace[];
+  readonly #queue: WaitQueue;
+  readonly #tokens: TokenEstimator;
+  readonly #planCache: LRUCache<string, RankedModels>;
+  readonly #windows = new Map<string, WindowSpec[]>();
+  readonly #cooldowns = new Map<string, number>();
+  readonly #knownLimits = new Map<string, number | null>();
+  readonly #secrets: string[];
+  readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
+  readonly #options: Required<Pick<RouterOptions, 'maxWaitMs' | 'strategy' | 'maxAttempts' | 'cooldownMs' | 'timeoutMs' | 'defaultMaxTokens' | 'unknownContextTokens'>>;
+  #attemptSeq = 0;
+
+  constructor(options: RouterOptions) {
+    if (options === null || typeof options !== 'object') throw new ConfigError('options', 'createRouter needs an options object');
+    const { workspaces, catalog, store, clock = systemClock, strategy = 'smallest-sufficient', serverURL, tokenEstimator, planCacheSize } = options;
+    if (!Array.isArray(workspaces) || workspaces.length === 0) throw new ConfigError('workspaces', 'expected at least one { name, apiKey, tier }');
+    if (!STRATEGIES.includes(strategy)) throw new ConfigError('strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
+    this.catalog = catalog ?? loadCatalog();
+    this.#clock = clock;
+    this.store = store ?? new MemoryStore({ clock });
+    this.#options = {
+      maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000),
+      strategy,
+      maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 5, 1),
+      cooldownMs: positiveInteger('cooldownMs', options.cooldownMs, 30_000),
+      timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1),
+      defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
+      unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, 32_768),
+    };
+    const names = new Set<string>();
+    this.#workspaces = workspaces.map((config, index) => {
+      const field = `workspaces[${index}]`;
+      if (typeof config?.name !== 'string' || config.name === '') throw new ConfigError(`${field}.name`, 'expected a non-empty string');
+      if (names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
+      names.add(config.name);
+      if (typeof config.apiKey !== 'string' || config.apiKey === '') throw new ConfigError(`${field}.apiKey`, 'expected a non-empty string');
+      if (!this.catalog.hasTier(config.tier)) {
+        throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${this.catalog.tiers.map((t) => t.name).join(', ')}`);
+      }
+      return {
+        config,
+        client: new WorkspaceClient({ name: config.name, apiKey: config.apiKey, serverURL, timeoutMs: this.#options.timeoutMs }),
+        disabled: false,
+        learnedKinds: new Map(),
+      };
+    });
+    this.#secrets = workspaces.map((w) => w.apiKey);
+    this.#fallbacks = new Map(
+      Object.entries(options.fallbacks ?? {}).map(([model, list]) => {
+        const id = this.catalog.resolve(model);
+        if (id === undefined) throw new ConfigError(`fallbacks.${model}`, 'unknown model id or alias');
+        list.forEach((fallback, index) => {
+          if (this.catalog.resolve(fallback) === undefined) throw new ConfigError(`fallbacks.${model}[${index}]`, `unknown model ${JSON.stringify(fallback)}`);
+        });
+        return [id, list];
+      }),
+    );
+    this.#queue = new WaitQueue(this.store, clock);
+    this.#tokens = tokenEstimator ?? new TokenEstimator();
+    this.#planCache = new LRUCache({ max: positiveInteger('planCacheSize', planCacheSize, 500, 1) });
+
+    this.chat = {
+      complete: (request, callOptions) => this.#run('chat', request, callOptions, (sdk, r, o) => sdk.chat.complete(r as ChatCompletionRequest, o)),
+      stream: (request, callOptions) => this.#stream(request, callOptions),
+    };
+    this.embeddings = { create: (request, callOptions) => this.#run('embeddings', request, callOptions, (sdk, r, o) => sdk.embeddings.create(r as EmbeddingRequest, o)) };
+    this.fim = { complete: (request, callOptions) => this.#run('fim', request, callOptions, (sdk, r, o) => sdk.fim.complete(r as FIMCompletionRequest, o)) };
+  }
+
+  /** The SDK client of a workspace, for endpoints the router does not route (files, agents...). */
+  sdk(workspace: string): Mistral {
+    const found = this.#workspaces.find((w) => w.config.name === workspace);
+    if (found === undefined) throw new ConfigError('workspace', `unknown workspace ${JSON.stringify(workspace)}`);
+    return found.client.sdk;
+  }
+
+  /**
+   * A dry run: the plan for a request, with whether each candidate has quota now. Calls nothing upstream
+   * and reserves nothing.
+   */
+  async plan(request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, endpoint: Endpoint = 'chat'): Promise<Plan> {
+    const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
+    const snapshots = new Map<string, Awaited<ReturnType<QuotaStore['snapshot']>>>();
+    const now = this.#clock.now();
+    const candidates: PlanCandidate[] = [];
+    for (const candidate of prepared.plan.candidates) {
+      let snapshot = snapshots.get(candidate.workspace);
+      if (snapshot === undefined) snapshots.set(candidate.workspace, (snapshot = await this.store.snapshot(candidate.workspace)));
+      let quota: string | undefined;
+      for (const window of this.#windowsFor(this.#workspace(candidate.workspace), candidate.model)) {
+        const state = snapshot.find((s) => s.kind === window.kind && (window.scope === 'workspace' ? s.model === undefined : s.model === candidate.model));
+        const limit = state?.limit ?? window.limit;
+        const cost = window.unit === 'requests' ? 1 : prepared.estimated;
+        if (state?.blockedUntil !== undefined && state.blockedUntil > now) quota = `${window.kind} blocked by an upstream 429 for ${state.blockedUntil - now} ms`;
+        else if (limit !== null && cost > limit) quota = `${window.kind}: the request (${cost}) exceeds the limit (${limit})`;
+        else if (limit !== null && (state?.used ?? 0) + cost > limit) quota = `${window.kind} full: ${state?.used ?? 0} of ${limit} used`;
+        if (quota !== undefined) break;
+      }
+      candidates.push({ ...candidate, room: quota === undefined, ...(quota === undefined ? {} : { quota }) });
+    }
+    return { ...prepared.plan, candidates };
+  }
+
+  /** Close the store and reject waiting calls. */
+  async close(): Promise<void> {
+    this.#queue.close();
+    await this.store.close();
+  }
+
+  // ---- preparing a call ------------------------------------------------------------------------
+
+  #workspace(name: string): Workspace {
+    return this.#workspaces.find((w) => w.config.name === name) as Workspace;
+  }
+
+  #prepare(endpoint: Endpoint, request: Record<string, unknown>): Prepared {
+    if (request === null || typeof request !== 'object') throw new RouterError('NEED_INVALID', 'request: expected an object');
+    const { need, maxWaitMs, model, ...sdkRequest } = request as { need?: Need; maxWaitMs?: number; model?: unknown } & Record<string, unknown>;
+    if (model !== undefined && (typeof model !== 'string' || model === '')) throw new RouterError('NEED_INVALID', 'model: expected a model id or alias');
+    const implied: Capability[] = [];
+    let promptEstimate: number;
+    let contextTokens: number;
+    let maxOutput = 0;
+    if (endpoint === 'embeddings') {
+      const inputs = sdkRequest.inputs as string | string[] | undefined;
+      if (inputs === undefined || (typeof inputs !== 'string' && !Array.isArray(inputs))) throw new RouterError('NEED_INVALID', 'inputs: expected a string or a list of strings');
+      promptEstimate = this.#tokens.estimateInputs(inputs);
+      contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => this.#tokens.estimateText(String(input))));
+    } else {
+      maxOutput = tokenCount(sdkRequest.maxTokens, 'maxTokens') ?? this.#options.defaultMaxTokens;
+      if (endpoint === 'fim') {
+        if (typeof sdkRequest.prompt !== 'string') throw new RouterError('NEED_INVALID', 'prompt: expected a string');
+        promptEstimate = this.#tokens.estimateFim(sdkRequest.prompt, sdkRequest.suffix as string | null | undefined);
+      } else {
+        if (!Array.isArray(sdkRequest.messages)) throw new RouterError('NEED_INVALID', 'messages: expected a list of messages');
+        promptEstimate = this.#tokens.estimateMessages(sdkRequest.messages);
+        implied.push(...impliedCapabilities(sdkRequest));
+      }
+      contextTokens = promptEstimate + maxOutput;
+    }
+    const configured = typeof model === 'string' ? this.#fallbacks.get(this.catalog.resolve(model) ?? model) : undefined;
+    const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
+    const normalised = normaliseNeed(withFallbacks, endpoint, implied, this.#options.strategy);
+    const cacheKey = `${endpoint}\u0000${model ?? ''}\u0000${normalised.signature}`;
+    let ranked = this.#planCache.get(cacheKey);
+    if (ranked === undefined) {
+      ranked = rankModels(this.catalog, normalised, model as string | undefined);
+      this.#planCache.set(cacheKey, ranked);
+    }
+    const fitted = fitContext(ranked, contextTokens, normalised.minContext, this.#options.unknownContextTokens);
+    const candidates: PlanCandidate[] = [];
+    for (const m of fitted.models) for (const w of this.#workspaces) candidates.push({ model: m.id, workspace: w.config.name, contextWindow: m.contextWindow });
+    const estimated = promptEstimate + maxOutput;
+    const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected: fitted.rejected };
+    const wait = maxWaitMs === undefined ? this.#options.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0);
+    return { endpoint, plan, models: fitted.models, estimated, promptEstimate, maxWaitMs: wait, sdkRequest };
+  }
+
+  /** The windows a call to `model` through `workspace` uses, with the tier's limits and overrides. */
+  #windowsFor(workspace: Workspace, model: string): WindowSpec[] {
+    const key = `${workspace.config.name}\u0000${model}`;
+    let windows = this.#windows.get(key);
+    if (windows === undefined) {
+      const limits = this.catalog.limits(workspace.config.tier, model);
+      const overrides = workspace.config.overrides;
+      const modelOverrides = overrides?.models?.[model];
+      windows = [
+        { ...WINDOW_KINDS.requestsPerSecond, limit: overrides?.requestsPerSecond !== undefined ? overrides.requestsPerSecond : limits.requestsPerSecond },
+        { ...WINDOW_KINDS.tokensPerMinute, limit: modelOverrides?.tokensPerMinute !== undefined ? modelOverrides.tokensPerMinute : limits.tokensPerMinute },
+        { ...WINDOW_KINDS.tokensPerMonth, limit: modelOverrides?.tokensPerMonth !== undefined ? modelOverrides.tokensPerMonth : limits.tokensPerMonth },
+      ];
+      this.#windows.set(key, windows);
+    }
+    return workspace.learnedKinds.size === 0 ? windows : [...windows, ...workspace.learnedKinds.values()];
+  }
+
+  #quotaCandidates(prepared: Prepared, state: CallState): QuotaCandidate[] {
+    const now = this.#clock.now();
+    const out: QuotaCandidate[] = [];
+    for (const model of prepared.models) {
+      if ((model.contextWindow ?? Number.MAX_SAFE_INTEGER) < state.minContext) continue;
+      const cooled = this.#cooldowns.get(model.id);
+      if (cooled !== undefined && cooled > now) continue;
+      for (const workspace of this.#workspaces) {
+        if (workspace.disabled || state.excluded.has(`${workspace.config.name}\u0000${model.id}`)) continue;
+        out.push({ workspace: workspace.config.name, model: model.id, windows: this.#windowsFor(workspace, model.id) });
+      }
+    }
+    return out;
+  }
+
+  // ---- one routed call -------------------------------------------------------------------------
+
+  async #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Promise<Reservation> {
+    const candidates = this.#quotaCandidates(prepared, state);
+    if (candidates.length === 0) {
+      if (state.lastError !== undefined) throw state.lastError;
+      throw new NoEligibleModelError(`No model in the catalogue can serve this ${prepared.endpoint} request: ${summariseRejections(prepared.plan.rejected)}`, prepared.plan);
+    }
+    try {
+      const acquired = await this.#queue.acquire({ candidates, tokens: prepared.estimated }, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, (info) => {
+        this.events.emit('wait', { endpoint: prepared.endpoint, ...info });
+      });
+      state.waitedMs += acquired.waitedMs;
+      return acquired.reservation;
+    } catch (error) {
+      if (RouterError.isInstance(error) && error.code === 'QUOTA_EXHAUSTED') {
+        this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: (error as { retryAfterMs?: number }).retryAfterMs ?? 0 });
+      }
+      throw error;
+    }
+  }
+
+  async #run<T extends object>(
+    endpoint: Endpoint,
+    request: object,
+    options: CallOptions | undefined,
+    send: (sdk: Mistral, request: Record<string, unknown>, options: ReturnType<WorkspaceClient['options']>) => Promise<T>,
+  ): Promise<Routed<T>> {
+    const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
+    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    try {
+      while (state.attempts.length < this.#options.maxAttempts) {
+        const reservation = await this.#acquire(prepared, state, options?.signal);
+        const workspace = this.#workspace(reservation.workspace);
+        const attemptId = `${++this.#attemptSeq}`;
+        this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+        const started = this.#clock.now();
+        let result: T;
+        try {
+          result = await send(workspace.client.sdk, { ...prepared.sdkRequest, model: reservation.model }, workspace.client.options(attemptId, options?.signal, options?.timeoutMs));
+        } catch (error) {
+          await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
+          continue;
+        }
+        const usage = (result as { usage?: { promptTokens?: number; totalTokens?: number } }).usage;
+        await this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
+        state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
+        const routing: Decision = {
+          endpoint,
+          model: reservation.model,
+          workspace: reservation.workspace,
+          attempts: state.attempts,
+          waitedMs: state.waitedMs,
+          tokens: { estimated: prepared.estimated, used: usage?.totalTokens },
+          plan: prepared.plan,
+        };
+        this.events.emit('done', { endpoint, ok: true, attempts: state.attempts });
+        return Object.assign(result, { routing });
+      }
+      throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
+    } catch (error) {
+      if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts });
+      throw error;
+    }
+  }
+
+  async #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> {
+    const used = usage?.totalTokens;
+    await this.store.settle(reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens);
+    if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens);
+    const headers = workspace.client.takeHeaders(attemptId);
+    if (headers !== undefined) await this.#learn(workspace, reservation.model, 200, headers, undefined);
+    void this.#queue.pump();
+  }
+
+  /** Feed a response's headers to the quota engine; emit limitsLearned for new limits; add learned window kinds. */
+  async #learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined) {
+    const facts = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    if (facts.observation.windows.length > 0 || facts.observation.rateLimited !== undefined) await this.store.observe(facts.observation);
+    const configured = this.#windowsFor(workspace, model);
+    for (const window of facts.observation.windows) {
+      if (!configured.some((w) => w.kind === window.kind)) {
+        workspace.learnedKinds.set(window.kind, { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope, limit: null });
+      }
+      if (window.limit === undefined) continue;
+      const key = `${workspace.config.name}\u0000${window.scope === 'workspace' ? '' : model}\u0000${window.kind}`;
+      const previous = this.#knownLimits.has(key) ? (this.#knownLimits.get(key) as number | null) : (configured.find((w) => w.kind === window.kind)?.limit ?? null);
+      if (previous !== window.limit) {
+        this.#knownLimits.set(key, window.limit);
+        this.events.emit('limitsLearned', { workspace: workspace.config.name, model, kind: window.kind, limit: window.limit, previous });
+      }
+    }
+    return facts;
+  }
+
+  async #onFailure(prepared: Prepared, state: CallState, reservation: Reservation, workspace: Workspace, attemptId: string, started: number, error: unknown): Promise<void> {
+    const failure = classifyFailure(error);
+    const hookHeaders = workspace.client.takeHeaders(attemptId);
+    state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: failure.kind, status: failure.status, durationMs: this.#clock.now() - started });
+    // The request reached the model: it stays counted, its tokens return. Otherwise everything returns.
+    if (failure.reachedUpstream) await this.store.settle(reservation, 0);
+    else await this.store.release(reservation);
+    const headers = failure.headers ?? hookHeaders;
+    if (headers !== undefined) await this.#learn(workspace, reservation.model, failure.status ?? 0, headers, failure.body);
+    void this.#queue.pump();
+    const upstream = this.#upstreamError(failure, reservation, error);
+    state.lastError = upstream;
+    switch (failure.action) {
+      case 'throw':
+        if (failure.kind === 'aborted') throw new AbortError('The request was aborted by its AbortSignal.', { cause: error });
+        if (failure.kind === 'invalid-request' && !failure.reachedUpstream) {
+          throw new NeedError('request', redactSecrets(`the SDK refused the request before sending it: ${failure.message.slice(0, 500)}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+        }
+        throw upstream;
+      case 'block-window':
+        state.excluded.add(`${reservation.workspace}\u0000${reservation.model}`);
+        break;
+      case 'cooldown-model': {
+        const until = this.#clock.now() + this.#options.cooldownMs;
+        this.#cooldowns.set(reservation.model, until);
+        this.events.emit('cooldown', { model: reservation.model, until, reason: failure.kind });
+        break;
+      }
+      case 'larger-context': {
+        const window = this.catalog.model(reservation.model)?.contextWindow ?? 0;
+        state.minContext = Math.max(state.minContext, window + 1);
+        break;
+      }
+      case 'disable-workspace':
+        workspace.disabled = true;
+        this.events.emit('workspaceDisabled', { workspace: reservation.workspace, status: failure.status });
+        break;
+    }
+    this.events.emit('fallback', { from: { workspace: reservation.workspace, model: reservation.model }, reason: failure.kind, status: failure.status, action: failure.action });
+  }
+
+  #upstreamError(failure: Failure, reservation: { workspace: string; model: string }, cause: unknown): UpstreamError {
+    const body = failure.body === undefined ? undefined : redactSecrets(failure.body, this.#secrets);
+    const status = failure.status === undefined ? failure.kind : `HTTP ${failure.status}`;
+    const message = redactSecrets(`${reservation.model} via workspace ${reservation.workspace} failed (${status}, ${failure.kind})${body ? `: ${body.slice(0, 300)}` : `: ${failure.message}`}`, this.#secrets);
+    return new UpstreamError(message, {
+      status: failure.status,
+      body,
+      isRetryable: failure.action !== 'throw',
+      model: reservation.model,
+      workspace: reservation.workspace,
+    }, { cause: sanitiseCause(cause, this.#secrets) });
+  }
+
+  // ---- streams ---------------------------------------------------------------------------------
+
+  async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
+    const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
+    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    while (state.attempts.length < this.#options.maxAttempts) {
+      const reservation = await this.#acquire(prepared, state, options?.signal);
+      const workspace = this.#workspace(reservation.workspace);
+      const attemptId = `${++this.#attemptSeq}`;
+      this.events.emit('decision', { endpoint: 'chat', workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+      const started = this.#clock.now();
+      let iterator: AsyncIterator<CompletionEvent>;
+      let first: IteratorResult<CompletionEvent>;
+      try {
+        const stream: EventStream<CompletionEvent> = await workspace.client.sdk.chat.stream(
+          { ...(prepared.sdkRequest as unknown as ChatCompletionRequest), model: reservation.model },
+          workspace.client.options(attemptId, options?.signal, options?.timeoutMs),
+        );
+        iterator = stream[Symbol.asyncIterator]();
+        first = await iterator.next(); // fall back only before the first chunk
+      } catch (error) {
+        await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
+        continue;
+      }
+      state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
+      const routing: { -readonly [K in keyof Decision]: Decision[K] } = {
+        endpoint: 'chat',
+        model: reservation.model,
+        workspace: reservation.workspace,
+        attempts: state.attempts,
+        waitedMs: state.waitedMs,
+        tokens: { estimated: prepared.estimated, used: undefined },
+        plan: prepared.plan,
+      };
+      return { routing, [Symbol.asyncIterator]: () => this.#continueStream(prepared, reservation, workspace, attemptId, iterator, first, routing) };
+    }
+    throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
+  }
+
+  async *#continueStream(
+    prepared: Prepared,
+    reservation: Reservation,
+    workspace: Workspace,
+    attemptId: string,
+    iterator: AsyncIterator<CompletionEvent>,
+    first: IteratorResult<CompletionEvent>,
+    routing: { -readonly [K in keyof Decision]: Decision[K] },
+  ): AsyncGenerator<CompletionEvent> {
+    let usage: { promptTokens?: number; totalTokens?: number } | undefined;
+    let settled = false;
+    const settle = async () => {
+      if (settled) return;
+      settled = true;
+      // Usage comes on the last chunk and has been seen missing: keep the estimate then.
+      await this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
+      routing.tokens = { estimated: prepared.estimated, used: usage?.totalTokens };
+      this.events.emit('done', { endpoint: 'chat', ok: true, attempts: routing.attempts });
+    };
+    try {
+      let next = first;
+      while (!next.done) {
+        if (next.value.data.usage !== undefined) usage = next.value.data.usage as typeof usage;
+        yield next.value;
+        next = await iterator.next();
+      }
+    } catch (error) {
+      // After the first chunk the caller has part of an answer: no fallback, a typed error.
+      settled = true;
+      await this.store.settle(reservation, reservation.tokens);
+      workspace.client.takeHeaders(attemptId);
+      const failure = classifyFailure(error);
+      throw new RouterError('STREAM_FAILED', redactSecrets(`The stream from ${reservation.model} (workspace ${reservation.workspace}) failed after its first chunk: ${failure.message}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+    } finally {
+      if (!settled) {
+        // Completed, or the caller stopped early (break): the call happened, settle what we know.
+        await iterator.return?.();
+        await settle();
+      }
+    }
+  }
+}
+
+/** Capabilities a chat request's content implies: images, audio, tools, JSON output. */
+export function impliedCapabilities(request: Record<string, unknown>): Capability[] {
+  const implied: Capability[] = [];
+  const messages = request.messages as unknown[];
+  let vision = false;
+  let audio = false;
+  for (const message of messages) {
+    const content = (message as { content?: unknown } | null)?.content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content) {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (type === 'image_url') vision = true;
+      else if (type === 'input_audio') audio = true;
+    }
+  }
+  if (vision) implied.push('vision');
+  if (audio) implied.push('audio');
+  if (Array.isArray(request.tools) && request.tools.length > 0) implied.push('function_calling');
+  const format = (request.responseFormat as { type?: string } | undefined)?.type;
+  if (format === 'json_object' || format === 'json_schema') implied.push('json_mode');
+  return implied;
+}
+
+function summariseRejections(rejected: readonly Rejection[]): string {
+  const reasons = new Map<string, number>();
+  for (const r of rejected) {
+    const key = r.reason.replace(/\d+/g, 'N');
+    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+  }
+  return [...reasons.entries()].map(([reason, count]) => `${count} × ${reason}`).join('; ') || 'the catalogue is empty';
+}
+
+/** Keep an SDK error as `cause` without the request (whose headers hold the key). */
+function sanitiseCause(error: unknown, secrets: readonly string[]): Error {
+  if (!(error instanceof Error)) return new Error(redactSecrets(String(error), secrets));
+  const copy = new Error(redactSecrets(error.message, secrets));
+  copy.name = error.name;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number') Object.assign(copy, { statusCode: status });
+  return copy;
+}
+
+/** Create a router. See {@link RouterOptions}. */
+export function createRouter(options: RouterOptions): Router {
+  return new Router(options);
+}

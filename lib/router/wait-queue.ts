@@ -1,0 +1,221 @@
+/**
+ * Fair waiting for quota. When no candidate has room, a call waits here in FIFO order until the
+ * earliest moment one will. One timer for the whole queue (no busy polling), set at the earliest
+ * `retryAfterMs` the store reported; on that timer, and whenever capacity is returned (settle,
+ * release), the queue is tried in order. A waiter never jumps ahead of an earlier one that wants the
+ * same (workspace, model) pair, so waiting calls are served in arrival order; waiters that want
+ * different pairs do not block each other (no head-of-line blocking across needs).
+ */
+import type { Clock } from '../clock.js';
+import { AbortError, QuotaExhaustedError, RouterError, StoreUnavailableError, type PlanLike } from '../errors.js';
+import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
+
+/** How often a wait re-asks a store that failed (fail-closed: wait up to the bound, then throw). */
+export const STORE_RETRY_MS = 250;
+
+/** What `acquire` resolves with. */
+export interface Acquired {
+  readonly reservation: Reservation;
+  /** ms spent waiting in the queue. */
+  readonly waitedMs: number;
+}
+
+/** Called when a call starts waiting: how long the store said, and the queue length. */
+export type WaitListener = (info: { retryAfterMs: number; queueLength: number }) => void;
+
+interface Waiter {
+  readonly request: ReserveRequest;
+  readonly keys: readonly string[];
+  readonly deadline: number;
+  readonly since: number;
+  readonly plan: PlanLike | undefined;
+  readonly resolve: (acquired: Acquired) => void;
+  readonly reject: (error: Error) => void;
+  readonly cleanup: () => void;
+  lastRetryAfterMs: number;
+  lastStoreError: Error | undefined;
+}
+
+const pairKey = (workspace: string, model: string) => `${workspace}\u0000${model}`;
+
+export class WaitQueue {
+  readonly #store: QuotaStore;
+  readonly #clock: Clock;
+  readonly #queue: Waiter[] = [];
+  #timer: (() => void) | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #pumping = false;
+  #pumpAgain = false;
+
+  constructor(store: QuotaStore, clock: Clock) {
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  /** Calls waiting now. */
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Reserve for `request`, waiting in the queue up to `maxWaitMs` when there is no room.
+   * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
+   *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
+   */
+  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, onWait?: WaitListener): Promise<Acquired> {
+    if (signal?.aborted) throw new AbortError();
+    const keys = request.candidates.map((c) => pairKey(c.workspace, c.model));
+    const since = this.#clock.now();
+    if (!this.#conflicts(keys)) {
+      let result: ReserveResult | undefined;
+      let storeError: Error | undefined;
+      try {
+        result = await this.#store.reserve(request);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        storeError = error;
+      }
+      if (result?.ok) return { reservation: result.reservation, waitedMs: 0 };
+      const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
+      if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
+      onWait?.({ retryAfterMs, queueLength: this.#queue.length + 1 });
+      return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, retryAfterMs, storeError);
+    }
+    onWait?.({ retryAfterMs: 0, queueLength: this.#queue.length + 1 });
+    const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, 0, undefined);
+    void this.pump();
+    return acquired;
+  }
+
+  #conflicts(keys: readonly string[]): boolean {
+    if (this.#queue.length === 0) return false;
+    const wanted = new Set(keys);
+    return this.#queue.some((w) => w.keys.some((k) => wanted.has(k)));
+  }
+
+  #enqueue(
+    request: ReserveRequest,
+    keys: readonly string[],
+    since: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    plan: PlanLike | undefined,
+    retryAfterMs: number,
+    storeError: Error | undefined,
+  ): Promise<Acquired> {
+    return new Promise<Acquired>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#remove(waiter)) {
+          reject(new AbortError('The request was aborted while waiting for quota.'));
+          void this.pump(); // its place is free: the next waiter may go
+        }
+      };
+      const cancelDeadline = this.#clock.setTimer(() => {
+        if (this.#remove(waiter)) reject(exhausted(waiter.lastRetryAfterMs, deadline - since, plan, waiter.lastStoreError));
+      }, deadline - since);
+      const waiter: Waiter = {
+        request,
+        keys,
+        deadline,
+        since,
+        plan,
+        resolve,
+        reject,
+        lastRetryAfterMs: retryAfterMs,
+        lastStoreError: storeError,
+        cleanup: () => {
+          cancelDeadline();
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(waiter);
+      if (retryAfterMs > 0) this.#schedule(retryAfterMs);
+    });
+  }
+
+  #remove(waiter: Waiter): boolean {
+    const index = this.#queue.indexOf(waiter);
+    if (index === -1) return false;
+    this.#queue.splice(index, 1);
+    waiter.cleanup();
+    return true;
+  }
+
+  #schedule(inMs: number): void {
+    const at = this.#clock.now() + Math.max(0, inMs);
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    this.#timer?.();
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      void this.pump();
+    }, inMs);
+  }
+
+  /** Try the waiting calls in order. Called on the timer and whenever capacity may have returned. */
+  async pump(): Promise<void> {
+    if (this.#queue.length === 0) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        const blocked = new Set<string>();
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const waiter of [...this.#queue]) {
+          if (!this.#queue.includes(waiter)) continue; // aborted or timed out meanwhile
+          if (waiter.keys.some((k) => blocked.has(k))) continue;
+          let result: ReserveResult | undefined;
+          try {
+            result = await this.#store.reserve(waiter.request);
+          } catch (error) {
+            waiter.lastStoreError = error as Error;
+            if (!(error instanceof StoreUnavailableError)) {
+              if (this.#remove(waiter)) waiter.reject(error as Error);
+              continue;
+            }
+          }
+          if (result?.ok) {
+            if (this.#remove(waiter)) waiter.resolve({ reservation: result.reservation, waitedMs: this.#clock.now() - waiter.since });
+            else await this.#store.release(result.reservation); // aborted while the store answered
+            continue;
+          }
+          const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
+          waiter.lastRetryAfterMs = retryAfterMs;
+          if (result !== undefined) waiter.lastStoreError = undefined;
+          for (const key of waiter.keys) blocked.add(key);
+          if (this.#clock.now() + retryAfterMs > waiter.deadline) {
+            if (this.#remove(waiter)) waiter.reject(exhausted(retryAfterMs, waiter.deadline - waiter.since, waiter.plan, waiter.lastStoreError));
+            continue;
+          }
+          earliest = Math.min(earliest, retryAfterMs);
+        }
+        if (Number.isFinite(earliest)) this.#schedule(earliest);
+      } while (this.#pumpAgain && this.#queue.length > 0);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Reject every waiter (router closing). */
+  close(): void {
+    this.#timer?.();
+    this.#timer = undefined;
+    for (const waiter of [...this.#queue]) {
+      if (this.#remove(waiter)) waiter.reject(new RouterError('QUOTA_EXHAUSTED', 'The router was closed while this call waited for quota.'));
+    }
+  }
+}
+
+function exhausted(retryAfterMs: number, maxWaitMs: number, plan: PlanLike | undefined, storeError: Error | undefined): Error {
+  if (storeError !== undefined) {
+    return new StoreUnavailableError(`The quota store stayed unavailable for the ${maxWaitMs} ms this call may wait: ${storeError.message}`, { cause: storeError });
+  }
+  const when = Number.isFinite(retryAfterMs) ? `capacity returns in ${Math.ceil(retryAfterMs)} ms` : 'the request is larger than every candidate\'s limit, so it never fits';
+  return new QuotaExhaustedError(`No eligible model has quota for this request within the ${maxWaitMs} ms it may wait; ${when}.`, retryAfterMs, plan);
+}

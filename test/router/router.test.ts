@@ -1,0 +1,327 @@
+/**
+ * The router end to end: the real @mistralai/mistralai SDK against the project's emulator, both on one
+ * fake clock, so waits and window boundaries are exact and instant.
+ */
+import { expect } from 'chai';
+import { FakeClock } from '../../lib/clock.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
+import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError } from '../../lib/errors.js';
+import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
+import { MemoryStore } from '../../lib/quota/memory-store.js';
+
+const KEY_A = 'sk-test-key-workspace-a-0123456789';
+const KEY_B = 'sk-test-key-workspace-b-9876543210';
+
+interface Setup {
+  readonly clock: FakeClock;
+  readonly emulator: Emulator;
+  readonly router: Router;
+  readonly store: MemoryStore;
+  readonly events: { name: keyof RouterEvents; event: unknown }[];
+}
+
+const open: Setup[] = [];
+
+async function setup(emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> {
+  // Start mid-second so that second boundaries are visible in the assertions.
+  const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+  const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A, KEY_B], ...emulatorOptions });
+  const store = new MemoryStore({ clock });
+  const router = createRouter({
+    workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }],
+    serverURL: emulator.url,
+    clock,
+    store,
+    ...routerOptions,
+  });
+  const events: Setup['events'] = [];
+  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'limitsLearned', 'cooldown', 'workspaceDisabled', 'done'] as const) {
+    router.events.on(name, (event) => events.push({ name, event }));
+  }
+  const s = { clock, emulator, router, store, events };
+  open.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  while (open.length > 0) {
+    const s = open.pop() as Setup;
+    await s.router.close();
+    await s.emulator.stop();
+  }
+});
+
+const text = (content: string) => [{ role: 'user' as const, content }];
+
+/** Let pending promise work and fake timers run, in small steps, until `done` settles or time runs out. */
+async function drive<T>(clock: FakeClock, promise: Promise<T>, stepMs = 50, maxMs = 120_000): Promise<T> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  for (let elapsed = 0; !settled && elapsed <= maxMs; elapsed += stepMs) await clock.advanceAsync(stepMs);
+  return promise;
+}
+
+async function expectNoReservationLeft(store: MemoryStore): Promise<void> {
+  expect(await store.pendingReservations()).to.equal(0);
+}
+
+describe('router: capability routing through the real SDK', () => {
+  const table: { name: string; call: (r: Router) => Promise<{ routing: { model: string } }>; expected: string }[] = [
+    { name: 'vision (an image part)', call: (r) => r.chat.complete({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', imageUrl: 'https://example.com/cat.png' }] }], maxTokens: 50 }), expected: 'mistral-small-2506' },
+    { name: 'vision + function calling, 60k context', call: (r) => r.chat.complete({ need: { capabilities: ['vision', 'function_calling'], minContext: 60_000 }, messages: text('hi'), maxTokens: 50 }), expected: 'mistral-small-2506' },
+    { name: 'reasoning', call: (r) => r.chat.complete({ need: { capabilities: ['reasoning'] }, messages: text('prove it'), maxTokens: 50 }), expected: 'magistral-small-2507' },
+    { name: 'audio', call: (r) => r.chat.complete({ need: { capabilities: ['audio'] }, messages: text('transcribe'), maxTokens: 50 }), expected: 'voxtral-small-2507' },
+    { name: 'embeddings', call: (r) => r.embeddings.create({ inputs: ['a', 'b'] }), expected: 'mistral-embed' },
+    { name: 'fill-in-the-middle', call: (r) => r.fim.complete({ prompt: 'def f(', suffix: 'return x', maxTokens: 20 }), expected: 'codestral-2501' },
+    { name: 'an alias', call: (r) => r.chat.complete({ model: 'mistral-small-latest', messages: text('hi'), maxTokens: 10 }), expected: 'mistral-small-2506' },
+    { name: 'a long context (150k) that only codestral-2501 takes', call: (r) => r.chat.complete({ need: { minContext: 150_000 }, messages: text('hi'), maxTokens: 10 }), expected: 'codestral-2501' },
+  ];
+  for (const row of table) {
+    it(`${row.name} -> ${row.expected}`, async () => {
+      const { router, clock, store } = await setup();
+      const result = await drive(clock, row.call(router));
+      expect(result.routing.model).to.equal(row.expected);
+      await expectNoReservationLeft(store);
+    });
+  }
+
+  it('returns the SDK response with the decision attached, and emits decision/done', async () => {
+    const { router, events, clock } = await setup();
+    const result = await drive(clock, router.chat.complete({ need: { capabilities: ['function_calling'] }, messages: text('hello there'), maxTokens: 20 }));
+    expect(result.choices[0]?.message?.content).to.be.a('string');
+    expect(result.usage.totalTokens).to.be.greaterThan(20);
+    expect(result.routing.workspace).to.equal('team-a');
+    expect(result.routing.attempts).to.have.length(1);
+    expect(result.routing.attempts[0]).to.deep.include({ workspace: 'team-a', model: result.routing.model, outcome: 'ok', status: 200 });
+    expect(result.routing.tokens.used).to.equal(result.usage.totalTokens);
+    expect(result.routing.plan.rejected.find((r) => r.model === 'mistral-embed')?.reason).to.equal('missing capability: chat, function_calling');
+    expect(events.map((e) => e.name)).to.deep.equal(['decision', 'done']);
+  });
+
+  it('refuses bad input before any I/O with NeedError naming the field', async () => {
+    const { router, emulator } = await setup();
+    const before = emulator.stats().requests;
+    await rejects(router.chat.complete({ need: { capabilities: ['telepathy' as never] }, messages: text('x') }), NeedError, /need.capabilities\[0\]: unknown capability "telepathy"/);
+    await rejects(router.chat.complete({ messages: text('x'), maxTokens: -3 }), NeedError, /maxTokens: expected a whole number of tokens >= 0, received -3/);
+    await rejects(router.chat.complete({ model: 'gpt-4', messages: text('x') }), NeedError, /model: unknown model "gpt-4"/);
+    await rejects(router.chat.complete({ need: { capabilities: ['ocr'] }, messages: text('x') }), NoEligibleModelError, /No model in the catalogue can serve this chat request/);
+    expect(emulator.stats().requests).to.equal(before);
+  });
+
+  it('dry run: router.plan() calls nothing and says why each model lost', async () => {
+    const { router, emulator } = await setup();
+    const plan = await router.plan({ need: { capabilities: ['vision', 'function_calling'] }, messages: text('x'.repeat(100)), maxTokens: 60_000 });
+    // Equal excess capabilities and windows: newest version first.
+    expect(plan.candidates.map((c) => c.model)).to.deep.equal(['mistral-small-2506', 'mistral-small-2503', 'pixtral-large-2411', 'pixtral-12b-2409']);
+    expect(plan.candidates.every((c) => c.room === true)).to.equal(true);
+    expect(plan.rejected.find((r) => r.model === 'open-mistral-nemo')?.reason).to.equal('missing capability: vision');
+    expect(emulator.stats().requests).to.equal(0);
+  });
+});
+
+async function rejects(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: RegExp): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(type);
+    expect((error as Error).message).to.match(message);
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('router: quota, fallback and waiting', () => {
+  it('falls back mistral-small-2506 -> open-mistral-nemo when the first one\'s tokens per minute run out', async () => {
+    const limits = { models: { 'mistral-small-2506': { tokensPerMinute: 1_000 } } };
+    const { router, clock, emulator, events, store } = await setup(
+      { overrides: { ...limits, requestsPerSecond: null } },
+      { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: null, ...limits } }], fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } },
+    );
+    const served: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hello'), maxTokens: 300 }));
+      served.push(result.routing.model);
+    }
+    expect(served).to.deep.equal(['mistral-small-2506', 'mistral-small-2506', 'mistral-small-2506', 'open-mistral-nemo']);
+    expect(emulator.stats().responses['429'] ?? 0).to.equal(0); // the router knew before asking
+    // A minute later the first model has room again.
+    clock.advance(61_000);
+    const later = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hello'), maxTokens: 300 }));
+    expect(later.routing.model).to.equal('mistral-small-2506');
+    expect(events.filter((e) => e.name === 'fallback')).to.have.length(0);
+    await expectNoReservationLeft(store);
+  });
+
+  it('keeps the free tier\'s 1 request/s under a burst of 20 concurrent calls: no upstream 429, served in order', async () => {
+    const { router, clock, emulator, store } = await setup();
+    const start = clock.now();
+    const calls = Array.from({ length: 20 }, (_, i) => router.chat.complete({ need: { capabilities: ['function_calling'] }, messages: text(`call ${i}`), maxTokens: 10 }).then((r) => ({ i, at: clock.now() - start, waited: r.routing.waitedMs })));
+    const results = await drive(clock, Promise.all(calls));
+    expect(emulator.stats().responses['200']).to.equal(20);
+    expect(emulator.stats().responses['429'] ?? 0).to.equal(0);
+    // One per second, in arrival order (FIFO).
+    const times = results.map((r) => r.at);
+    for (let i = 1; i < times.length; i++) {
+      expect((times[i] as number) - (times[i - 1] as number), `gap ${i}`).to.be.at.least(1_000);
+      expect(results[i]?.i).to.equal(i);
+    }
+    expect(times[19]).to.be.below(23_000);
+    await expectNoReservationLeft(store);
+  });
+
+  it('throws QuotaExhaustedError with a correct retryAfterMs when the wait bound is too short', async () => {
+    const { router, clock, events } = await setup({}, { maxWaitMs: 200 });
+    await drive(clock, router.chat.complete({ messages: text('first'), maxTokens: 10 }));
+    const error = (await rejects(drive(clock, router.chat.complete({ messages: text('second'), maxTokens: 10 })), QuotaExhaustedError, /capacity returns in \d+ ms/)) as QuotaExhaustedError;
+    // The first request was admitted at 12:00:00.5; the 1-second window (20 buckets of 50 ms) frees at 12:00:01.5.
+    expect(error.retryAfterMs).to.be.within(950, 1_050);
+    expect(error.code).to.equal('QUOTA_EXHAUSTED');
+    expect(error.plan?.candidates.length).to.be.greaterThan(0);
+    expect(events.some((e) => e.name === 'exhausted')).to.equal(true);
+  });
+
+  it('waits, then serves when capacity returns (fake clock)', async () => {
+    const { router, clock, events } = await setup();
+    await drive(clock, router.chat.complete({ messages: text('first'), maxTokens: 10 }));
+    const t0 = clock.now();
+    const second = await drive(clock, router.chat.complete({ messages: text('second'), maxTokens: 10 }));
+    expect(second.routing.waitedMs).to.be.within(950, 1_100);
+    expect(clock.now() - t0).to.be.within(950, 1_100);
+    expect(events.some((e) => e.name === 'wait')).to.equal(true);
+  });
+
+  it('an AbortSignal cancels a wait, frees its place, and leaves no reservation', async () => {
+    const { router, clock, store } = await setup();
+    await drive(clock, router.chat.complete({ messages: text('first'), maxTokens: 10 }));
+    const controller = new AbortController();
+    const waiting = router.chat.complete({ messages: text('second'), maxTokens: 10 }, { signal: controller.signal });
+    const third = router.chat.complete({ messages: text('third'), maxTokens: 10 });
+    await clock.advanceAsync(100);
+    controller.abort();
+    await rejects(waiting, AbortError, /aborted while waiting/);
+    const served = await drive(clock, third);
+    expect(served.routing.model).to.be.a('string');
+    await expectNoReservationLeft(store);
+  });
+
+  it('learns unknown limits from headers, and after an upstream 429 moves on at once', async () => {
+    // mistral-small-2506 has unknown limits in the free tier: the router does not meter it until told.
+    const { router, clock, emulator, events, store } = await setup(
+      { overrides: { requestsPerSecond: null, models: { 'mistral-small-2506': { tokensPerMinute: 500 } } } },
+      { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: null } }] },
+    );
+    // 1st call: served; headers teach the limit.
+    await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 200 }));
+    const learned = events.filter((e) => e.name === 'limitsLearned').map((e) => e.event as RouterEvents['limitsLearned']);
+    expect(learned.find((l) => l.kind === 'tokens-per-minute')).to.deep.include({ model: 'mistral-small-2506', limit: 500, previous: null });
+    // 2nd call would exceed the learned 500: the router goes elsewhere without asking (no 429).
+    const second = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 300 }));
+    expect(second.routing.model).not.to.equal('mistral-small-2506');
+    expect(emulator.stats().responses['429'] ?? 0).to.equal(0);
+    await expectNoReservationLeft(store);
+  });
+
+  it('an upstream 429 (someone else uses the workspace) blocks that window and falls back at once', async () => {
+    const { router, clock, emulator, events, store } = await setup(
+      { overrides: { requestsPerSecond: null, models: { 'mistral-small-2506': { tokensPerMinute: 100 } } } },
+      { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: null } }], fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } },
+    );
+    const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 300 }));
+    expect(result.routing.model).to.equal('open-mistral-nemo');
+    expect(result.routing.attempts.map((a) => [a.model, a.outcome, a.status])).to.deep.equal([
+      ['mistral-small-2506', 'quota', 429],
+      ['open-mistral-nemo', 'ok', 200],
+    ]);
+    expect(emulator.stats().responses['429']).to.equal(1);
+    expect(events.some((e) => e.name === 'fallback')).to.equal(true);
+    // The window is blocked: the next call does not try mistral-small-2506 again.
+    const next = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 300 }));
+    expect(next.routing.attempts[0]?.model).to.equal('open-mistral-nemo');
+    await expectNoReservationLeft(store);
+  });
+});
+
+describe('router: failures', () => {
+  it('capacity exceeded (3505 as a 503) cools the model down and falls back', async () => {
+    const { router, clock, events, store } = await setup(
+      { faults: { capacityRate: 1, capacityStatus: 503, models: ['mistral-small-2506'] } as never },
+      { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } },
+    );
+    const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 10 }));
+    expect(result.routing.model).to.equal('open-mistral-nemo');
+    expect(result.routing.attempts[0]).to.deep.include({ model: 'mistral-small-2506', outcome: 'capacity', status: 503 });
+    expect(events.find((e) => e.name === 'cooldown')?.event).to.deep.include({ model: 'mistral-small-2506', reason: 'capacity' });
+    await expectNoReservationLeft(store);
+  });
+
+  it('a 401 takes the workspace out and the next workspace serves; no key in any error or event', async () => {
+    const { router, clock, events, store } = await setup(
+      { apiKeys: [KEY_B] },
+      { workspaces: [{ name: 'revoked', apiKey: KEY_A, tier: 'free' }, { name: 'team-b', apiKey: KEY_B, tier: 'free' }] },
+    );
+    const result = await drive(clock, router.chat.complete({ messages: text('hi'), maxTokens: 10 }));
+    expect(result.routing.workspace).to.equal('team-b');
+    expect(events.find((e) => e.name === 'workspaceDisabled')?.event).to.deep.equal({ workspace: 'revoked', status: 401 });
+    const everything = JSON.stringify({ events, routing: result.routing });
+    expect(everything).not.to.include(KEY_A);
+    expect(everything).not.to.include(KEY_B);
+    await expectNoReservationLeft(store);
+  });
+
+  it('a request the SDK refuses (bad role) is thrown at once as NeedError, nothing sent, nothing held', async () => {
+    const { router, clock, store, emulator } = await setup();
+    const error = await rejects(drive(clock, router.chat.complete({ model: 'open-mistral-nemo', messages: [{ role: 'bogus' as 'user', content: 'x' }], maxTokens: 5 })), NeedError, /the SDK refused the request before sending it/);
+    expect(JSON.stringify({ m: error.message, c: String(error.cause) })).not.to.include(KEY_A);
+    expect(emulator.stats().responses['200'] ?? 0).to.equal(0);
+    await expectNoReservationLeft(store);
+    expect((await store.snapshot('team-a')).every((w) => w.used === 0)).to.equal(true);
+  });
+
+  it('5xx and dropped connections fall back and leave no reservation behind', async () => {
+    const { router, clock, store } = await setup({ faults: { errorRate: 1, models: ['mistral-small-2506'] } as never }, { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } });
+    const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 10 }));
+    expect(result.routing.attempts[0]?.outcome).to.equal('server-error');
+    expect(result.routing.model).to.equal('open-mistral-nemo');
+    await expectNoReservationLeft(store);
+  });
+});
+
+describe('router: streams', () => {
+  it('streams chunks and settles with the usage of the last chunk', async () => {
+    const { router, clock, store } = await setup();
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }));
+    let chunks = 0;
+    for await (const event of stream) {
+      chunks++;
+      expect(event.data.choices).to.be.an('array');
+    }
+    expect(chunks).to.be.greaterThan(1);
+    expect(stream.routing.tokens.used).to.be.a('number');
+    await expectNoReservationLeft(store);
+  });
+
+  it('falls back before the first chunk (connection dropped), never after', async () => {
+    const { router, clock, store } = await setup({ faults: { dropBeforeRate: 1, models: ['mistral-small-2506'] } as never }, { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } });
+    const stream = await drive(clock, router.chat.stream({ model: 'mistral-small-2506', messages: text('tell me'), maxTokens: 12 }));
+    expect(stream.routing.model).to.equal('open-mistral-nemo');
+    expect(stream.routing.attempts[0]?.outcome).to.equal('connection');
+    for await (const _ of stream) void _;
+    await expectNoReservationLeft(store);
+  });
+
+  it('a stream that breaks after its first chunk reaches the caller as a typed error', async () => {
+    const { router, clock, store } = await setup({ faults: { dropMidStreamRate: 1 } });
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }));
+    let caught: unknown;
+    let chunks = 0;
+    try {
+      for await (const _ of stream) chunks++;
+    } catch (error) {
+      caught = error;
+    }
+    expect(chunks).to.be.at.least(1);
+    expect(caught).to.be.instanceOf(RouterError);
+    expect((caught as RouterError).code).to.equal('STREAM_FAILED');
+    await expectNoReservationLeft(store);
+  });
+});
