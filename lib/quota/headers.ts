@@ -1,0 +1,379 @@
+/**
+ * What Mistral's responses say about quota: both families of rate-limit headers, `Retry-After`,
+ * `x-ratelimit-reset-*` when present, the deprecation notice, and the 429/503 bodies.
+ *
+ * Header values come from the network and are never trusted: a value that is not a plain non-negative
+ * integer (or is absurdly large, or is repeated) is dropped and listed in `malformed`, so a hostile or
+ * broken proxy can at worst make us forget a hint, never admit more than a window allows.
+ * Pure: the current time is a parameter (for HTTP dates and epoch resets).
+ */
+import { bucketStart, monthIndex } from './window.js';
+import type { UpstreamObservation, WindowObservation, WindowPeriod, WindowScope, WindowUnit } from './types.js';
+
+/** A header set as the SDK's hooks give it (WHATWG `Headers`) or as a plain record (any key case). */
+export type HeaderSource =
+  | { forEach(callback: (value: string, name: string) => void): void; get(name: string): string | null }
+  | Readonly<Record<string, string | readonly string[] | number | null | undefined>>;
+
+/** Why a header value was ignored. */
+export type MalformedReason = 'not-a-number' | 'negative' | 'not-an-integer' | 'too-large' | 'repeated' | 'inconsistent' | 'bad-date';
+
+/** One header value that was ignored, and why. */
+export interface MalformedHeader {
+  /** Lower-case header name. */
+  readonly header: string;
+  /** The raw value (joined with `, ` when repeated). */
+  readonly value: string;
+  readonly reason: MalformedReason;
+}
+
+/** Everything the rate-limit headers of one response said. */
+export interface ParsedRateLimitHeaders {
+  /** One entry per window the headers mention, with what they reported of it. */
+  readonly windows: WindowObservation[];
+  /** ms to wait from `Retry-After` (seconds or HTTP date), when present and sane. */
+  readonly retryAfterMs: number | undefined;
+  /** Tokens the upstream charged for this call (`x-ratelimit-tokens-query-cost` / `ratelimitbysize-query-cost`). */
+  readonly queryCost: number | undefined;
+  /** Epoch ms of `x-model-deprecation-timestamp`, when present and parseable. */
+  readonly deprecationAt: number | undefined;
+  /** `mistral-correlation-id`, for logs. */
+  readonly correlationId: string | undefined;
+  /** Values that were ignored. */
+  readonly malformed: MalformedHeader[];
+}
+
+/**
+ * Largest count accepted from a header. No Mistral tier comes near 10^15 tokens; anything larger is a
+ * broken or hostile value, and beyond 2^53 it would not even be an exact integer.
+ */
+export const MAX_HEADER_COUNT = 1e15;
+
+/**
+ * Longest wait accepted from `Retry-After` or a reset header: a little over the longest month, since a
+ * monthly quota can legitimately reset weeks away. Longer is treated as malformed.
+ */
+export const MAX_HEADER_WAIT_MS = 32 * 86_400_000;
+
+/** Epoch seconds start here (2001-09-09); a smaller reset value is a duration in seconds. */
+const EPOCH_SECONDS_THRESHOLD = 1e9;
+
+type Field = 'limit' | 'remaining' | 'resetMs';
+
+interface WindowTarget {
+  readonly kind: string;
+  readonly unit: WindowUnit;
+  readonly period: WindowPeriod;
+  readonly scope: WindowScope;
+}
+
+/**
+ * A window named by a header's unit and period. Requests are metered per workspace and tokens per model
+ * (mistral-api-facts.md); a combination not in WINDOW_KINDS (say tokens per second) still gets a window,
+ * named the same way, so a new header needs no new code.
+ */
+function targetOf(unit: WindowUnit, period: WindowPeriod): WindowTarget {
+  return { kind: `${unit}-per-${period}`, unit, period, scope: unit === 'requests' ? 'workspace' : 'model' };
+}
+
+const UNIT_WORDS: Readonly<Record<string, WindowUnit>> = { tokens: 'tokens', req: 'requests', requests: 'requests' };
+const PERIOD_WORDS: Readonly<Record<string, WindowPeriod>> = { second: 'second', minute: 'minute', month: 'month' };
+const FIELD_WORDS: Readonly<Record<string, Field>> = { limit: 'limit', remaining: 'remaining', reset: 'resetMs' };
+
+/** `x-ratelimit-{limit|remaining|reset}-{tokens|req}-{second|minute|month}` (the current family). */
+const CURRENT_FAMILY = /^x-ratelimit-(limit|remaining|reset)-(tokens|req|requests)-(second|minute|month)$/;
+/** `x-ratelimitbysize-{limit|remaining|reset}-{minute|month}` (the older family, tokens). */
+const OLDER_FAMILY = /^x-ratelimitbysize-(limit|remaining|reset)-(minute|month)$/;
+/** `ratelimitbysize-{limit|remaining|reset}`: the older family's un-suffixed form, the per-minute token window. */
+const OLDER_BARE = /^ratelimitbysize-(limit|remaining|reset)$/;
+
+/** Which window and field a header reports, or undefined for a header that is not a window count. */
+function classifyHeader(name: string): { target: WindowTarget; field: Field } | undefined {
+  let match = CURRENT_FAMILY.exec(name);
+  if (match !== null) {
+    return { target: targetOf(UNIT_WORDS[match[2] as string] as WindowUnit, PERIOD_WORDS[match[3] as string] as WindowPeriod), field: FIELD_WORDS[match[1] as string] as Field };
+  }
+  match = OLDER_FAMILY.exec(name);
+  if (match !== null) return { target: targetOf('tokens', PERIOD_WORDS[match[2] as string] as WindowPeriod), field: FIELD_WORDS[match[1] as string] as Field };
+  match = OLDER_BARE.exec(name);
+  if (match !== null) return { target: targetOf('tokens', 'minute'), field: FIELD_WORDS[match[1] as string] as Field };
+  return undefined;
+}
+
+/** Normalise either header shape to lower-case names with their raw values; repeats are kept apart. */
+function collectHeaders(source: HeaderSource): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    const list = out.get(key);
+    if (list === undefined) out.set(key, [value]);
+    else list.push(value);
+  };
+  if (typeof (source as { forEach?: unknown }).forEach === 'function' && typeof (source as { get?: unknown }).get === 'function') {
+    // A WHATWG Headers object has already joined repeats with ", "; parseCount sees that as malformed.
+    (source as { forEach(callback: (value: string, name: string) => void): void }).forEach((value, name) => add(name, value));
+    return out;
+  }
+  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const item of value) add(name, String(item));
+    else add(name, String(value));
+  }
+  return out;
+}
+
+type Parsed = { ok: true; value: number } | { ok: false; reason: MalformedReason };
+
+/** A plain non-negative decimal integer, nothing else (no sign, exponent, fraction, hex, list). */
+export function parseCount(raw: string): Parsed {
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) {
+    const value = Number(text);
+    return value > MAX_HEADER_COUNT ? { ok: false, reason: 'too-large' } : { ok: true, value };
+  }
+  const number = Number(text);
+  if (text === '' || Number.isNaN(number)) return { ok: false, reason: 'not-a-number' };
+  if (number < 0) return { ok: false, reason: 'negative' };
+  if (!Number.isFinite(number)) return { ok: false, reason: 'too-large' };
+  return { ok: false, reason: 'not-an-integer' };
+}
+
+/** Seconds as a plain non-negative decimal (`2`, `0.5`), to ms; at most {@link MAX_HEADER_WAIT_MS}. */
+function parseSeconds(text: string): Parsed {
+  if (!/^\d+(\.\d+)?$/.test(text)) {
+    const number = Number(text);
+    if (text === '' || Number.isNaN(number)) return { ok: false, reason: 'not-a-number' };
+    return { ok: false, reason: number < 0 ? 'negative' : 'too-large' };
+  }
+  const ms = Math.ceil(Number(text) * 1000);
+  return ms > MAX_HEADER_WAIT_MS ? { ok: false, reason: 'too-large' } : { ok: true, value: ms };
+}
+
+/** An HTTP date (IMF-fixdate, RFC 850 or asctime, as RFC 9110 allows) as epoch ms. */
+function parseHttpDate(text: string): number | undefined {
+  // Date.parse alone accepts nonsense ("1", "x 2"); require a weekday or month name as HTTP dates have.
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/** `Retry-After`: delay-seconds or an HTTP date, as ms from `now` (a past date is 0). */
+export function parseRetryAfter(raw: string, now: number): Parsed {
+  const text = raw.trim();
+  if (/^[-+\d.]/.test(text)) return parseSeconds(text);
+  const at = parseHttpDate(text);
+  if (at === undefined) return { ok: false, reason: 'bad-date' };
+  const ms = Math.max(0, at - now);
+  return ms > MAX_HEADER_WAIT_MS ? { ok: false, reason: 'too-large' } : { ok: true, value: ms };
+}
+
+/**
+ * A reset header: seconds until the reset, or (some servers) the reset instant in epoch seconds, told
+ * apart by size; returned as ms from `now`.
+ */
+function parseReset(raw: string, now: number): Parsed {
+  const text = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(text) && Number(text) >= EPOCH_SECONDS_THRESHOLD) {
+    const ms = Math.max(0, Math.ceil(Number(text) * 1000 - now));
+    return ms > MAX_HEADER_WAIT_MS ? { ok: false, reason: 'too-large' } : { ok: true, value: ms };
+  }
+  return parseRetryAfter(text, now);
+}
+
+/** `x-model-deprecation-timestamp`: epoch seconds, epoch ms, or an ISO/HTTP date, as epoch ms. */
+function parseTimestamp(raw: string): number | undefined {
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) {
+    const value = Number(text);
+    // Ten-digit values are seconds (until 2286); thirteen-digit ones are ms.
+    return value < 1e11 ? value * 1000 : value;
+  }
+  const at = Date.parse(text);
+  return Number.isNaN(at) || !/[A-Za-z-]/.test(text) ? undefined : at;
+}
+
+/**
+ * Parse the rate-limit headers of one Mistral response (a 200 or a 429).
+ *
+ * Both families map to the same windows: `x-ratelimit-*-tokens-minute` and `x-ratelimitbysize-*-minute`
+ * and `ratelimitbysize-*` to `tokens-per-minute`; `*-tokens-month` / `*-month` to `tokens-per-month`;
+ * `*-req-minute` to `requests-per-minute`. When two headers report the same field of a window, the
+ * lower value is kept (the conservative reading). A `remaining` above its `limit` is dropped as
+ * inconsistent.
+ *
+ * @param headers A WHATWG `Headers` or a plain record.
+ * @param now Current epoch ms, to turn HTTP dates and epoch resets into waits.
+ */
+export function parseRateLimitHeaders(headers: HeaderSource, now: number): ParsedRateLimitHeaders {
+  const malformed: MalformedHeader[] = [];
+  const windows = new Map<string, { target: WindowTarget; limit?: number; remaining?: number; resetMs?: number }>();
+  let retryAfterMs: number | undefined;
+  let queryCost: number | undefined;
+  let deprecationAt: number | undefined;
+  let correlationId: string | undefined;
+
+  for (const [name, values] of collectHeaders(headers)) {
+    const raw = values.join(', ');
+    const reject = (reason: MalformedReason) => {
+      malformed.push({ header: name, value: raw, reason });
+    };
+    if (name === 'mistral-correlation-id') {
+      correlationId = raw;
+      continue;
+    }
+    const header = classifyHeader(name);
+    const isCost = name === 'x-ratelimit-tokens-query-cost' || name === 'ratelimitbysize-query-cost';
+    const isWait = name === 'retry-after';
+    const isDeprecation = name === 'x-model-deprecation-timestamp';
+    if (header === undefined && !isCost && !isWait && !isDeprecation) continue;
+    // Two values for one field (a record's array, or a Headers object's ", " join; dates have their own
+    // commas): which one is true is unknowable, so neither is used.
+    if (values.length > 1 || (!isWait && !isDeprecation && raw.includes(','))) {
+      reject('repeated');
+      continue;
+    }
+    if (isDeprecation) {
+      const at = parseTimestamp(raw);
+      if (at === undefined) reject('bad-date');
+      else deprecationAt = at;
+      continue;
+    }
+    const parsed = isWait ? parseRetryAfter(raw, now) : header?.field === 'resetMs' ? parseReset(raw, now) : parseCount(raw);
+    if (!parsed.ok) {
+      reject(parsed.reason);
+      continue;
+    }
+    if (isWait) retryAfterMs = parsed.value;
+    else if (isCost) queryCost = minDefined(queryCost, parsed.value);
+    else if (header !== undefined) {
+      let entry = windows.get(header.target.kind);
+      if (entry === undefined) windows.set(header.target.kind, (entry = { target: header.target }));
+      entry[header.field] = minDefined(entry[header.field], parsed.value);
+    }
+  }
+
+  const observations: WindowObservation[] = [];
+  for (const { target, limit, remaining, resetMs } of windows.values()) {
+    let kept = remaining;
+    if (limit !== undefined && remaining !== undefined && remaining > limit) {
+      malformed.push({ header: `remaining-${target.kind}`, value: `${remaining} > limit ${limit}`, reason: 'inconsistent' });
+      kept = undefined;
+    }
+    const observation: { -readonly [K in keyof WindowObservation]: WindowObservation[K] } = { ...target };
+    if (limit !== undefined) observation.limit = limit;
+    if (kept !== undefined) observation.remaining = kept;
+    if (resetMs !== undefined) observation.resetMs = resetMs;
+    if (limit !== undefined || kept !== undefined || resetMs !== undefined) observations.push(observation);
+  }
+  return { windows: observations, retryAfterMs, queryCost, deprecationAt, correlationId, malformed };
+}
+
+function minDefined(current: number | undefined, value: number): number {
+  return current === undefined ? value : Math.min(current, value);
+}
+
+/**
+ * What an error response means for routing: `quota` (the workspace's rate limit: throttle that window),
+ * `capacity` (Mistral's capacity for the model: try another model, do not throttle the workspace),
+ * or `other`.
+ */
+export type UpstreamRefusalKind = 'quota' | 'capacity' | 'other';
+
+/** The classification of a 429/503 response, with the body's own code and message when it had them. */
+export interface UpstreamRefusal {
+  readonly kind: UpstreamRefusalKind;
+  /** The body's `code` (`1300`, `3505`...), as a string. */
+  readonly code: string | undefined;
+  /** The body's `type` (`rate_limited`, `service_tier_capacity_exceeded`...). */
+  readonly type: string | undefined;
+  readonly message: string | undefined;
+}
+
+/**
+ * Classify an error response by status and body (text or parsed JSON), following the bodies seen in the
+ * wild (mistral-api-facts.md). Capacity is checked first: it has been seen as a 429 too, and treating
+ * it as quota would throttle a workspace that still has room on other models. A 429 with an
+ * unrecognised body is quota (that is what the status means); any other status is `other` unless the
+ * body says otherwise.
+ */
+export function classifyUpstreamRefusal(status: number, body: unknown): UpstreamRefusal {
+  const fields = bodyFields(body);
+  const { code, type, message } = fields;
+  const text = message ?? '';
+  let kind: UpstreamRefusalKind = 'other';
+  if (code === '3505' || type === 'service_tier_capacity_exceeded' || /capacity exceeded/i.test(text)) kind = 'capacity';
+  else if (code === '1300' || type === 'rate_limited' || /rate limit exceeded/i.test(text) || status === 429) kind = 'quota';
+  return { kind, code, type, message };
+}
+
+function bodyFields(body: unknown): { code: string | undefined; type: string | undefined; message: string | undefined } {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      // A plain-text body: its words are the message.
+      return { code: undefined, type: undefined, message: body };
+    }
+  }
+  if (value === null || typeof value !== 'object') return { code: undefined, type: undefined, message: undefined };
+  const record = value as Record<string, unknown>;
+  const pick = (key: string) => {
+    const field = record[key];
+    return typeof field === 'string' || typeof field === 'number' ? String(field) : undefined;
+  };
+  return { code: pick('code'), type: pick('type'), message: pick('message') ?? pick('detail') };
+}
+
+/** How long a 429 blocks a window when neither `Retry-After` nor a reset header says. */
+export const DEFAULT_BLOCK_MS = 60_000;
+
+/** Inputs of {@link toUpstreamObservation}: one response of one call. */
+export interface ResponseFacts {
+  readonly workspace: string;
+  readonly model: string;
+  /** HTTP status (200 for a success). */
+  readonly status: number;
+  readonly headers: HeaderSource;
+  /** The error body, for a 429/503. */
+  readonly body?: unknown;
+  /** Current epoch ms. */
+  readonly now: number;
+}
+
+/**
+ * Turn one response into what a store's `observe` takes, plus the parsed headers and the refusal kind.
+ *
+ * A quota 429 blocks the window whose `remaining` is 0 (tokens before requests, minute before month), or
+ * every window of the pair when no header says which (the store decides what that covers). The block
+ * lasts `Retry-After`, else that window's reset header, else until its period turns (next second,
+ * minute, or month for the month window), else {@link DEFAULT_BLOCK_MS}. A capacity refusal blocks
+ * nothing: the model, not the workspace, is short.
+ */
+export function toUpstreamObservation(facts: ResponseFacts): {
+  observation: UpstreamObservation;
+  headers: ParsedRateLimitHeaders;
+  refusal: UpstreamRefusal | undefined;
+} {
+  const headers = parseRateLimitHeaders(facts.headers, facts.now);
+  const refusal = facts.status >= 400 ? classifyUpstreamRefusal(facts.status, facts.body) : undefined;
+  const base = { workspace: facts.workspace, model: facts.model, windows: headers.windows };
+  if (refusal?.kind !== 'quota') return { observation: base, headers, refusal };
+  const full = headers.windows.filter((w) => w.remaining === 0).sort((a, b) => blockOrder(a) - blockOrder(b))[0];
+  const blockedForMs = headers.retryAfterMs ?? full?.resetMs ?? (full === undefined ? DEFAULT_BLOCK_MS : untilPeriodTurns(full.period, facts.now));
+  const rateLimited = full === undefined ? { blockedForMs } : { kind: full.kind, blockedForMs };
+  return { observation: { ...base, rateLimited }, headers, refusal };
+}
+
+/** Tokens before requests and short periods before long ones: the most likely culprit first. */
+function blockOrder(window: WindowObservation): number {
+  const periods: readonly WindowPeriod[] = ['second', 'minute', 'rolling-30d', 'month'];
+  return (window.unit === 'tokens' ? 0 : 10) + periods.indexOf(window.period);
+}
+
+/** ms from `now` until the upstream's own window of this period turns over (its fixed boundary). */
+function untilPeriodTurns(period: WindowPeriod, now: number): number {
+  if (period === 'month') return bucketStart('month', monthIndex(now) + 1) - now;
+  const length = period === 'second' ? 1_000 : period === 'minute' ? 60_000 : DEFAULT_BLOCK_MS;
+  return length - (now % length);
+}

@@ -1,0 +1,298 @@
+/**
+ * Pure window arithmetic shared by every store: which sub-bucket an instant falls in, where calendar
+ * months start (UTC), how much a window holds, whether a cost fits, and exactly when it will.
+ *
+ * Nothing here does I/O or reads the time: every instant is a parameter, so the arithmetic is tested
+ * with plain numbers and the Redis Lua can be checked against it. See types.ts for the model.
+ */
+import { RouterError } from '../errors.js';
+import { PERIOD_LAYOUT, type QuotaCandidate, type ReserveRequest, type UpstreamObservation, type WindowObservation, type WindowPeriod, type WindowSpec, type WindowUnit } from './types.js';
+
+const DAY_MS = 86_400_000;
+
+/** The periods a window may have; anything else is refused with QUOTA_INVALID. */
+export const WINDOW_PERIODS: readonly WindowPeriod[] = ['second', 'minute', 'month', 'rolling-30d'];
+
+/** The units a window may count. */
+export const WINDOW_UNITS: readonly WindowUnit[] = ['requests', 'tokens'];
+
+/** The scopes a window may have. */
+export const WINDOW_SCOPES = ['workspace', 'model'] as const;
+
+/**
+ * Build the error every bad quota input raises: a RouterError with code `QUOTA_INVALID` whose message
+ * starts with the field, so a caller can tell which of its values was wrong.
+ */
+export function quotaInvalid(field: string, message: string): RouterError {
+  return new RouterError('QUOTA_INVALID', `${field}: ${message}`);
+}
+
+/** True for a calendar year with a 29 February (Gregorian rules). */
+export function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/** Days in a month of a year; `month` is 0-based (0 = January) as in `Date.UTC`. */
+export function daysInMonth(year: number, month: number): number {
+  // Day 0 of the next month is the last day of this one; Date.UTC normalises month overflow.
+  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+}
+
+/** Months since January 1970 (UTC) of the instant: the bucket index of a calendar-month window. */
+export function monthIndex(at: number): number {
+  const date = new Date(at);
+  return (date.getUTCFullYear() - 1970) * 12 + date.getUTCMonth();
+}
+
+/** Epoch ms of 00:00 UTC on the 1st of the month with this index (see {@link monthIndex}). */
+export function monthStart(index: number): number {
+  // Date.UTC normalises any month number, negative ones included, to the right year.
+  return Date.UTC(1970, index, 1);
+}
+
+/**
+ * Width of one sub-bucket and how many buckets an admission sums (the current one and the N before it)
+ * for a period. The calendar month has one bucket of variable width (`bucketMs` undefined).
+ */
+export interface WindowGeometry {
+  /** The period's length in ms; for `month`, the length of the longest month (31 days). */
+  readonly periodMs: number;
+  /** Width of a sub-bucket in ms; undefined for the calendar month. */
+  readonly bucketMs: number | undefined;
+  /** Buckets summed by an admission: N + 1 for sliding periods, 1 for the calendar month. */
+  readonly span: number;
+}
+
+const GEOMETRY: Readonly<Record<WindowPeriod, WindowGeometry>> = {
+  second: geometryOf(PERIOD_LAYOUT.second),
+  minute: geometryOf(PERIOD_LAYOUT.minute),
+  'rolling-30d': geometryOf(PERIOD_LAYOUT['rolling-30d']),
+  month: { periodMs: 31 * DAY_MS, bucketMs: undefined, span: 1 },
+};
+
+function geometryOf(layout: { readonly periodMs: number; readonly buckets: number }): WindowGeometry {
+  return { periodMs: layout.periodMs, bucketMs: layout.periodMs / layout.buckets, span: layout.buckets + 1 };
+}
+
+/** The bucket layout of a period. Throws QUOTA_INVALID for an unknown period. */
+export function windowGeometry(period: WindowPeriod): WindowGeometry {
+  const geometry = GEOMETRY[period];
+  if (geometry === undefined) throw quotaInvalid('period', `unknown window period ${JSON.stringify(period)}; expected one of ${WINDOW_PERIODS.join(', ')}`);
+  return geometry;
+}
+
+/** Index of the bucket holding instant `at` (ms since the epoch) in a window of this period. */
+export function bucketIndex(period: WindowPeriod, at: number): number {
+  const { bucketMs } = windowGeometry(period);
+  return bucketMs === undefined ? monthIndex(at) : Math.floor(at / bucketMs);
+}
+
+/** Epoch ms at which bucket `index` of a window of this period starts. */
+export function bucketStart(period: WindowPeriod, index: number): number {
+  const { bucketMs } = windowGeometry(period);
+  return bucketMs === undefined ? monthStart(index) : index * bucketMs;
+}
+
+/**
+ * Whether a window with `used` admits `cost` under `limit`. An unknown limit (`null`) admits anything:
+ * the window is unmetered until a limit is learned.
+ */
+export function admits(used: number, cost: number, limit: number | null): boolean {
+  return limit === null || used + cost <= limit;
+}
+
+/**
+ * The counts of one window: a ring of `span` sub-buckets and their running total, advanced lazily to
+ * the current bucket. Memory is fixed by the period (a Float64Array of N + 1 numbers), whatever the rate.
+ *
+ * Mutable but pure: it never reads the clock, every method takes the instant it acts at. The store
+ * passes a non-decreasing time; an older instant is treated as the newest one seen (never rewinds).
+ */
+export class WindowCounter {
+  /** The window's period. */
+  readonly period: WindowPeriod;
+  readonly #bucketMs: number | undefined;
+  readonly #span: number;
+  readonly #slots: Float64Array;
+  /** Index of the newest bucket the ring holds; slots for head-span+1 .. head are live. */
+  #head = Number.NEGATIVE_INFINITY;
+  #total = 0;
+  /** For the calendar month: bounds of the head month, so the hot path compares instead of building a Date. */
+  #monthFrom = Number.POSITIVE_INFINITY;
+  #monthTo = Number.NEGATIVE_INFINITY;
+
+  constructor(period: WindowPeriod) {
+    const geometry = windowGeometry(period);
+    this.period = period;
+    this.#bucketMs = geometry.bucketMs;
+    this.#span = geometry.span;
+    this.#slots = new Float64Array(geometry.span);
+  }
+
+  /** Bucket index of an instant, without building a Date while it stays in the cached month. */
+  indexAt(at: number): number {
+    if (this.#bucketMs !== undefined) return Math.floor(at / this.#bucketMs);
+    if (at >= this.#monthFrom && at < this.#monthTo) return this.#head;
+    return monthIndex(at);
+  }
+
+  /** Epoch ms at which bucket `index` starts. */
+  startOf(index: number): number {
+    return this.#bucketMs === undefined ? monthStart(index) : index * this.#bucketMs;
+  }
+
+  /** Move the ring to the bucket of `at`, dropping the buckets that left the window. */
+  advance(at: number): void {
+    const index = this.indexAt(at);
+    if (index <= this.#head) return;
+    if (index - this.#head >= this.#span) {
+      this.#slots.fill(0);
+      this.#total = 0;
+    } else {
+      for (let j = this.#head + 1; j <= index; j++) {
+        const slot = this.#slot(j);
+        this.#total -= this.#slots[slot] as number;
+        this.#slots[slot] = 0;
+      }
+    }
+    this.#head = index;
+    if (this.#bucketMs === undefined) {
+      this.#monthFrom = monthStart(index);
+      this.#monthTo = monthStart(index + 1);
+    }
+  }
+
+  /** What the window holds at `at`: the sum of the current bucket and the N before it. */
+  usedAt(at: number): number {
+    this.advance(at);
+    return this.#total;
+  }
+
+  /**
+   * Add `amount` (negative to refund) to the bucket of instant `bucketAt`, as seen at `now`. A bucket
+   * that already left the window is not touched: what it held no longer counts. Returns whether it applied.
+   */
+  addAt(now: number, bucketAt: number, amount: number): boolean {
+    this.advance(now);
+    const index = this.indexAt(bucketAt);
+    if (index > this.#head || index <= this.#head - this.#span) return false;
+    const slot = this.#slot(index);
+    // Never below zero: a refund can only return what this bucket holds (guards float drift and misuse).
+    const next = Math.max(0, (this.#slots[slot] as number) + amount);
+    this.#total += next - (this.#slots[slot] as number);
+    this.#slots[slot] = next;
+    return true;
+  }
+
+  /**
+   * ms from `now` until `cost` fits under `limit`, assuming nothing else is added: 0 when it fits now,
+   * Infinity when the cost exceeds the limit itself. Buckets fall out oldest first, so the first future
+   * bucket j with `sum(j-N .. head) + cost <= limit` is the answer (the next month for a calendar month).
+   */
+  retryAfterMs(now: number, cost: number, limit: number | null): number {
+    if (limit === null) return 0;
+    if (cost > limit) return Number.POSITIVE_INFINITY;
+    let remaining = this.usedAt(now);
+    if (remaining + cost <= limit) return 0;
+    const head = this.#head;
+    for (let j = head + 1; j <= head + this.#span; j++) {
+      // Moving to bucket j drops bucket j - span from the sum.
+      remaining -= this.#slots[this.#slot(j - this.#span)] as number;
+      if (remaining + cost <= limit) return this.startOf(j) - now;
+    }
+    return this.startOf(head + this.#span) - now;
+  }
+
+  /** Ring position of a bucket index; indices before the epoch (fake clocks near 0) stay in range. */
+  #slot(index: number): number {
+    const slot = index % this.#span;
+    return slot < 0 ? slot + this.#span : slot;
+  }
+
+  /** True when the window holds nothing at `at`. */
+  isEmptyAt(at: number): boolean {
+    return this.usedAt(at) === 0;
+  }
+}
+
+/**
+ * Check a window spec once (candidates are resolved and cached by object, so this is off the hot path).
+ * `field` names where the spec came from, e.g. `candidates[0].windows[2]`.
+ */
+export function validateWindowSpec(spec: WindowSpec, field: string): void {
+  if (spec === null || typeof spec !== 'object') throw quotaInvalid(field, 'must be a window spec object');
+  if (typeof spec.kind !== 'string' || spec.kind === '') throw quotaInvalid(`${field}.kind`, `must be a non-empty string, received ${JSON.stringify(spec.kind)}`);
+  if (!WINDOW_PERIODS.includes(spec.period)) {
+    throw quotaInvalid(`${field}.period`, `unknown window period ${JSON.stringify(spec.period)}; expected one of ${WINDOW_PERIODS.join(', ')}`);
+  }
+  if (!WINDOW_UNITS.includes(spec.unit)) throw quotaInvalid(`${field}.unit`, `unknown unit ${JSON.stringify(spec.unit)}; expected requests or tokens`);
+  if (!WINDOW_SCOPES.includes(spec.scope)) throw quotaInvalid(`${field}.scope`, `unknown scope ${JSON.stringify(spec.scope)}; expected workspace or model`);
+  if (spec.limit !== null && !isCount(spec.limit)) {
+    throw quotaInvalid(`${field}.limit`, `must be null (unknown) or an integer >= 0, received ${String(spec.limit)}`);
+  }
+}
+
+/** Check one candidate: names, and windows with no kind twice at the same scope (it would be charged twice). */
+export function validateCandidate(candidate: QuotaCandidate, field: string): void {
+  if (candidate === null || typeof candidate !== 'object') throw quotaInvalid(field, 'must be a candidate object');
+  if (typeof candidate.workspace !== 'string' || candidate.workspace === '') throw quotaInvalid(`${field}.workspace`, 'must be a non-empty string');
+  if (typeof candidate.model !== 'string' || candidate.model === '') throw quotaInvalid(`${field}.model`, 'must be a non-empty string');
+  if (!Array.isArray(candidate.windows)) throw quotaInvalid(`${field}.windows`, 'must be an array of window specs');
+  const seen = new Set<string>();
+  candidate.windows.forEach((spec, i) => {
+    validateWindowSpec(spec, `${field}.windows[${i}]`);
+    const id = `${spec.scope}:${spec.kind}`;
+    if (seen.has(id)) throw quotaInvalid(`${field}.windows[${i}].kind`, `window ${JSON.stringify(spec.kind)} appears twice for scope ${spec.scope}`);
+    seen.add(id);
+  });
+}
+
+/** True for an integer >= 0 that a double holds exactly. */
+export function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Check the scalar parts of a reserve request (cheap enough for every call; candidates are checked
+ * by {@link validateCandidate} when first seen). Returns the request count, defaulting to 1.
+ */
+export function validateReserveRequest(request: ReserveRequest): number {
+  if (request === null || typeof request !== 'object') throw quotaInvalid('request', 'must be a reserve request object');
+  if (!isCount(request.tokens)) throw quotaInvalid('tokens', `must be an integer >= 0, received ${String(request.tokens)}`);
+  const requests = request.requests ?? 1;
+  if (!isCount(requests)) throw quotaInvalid('requests', `must be an integer >= 0, received ${String(request.requests)}`);
+  if (!Array.isArray(request.candidates) || request.candidates.length === 0) {
+    throw quotaInvalid('candidates', 'must be a non-empty array: there is nothing to reserve on');
+  }
+  return requests;
+}
+
+/** Check the actual token count given to settle. */
+export function validateActualTokens(actualTokens: number): void {
+  if (!isCount(actualTokens)) throw quotaInvalid('actualTokens', `must be an integer >= 0, received ${String(actualTokens)}`);
+}
+
+/** Check an observation before any of it is applied, so a bad one changes nothing. */
+export function validateObservation(observation: UpstreamObservation): void {
+  if (observation === null || typeof observation !== 'object') throw quotaInvalid('observation', 'must be an UpstreamObservation object');
+  if (typeof observation.workspace !== 'string' || observation.workspace === '') throw quotaInvalid('observation.workspace', 'must be a non-empty string');
+  if (typeof observation.model !== 'string' || observation.model === '') throw quotaInvalid('observation.model', 'must be a non-empty string');
+  if (!Array.isArray(observation.windows)) throw quotaInvalid('observation.windows', 'must be an array');
+  observation.windows.forEach((window: WindowObservation, i) => {
+    const field = `observation.windows[${i}]`;
+    validateWindowSpec({ ...window, limit: null }, field);
+    for (const key of ['limit', 'remaining', 'resetMs'] as const) {
+      const value = window[key];
+      if (value !== undefined && !isCount(value)) throw quotaInvalid(`${field}.${key}`, `must be an integer >= 0, received ${String(value)}`);
+    }
+  });
+  const { rateLimited } = observation;
+  if (rateLimited !== undefined) {
+    if (rateLimited === null || typeof rateLimited !== 'object') throw quotaInvalid('observation.rateLimited', 'must be an object');
+    const { blockedForMs, kind } = rateLimited;
+    if (typeof blockedForMs !== 'number' || !Number.isFinite(blockedForMs) || blockedForMs < 0) {
+      throw quotaInvalid('observation.rateLimited.blockedForMs', `must be a finite number >= 0, received ${String(blockedForMs)}`);
+    }
+    if (kind !== undefined && (typeof kind !== 'string' || kind === '')) throw quotaInvalid('observation.rateLimited.kind', 'must be a non-empty string when given');
+  }
+}
