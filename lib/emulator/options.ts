@@ -1,0 +1,168 @@
+/**
+ * The emulator's options: what tier it enforces, which faults it injects, and how to override limits.
+ * Validated once, at start and on every `configure()`, with messages that name the option and the value.
+ */
+import type { Clock } from '../clock.js';
+import type { Model, Tier } from '../catalog/types.js';
+
+/**
+ * The part of the catalogue the emulator reads. The catalogue returned by `loadCatalog()` satisfies it;
+ * a test may pass a hand-made one.
+ */
+export interface EmulatorCatalog {
+  readonly models: readonly Model[];
+  /** The model for an id or an alias, if known. */
+  model(idOrAlias: string): Model | undefined;
+  /** The tier of that name; throws for an unknown name. */
+  tier(name: string): Tier;
+}
+
+/** Which family of rate-limit headers to send (Mistral changed it in 2025). */
+export type HeaderFamily = 'current' | 'legacy';
+
+/** Status of an injected server error. */
+export type FaultStatus = 500 | 502 | 503;
+
+/**
+ * Faults injected on the model endpoints (chat, FIM, embeddings), for reliability tests. Each rate is a
+ * probability per request, drawn from a PRNG seeded by `seed`, so a run with the same seed and the same
+ * sequence of requests injects the same faults. The rates of `dropBeforeRate`, `errorRate` and
+ * `capacityRate` share one draw per request, so their sum must not exceed 1.
+ */
+export interface EmulatorFaults {
+  /** Extra delay (wall-clock ms) before answering requests to the targeted models. @default 0 */
+  readonly latencyMs?: number;
+  /** Share of requests answered 500, 502 or 503. @default 0 */
+  readonly errorRate?: number;
+  /** Statuses the error faults pick from, in turn. @default [500, 502, 503] */
+  readonly errorStatuses?: readonly FaultStatus[];
+  /** Share of requests answered `Service tier capacity exceeded for this model.` (code 3505). @default 0 */
+  readonly capacityRate?: number;
+  /** Status of the capacity error. @default 429 */
+  readonly capacityStatus?: 429 | 503;
+  /** Share of requests whose connection is destroyed before any response byte. Charges nothing. @default 0 */
+  readonly dropBeforeRate?: number;
+  /**
+   * Share of streamed chat/FIM requests whose connection is destroyed right after the first SSE chunk.
+   * The request was admitted, so its tokens stay charged (as upstream, where the model already ran).
+   * @default 0
+   */
+  readonly dropMidStreamRate?: number;
+  /** Send `Retry-After` (seconds) on 429 responses. @default true */
+  readonly retryAfter?: boolean;
+  /** Rate-limit header family. @default 'current' */
+  readonly headerFamily?: HeaderFamily;
+  /**
+   * Restrict the injected faults (all but `retryAfter` and `headerFamily`) to these models (ids or
+   * aliases). Absent: every model.
+   */
+  readonly models?: readonly string[];
+}
+
+/** Per-model token limits replacing the tier's; `null` = unmetered. */
+export interface EmulatorModelOverride {
+  readonly tokensPerMinute?: number | null;
+  readonly tokensPerMonth?: number | null;
+}
+
+/** Limits replacing the tier's, e.g. small ones that a test can reach in a few requests. */
+export interface EmulatorOverrides {
+  /** Workspace requests per second; `null` = unmetered. */
+  readonly requestsPerSecond?: number | null;
+  /**
+   * Workspace requests per minute, which Mistral reports in `x-ratelimit-*-req-minute`. Absent or `null`:
+   * not metered and those headers are not sent.
+   */
+  readonly requestsPerMinute?: number | null;
+  /** Keyed by model id (aliases are resolved). */
+  readonly models?: Readonly<Record<string, EmulatorModelOverride>>;
+}
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** The tier to enforce: a name from the catalogue, or a Tier object. @default 'free' */
+  readonly tier?: string | Tier;
+  /** The catalogue for models, aliases and tiers. @default loadCatalog() (the bundled one) */
+  readonly catalog?: EmulatorCatalog;
+  /** TCP port; 0 picks a free one. @default 0 */
+  readonly port?: number;
+  /** Interface to bind. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Delay (wall-clock ms) before answering every model endpoint request. @default 0 */
+  readonly latencyMs?: number;
+  /** Injected faults. @default none */
+  readonly faults?: EmulatorFaults;
+  /** The clock the meters read (latency always uses real time). @default systemClock */
+  readonly clock?: Clock;
+  /** The only accepted keys (others get 401). Absent: any non-empty Bearer key is a workspace. */
+  readonly apiKeys?: readonly string[];
+  /** Limits replacing the tier's. */
+  readonly overrides?: EmulatorOverrides;
+  /** Seed of the fault PRNG. @default 1 */
+  readonly seed?: number;
+}
+
+/** What `configure()` may change on a running emulator. */
+export type EmulatorReconfiguration = Pick<
+  EmulatorOptions,
+  'tier' | 'latencyMs' | 'faults' | 'apiKeys' | 'overrides' | 'seed'
+>;
+
+function checkRate(name: string, value: number | undefined): void {
+  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
+    throw new TypeError(`${name} must be a number between 0 and 1, received ${String(value)}`);
+  }
+}
+
+function checkNonNegative(name: string, value: number | null | undefined, integer = false): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new TypeError(`${name} must be a ${integer ? 'non-negative integer' : 'non-negative number'}, received ${String(value)}`);
+  }
+}
+
+/** Throw a TypeError naming the first option that cannot work. */
+export function validateOptions(options: EmulatorReconfiguration & Pick<EmulatorOptions, 'port' | 'host'>): void {
+  checkNonNegative('port', options.port, true);
+  if (options.port !== undefined && options.port > 65535) throw new TypeError(`port must be at most 65535, received ${options.port}`);
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
+    throw new TypeError(`host must be a non-empty string, received ${String(options.host)}`);
+  }
+  checkNonNegative('latencyMs', options.latencyMs);
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new TypeError(`seed must be an integer, received ${String(options.seed)}`);
+  if (options.apiKeys !== undefined) {
+    if (!Array.isArray(options.apiKeys) || options.apiKeys.some((key) => typeof key !== 'string' || key === '')) {
+      throw new TypeError('apiKeys must be an array of non-empty strings');
+    }
+  }
+  const faults = options.faults;
+  if (faults !== undefined) {
+    checkNonNegative('faults.latencyMs', faults.latencyMs);
+    checkRate('faults.errorRate', faults.errorRate);
+    checkRate('faults.capacityRate', faults.capacityRate);
+    checkRate('faults.dropBeforeRate', faults.dropBeforeRate);
+    checkRate('faults.dropMidStreamRate', faults.dropMidStreamRate);
+    const shared = (faults.errorRate ?? 0) + (faults.capacityRate ?? 0) + (faults.dropBeforeRate ?? 0);
+    if (shared > 1 + 1e-9) {
+      throw new TypeError(`faults.errorRate + faults.capacityRate + faults.dropBeforeRate must not exceed 1, received ${shared}`);
+    }
+    if (faults.errorStatuses !== undefined && (faults.errorStatuses.length === 0 || faults.errorStatuses.some((s) => s !== 500 && s !== 502 && s !== 503))) {
+      throw new TypeError(`faults.errorStatuses must list 500, 502 or 503, received ${JSON.stringify(faults.errorStatuses)}`);
+    }
+    if (faults.capacityStatus !== undefined && faults.capacityStatus !== 429 && faults.capacityStatus !== 503) {
+      throw new TypeError(`faults.capacityStatus must be 429 or 503, received ${String(faults.capacityStatus)}`);
+    }
+    if (faults.headerFamily !== undefined && faults.headerFamily !== 'current' && faults.headerFamily !== 'legacy') {
+      throw new TypeError(`faults.headerFamily must be 'current' or 'legacy', received ${String(faults.headerFamily)}`);
+    }
+  }
+  const overrides = options.overrides;
+  if (overrides !== undefined) {
+    checkNonNegative('overrides.requestsPerSecond', overrides.requestsPerSecond, true);
+    checkNonNegative('overrides.requestsPerMinute', overrides.requestsPerMinute, true);
+    for (const [model, limits] of Object.entries(overrides.models ?? {})) {
+      checkNonNegative(`overrides.models.${model}.tokensPerMinute`, limits.tokensPerMinute, true);
+      checkNonNegative(`overrides.models.${model}.tokensPerMonth`, limits.tokensPerMonth, true);
+    }
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The emulator's HTTP server: routing, authentication, and the order in which a model-endpoint request
+ * is judged. That order is the contract tests rely on:
+ *
+ * 1. unknown path -> 404, wrong method -> 405 (FastAPI's `{"detail":...}` bodies);
+ * 2. missing or unknown API key -> 401 `{"message":"Unauthorized","request_id":...}`;
+ * 3. malformed JSON or fields -> 422 (HTTPValidationError shape);
+ * 4. unknown model -> 400 `invalid_model`; a model without the capability or context -> 400;
+ * 5. injected faults (drop before responding, 500/502/503, capacity 429/503): they charge nothing;
+ * 6. the meters (requests per second/minute, tokens per minute/month) -> 429, charging nothing;
+ * 7. the response, whose `usage` is exactly what step 6 charged; a stream may be cut after its first chunk.
+ *
+ * From step 4 on, every response carries the rate-limit headers of its (workspace, model).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
+import type { Model, Tier } from '../catalog/types.js';
+import { loadCatalog } from '../catalog/index.js';
+import { addRateLimitHeaders, type HeaderBag } from './headers.js';
+import { FaultInjector } from './faults.js';
+import { Meter, type MeterLimits, type MeterReading } from './meter.js';
+import {
+  validateOptions,
+  type EmulatorCatalog,
+  type EmulatorFaults,
+  type EmulatorOptions,
+  type EmulatorOverrides,
+  type EmulatorReconfiguration,
+} from './options.js';
+import { parseCall, type Endpoint, type ParsedCall } from './requests.js';
+import {
+  CAPACITY_BODY,
+  REQUESTS_RATE_LIMIT_BODY,
+  SERVER_ERROR_BODIES,
+  TOKENS_RATE_LIMIT_BODY,
+  completionBody,
+  embeddingsBody,
+  invalidRequest,
+  modelListBody,
+  replyWords,
+  streamEvents,
+  unauthorizedBody,
+  validationErrorBody,
+  type Usage,
+} from './responses.js';
+import { StatsRecorder, type EmulatorStats } from './stats.js';
+import { DEFAULT_COMPLETION_TOKENS } from './token-estimate.js';
+
+/** A running emulator. */
+export interface Emulator {
+  /** Base URL to pass as the SDK's `serverURL`, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  readonly port: number;
+  /** Close the server and every open connection. */
+  stop(): Promise<void>;
+  /** What has been served since start or the last `reset()`. */
+  stats(): EmulatorStats;
+  /** Forget every meter and statistic, and restart the fault PRNG from its seed. */
+  reset(): void;
+  /**
+   * Change options while running. Given keys replace the current ones, except `faults` and `overrides`,
+   * which are merged key by key into the current ones (so `{ faults: { errorRate: 0 } }` turns errors
+   * off and keeps the rest). Meters are kept; the fault PRNG restarts from its seed when faults or the seed change.
+   */
+  configure(changes: EmulatorReconfiguration): void;
+}
+
+/** Embedding dimension of the stand-in vectors when the request names none (mistral-embed's). */
+export const DEFAULT_EMBEDDING_DIMENSION = 1024;
+
+const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonly endpoint?: Endpoint }>> = {
+  '/v1/chat/completions': { method: 'POST', endpoint: 'chat' },
+  '/v1/fim/completions': { method: 'POST', endpoint: 'fim' },
+  '/v1/embeddings': { method: 'POST', endpoint: 'embeddings' },
+  '/v1/models': { method: 'GET' },
+  '/stats': { method: 'GET' },
+};
+
+/** What to do with a request once judged. */
+type Reply =
+  | { readonly kind: 'body'; readonly status: number; readonly headers: HeaderBag; readonly body: string }
+  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean }
+  | { readonly kind: 'drop' };
+
+/** Mutable configuration, replaced as a whole by `configure()`. */
+interface State {
+  readonly tier: Tier;
+  readonly overrides: EmulatorOverrides;
+  /** Override keys resolved to model ids once, so that an alias in the overrides works. */
+  readonly modelOverrides: ReadonlyMap<string, NonNullable<EmulatorOverrides['models']>[string]>;
+  readonly limits: Map<string, MeterLimits>;
+  readonly apiKeys: ReadonlySet<string> | undefined;
+  readonly latencyMs: number;
+  readonly faults: EmulatorFaults;
+  readonly seed: number;
+  readonly injector: FaultInjector;
+}
+
+function resolveModels(catalog: EmulatorCatalog, names: readonly string[]): Set<string> {
+  return new Set(names.map((name) => catalog.model(name)?.id ?? name));
+}
+
+function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration): State {
+  const tier = typeof options.tier === 'object' ? options.tier : catalog.tier(options.tier ?? 'free');
+  const overrides = options.overrides ?? {};
+  const faults = options.faults ?? {};
+  const seed = options.seed ?? 1;
+  const modelOverrides = new Map(Object.entries(overrides.models ?? {}).map(([name, limits]) => [catalog.model(name)?.id ?? name, limits]));
+  return {
+    tier,
+    overrides,
+    modelOverrides,
+    limits: new Map(),
+    apiKeys: options.apiKeys === undefined ? undefined : new Set(options.apiKeys),
+    latencyMs: options.latencyMs ?? 0,
+    faults,
+    seed,
+    injector: new FaultInjector(faults, seed, faults.models === undefined ? undefined : resolveModels(catalog, faults.models)),
+  };
+}
+
+/** The limits of one model under the state's tier and overrides (cached: this runs on every request). */
+function limitsFor(state: State, modelId: string): MeterLimits {
+  let limits = state.limits.get(modelId);
+  if (limits === undefined) {
+    const tierLimits = state.tier.models[modelId] ?? state.tier.defaultModelLimits;
+    const override = state.modelOverrides.get(modelId);
+    limits = {
+      requestsPerSecond: state.overrides.requestsPerSecond !== undefined ? state.overrides.requestsPerSecond : state.tier.requestsPerSecond,
+      requestsPerMinute: state.overrides.requestsPerMinute ?? null,
+      tokensPerMinute: override?.tokensPerMinute !== undefined ? override.tokensPerMinute : (tierLimits?.tokensPerMinute ?? null),
+      tokensPerMonth: override?.tokensPerMonth !== undefined ? override.tokensPerMonth : (tierLimits?.tokensPerMonth ?? null),
+    };
+    state.limits.set(modelId, limits);
+  }
+  return limits;
+}
+
+/** The capability error of a well-formed call to a known model, if any. */
+function capabilityError(call: ParsedCall, model: Model): string | undefined {
+  const has = (capability: Model['capabilities'][number]) => model.capabilities.includes(capability);
+  if (call.endpoint === 'chat' && !has('chat')) return invalidRequest.notChatModel(model.id);
+  if (call.endpoint === 'fim' && !has('fim')) return invalidRequest.notFimModel(model.id);
+  if (call.endpoint === 'embeddings' && !has('embedding')) return invalidRequest.notEmbeddingModel(model.id);
+  if (call.imageParts > 0 && !has('vision')) return invalidRequest.noVision(model.id);
+  if (call.audioParts > 0 && !has('audio')) return invalidRequest.noAudio(model.id);
+  const needed = call.largestInputTokens + (call.maxTokens ?? 0);
+  if (model.contextWindow !== null && needed > model.contextWindow) return invalidRequest.contextTooLong(needed, model.contextWindow);
+  return undefined;
+}
+
+function bearerKey(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const key = header.slice(7).trim();
+  return key === '' ? undefined : key;
+}
+
+/**
+ * Start a local Mistral-compatible server that meters like Mistral for a tier of the catalogue.
+ *
+ * @example
+ * ```ts
+ * const emulator = await startEmulator({ tier: 'free', clock: new FakeClock() });
+ * const mistral = new Mistral({ apiKey: 'workspace-a', serverURL: emulator.url });
+ * await mistral.chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'hi' }] });
+ * await emulator.stop();
+ * ```
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  validateOptions(options);
+  const { port = 0, host = '127.0.0.1', clock = systemClock } = options;
+  const catalog: EmulatorCatalog = options.catalog ?? loadCatalog();
+  let settings: EmulatorReconfiguration = {
+    tier: options.tier,
+    latencyMs: options.latencyMs,
+    faults: options.faults,
+    apiKeys: options.apiKeys,
+    overrides: options.overrides,
+    seed: options.seed,
+  };
+  let state = buildState(catalog, settings);
+  const meter = new Meter(clock);
+  let stats = new StatsRecorder();
+  // The model list never changes while running: build it once, send the same string every time.
+  const modelList = modelListBody(catalog.models, Math.floor(clock.now() / 1000));
+  const pendingTimers = new Set<NodeJS.Timeout>();
+  let sequence = 0;
+  const nextId = () => (++sequence).toString(16).padStart(12, '0');
+
+  function send(res: ServerResponse, reply: Reply, delayMs: number): void {
+    if (delayMs > 0) {
+      // Latency is wall-clock on purpose: a fake clock only drives the meters, and would never release the reply.
+      const timer = setTimeout(() => {
+        pendingTimers.delete(timer);
+        send(res, reply, 0);
+      }, delayMs);
+      pendingTimers.add(timer);
+      return;
+    }
+    if (reply.kind === 'drop') {
+      stats.response('dropped');
+      res.socket?.destroy();
+      return;
+    }
+    if (reply.kind === 'body') {
+      stats.response(reply.status);
+      // Every reply owns its header object (built per request), so it is completed in place rather than copied.
+      const headers = reply.headers;
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = Buffer.byteLength(reply.body);
+      res.writeHead(reply.status, headers);
+      res.end(reply.body);
+      return;
+    }
+    stats.response(200);
+    reply.headers['content-type'] = 'text/event-stream';
+    reply.headers['cache-control'] = 'no-cache';
+    res.writeHead(200, reply.headers);
+    if (reply.cutAfterFirst) {
+      // Destroy only once the first chunk is flushed, so the client really sees a stream that started and broke.
+      res.write(reply.events[0] ?? '', () => res.socket?.destroy());
+      return;
+    }
+    res.end(reply.events.join(''));
+  }
+
+  function json(status: number, body: string, headers: HeaderBag = {}): Reply {
+    return { kind: 'body', status, headers, body };
+  }
+
+  function judge(endpoint: Endpoint, key: string, text: string): { reply: Reply; delayMs: number } {
+    const s = state;
+    const parsed = parseCall(endpoint, text);
+    if (!parsed.ok) return { reply: json(422, validationErrorBody(parsed.detail)), delayMs: s.latencyMs };
+    const call = parsed.call;
+    const model = catalog.model(call.model);
+    if (model === undefined) return { reply: json(400, invalidRequest.unknownModel(call.model)), delayMs: s.latencyMs };
+    const delayMs = s.latencyMs + s.injector.latencyFor(model.id);
+    const limits = limitsFor(s, model.id);
+    const family = s.faults.headerFamily ?? 'current';
+    const completionTokens = endpoint === 'embeddings' ? 0 : (call.maxTokens ?? DEFAULT_COMPLETION_TOKENS);
+    const cost = call.promptTokens + completionTokens;
+    const headersOf = (reading: MeterReading, extra: HeaderBag = {}): HeaderBag => addRateLimitHeaders(extra, family, reading, cost);
+
+    const invalid = capabilityError(call, model);
+    if (invalid !== undefined) return { reply: json(400, invalid, headersOf(meter.peek(key, model.id, limits))), delayMs };
+
+    const fault = s.injector.decide(model.id);
+    if (fault.kind === 'drop-before') {
+      stats.faults.dropBefore++;
+      return { reply: { kind: 'drop' }, delayMs };
+    }
+    if (fault.kind === 'error') {
+      stats.faults.error++;
+      const { contentType, body } = SERVER_ERROR_BODIES[fault.status];
+      return { reply: json(fault.status, body, headersOf(meter.peek(key, model.id, limits), { 'content-type': contentType })), delayMs };
+    }
+    if (fault.kind === 'capacity') {
+      stats.faults.capacity++;
+      const extra: HeaderBag = fault.status === 429 && s.faults.retryAfter !== false ? { 'retry-after': 1 } : {};
+      return { reply: json(fault.status, CAPACITY_BODY, headersOf(meter.peek(key, model.id, limits), extra)), delayMs };
+    }
+
+    const outcome = meter.admit(key, model.id, limits, cost);
+    if (!outcome.admitted) {
+      stats.rateLimited[outcome.reason]++;
+      const extra: HeaderBag = s.faults.retryAfter === false ? {} : { 'retry-after': Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) };
+      const body = outcome.reason === 'requests-per-second' || outcome.reason === 'requests-per-minute' ? REQUESTS_RATE_LIMIT_BODY : TOKENS_RATE_LIMIT_BODY;
+      return { reply: json(429, body, headersOf(outcome.reading, extra)), delayMs };
+    }
+    stats.charge(model.id, call.promptTokens, completionTokens);
+    const usage: Usage = { prompt_tokens: call.promptTokens, completion_tokens: completionTokens, total_tokens: cost };
+    const headers = headersOf(outcome.reading);
+    const created = Math.floor(clock.now() / 1000);
+    if (endpoint === 'embeddings') {
+      const body = embeddingsBody(`emb-${nextId()}`, model.id, call.inputs, call.outputDimension ?? DEFAULT_EMBEDDING_DIMENSION, usage);
+      return { reply: json(200, body, headers), delayMs };
+    }
+    const id = `cmpl-${nextId()}`;
+    const words = replyWords(model.id);
+    if (call.stream) {
+      const cutAfterFirst = s.injector.dropMidStream(model.id);
+      if (cutAfterFirst) stats.faults.dropMidStream++;
+      return { reply: { kind: 'stream', headers, events: streamEvents(id, model.id, created, words, usage), cutAfterFirst }, delayMs };
+    }
+    return { reply: json(200, completionBody(id, model.id, created, words.join(''), usage), headers), delayMs };
+  }
+
+  /** The key of an authorised request, or undefined after answering 401. */
+  function authorise(req: IncomingMessage, res: ServerResponse, delayMs: number): string | undefined {
+    const key = bearerKey(req);
+    if (key !== undefined && (state.apiKeys === undefined || state.apiKeys.has(key))) return key;
+    send(res, json(401, unauthorizedBody(nextId())), delayMs);
+    return undefined;
+  }
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    // GET /stats is not counted: observing must not change what is observed.
+    if (path !== '/stats') stats.requests++;
+    const route = ROUTES[path];
+    if (route === undefined) return send(res, json(404, '{"detail":"Not Found"}'), 0);
+    if (req.method !== route.method) return send(res, json(405, '{"detail":"Method Not Allowed"}', { allow: route.method }), 0);
+    const endpoint = route.endpoint;
+    if (endpoint === undefined) {
+      if (path === '/stats') {
+        const body = JSON.stringify(stats.snapshot());
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      if (authorise(req, res, state.latencyMs) !== undefined) send(res, json(200, modelList), state.latencyMs);
+      return;
+    }
+    // The body is read before any answer, so that keep-alive connections stay in step.
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const key = authorise(req, res, state.latencyMs);
+      if (key === undefined) return;
+      const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      const { reply, delayMs } = judge(endpoint, key, text);
+      send(res, reply, delayMs);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.address.includes(':') ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    port: address.port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of pendingTimers) clearTimeout(timer);
+        pendingTimers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+    stats: () => stats.snapshot(),
+    reset() {
+      meter.reset();
+      stats = new StatsRecorder();
+      state = buildState(catalog, settings);
+    },
+    configure(changes) {
+      validateOptions(changes);
+      const next: EmulatorReconfiguration = {
+        ...settings,
+        ...changes,
+        faults: changes.faults === undefined ? settings.faults : { ...settings.faults, ...changes.faults },
+        overrides: changes.overrides === undefined ? settings.overrides : { ...settings.overrides, ...changes.overrides },
+      };
+      const previous = state;
+      const rebuilt = buildState(catalog, next);
+      // Keep the PRNG's position unless the faults themselves changed: a latency tweak must not replay faults.
+      state = changes.faults === undefined && changes.seed === undefined ? { ...rebuilt, injector: previous.injector } : rebuilt;
+      settings = next;
+    },
+  };
+}
