@@ -1,0 +1,147 @@
+/**
+ * Redis store benchmark: decisions per second and per-decision latency (median, p99) of RedisStore.reserve
+ * (one Lua script over three windows) with 1 and 4 client processes, against rate-limiter-flexible's
+ * RateLimiterRedis doing one `consume` per call, measured in the same run at the same concurrency
+ * (each process issues one call at a time, as a request handler does).
+ *
+ * Run: `node dist/bench/redis-store.js` (REDIS_URL, default redis://127.0.0.1:6379; BENCH_SECONDS, default 2).
+ */
+import { fork } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RedisStore, prefixPattern } from '../lib/quota/redis-store.js';
+import type { QuotaCandidate, ReserveRequest } from '../lib/quota/types.js';
+import { WINDOW_KINDS } from '../lib/quota/types.js';
+import { report, summarise } from './stats.js';
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const seconds = Number(process.env.BENCH_SECONDS ?? 2);
+const PREFIX = `mr-bench-${process.pid}:`;
+
+type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible';
+
+/** What a measuring process sends back. */
+interface Sample {
+  readonly latenciesUs: number[];
+  readonly elapsedMs: number;
+}
+
+/** A candidate with the three windows of a tier; limits high enough that the measured path admits. */
+function candidate(model: string, tokensPerMinute: number): QuotaCandidate {
+  return {
+    workspace: 'bench',
+    model,
+    windows: [
+      { ...WINDOW_KINDS.requestsPerSecond, limit: 1_000_000_000 },
+      { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute },
+      { ...WINDOW_KINDS.tokensPerMonth, limit: 1_000_000_000_000 },
+    ],
+  };
+}
+
+async function measure(target: Target, prefix: string): Promise<Sample> {
+  const latenciesUs: number[] = [];
+  let operation: () => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (target === 'rate-limiter-flexible') {
+    const client = new Redis(redisUrl, { enableOfflineQueue: false });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const limiter = new RateLimiterRedis({ storeClient: client, points: 1_000_000_000, duration: 60, keyPrefix: `${prefix}rlf` });
+    operation = () => limiter.consume('bench', 1);
+    close = async () => void client.disconnect();
+  } else {
+    const store = new RedisStore({ redis: redisUrl, keyPrefix: prefix });
+    const request: ReserveRequest =
+      target === 'redis-store-fallback-candidates'
+        ? // Two full candidates (zero tokens per minute) before the one that admits: a fallback decision.
+          { candidates: [candidate('large', 0), candidate('medium', 0), candidate('small', 1_000_000_000_000)], tokens: 500 }
+        : { candidates: [candidate('small', 1_000_000_000_000)], tokens: 500 };
+    operation =
+      target === 'redis-store-reserve-settle'
+        ? async () => {
+            const result = await store.reserve(request);
+            if (result.ok) await store.settle(result.reservation, 400);
+          }
+        : () => store.reserve(request);
+    close = () => store.close();
+  }
+  for (let i = 0; i < 500; i++) await operation();
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  while (performance.now() < deadline) {
+    const t0 = performance.now();
+    await operation();
+    latenciesUs.push((performance.now() - t0) * 1000);
+  }
+  const elapsedMs = performance.now() - start;
+  await close();
+  return { latenciesUs, elapsedMs };
+}
+
+async function runProcesses(target: Target, processes: number): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const samples = await Promise.all(
+    Array.from(
+      { length: processes },
+      () =>
+        new Promise<Sample>((resolve, reject) => {
+          const child = fork(self, ['--child', target, PREFIX], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          child.once('message', (message) => resolve(message as Sample));
+          child.once('error', reject);
+          child.once('exit', (code) => code !== 0 && reject(new Error(`bench child exited with ${code}`)));
+        }),
+    ),
+  );
+  const all = samples.flatMap((s) => s.latenciesUs);
+  const opsPerSecond = samples.reduce((sum, s) => sum + (s.latenciesUs.length * 1000) / s.elapsedMs, 0);
+  const summary = summarise(all, opsPerSecond);
+  report(`${target} x${processes} process${processes === 1 ? '' : 'es'}`, summary);
+  results.set(`${target}:${processes}`, summary);
+}
+
+const results = new Map<string, ReturnType<typeof summarise>>();
+
+async function flush(): Promise<void> {
+  const client = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', prefixPattern(PREFIX), 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+  const rlf = await client.keys(`${PREFIX}rlf*`);
+  if (rlf.length > 0) await client.unlink(...rlf);
+  client.disconnect();
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') {
+    const sample = await measure(process.argv[3] as Target, process.argv[4] as string);
+    process.send?.(sample, () => process.exit(0));
+    return;
+  }
+  console.log(`Redis store benchmark against ${redisUrl}, ${seconds} s per line, one call in flight per process\n`);
+  try {
+    for (const processes of [1, 4]) {
+      for (const target of ['redis-store', 'rate-limiter-flexible'] as const) await runProcesses(target, processes);
+      const ours = results.get(`redis-store:${processes}`);
+      const theirs = results.get(`rate-limiter-flexible:${processes}`);
+      if (ours !== undefined && theirs !== undefined) {
+        console.log(
+          `  -> x${processes}: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of rate-limiter-flexible, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency\n`,
+        );
+      }
+    }
+    await runProcesses('redis-store-fallback-candidates', 1);
+    await runProcesses('redis-store-reserve-settle', 1);
+  } finally {
+    await flush();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,780 @@
+/**
+ * `mistral-router/redis`: the quota store a fleet shares. Ten instances of an application on one API key
+ * share one requests-per-second window and one tokens-per-minute budget per model, because Mistral meters
+ * the workspace, not the process; this store keeps those windows in Redis so every instance sees them.
+ *
+ * It is a separate entry point so that users without Redis never load ioredis (an optional peer
+ * dependency). The key layout, the Lua and the time source are documented in `redis-scripts.ts`.
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from 'mistral-router/redis';
+ * const store = new RedisStore({ redis: process.env.REDIS_URL, onStoreError: 'fail-open' });
+ * store.on('fallback', (event) => console.warn('quota is local until Redis answers', event.error.message));
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Clock } from '../clock.js';
+import { RouterError, StoreUnavailableError } from '../errors.js';
+import { MemoryStore } from './memory-store.js';
+import {
+  CANCEL_SCRIPT,
+  INSPECT_SCRIPT,
+  OBSERVE_SCRIPT,
+  RESERVE_SCRIPT,
+  SETTLE_SCRIPT,
+  EXPIRY_MARGIN,
+  windowKey,
+  workspaceKeys,
+  workspaceRegistryKey,
+  type WorkspaceKeys,
+} from './redis-scripts.js';
+import type {
+  CandidateRefusal,
+  QuotaCandidate,
+  QuotaStore,
+  Reservation,
+  ReserveRequest,
+  ReserveResult,
+  UpstreamObservation,
+  WindowPeriod,
+  WindowRefusal,
+  WindowSnapshot,
+  WindowSpec,
+} from './types.js';
+import { WINDOW_KINDS } from './types.js';
+import { validateActualTokens, validateCandidate, validateObservation, validateReserveRequest, windowGeometry } from './window.js';
+
+export { StoreUnavailableError } from '../errors.js';
+export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
+export { prefixPattern } from './redis-scripts.js';
+
+/** What the store does when Redis cannot be reached. */
+export type StoreErrorPolicy = 'fail-closed' | 'fail-open';
+
+/** The store operations, as named in events. */
+export type RedisStoreOperation = 'reserve' | 'settle' | 'release' | 'observe' | 'snapshot' | 'pendingReservations';
+
+/** Something the store wants its owner to know about its connection to Redis. */
+export type RedisStoreEvent =
+  | {
+      /** An operation could not reach Redis (each failure, whatever the policy). */
+      readonly type: 'storeError';
+      readonly operation: RedisStoreOperation;
+      readonly policy: StoreErrorPolicy;
+      readonly error: StoreUnavailableError;
+    }
+  | {
+      /** fail-open only: a local memory store now answers reserve; the fleet no longer shares this quota. */
+      readonly type: 'fallback';
+      readonly error: StoreUnavailableError;
+    }
+  | {
+      /** Redis answers again after a failure; `replayed` settles/releases kept during the outage were sent. */
+      readonly type: 'recovered';
+      readonly unavailableForMs: number;
+      readonly replayed: number;
+    };
+
+/** The event names of {@link RedisStoreEvent}. */
+export type RedisStoreEventType = RedisStoreEvent['type'];
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * The Redis to use: a connected ioredis client (standalone or Cluster; the store leaves it open on
+   * close), or ioredis options or a `redis://` URL (the store creates, owns and closes the client, with
+   * settings that make failures quick: no offline queue, no command resend, endless reconnect with backoff).
+   *
+   * A client you pass keeps its own settings; `enableOfflineQueue: false` makes an outage answer at once
+   * instead of after `commandTimeoutMs`.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  readonly redis?: Redis | Cluster | RedisOptions | string;
+  /**
+   * Prefix of every key (see the key layout in redis-scripts.ts). Stores with different prefixes share nothing.
+   * @default 'mr:'
+   */
+  readonly keyPrefix?: string;
+  /**
+   * The time source. Leave it unset in production: each script then reads Redis's own clock (`TIME`), the
+   * one clock every instance of a fleet shares, so sub-second windows do not depend on host clock skew.
+   * Tests pass a FakeClock; every instance sharing a prefix must then use the same clock.
+   * @default Redis server time
+   */
+  readonly clock?: Clock;
+  /**
+   * When Redis cannot be reached: `fail-closed` rejects with {@link StoreUnavailableError} (the router then
+   * waits within its bound or throws); `fail-open` answers from a local memory store (each process then
+   * meters alone, so a fleet can exceed the workspace's limits) and returns to Redis when it answers.
+   * @default 'fail-closed'
+   */
+  readonly onStoreError?: StoreErrorPolicy;
+  /** Called with every {@link RedisStoreEvent} (also available through `store.on(type, listener)`). */
+  readonly onEvent?: (event: RedisStoreEvent) => void;
+  /**
+   * Longest a call waits for Redis (connecting included) before it counts as unavailable. No call stays
+   * pending longer than this.
+   * @default 1000
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * How long a reservation stays pending before the store forgets it (its holder crashed, or never
+   * settled it): it then counts as settled at its estimate. Longer than your longest call, stream included.
+   * @default 600000 (10 minutes)
+   */
+  readonly reservationTtlMs?: number;
+  /**
+   * The local store used under `fail-open` while Redis is unreachable.
+   * @default a MemoryStore on the same clock
+   */
+  readonly createFallbackStore?: () => QuotaStore;
+}
+
+/** One window of a candidate, resolved to its Redis key and bucket layout once per candidate object. */
+interface ResolvedWindow {
+  readonly spec: WindowSpec;
+  readonly key: string;
+  /** Sub-bucket width in ms; 0 for the calendar month. */
+  readonly bucketMs: number;
+  /** N: buckets before the current one that an admission sums. */
+  readonly buckets: number;
+  readonly unit: 't' | 'r';
+}
+
+interface ResolvedCandidate {
+  readonly keys: WorkspaceKeys;
+  readonly windows: readonly ResolvedWindow[];
+}
+
+/** The reply of RESERVE_SCRIPT: ok, candidate (1-based), now, refusals. */
+type ReserveReply = [number, number, number, Array<Array<number | number[]>>];
+type InspectReply = [number, number, Array<[string, string, string, string, string, string, number, string, string, string, number]>];
+
+type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
+type ScriptName = 'reserve' | 'settle' | 'observe' | 'inspect' | 'cancel';
+
+const SCRIPTS: Record<ScriptName, string> = {
+  reserve: RESERVE_SCRIPT,
+  settle: SETTLE_SCRIPT,
+  observe: OBSERVE_SCRIPT,
+  inspect: INSPECT_SCRIPT,
+  cancel: CANCEL_SCRIPT,
+};
+
+/** Bucket layouts by period, for the inspect script (which reads a window's period from Redis). */
+const LAYOUTS_JSON = JSON.stringify(
+  Object.fromEntries((['second', 'minute', 'rolling-30d', 'month'] as const).map((period) => [period, layoutOf(period)])),
+);
+
+/** Replies that mean "Redis cannot serve now", as opposed to a bug in a script or a bad argument. */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS|MOVED|ASK)\b/;
+
+/** Settles and releases kept while Redis is unreachable; beyond this the reservation TTL is the backstop. */
+const MAX_DEFERRED = 10_000;
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * A {@link QuotaStore} in Redis, shared by every process that uses the same Redis and key prefix.
+ *
+ * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT): reserve over a candidate list, settle,
+ * release and observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
+ * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
+ * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
+ * atomic within its workspace (Mistral's metering unit; two workspaces never share a window).
+ */
+export class RedisStore implements QuotaStore {
+  readonly #redis: Redis | Cluster;
+  readonly #ownsClient: boolean;
+  readonly #prefix: string;
+  readonly #clock: Clock | undefined;
+  readonly #policy: StoreErrorPolicy;
+  readonly #timeoutMs: number;
+  readonly #reservationTtlMs: number;
+  readonly #createFallback: () => QuotaStore;
+  readonly #runners: Record<ScriptName, ScriptRunner>;
+  readonly #resolved = new WeakMap<QuotaCandidate, ResolvedCandidate>();
+  /** Workspaces this process added to the registry, with when (wall ms): refreshed daily, since it expires. */
+  readonly #registered = new Map<string, number>();
+  readonly #listeners = new Map<RedisStoreEventType, Set<(event: never) => void>>();
+  readonly #idPrefix = randomBytes(6).toString('base64url');
+  #nextId = 0;
+  #fallback: QuotaStore | undefined;
+  /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
+  readonly #fallbackIds = new Set<string>();
+  /** Settles/releases that could not reach Redis, by reservation id, replayed when it answers. */
+  readonly #deferred = new Map<string, () => Promise<unknown>>();
+  /** When Redis became unreachable (store time), undefined while it answers. */
+  #downSince: number | undefined;
+  #closed = false;
+  readonly #detach: () => void;
+
+  constructor(options: RedisStoreOptions = {}) {
+    const {
+      redis = DEFAULT_URL,
+      keyPrefix = 'mr:',
+      clock,
+      onStoreError = 'fail-closed',
+      onEvent,
+      commandTimeoutMs = 1_000,
+      reservationTtlMs = 600_000,
+      createFallbackStore,
+    } = options;
+    if (typeof keyPrefix !== 'string' || /[{}\s]/.test(keyPrefix)) {
+      throw new TypeError(`RedisStore: keyPrefix must be a string without braces or whitespace, received ${JSON.stringify(keyPrefix)}`);
+    }
+    if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
+      throw new TypeError(`RedisStore: onStoreError must be 'fail-closed' or 'fail-open', received ${JSON.stringify(onStoreError)}`);
+    }
+    if (!(Number.isFinite(commandTimeoutMs) && commandTimeoutMs > 0)) {
+      throw new TypeError(`RedisStore: commandTimeoutMs must be a positive number of ms, received ${String(commandTimeoutMs)}`);
+    }
+    if (!(Number.isSafeInteger(reservationTtlMs) && reservationTtlMs > 0)) {
+      throw new TypeError(`RedisStore: reservationTtlMs must be a positive integer of ms, received ${String(reservationTtlMs)}`);
+    }
+    if (onEvent !== undefined && typeof onEvent !== 'function') {
+      throw new TypeError(`RedisStore: onEvent must be a function, received ${typeof onEvent}`);
+    }
+    this.#prefix = keyPrefix;
+    this.#clock = clock;
+    this.#policy = onStoreError;
+    this.#timeoutMs = commandTimeoutMs;
+    this.#reservationTtlMs = reservationTtlMs;
+    this.#createFallback = createFallbackStore ?? (() => new MemoryStore(clock === undefined ? {} : { clock }));
+    if (onEvent !== undefined) for (const type of ['storeError', 'fallback', 'recovered'] as const) this.on(type, onEvent);
+
+    if (redis instanceof Redis || redis instanceof Cluster) {
+      this.#redis = redis;
+      this.#ownsClient = false;
+    } else {
+      // Fail fast instead of queueing: a decision that waits for a reconnect is worse than a typed error the
+      // router can wait on within its own bound. Never resend a command after a reconnect: a reserve may
+      // already have run, and running it twice would hold the cost twice.
+      const defaults: RedisOptions = {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        connectTimeout: commandTimeoutMs,
+        retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 1_000),
+      };
+      this.#redis = typeof redis === 'string' ? new Redis(redis, defaults) : new Redis({ ...defaults, ...redis });
+      this.#ownsClient = true;
+    }
+    this.#runners = defineScripts(this.#redis);
+    const onReady = () => void this.#recover();
+    // Without an 'error' listener ioredis logs every failed reconnect attempt; failures reach callers
+    // through the operations instead.
+    const onError = () => {};
+    this.#redis.on('ready', onReady);
+    this.#redis.on('error', onError);
+    this.#detach = () => {
+      this.#redis.off('ready', onReady);
+      // A client the store owns keeps the listener: closing it mid-connect still reports an error.
+      if (!this.#ownsClient) this.#redis.off('error', onError);
+    };
+  }
+
+  /** Listen to one kind of {@link RedisStoreEvent}. */
+  on<T extends RedisStoreEventType>(type: T, listener: (event: Extract<RedisStoreEvent, { type: T }>) => void): this {
+    let set = this.#listeners.get(type);
+    if (set === undefined) this.#listeners.set(type, (set = new Set()));
+    set.add(listener as (event: never) => void);
+    return this;
+  }
+
+  /** Stop listening. */
+  off<T extends RedisStoreEventType>(type: T, listener: (event: Extract<RedisStoreEvent, { type: T }>) => void): this {
+    this.#listeners.get(type)?.delete(listener as (event: never) => void);
+    return this;
+  }
+
+  /** Whether calls are currently answered by the local fallback store (fail-open, Redis unreachable). */
+  get usingFallback(): boolean {
+    return this.#policy === 'fail-open' && this.#downSince !== undefined;
+  }
+
+  /** Settles and releases waiting for Redis to answer again. */
+  get deferredOperations(): number {
+    return this.#deferred.size;
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    const requests = validateReserveRequest(request);
+    const resolved = request.candidates.map((candidate, i) => this.#resolve(candidate, i));
+    if (this.usingFallback && !this.#isReady()) return this.#fallbackReserve(request);
+    try {
+      return await this.#reserveInRedis(request, resolved, requests);
+    } catch (error) {
+      await this.#failed('reserve', error);
+      return this.#fallbackReserve(request);
+    }
+  }
+
+  async settle(reservation: Reservation, actualTokens: number): Promise<void> {
+    validateActualTokens(actualTokens);
+    await this.#giveBack('settle', reservation, actualTokens - reservation.tokens, 0);
+  }
+
+  async release(reservation: Reservation): Promise<void> {
+    await this.#giveBack('release', reservation, -reservation.tokens, -reservation.requests);
+  }
+
+  async observe(observation: UpstreamObservation): Promise<void> {
+    validateObservation(observation);
+    if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().observe(observation);
+    try {
+      await this.#observeInRedis(observation);
+    } catch (error) {
+      await this.#failed('observe', error);
+      await this.#fallbackStore().observe(observation);
+    }
+  }
+
+  async snapshot(workspace?: string): Promise<WindowSnapshot[]> {
+    if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().snapshot(workspace);
+    try {
+      const inspected = await this.#inspect(workspace);
+      return inspected.flatMap(({ workspace: name, reply }) => reply[2].map((row) => toSnapshot(name, row)));
+    } catch (error) {
+      await this.#failed('snapshot', error);
+      return this.#fallbackStore().snapshot(workspace);
+    }
+  }
+
+  /**
+   * Reservations pending in Redis under this prefix (the whole fleet's: the store cannot tell its own from
+   * another instance's once they are in Redis; expired ones excluded), plus the fallback store's.
+   */
+  async pendingReservations(): Promise<number> {
+    const local = this.#fallback === undefined ? 0 : await this.#fallback.pendingReservations();
+    if (this.usingFallback && !this.#isReady()) return local;
+    try {
+      const inspected = await this.#inspect(undefined);
+      return local + inspected.reduce((sum, { reply }) => sum + Number(reply[1]), 0);
+    } catch (error) {
+      await this.#failed('pendingReservations', error);
+      return local;
+    }
+  }
+
+  /**
+   * Stop: close the Redis client if the store created it, and the fallback store. Settles and releases
+   * still deferred are dropped (their reservations expire after `reservationTtlMs`).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#detach();
+    if (this.#ownsClient) {
+      // QUIT lets answers in flight arrive; a client that is not connected has nothing to wait for.
+      if (this.#isReady()) await withTimeout(this.#redis.quit(), this.#timeoutMs).catch(() => this.#redis.disconnect());
+      else this.#redis.disconnect();
+    }
+    await this.#fallback?.close();
+  }
+
+  // ---- Redis operations -------------------------------------------------------------------------
+
+  async #reserveInRedis(request: ReserveRequest, resolved: readonly ResolvedCandidate[], requests: number): Promise<ReserveResult> {
+    const refusals: CandidateRefusal[] = [];
+    for (const [start, end] of this.#batches(request.candidates)) {
+      const keys: string[] = [];
+      const keyIndex = new Map<string, number>();
+      const indexOf = (key: string) => {
+        let index = keyIndex.get(key);
+        if (index === undefined) {
+          keys.push(key);
+          keyIndex.set(key, (index = keys.length));
+        }
+        return index;
+      };
+      const groups = new Map<string, number>();
+      for (let c = start; c < end; c++) {
+        const { keys: ws } = resolved[c] as ResolvedCandidate;
+        if (!groups.has(ws.tag)) {
+          groups.set(ws.tag, groups.size + 1);
+          indexOf(ws.pending);
+          indexOf(ws.reservations);
+          indexOf(ws.windows);
+        }
+      }
+      const id = `${this.#idPrefix}.${(this.#nextId++).toString(36)}`;
+      const args: Array<string | number> = [this.#now(), id, request.tokens, requests, this.#reservationTtlMs, groups.size, end - start];
+      for (let c = start; c < end; c++) {
+        const candidate = resolved[c] as ResolvedCandidate;
+        args.push(groups.get(candidate.keys.tag) as number, candidate.windows.length);
+        for (const w of candidate.windows) {
+          args.push(indexOf(w.key), w.bucketMs, w.buckets, w.unit, w.spec.limit ?? '', w.spec.kind, w.spec.period, w.spec.scope, w.spec.scope === 'model' ? (request.candidates[c] as QuotaCandidate).model : '');
+        }
+      }
+      let reply: ReserveReply;
+      try {
+        reply = (await this.#run('reserve', keys, args)) as ReserveReply;
+      } catch (error) {
+        this.#cancel(id, request.candidates.slice(start, end));
+        throw error;
+      }
+      const [ok, chosen, now, rawRefusals] = reply;
+      // The script created the windows it checked, refused or not: list their workspaces for snapshot().
+      for (let c = start; c < end; c++) this.#register((request.candidates[c] as QuotaCandidate).workspace);
+      for (const raw of rawRefusals) refusals.push(toCandidateRefusal(raw, start, request.candidates));
+      if (ok === 1) {
+        const index = start + chosen - 1;
+        const candidate = request.candidates[index] as QuotaCandidate;
+        const reservation: Reservation = {
+          id,
+          workspace: candidate.workspace,
+          model: candidate.model,
+          candidateIndex: index,
+          tokens: request.tokens,
+          requests,
+          at: now,
+          windows: candidate.windows,
+        };
+        return { ok: true, reservation, refusals };
+      }
+    }
+    return { ok: false, retryAfterMs: refusals.reduce((min, r) => Math.min(min, r.retryAfterMs), Number.POSITIVE_INFINITY), refusals };
+  }
+
+  async #giveBack(operation: 'settle' | 'release', reservation: Reservation, tokenDelta: number, requestDelta: number): Promise<void> {
+    if (this.#fallbackIds.delete(reservation.id)) {
+      const fallback = this.#fallbackStore();
+      await (operation === 'settle' ? fallback.settle(reservation, reservation.tokens + tokenDelta) : fallback.release(reservation));
+      return;
+    }
+    const send = async () => {
+      const { keys: ws, windows } = this.#resolve(reservation, 0);
+      const keys = [ws.pending, ws.reservations, ...windows.map((w) => w.key)];
+      const args: Array<string | number> = [this.#now(), reservation.id, reservation.at, tokenDelta, requestDelta];
+      for (const w of windows) args.push(w.bucketMs, w.buckets, w.unit);
+      await this.#run('settle', keys, args);
+    };
+    try {
+      await send();
+    } catch (error) {
+      // Kept and replayed when Redis answers (idempotent: the script applies a reservation once); if the
+      // process stops first, the reservation expires in Redis after reservationTtlMs.
+      if (!this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
+      await this.#failed(operation, error);
+    }
+  }
+
+  /**
+   * Undo a reserve whose answer never came (timeout, lost connection), in case Redis ran it anyway: sent
+   * on the same connection, it runs after the reserve. Best effort; the reservation TTL is the backstop.
+   */
+  #cancel(id: string, candidates: readonly QuotaCandidate[]): void {
+    const workspaces = new Set(candidates.map((candidate) => candidate.workspace));
+    for (const workspace of workspaces) {
+      const ws = workspaceKeys(this.#prefix, workspace);
+      const runner = this.#runners.cancel;
+      // Straight to the client: #command would refuse while the client is not ready, yet a request already
+      // written to the socket may still run.
+      withTimeout(runner(2, ws.pending, ws.reservations, this.#now(), id, LAYOUTS_JSON), this.#timeoutMs * 10).catch(() => {});
+    }
+  }
+
+  async #observeInRedis(observation: UpstreamObservation): Promise<void> {
+    const ws = workspaceKeys(this.#prefix, observation.workspace);
+    const keys = [ws.windows];
+    const args: Array<string | number> = [this.#now(), observation.windows.length];
+    for (const window of observation.windows) {
+      const model = window.scope === 'model' ? observation.model : undefined;
+      const { bucketMs, buckets } = layoutOf(window.period);
+      keys.push(windowKey(ws.tag, window.kind, model));
+      args.push(bucketMs, buckets, unitCode(window.unit), window.kind, window.period, window.scope, model ?? '');
+      args.push(countOrEmpty(window.limit), countOrEmpty(window.remaining));
+    }
+    const limited = observation.rateLimited;
+    if (limited !== undefined && limited.blockedForMs > 0) {
+      // Which windows a 429 blocks, as the memory store decides: the named kind at whichever scope exists;
+      // else a standard kind's own window; else every window of the model; else its tokens-per-minute.
+      const standard = Object.values(WINDOW_KINDS).find((spec) => spec.kind === limited.kind);
+      if (limited.kind !== undefined) keys.push(windowKey(ws.tag, limited.kind, undefined), windowKey(ws.tag, limited.kind, observation.model));
+      const create = standard ?? WINDOW_KINDS.tokensPerMinute;
+      const createModel = create.scope === 'model' ? observation.model : undefined;
+      keys.push(windowKey(ws.tag, create.kind, createModel));
+      const { bucketMs, buckets } = layoutOf(create.period);
+      args.push(Math.ceil(limited.blockedForMs), standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
+      args.push(create.kind, unitCode(create.unit), create.period, create.scope, createModel ?? '', bucketMs, buckets);
+    } else {
+      args.push('', '');
+    }
+    await this.#run('observe', keys, args);
+    this.#register(observation.workspace);
+  }
+
+  /** Runs the inspect script over one workspace or every registered one. */
+  async #inspect(workspace: string | undefined): Promise<Array<{ workspace: string; reply: InspectReply }>> {
+    let names: string[];
+    if (workspace !== undefined) names = [workspace];
+    else {
+      const registry = (await this.#command(() => this.#redis.smembers(workspaceRegistryKey(this.#prefix)))) as string[];
+      names = registry.map((name) => decodeURIComponent(name));
+    }
+    return Promise.all(
+      names.map(async (name) => {
+        const ws = workspaceKeys(this.#prefix, name);
+        const reply = (await this.#run('inspect', [ws.windows, ws.pending, ws.reservations], [this.#now(), LAYOUTS_JSON])) as InspectReply;
+        return { workspace: name, reply };
+      }),
+    );
+  }
+
+  /** Adds a workspace to the registry once per process (outside the scripts: it lives in another slot). */
+  #register(workspace: string): void {
+    const now = Date.now();
+    if ((this.#registered.get(workspace) ?? Number.NEGATIVE_INFINITY) > now - 86_400_000) return;
+    this.#registered.set(workspace, now);
+    const key = workspaceRegistryKey(this.#prefix);
+    this.#command(() => this.#redis.multi().sadd(key, encodeURIComponent(workspace)).pexpire(key, EXPIRY_MARGIN.registry).exec()).catch(() => {
+      this.#registered.delete(workspace);
+    });
+  }
+
+  #run(name: ScriptName, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    const runner = this.#runners[name];
+    return this.#command(() => runner(keys.length, ...keys, ...args));
+  }
+
+  /**
+   * Sends one command when Redis is ready, or within `commandTimeoutMs` of a connection attempt in
+   * progress; otherwise fails at once. Every outcome is bounded by the timeout.
+   */
+  async #command<T>(send: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError('RedisStore: the store is closed.');
+    if (!this.#isReady()) await this.#awaitConnection();
+    const result = await withTimeout(send(), this.#timeoutMs);
+    // The first answer after a failure ends the outage (a timeout leaves the client 'ready', so no event would).
+    if (this.#downSince !== undefined) void this.#recover();
+    return result;
+  }
+
+  #isReady(): boolean {
+    return this.#redis.status === 'ready';
+  }
+
+  async #awaitConnection(): Promise<void> {
+    const status = this.#redis.status;
+    if (status === 'wait') this.#redis.connect().catch(() => {});
+    else if (status !== 'connecting' && status !== 'connect') {
+      throw new StoreUnavailableError(`RedisStore: Redis is not connected (${status}).`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        this.#redis.off('ready', onReady);
+        this.#redis.off('error', onError);
+        this.#redis.off('close', onClose);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = () => done();
+      const onError = (error: Error) => done(new StoreUnavailableError(`RedisStore: cannot connect to Redis: ${error.message}`, { cause: error }));
+      const onClose = () => done(new StoreUnavailableError('RedisStore: the connection to Redis closed.'));
+      const timer = setTimeout(() => onError(new Error(`no connection within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      this.#redis.on('ready', onReady);
+      this.#redis.on('error', onError);
+      this.#redis.on('close', onClose);
+    });
+  }
+
+  // ---- failure policy ------------------------------------------------------------------------------
+
+  /**
+   * Classifies a failure: a Redis outage becomes a StoreUnavailableError (thrown under fail-closed, an
+   * event under fail-open, which then lets the caller use the fallback); anything else (a bug, a bad
+   * argument) is rethrown as is.
+   */
+  async #failed(operation: RedisStoreOperation, error: unknown): Promise<void> {
+    if (!isUnavailable(error)) throw error;
+    const unavailable =
+      error instanceof StoreUnavailableError
+        ? error
+        : new StoreUnavailableError(`RedisStore: Redis did not answer ${operation}: ${(error as Error).message}`, { cause: error });
+    const firstFailure = this.#downSince === undefined;
+    if (firstFailure) this.#downSince = this.#wallNow();
+    this.#emit({ type: 'storeError', operation, policy: this.#policy, error: unavailable });
+    if (this.#policy === 'fail-closed') throw unavailable;
+    if (firstFailure) this.#emit({ type: 'fallback', error: unavailable });
+  }
+
+  async #recover(): Promise<void> {
+    if (this.#downSince === undefined || this.#closed) return;
+    const since = this.#downSince;
+    this.#downSince = undefined;
+    const pending = [...this.#deferred];
+    this.#deferred.clear();
+    let replayed = 0;
+    for (const [id, send] of pending) {
+      try {
+        await send();
+        replayed++;
+      } catch {
+        // Still unreachable: keep it for the next recovery.
+        if (this.#deferred.size < MAX_DEFERRED) this.#deferred.set(id, send);
+        if (this.#downSince === undefined) this.#downSince = since;
+      }
+    }
+    if (this.#downSince === undefined) this.#emit({ type: 'recovered', unavailableForMs: this.#wallNow() - since, replayed });
+  }
+
+  async #fallbackReserve(request: ReserveRequest): Promise<ReserveResult> {
+    const result = await this.#fallbackStore().reserve(request);
+    if (result.ok) this.#fallbackIds.add(result.reservation.id);
+    return result;
+  }
+
+  #fallbackStore(): QuotaStore {
+    if (this.#fallback === undefined) this.#fallback = this.#createFallback();
+    return this.#fallback;
+  }
+
+  #emit(event: RedisStoreEvent): void {
+    for (const listener of this.#listeners.get(event.type) ?? []) {
+      try {
+        (listener as (event: RedisStoreEvent) => void)(event);
+      } catch {
+        // A listener's bug must not turn a store answer into a failure.
+      }
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------
+
+  /** Time argument of the scripts: '' lets the script read Redis TIME. */
+  #now(): number | string {
+    return this.#clock === undefined ? '' : this.#clock.now();
+  }
+
+  #wallNow(): number {
+    return this.#clock === undefined ? Date.now() : this.#clock.now();
+  }
+
+  /** Resolves (and validates) a candidate's keys once per candidate object: plans are cached above. */
+  #resolve(candidate: QuotaCandidate, index: number): ResolvedCandidate {
+    let resolved = this.#resolved.get(candidate);
+    if (resolved === undefined) {
+      validateCandidate(candidate, `candidates[${index}]`);
+      const keys = workspaceKeys(this.#prefix, candidate.workspace);
+      const windows = candidate.windows.map((spec): ResolvedWindow => {
+        const { bucketMs, buckets } = layoutOf(spec.period);
+        return { spec, key: windowKey(keys.tag, spec.kind, spec.scope === 'model' ? candidate.model : undefined), bucketMs, buckets, unit: unitCode(spec.unit) };
+      });
+      resolved = { keys, windows };
+      this.#resolved.set(candidate, resolved);
+    }
+    return resolved;
+  }
+
+  /**
+   * Cuts the candidate list into the ranges one script may cover: all of it on a standalone Redis, runs of
+   * one workspace on a Cluster (a script must stay within one hash slot).
+   */
+  *#batches(candidates: readonly QuotaCandidate[]): Generator<[number, number]> {
+    if (!(this.#redis instanceof Cluster)) {
+      yield [0, candidates.length];
+      return;
+    }
+    let start = 0;
+    for (let i = 1; i <= candidates.length; i++) {
+      if (i === candidates.length || (candidates[i] as QuotaCandidate).workspace !== (candidates[start] as QuotaCandidate).workspace) {
+        yield [start, i];
+        start = i;
+      }
+    }
+  }
+}
+
+function defineScripts(redis: Redis | Cluster): Record<ScriptName, ScriptRunner> {
+  const runners = {} as Record<ScriptName, ScriptRunner>;
+  for (const [name, lua] of Object.entries(SCRIPTS) as Array<[ScriptName, string]>) {
+    // Namespaced so that a client shared with other code (or another copy of this package) keeps its commands.
+    const command = `mistralRouter_${name}`;
+    if (typeof (redis as unknown as Record<string, unknown>)[command] !== 'function') redis.defineCommand(command, { lua });
+    const method = (redis as unknown as Record<string, ScriptRunner>)[command] as ScriptRunner;
+    runners[name] = (...args) => method.apply(redis, args);
+  }
+  return runners;
+}
+
+function layoutOf(period: WindowPeriod): { bucketMs: number; buckets: number } {
+  const { bucketMs, span } = windowGeometry(period);
+  return bucketMs === undefined ? { bucketMs: 0, buckets: 0 } : { bucketMs, buckets: span - 1 };
+}
+
+function unitCode(unit: WindowSpec['unit']): 't' | 'r' {
+  return unit === 'tokens' ? 't' : 'r';
+}
+
+function countOrEmpty(value: number | undefined): number | string {
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : '';
+}
+
+function never(value: number): number {
+  return value === -1 ? Number.POSITIVE_INFINITY : value;
+}
+
+function toCandidateRefusal(raw: Array<number | number[]>, start: number, candidates: readonly QuotaCandidate[]): CandidateRefusal {
+  const index = start + (raw[0] as number) - 1;
+  const candidate = candidates[index] as QuotaCandidate;
+  const windows = (raw.slice(2) as number[][]).map(([position, limit, used, needed, retry, blocked]): WindowRefusal => {
+    const spec = candidate.windows[(position as number) - 1] as WindowSpec;
+    return {
+      kind: spec.kind,
+      scope: spec.scope,
+      limit: never(limit as number),
+      used: used as number,
+      needed: needed as number,
+      retryAfterMs: never(retry as number),
+      blocked: blocked === 1,
+    };
+  });
+  return { candidateIndex: index, workspace: candidate.workspace, model: candidate.model, retryAfterMs: never(raw[1] as number), windows };
+}
+
+function toSnapshot(workspace: string, row: InspectReply[2][number]): WindowSnapshot {
+  const [, kind, unit, period, scope, model, used, cfg, learned, blocked, held] = row;
+  const learnedLimit = learned === '' ? undefined : Number(learned);
+  return {
+    workspace,
+    model: scope === 'model' ? model : undefined,
+    kind,
+    unit: unit === 't' ? 'tokens' : 'requests',
+    period: period as WindowPeriod,
+    limit: learnedLimit ?? (cfg === '' ? null : Number(cfg)),
+    used: Number(used),
+    held: Number(held),
+    blockedUntil: blocked === '' ? undefined : Number(blocked),
+    learned: learnedLimit !== undefined,
+  };
+}
+
+/** True for failures that mean "Redis cannot answer now" (connection, timeout, server busy/loading). */
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
+  if (RouterError.isInstance(error) || error instanceof TypeError) return false;
+  if (!(error instanceof Error)) return false;
+  // ReplyError is what Redis answered: only a few replies mean the server cannot serve.
+  if (error.name === 'ReplyError') return UNAVAILABLE_REPLY.test(error.message);
+  return true;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreUnavailableError(`RedisStore: Redis did not answer within ${ms} ms.`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * What only the Redis store has to prove: the key layout (hash tags, expiry, constant size), the server
+ * clock, script reloading, candidates across workspaces, crashed reservations and option checks.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Cluster, Redis } from 'ioredis';
+import { FakeClock } from '../../lib/clock.js';
+import { RedisStore } from '../../lib/quota/redis-store.js';
+import { WINDOW_KINDS, type WindowSpec } from '../../lib/quota/types.js';
+import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
+import { flushPrefix, freePort, redisUrl, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
+
+describe('RedisStore (Redis-specific)', function () {
+  let client: Redis;
+  let prefix: string;
+  const stores: RedisStore[] = [];
+  const open = (options: ConstructorParameters<typeof RedisStore>[0] = {}) => {
+    const store = new RedisStore({ redis: redisUrl, keyPrefix: prefix, ...options });
+    stores.push(store);
+    return store;
+  };
+
+  before(async function () {
+    await requireRedis(this);
+    client = new Redis(redisUrl);
+  });
+  beforeEach(function () {
+    prefix = uniquePrefix('store');
+  });
+  afterEach(async function () {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    await flushPrefix(prefix);
+  });
+  after(async function () {
+    client?.disconnect();
+  });
+
+  const keysOf = async () => (await client.keys(`{${prefix}*`)).sort();
+
+  it('puts every key of a workspace under one hash tag, and every key expires', async function () {
+    const store = open();
+    const c = candidateOf('acme', 'small', windowOf('requestsPerSecond', 10), windowOf('tokensPerMinute', 1000), windowOf('tokensPerMonth', 10_000));
+    const r = admitted(await store.reserve({ candidates: [c], tokens: 100 }));
+    await store.observe({ workspace: 'acme', model: 'small', windows: [{ ...WINDOW_KINDS.requestsPerMinute, limit: 60, remaining: 50 }] });
+    const keys = await keysOf();
+    expect(keys).to.deep.equal(
+      [
+        `{${prefix}acme}:m:small:tokens-per-minute`,
+        `{${prefix}acme}:m:small:tokens-per-month`,
+        `{${prefix}acme}:pending`,
+        `{${prefix}acme}:reservations`,
+        `{${prefix}acme}:w:requests-per-minute`,
+        `{${prefix}acme}:w:requests-per-second`,
+        `{${prefix}acme}:windows`,
+        `{${prefix}}workspaces`,
+      ].sort(),
+    );
+    for (const key of keys) expect(await client.pttl(key), key).to.be.greaterThan(0);
+    expect(await client.pttl(`{${prefix}acme}:w:requests-per-second`)).to.be.at.most(1_000 + 50 + 2_000);
+    expect(await client.pttl(`{${prefix}acme}:m:small:tokens-per-minute`)).to.be.at.most(61_000 + 2_000);
+    // A learned limit is kept for a day even though the window is a minute long.
+    expect(await client.pttl(`{${prefix}acme}:w:requests-per-minute`)).to.be.greaterThan(86_000_000);
+    const time = await client.time();
+    const now = Number(time[0]) * 1000;
+    const nextMonth = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() + 1, 1);
+    expect(await client.pttl(`{${prefix}acme}:m:small:tokens-per-month`)).to.be.closeTo(nextMonth - now + 86_400_000, 5_000);
+    await store.settle(r, 50);
+    expect(await client.zcard(`{${prefix}acme}:pending`)).to.equal(0);
+  });
+
+  it('encodes names so that braces and colons in a workspace or model cannot break the layout', async function () {
+    const store = open();
+    admitted(await store.reserve({ candidates: [candidateOf('a}b:{c', 'm:1', windowOf('tokensPerMinute', 10))], tokens: 1 }));
+    expect(await keysOf()).to.include(`{${prefix}a%7Db%3A%7Bc}:m:m%3A1:tokens-per-minute`);
+    expect((await store.snapshot()).map((w) => [w.workspace, w.model])).to.deep.equal([['a}b:{c', 'm:1']]);
+  });
+
+  it('keeps a sliding window at N + 1 buckets whatever the request rate (old buckets are deleted)', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 2, 10));
+    const store = open({ clock });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', null));
+    for (let i = 0; i < 300; i++) {
+      admitted(await store.reserve({ candidates: [c], tokens: 1 }));
+      clock.advance(700);
+    }
+    const fields = await client.hkeys(`{${prefix}acme}:m:small:tokens-per-minute`);
+    expect(fields.filter((f) => /^\d+$/.test(f)).length).to.be.at.most(61);
+  });
+
+  it('reads the time from Redis when no clock is given: reservation.at is the server time', async function () {
+    const store = open();
+    const before = await client.time();
+    const r = admitted(await store.reserve({ candidates: [candidateOf('acme', 'small', windowOf('requestsPerSecond', 10))], tokens: 0 }));
+    const after = await client.time();
+    const ms = ([s, us]: ReadonlyArray<string | number>) => Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    expect(r.at).to.be.within(ms(before), ms(after));
+  });
+
+  it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT)', async function () {
+    const store = open();
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
+    admitted(await store.reserve({ candidates: [c], tokens: 60 }));
+    await client.script('FLUSH');
+    refused(await store.reserve({ candidates: [c], tokens: 60 }));
+    admitted(await store.reserve({ candidates: [c], tokens: 40 }));
+  });
+
+  it('takes candidates of several workspaces in order, each charged under its own hash tag', async function () {
+    const store = open();
+    const rps = windowOf('requestsPerSecond', 1);
+    const a1 = candidateOf('alpha', 'small', rps);
+    const b1 = candidateOf('beta', 'small', rps);
+    const a2 = candidateOf('alpha', 'large', rps);
+    expect(admitted(await store.reserve({ candidates: [a1, b1, a2], tokens: 0 })).workspace).to.equal('alpha');
+    const second = await store.reserve({ candidates: [a1, b1, a2], tokens: 0 });
+    expect(admitted(second)).to.include({ workspace: 'beta', candidateIndex: 1 });
+    expect(second.refusals.map((r) => r.workspace)).to.deep.equal(['alpha']);
+    const third = refused(await store.reserve({ candidates: [a1, b1, a2], tokens: 0 }));
+    expect(third.refusals.map((r) => [r.candidateIndex, r.workspace])).to.deep.equal([[0, 'alpha'], [1, 'beta'], [2, 'alpha']]);
+    expect(await client.exists(`{${prefix}alpha}:w:requests-per-second`, `{${prefix}beta}:w:requests-per-second`)).to.equal(2);
+    expect(await store.pendingReservations()).to.equal(2);
+  });
+
+  it('two stores on the same prefix share the quota (and pending reservations); another prefix does not', async function () {
+    const a = open();
+    const b = open();
+    const other = new RedisStore({ redis: redisUrl, keyPrefix: `${prefix}other:` });
+    stores.push(other);
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
+    const r = admitted(await a.reserve({ candidates: [c], tokens: 70 }));
+    refused(await b.reserve({ candidates: [c], tokens: 31 }));
+    admitted(await other.reserve({ candidates: [c], tokens: 100 }));
+    await b.settle(r, 40);
+    expect(await a.pendingReservations()).to.equal(0);
+    admitted(await b.reserve({ candidates: [c], tokens: 60 }));
+  });
+
+  it("forgets a crashed process's reservation after reservationTtlMs, keeping its charge", async function () {
+    const crashed = open({ reservationTtlMs: 100 });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 1000));
+    admitted(await crashed.reserve({ candidates: [c], tokens: 300 }));
+    expect(await crashed.pendingReservations()).to.equal(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const survivor = open();
+    expect(await survivor.pendingReservations()).to.equal(0);
+    expect(await client.hlen(`{${prefix}acme}:reservations`)).to.equal(0);
+    const window = (await survivor.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute');
+    expect(window).to.include({ used: 300, held: 0 });
+  });
+
+  it('validates its options, naming the option', function () {
+    expect(() => new RedisStore({ redis: redisUrl, keyPrefix: 'a{b' })).to.throw(TypeError, /keyPrefix/);
+    expect(() => new RedisStore({ redis: redisUrl, onStoreError: 'sometimes' as 'fail-open' })).to.throw(TypeError, /onStoreError/);
+    expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 0 })).to.throw(TypeError, /commandTimeoutMs/);
+    expect(() => new RedisStore({ redis: redisUrl, reservationTtlMs: -1 })).to.throw(TypeError, /reservationTtlMs/);
+  });
+
+  it('uses a client it is given without closing it', async function () {
+    const own = new Redis(redisUrl);
+    const store = new RedisStore({ redis: own, keyPrefix: prefix });
+    const spec: WindowSpec = { kind: 'tokens-per-second', unit: 'tokens', period: 'second', scope: 'model', limit: 5 };
+    admitted(await store.reserve({ candidates: [candidateOf('acme', 'small', spec)], tokens: 5 }));
+    await store.close();
+    expect(await own.ping()).to.equal('PONG');
+    own.disconnect();
+  });
+});
+
+describe('RedisStore on a Redis Cluster (one node holding every slot)', function () {
+  this.timeout(20_000);
+  let server: SpawnedRedis | undefined;
+  let cluster: Cluster | undefined;
+  let store: RedisStore | undefined;
+  let configDir: string | undefined;
+
+  before(async function () {
+    await requireRedis(this);
+    const port = await freePort();
+    configDir = await mkdtemp(join(tmpdir(), 'mr-cluster-'));
+    server = await spawnRedis(port, ['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', join(configDir, 'nodes.conf')]);
+    const admin = new Redis(server.url);
+    try {
+      await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+      for (let i = 0; i < 100 && !String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      admin.disconnect();
+    }
+    cluster = new Cluster([{ host: '127.0.0.1', port }]);
+    store = new RedisStore({ redis: cluster, keyPrefix: uniquePrefix('cluster') });
+  });
+  after(async function () {
+    await store?.close();
+    cluster?.disconnect();
+    await server?.kill();
+    if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
+  });
+
+  it('runs every script within one slot, cutting a cross-workspace candidate list into per-workspace runs', async function () {
+    const s = store as RedisStore;
+    const rps = windowOf('requestsPerSecond', 1);
+    const candidates = [candidateOf('alpha', 'small', rps), candidateOf('beta', 'small', rps), candidateOf('alpha', 'large', rps)];
+    expect(admitted(await s.reserve({ candidates, tokens: 0 })).workspace).to.equal('alpha');
+    const second = admitted(await s.reserve({ candidates, tokens: 0 }));
+    expect(second).to.include({ workspace: 'beta', candidateIndex: 1 });
+    const third = refused(await s.reserve({ candidates, tokens: 0 }));
+    expect(third.refusals.map((r) => r.candidateIndex)).to.deep.equal([0, 1, 2]);
+    await s.settle(second, 0);
+    await s.observe({ workspace: 'beta', model: 'small', windows: [], rateLimited: { blockedForMs: 1000 } });
+    expect((await s.snapshot()).map((w) => w.workspace).sort()).to.deep.equal(['alpha', 'beta', 'beta']);
+    expect(await s.pendingReservations()).to.equal(1);
+  });
+});
