@@ -27,6 +27,8 @@ export interface RouterEvents {
   readonly cooldown: { readonly model: string; readonly until: number; readonly reason: FailureKind };
   /** A workspace was taken out (401/403). */
   readonly workspaceDisabled: { readonly workspace: string; readonly status: number | undefined };
+  /** The quota store failed while settling, releasing or observing after a call (the call's result stands). */
+  readonly storeError: { readonly operation: 'settle' | 'release' | 'observe'; readonly message: string };
   /** A call finished (successfully or not). */
   readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[] };
 }

@@ -436,11 +436,24 @@ export class Router {
 
   async #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> {
     const used = usage?.totalTokens;
-    await this.store.settle(reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens);
+    await this.#bookkeeping('settle', () => this.store.settle(reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens));
     if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens);
     const headers = workspace.client.takeHeaders(attemptId);
-    if (headers !== undefined) await this.#learn(workspace, reservation.model, 200, headers, undefined);
+    if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined));
     void this.#queue.pump();
+  }
+
+  /**
+   * Settle, release and observe after a call must not turn the call's outcome into a store error: the
+   * answer is the caller's either way. A store failure here is reported as a `storeError` event (a
+   * fail-closed Redis store recovers the held tokens when the reservation expires).
+   */
+  async #bookkeeping(operation: 'settle' | 'release' | 'observe', run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      this.events.emit('storeError', { operation, message: redactSecrets((error as Error).message ?? String(error), this.#secrets) });
+    }
   }
 
   /** Feed a response's headers to the quota engine; emit limitsLearned for new limits; add learned window kinds. */
@@ -468,10 +481,10 @@ export class Router {
     const hookHeaders = workspace.client.takeHeaders(attemptId);
     state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: failure.kind, status: failure.status, durationMs: this.#clock.now() - started });
     // The request reached the model: it stays counted, its tokens return. Otherwise everything returns.
-    if (failure.reachedUpstream) await this.store.settle(reservation, 0);
-    else await this.store.release(reservation);
+    if (failure.reachedUpstream) await this.#bookkeeping('settle', () => this.store.settle(reservation, 0));
+    else await this.#bookkeeping('release', () => this.store.release(reservation));
     const headers = failure.headers ?? hookHeaders;
-    if (headers !== undefined) await this.#learn(workspace, reservation.model, failure.status ?? 0, headers, failure.body);
+    if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, failure.status ?? 0, headers, failure.body));
     void this.#queue.pump();
     const upstream = this.#upstreamError(failure, reservation, error);
     state.lastError = upstream;
@@ -585,7 +598,7 @@ export class Router {
     } catch (error) {
       // After the first chunk the caller has part of an answer: no fallback, a typed error.
       settled = true;
-      await this.store.settle(reservation, reservation.tokens);
+      await this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens));
       workspace.client.takeHeaders(attemptId);
       const failure = classifyFailure(error);
       throw new RouterError('STREAM_FAILED', redactSecrets(`The stream from ${reservation.model} (workspace ${reservation.workspace}) failed after its first chunk: ${failure.message}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
