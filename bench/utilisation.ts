@@ -99,7 +99,12 @@ export async function runUtilisationBench(): Promise<void> {
   });
   let fallbacks = 0;
   let retriedDecisions = 0;
-  router.events.on('fallback', () => fallbacks++);
+  const fallbackReasons = new Map<string, number>();
+  router.events.on('fallback', (event) => {
+    fallbacks++;
+    const key = `${event.reason} ${event.status ?? ''} -> ${event.action}`;
+    fallbackReasons.set(key, (fallbackReasons.get(key) ?? 0) + 1);
+  });
   router.events.on('decision', (event) => {
     if (event.attempt > 1) retriedDecisions++;
   });
@@ -130,7 +135,7 @@ export async function runUtilisationBench(): Promise<void> {
   const servedSoFar = () => eligible.reduce((sum, id) => sum + (emulator.stats().tokens[id]?.totalTokens ?? 0), 0);
   const stepTo = async (target: number) => {
     while (clock.now() < target) {
-      const boundary = (Math.floor(clock.now() / 60_000) + 1) * 60_000 - 0.5;
+      const boundary = (Math.floor((clock.now() + 0.5) / 60_000) + 1) * 60_000 - 0.5;
       const next = Math.min(target, clock.now() + STEP_MS, boundary);
       await clock.advanceAsync(next - clock.now());
       await quiesce();
@@ -149,6 +154,8 @@ export async function runUtilisationBench(): Promise<void> {
   let failed = 0;
   const otherErrors = new Map<string, number>();
   const waits: number[] = [];
+  /** estimated / used tokens of each served call: below 1, the reservation held less than the upstream charged. */
+  const estimateRatios: number[] = [];
   const calls: Promise<void>[] = [];
   const wallStart = performance.now();
   const start = clock.now();
@@ -162,6 +169,8 @@ export async function runUtilisationBench(): Promise<void> {
         .then(
           (result) => {
             served++;
+            const { estimated, used } = result.routing.tokens;
+            if (used !== undefined && used > 0) estimateRatios.push(estimated / used);
             if (result.routing.waitedMs > 0) {
               waited++;
               waits.push(result.routing.waitedMs);
@@ -213,6 +222,11 @@ export async function runUtilisationBench(): Promise<void> {
     console.log(`  upstream 429s: ${rejected429} in ${upstream.toLocaleString('en-US')} upstream requests = ${((rejected429 / Math.max(1, upstream)) * 1000).toFixed(2)} per 1,000 (target 0: ${rejected429 === 0 ? 'met' : 'NOT met'})`);
     console.log(`  calls: ${served.toLocaleString('en-US')} served (${waited.toLocaleString('en-US')} after waiting: median ${median(waits).toFixed(0)} ms, p99 ${percentile(waits, 99).toFixed(0)} ms virtual), ${failed.toLocaleString('en-US')} QuotaExhaustedError, ${[...otherErrors.values()].reduce((a, b) => a + b, 0)} other errors; ${fallbacks} fallbacks, ${retriedDecisions} second attempts`);
     for (const [name, count] of otherErrors) console.log(`    ${count} x ${name}`);
+    for (const [reason, count] of fallbackReasons) console.log(`    fallback: ${count} x ${reason}`);
+    const refusedBy = Object.entries(stats.rateLimited).filter(([, n]) => n > 0).map(([kind, n]) => `${n} x ${kind}`).join(', ');
+    if (refusedBy) console.log(`    upstream refusals by limit: ${refusedBy}`);
+    const under = estimateRatios.filter((r) => r < 1).length;
+    console.log(`  router estimate / emulator usage per served call: median ${median(estimateRatios).toFixed(3)}, p1 ${percentile(estimateRatios, 1).toFixed(3)}, p99 ${percentile(estimateRatios, 99).toFixed(3)}; ${under.toLocaleString('en-US')} of ${estimateRatios.length.toLocaleString('en-US')} reserved less than was charged`);
     console.log(`  store: ${await router.store.pendingReservations()} reservations left; wall time ${(wallMs / 1000).toFixed(1)} s`);
   } finally {
     globalThis.fetch = realFetch;
