@@ -1,19 +1,58 @@
 /**
  * `npm run bench`: every benchmark in turn, each in its own process so that one's heap and JIT state
  * do not colour the next. Each prints medians and ratios against a baseline measured in its own run.
+ *
+ * Each child is this file with MISTRAL_ROUTER_BENCH_CHILD=<name> in its environment: it imports the benchmark, which either exports a
+ * `run...Bench` function (called then; its own "run when executed directly" guard stays quiet) or is a
+ * script that runs when imported (bench/emulator.ts, bench/quota-memory.ts, bench/redis-store.ts today).
+ * Modules not built yet are skipped. `BENCH_ONLY=router,utilisation` runs a subset.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const benches = ['catalog', 'tokens', 'quota-memory', 'router', 'emulator', 'utilisation', 'redis-store'];
-let failed = 0;
-for (const name of benches) {
-  const file = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
-  if (!existsSync(file)) continue;
-  console.log(`\n=== ${name} ===`);
-  const script = `const m = await import(${JSON.stringify(`file://${file}`)}); const run = Object.entries(m).find(([k, v]) => /^run.*Bench$/.test(k) && typeof v === 'function'); if (run && !process.env.BENCH_SELF_RUN) await run[1]();`;
-  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: 'inherit', env: process.env });
-  if (child.status !== 0) failed++;
+/** No single benchmark may hold up the run longer than this (a hung Redis, a stuck replay). */
+const TIMEOUT_MS = 4 * 60_000;
+/** Set in a child: the benchmark it runs. */
+const CHILD_ENV = 'MISTRAL_ROUTER_BENCH_CHILD';
+
+/** In a child: import the benchmark (a script runs now) and call its `run...Bench` export if it has one. */
+async function child(name: string): Promise<void> {
+  const module = (await import(`./${name}.js`)) as Record<string, unknown>;
+  const run = Object.entries(module).find(([key, value]) => /^run.*Bench$/.test(key) && typeof value === 'function');
+  if (run !== undefined) await (run[1] as () => unknown)();
 }
-process.exitCode = failed === 0 ? 0 : 1;
+
+function parent(): void {
+  const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+  const self = fileURLToPath(import.meta.url);
+  const started = performance.now();
+  const failures: string[] = [];
+  for (const name of benches) {
+    if (only !== undefined && !only.includes(name)) continue;
+    if (!existsSync(fileURLToPath(new URL(`./${name}.js`, import.meta.url)))) {
+      console.log(`\n=== ${name}: not built, skipped ===`);
+      continue;
+    }
+    console.log(`\n=== ${name} ===`);
+    const t0 = performance.now();
+    // This file again, the benchmark named in the environment: no extra argv (the scripts parse theirs)
+    // and no --eval/--input-type flags (workers and forks the benchmarks start inherit execArgv).
+    const result = spawnSync(process.execPath, ['--expose-gc', self], { stdio: 'inherit', env: { ...process.env, [CHILD_ENV]: name }, timeout: TIMEOUT_MS });
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    if (result.status === 0) console.log(`--- ${name}: ${seconds} s`);
+    else {
+      const why = result.error !== undefined ? result.error.message : result.signal !== null ? `killed by ${result.signal}` : `exit code ${result.status}`;
+      console.log(`--- ${name}: FAILED after ${seconds} s (${why})`);
+      failures.push(name);
+    }
+  }
+  console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s${failures.length > 0 ? `; failed: ${failures.join(', ')}` : ''}`);
+  process.exitCode = failures.length === 0 ? 0 : 1;
+}
+
+const childName = process.env[CHILD_ENV];
+if (childName !== undefined && childName !== '') await child(childName);
+else parent();
