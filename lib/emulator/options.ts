@@ -15,6 +15,12 @@ export interface EmulatorCatalog {
   model(idOrAlias: string): Model | undefined;
   /** The tier of that name; throws for an unknown name. */
   tier(name: string): Tier;
+  /**
+   * Every alias and the model id it resolves to, when the catalogue has aliases beyond its models' own
+   * lists (a top-level alias map). `/v1/models` lists each alias as a card; without this, only the
+   * aliases of `models[].aliases` that `model()` resolves to their model. The package's Catalog has it.
+   */
+  aliases?(): ReadonlyMap<string, string>;
 }
 
 /** Which family of rate-limit headers to send (Mistral changed it in 2025). */

@@ -82,6 +82,13 @@ export function replyWords(model: string): readonly string[] {
 /**
  * A chat (or FIM) completion response. Written as a template rather than JSON.stringify of an object:
  * this is the body of nearly every request in a benchmark, and the only variable parts are scalars.
+ *
+ * `model` is written as given. The server always passes the catalogue id the request resolved to, never
+ * the alias it was sent with: a request for `mistral-small-latest` is answered with
+ * `"model":"mistral-small-2506"` (likewise in stream chunks and embeddings), so that a test can see which
+ * model served and was metered. Mistral's own API reference shows the requested name echoed instead
+ * (`"model":"mistral-small-latest"`), so code that must work against both should not read the served
+ * model from `model`; resolve the alias through the catalogue or `/v1/models` instead.
  */
 export function completionBody(id: string, model: string, created: number, content: string, usage: Usage): string {
   return (
@@ -94,6 +101,7 @@ export function completionBody(id: string, model: string, created: number, conte
 /**
  * The server-sent events of a streamed completion: a first chunk with the role, one chunk per word,
  * a last chunk with `finish_reason` and `usage`, then `data: [DONE]`. As upstream, usage only arrives last.
+ * `model` is the resolved catalogue id, as in `completionBody`.
  */
 export function streamEvents(id: string, model: string, created: number, words: readonly string[], usage: Usage): string[] {
   const chunk = (delta: Record<string, unknown>, finishReason: string | null, withUsage: boolean): string =>
@@ -122,24 +130,100 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
+/** Stand-in vector components are multiples of 1/`COMPONENT_SCALE` in [-1, 1]. */
+const COMPONENT_SCALE = 10_000;
+
+/** Components per precomputed block, and blocks in the pool. */
+const BLOCK_LENGTH = 64;
+const BLOCK_POOL = 256;
+
+/** Below this dimension a vector is generated component by component (few blocks would collide too often). */
+const MIN_BLOCKED_DIMENSION = 4 * BLOCK_LENGTH;
+
+/** One xorshift32 step: cheap, and good enough for stand-in values. */
+function xorshift(state: number): number {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return state;
+}
+
+/** The JSON text of the component a PRNG state stands for: `String(k / 10_000)`, from the table. */
+function componentOf(table: readonly string[], state: number): string {
+  return table[Math.round(((state >>> 0) / 2_147_483_648 - 1) * COMPONENT_SCALE) + COMPONENT_SCALE] as string;
+}
+
+interface VectorTables {
+  /** The JSON text of every component, indexed by `numerator + COMPONENT_SCALE`. */
+  readonly components: readonly string[];
+  /** `BLOCK_POOL` blocks of `BLOCK_LENGTH` comma-separated components each, from a fixed seed. */
+  readonly blocks: readonly string[];
+}
+
+let vectorTables: VectorTables | undefined;
+
+/** Built once per process, on the first embeddings request (about 20k short strings and 256 blocks). */
+function tables(): VectorTables {
+  if (vectorTables === undefined) {
+    const components = new Array<string>(2 * COMPONENT_SCALE + 1);
+    // JSON.stringify writes a number as its shortest round-trip form (and -0 as 0): the text of each is fixed.
+    for (let k = -COMPONENT_SCALE; k <= COMPONENT_SCALE; k++) components[k + COMPONENT_SCALE] = JSON.stringify(k / COMPONENT_SCALE);
+    const blocks = new Array<string>(BLOCK_POOL);
+    let state = 0x9e3779b9;
+    for (let b = 0; b < BLOCK_POOL; b++) {
+      const parts = new Array<string>(BLOCK_LENGTH);
+      for (let i = 0; i < BLOCK_LENGTH; i++) parts[i] = componentOf(components, (state = xorshift(state)));
+      blocks[b] = parts.join(',');
+    }
+    vectorTables = { components, blocks };
+  }
+  return vectorTables;
+}
+
 /**
- * An embeddings response: one vector per input, derived from the input's hash, so the same text always
- * gets the same vector and different texts (almost always) different ones.
+ * The JSON array text of the stand-in vector of an input, a pure function of (input, dimension): the same
+ * text gets the same vector in every request, emulator and run. A PRNG (xorshift32) seeded with the input's
+ * FNV-1a hash picks, for each 64 components, one of 256 precomputed blocks, then writes any remaining
+ * components one by one: a 1,024-dimension vector is 16 string concatenations, not 1,024 number
+ * formattings (~200 µs per vector, which made embeddings the slowest endpoint). Two texts get the same
+ * vector only if their 32-bit hashes collide or, at 256 dimensions or more, all their block picks do
+ * (about one chance in 2^32). Below 256 dimensions every component is drawn directly.
+ */
+export function embeddingJson(input: string, dimension: number): string {
+  const { components, blocks } = tables();
+  let state = hash(input) || 1;
+  let out = '[';
+  let written = 0;
+  if (dimension >= MIN_BLOCKED_DIMENSION) {
+    for (; written + BLOCK_LENGTH <= dimension; written += BLOCK_LENGTH) {
+      state = xorshift(state);
+      if (written > 0) out += ',';
+      out += blocks[(state >>> 0) % BLOCK_POOL] as string;
+    }
+  }
+  for (; written < dimension; written++) {
+    state = xorshift(state);
+    if (written > 0) out += ',';
+    out += componentOf(components, state);
+  }
+  return `${out}]`;
+}
+
+/**
+ * An embeddings response: one vector per input (see `embeddingJson`: the same text always gets the same
+ * vector, different texts almost always different ones). A template rather than JSON.stringify of an
+ * object, as `completionBody`. `model` is written as given: the server passes the resolved catalogue id.
  */
 export function embeddingsBody(id: string, model: string, inputs: readonly string[], dimension: number, usage: Usage): string {
-  const data = inputs.map((input, index) => {
-    let state = hash(input) || 1;
-    const embedding = new Array<number>(dimension);
-    for (let i = 0; i < dimension; i++) {
-      // xorshift32: cheap, and good enough for stand-in values in (-1, 1).
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      embedding[i] = Math.round(((state >>> 0) / 2_147_483_648 - 1) * 10_000) / 10_000;
-    }
-    return { object: 'embedding', embedding, index };
-  });
-  return JSON.stringify({ id, object: 'list', model, data, usage });
+  let data = '';
+  for (let index = 0; index < inputs.length; index++) {
+    if (index > 0) data += ',';
+    data += `{"object":"embedding","embedding":${embeddingJson(inputs[index] as string, dimension)},"index":${index}}`;
+  }
+  return (
+    `{"id":${JSON.stringify(id)},"object":"list","model":${JSON.stringify(model)},"data":[${data}],` +
+    `"usage":{"prompt_tokens":${usage.prompt_tokens},"completion_tokens":${usage.completion_tokens},"total_tokens":${usage.total_tokens}}}`
+  );
 }
 
 /** The capability flags of `/v1/models`, from catalogue capabilities. */
@@ -166,25 +250,51 @@ function deprecationTimestamp(date: string | null): string | null {
   return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
 }
 
-/** The `/v1/models` body for a catalogue (computed once per catalogue: it never changes while running). */
-export function modelListBody(models: readonly Model[], created: number): string {
+/**
+ * Every alias of each model, by model id: the aliases its catalogue entry lists that still resolve to it,
+ * plus those a top-level alias map points at it (`aliases`, when the catalogue exposes one), in that order.
+ */
+export function aliasesByModel(models: readonly Model[], resolve: (name: string) => Model | undefined, aliases?: ReadonlyMap<string, string>): Map<string, string[]> {
+  const byModel = new Map<string, string[]>(models.map((model) => [model.id, [] as string[]]));
+  const add = (alias: string, id: string) => {
+    const list = byModel.get(id);
+    if (list !== undefined && !list.includes(alias)) list.push(alias);
+  };
+  for (const model of models) for (const alias of model.aliases) if (resolve(alias)?.id === model.id) add(alias, model.id);
+  for (const [alias, id] of aliases ?? []) add(alias, id);
+  return byModel;
+}
+
+/**
+ * The `/v1/models` body for a catalogue (computed once per catalogue: it never changes while running).
+ *
+ * As Mistral's own list, every alias is also a card of its own: `id` is the alias, `name` the model it
+ * resolves to, `aliases` the model's other names (its id first), and capabilities, context and deprecation
+ * those of the model. A model's own card lists its aliases. Cards come model by model, each model's card
+ * followed by its aliases' cards. `aliases` defaults to each model's catalogue list.
+ */
+export function modelListBody(models: readonly Model[], created: number, aliases?: ReadonlyMap<string, readonly string[]>): string {
+  const card = (id: string, model: Model, otherNames: readonly string[]) => ({
+    id,
+    object: 'model',
+    created,
+    owned_by: 'mistralai',
+    capabilities: capabilityFlags(model),
+    name: model.id,
+    description: model.description,
+    // The SDK defaults a missing window to 32768; an unknown one is sent as that default too.
+    max_context_length: model.contextWindow ?? 32768,
+    aliases: otherNames,
+    deprecation: deprecationTimestamp(model.deprecation?.date ?? null),
+    deprecation_replacement_model: model.deprecation?.replacement ?? null,
+    default_model_temperature: null,
+    type: 'base',
+  });
   return JSON.stringify({
     object: 'list',
-    data: models.map((model) => ({
-      id: model.id,
-      object: 'model',
-      created,
-      owned_by: 'mistralai',
-      capabilities: capabilityFlags(model),
-      name: model.id,
-      description: model.description,
-      // The SDK defaults a missing window to 32768; an unknown one is sent as that default too.
-      max_context_length: model.contextWindow ?? 32768,
-      aliases: model.aliases,
-      deprecation: deprecationTimestamp(model.deprecation?.date ?? null),
-      deprecation_replacement_model: model.deprecation?.replacement ?? null,
-      default_model_temperature: null,
-      type: 'base',
-    })),
+    data: models.flatMap((model) => {
+      const names = aliases?.get(model.id) ?? model.aliases;
+      return [card(model.id, model, names), ...names.map((alias) => card(alias, model, [model.id, ...names.filter((other) => other !== alias)]))];
+    }),
   });
 }

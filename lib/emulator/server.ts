@@ -11,6 +11,10 @@
  * 7. the response, whose `usage` is exactly what step 6 charged; a stream may be cut after its first chunk.
  *
  * From step 4 on, every response carries the rate-limit headers of its (workspace, model).
+ *
+ * Aliases are resolved through the catalogue at step 4: meters, limits, statistics and faults are keyed
+ * by the model id, and the `model` field of every response is that resolved id, not the alias the request
+ * named (see `completionBody` for how this differs from Mistral's documented examples).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +38,7 @@ import {
   REQUESTS_RATE_LIMIT_BODY,
   SERVER_ERROR_BODIES,
   TOKENS_RATE_LIMIT_BODY,
+  aliasesByModel,
   completionBody,
   embeddingsBody,
   invalidRequest,
@@ -160,6 +165,11 @@ function bearerKey(req: IncomingMessage): string | undefined {
 /**
  * Start a local Mistral-compatible server that meters like Mistral for a tier of the catalogue.
  *
+ * A request may name a model by id or alias; responses report the resolved id in `model` (the call in the
+ * example is answered with `"model":"mistral-small-2506"`), while Mistral's documented examples echo the
+ * name the request used. `GET /v1/models` lists every model and, as Mistral does, each alias as a card of
+ * its own (`id` the alias, `name` the model it resolves to).
+ *
  * @example
  * ```ts
  * const emulator = await startEmulator({ tier: 'free', clock: new FakeClock() });
@@ -184,7 +194,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const meter = new Meter(clock);
   let stats = new StatsRecorder();
   // The model list never changes while running: build it once, send the same string every time.
-  const modelList = modelListBody(catalog.models, Math.floor(clock.now() / 1000));
+  const modelList = modelListBody(
+    catalog.models,
+    Math.floor(clock.now() / 1000),
+    aliasesByModel(catalog.models, (name) => catalog.model(name), catalog.aliases?.()),
+  );
   const pendingTimers = new Set<NodeJS.Timeout>();
   let sequence = 0;
   const nextId = () => (++sequence).toString(16).padStart(12, '0');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { HTTPValidationError, SDKError } from '@mistralai/mistralai/models/errors';
 import type { BaseModelCard } from '@mistralai/mistralai/models/components';
+import { loadCatalog } from '../../lib/catalog/index.js';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import { chatBody, post, rejection, sdk } from './support.js';
 
@@ -80,6 +81,51 @@ describe('emulator endpoints (real SDK)', () => {
     expect(small?.capabilities).to.include({ completionChat: true, vision: true, functionCalling: true, completionFim: false });
     const codestral = cards.find((model) => model.id === 'codestral-2501');
     expect(codestral?.capabilities.completionFim).to.equal(true);
+  });
+
+  it('lists each alias as a card of its own, with the capabilities of its model', async () => {
+    const cards = ((await sdk(emulator).models.list()).data ?? []) as BaseModelCard[];
+    const ids = cards.map((card) => card.id);
+    expect(new Set(ids).size, 'no id listed twice').to.equal(ids.length);
+    const model = cards.find((card) => card.id === 'mistral-small-2506');
+    const alias = cards.find((card) => card.id === 'mistral-small-latest');
+    expect(alias).to.not.equal(undefined);
+    expect(alias?.name).to.equal('mistral-small-2506');
+    expect(alias?.aliases).to.deep.equal(['mistral-small-2506']);
+    expect(alias?.capabilities).to.deep.equal(model?.capabilities);
+    expect(alias?.maxContextLength).to.equal(model?.maxContextLength);
+    expect(alias?.deprecation).to.deep.equal(model?.deprecation);
+    expect(alias?.type).to.equal('base');
+    // Every alias of every model has a card, and every card's name is a model the emulator serves.
+    const models = cards.filter((card) => card.id === card.name);
+    const aliasCards = cards.filter((card) => card.id !== card.name);
+    expect(aliasCards.map((card) => card.id).sort()).to.deep.equal(models.flatMap((card) => card.aliases).sort());
+    for (const card of aliasCards) expect(models.map((m) => m.id)).to.include(card.name);
+    // An alias card's id is usable as a model name.
+    const served = await sdk(emulator).chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'hi' }], maxTokens: 1 });
+    expect(served.model).to.equal('mistral-small-2506');
+  });
+
+  it('lists aliases a top-level alias map adds or moves, under the model they resolve to', async () => {
+    const base = loadCatalog();
+    // A hand-made catalogue: mistral-small-latest moved to mistral-small-2503, plus a new alias.
+    const moved = new Map([...base.aliases(), ['mistral-small-latest', 'mistral-small-2503'], ['small-stable', 'mistral-small-2503']]);
+    const catalog = {
+      models: base.models,
+      model: (name: string) => base.models.find((m) => m.id === (moved.get(name) ?? name)),
+      tier: (name: string) => base.tier(name),
+      aliases: () => moved,
+    };
+    const custom = await startEmulator({ catalog });
+    try {
+      const cards = ((await sdk(custom).models.list()).data ?? []) as BaseModelCard[];
+      expect(cards.find((card) => card.id === 'mistral-small-2503')?.aliases).to.deep.equal(['mistral-small-latest', 'small-stable']);
+      expect(cards.find((card) => card.id === 'mistral-small-2506')?.aliases).to.deep.equal([]);
+      expect(cards.filter((card) => card.id === 'mistral-small-latest').map((card) => card.name)).to.deep.equal(['mistral-small-2503']);
+      expect(cards.find((card) => card.id === 'small-stable')?.aliases).to.deep.equal(['mistral-small-2503', 'mistral-small-latest']);
+    } finally {
+      await custom.stop();
+    }
   });
 
   it('reports statistics on GET /stats', async () => {
