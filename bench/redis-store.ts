@@ -1,10 +1,17 @@
 /**
  * Redis store benchmark: decisions per second and per-decision latency (median, p99) of RedisStore.reserve
- * (one Lua script over three windows) with 1 and 4 client processes, against rate-limiter-flexible's
- * RateLimiterRedis doing one `consume` per call, measured in the same run at the same concurrency
- * (each process issues one call at a time, as a request handler does).
+ * with 1 and 4 client processes and 1 and 4 calls in flight per process, against rate-limiter-flexible's
+ * RateLimiterRedis doing one `consume` per call, measured in the same run at the same concurrency.
  *
- * Run: `node dist/bench/redis-store.js` (REDIS_URL, default redis://127.0.0.1:6379; BENCH_SECONDS, default 2).
+ * What is compared, honestly: one RedisStore decision is one Lua script that checks and charges THREE
+ * windows of the candidate (requests-per-second of the workspace: 20 x 50 ms buckets; tokens-per-minute of
+ * the model: 60 x 1 s buckets; tokens-per-month) on Redis's clock and records the pending reservation so
+ * it can be settled or released; one rate-limiter-flexible consume is one script over ONE fixed-window
+ * counter key (SET NX + INCRBY + PTTL) with nothing to settle. rate-limiter-flexible runs on a client with
+ * the settings its README recommends (`enableOfflineQueue: false`); RedisStore on the client it creates.
+ *
+ * Run: `node dist/bench/redis-store.js` (REDIS_URL, default redis://127.0.0.1:6379; BENCH_SECONDS, default 2;
+ * BENCH_INFLIGHT, default "1,4"; BENCH_PROCESSES, default "1,4").
  */
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +25,8 @@ import { report, summarise } from './stats.js';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
+const inflightLevels = (process.env.BENCH_INFLIGHT ?? '1,4').split(',').map(Number);
+const processLevels = (process.env.BENCH_PROCESSES ?? '1,4').split(',').map(Number);
 const PREFIX = `mr-bench-${process.pid}:`;
 
 type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible';
@@ -41,7 +50,7 @@ function candidate(model: string, tokensPerMinute: number): QuotaCandidate {
   };
 }
 
-async function measure(target: Target, prefix: string): Promise<Sample> {
+async function measure(target: Target, prefix: string, inflight: number): Promise<Sample> {
   const latenciesUs: number[] = [];
   let operation: () => Promise<unknown>;
   let close: () => Promise<void>;
@@ -70,24 +79,28 @@ async function measure(target: Target, prefix: string): Promise<Sample> {
   for (let i = 0; i < 500; i++) await operation();
   const start = performance.now();
   const deadline = start + seconds * 1000;
-  while (performance.now() < deadline) {
-    const t0 = performance.now();
-    await operation();
-    latenciesUs.push((performance.now() - t0) * 1000);
-  }
+  // `inflight` loops, each one call at a time (a server with that many requests being handled).
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await operation();
+      latenciesUs.push((performance.now() - t0) * 1000);
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, loop));
   const elapsedMs = performance.now() - start;
   await close();
   return { latenciesUs, elapsedMs };
 }
 
-async function runProcesses(target: Target, processes: number): Promise<void> {
+async function runProcesses(target: Target, processes: number, inflight = 1): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const samples = await Promise.all(
     Array.from(
       { length: processes },
       () =>
         new Promise<Sample>((resolve, reject) => {
-          const child = fork(self, ['--child', target, PREFIX], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          const child = fork(self, ['--child', target, PREFIX, String(inflight)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
           child.once('message', (message) => resolve(message as Sample));
           child.once('error', reject);
           child.once('exit', (code) => code !== 0 && reject(new Error(`bench child exited with ${code}`)));
@@ -97,8 +110,8 @@ async function runProcesses(target: Target, processes: number): Promise<void> {
   const all = samples.flatMap((s) => s.latenciesUs);
   const opsPerSecond = samples.reduce((sum, s) => sum + (s.latenciesUs.length * 1000) / s.elapsedMs, 0);
   const summary = summarise(all, opsPerSecond);
-  report(`${target} x${processes} process${processes === 1 ? '' : 'es'}`, summary);
-  results.set(`${target}:${processes}`, summary);
+  report(`${target} x${processes} proc, ${inflight} in flight`, summary);
+  results.set(`${target}:${processes}:${inflight}`, summary);
 }
 
 const results = new Map<string, ReturnType<typeof summarise>>();
@@ -118,20 +131,24 @@ async function flush(): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
-    const sample = await measure(process.argv[3] as Target, process.argv[4] as string);
+    const sample = await measure(process.argv[3] as Target, process.argv[4] as string, Number(process.argv[5] ?? 1));
     process.send?.(sample, () => process.exit(0));
     return;
   }
-  console.log(`Redis store benchmark against ${redisUrl}, ${seconds} s per line, one call in flight per process\n`);
+  console.log(`Redis store benchmark against ${redisUrl}, ${seconds} s per line`);
+  console.log('RedisStore: 1 script = check + charge 3 windows (rps, tokens/min, tokens/month) + pending reservation;');
+  console.log('rate-limiter-flexible: 1 script = 1 fixed-window counter key (SET NX, INCRBY, PTTL), nothing to settle\n');
   try {
-    for (const processes of [1, 4]) {
-      for (const target of ['redis-store', 'rate-limiter-flexible'] as const) await runProcesses(target, processes);
-      const ours = results.get(`redis-store:${processes}`);
-      const theirs = results.get(`rate-limiter-flexible:${processes}`);
-      if (ours !== undefined && theirs !== undefined) {
-        console.log(
-          `  -> x${processes}: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of rate-limiter-flexible, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency\n`,
-        );
+    for (const processes of processLevels) {
+      for (const inflight of inflightLevels) {
+        for (const target of ['redis-store', 'rate-limiter-flexible'] as const) await runProcesses(target, processes, inflight);
+        const ours = results.get(`redis-store:${processes}:${inflight}`);
+        const theirs = results.get(`rate-limiter-flexible:${processes}:${inflight}`);
+        if (ours !== undefined && theirs !== undefined) {
+          console.log(
+            `  -> x${processes} proc, ${inflight} in flight: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of rate-limiter-flexible, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency\n`,
+          );
+        }
       }
     }
     await runProcesses('redis-store-fallback-candidates', 1);

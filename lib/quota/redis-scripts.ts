@@ -13,22 +13,40 @@
  * |---|---|---|---|
  * | `{PW}:w:K` | hash | a workspace-scoped window (e.g. requests-per-second) | see below |
  * | `{PW}:m:M:K` | hash | a model-scoped window (e.g. tokens-per-minute of model M) | see below |
- * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | with the longest window |
- * | `{PW}:pending` | zset | pending reservation id -> expiry (store ms) | reservation TTL + margin |
- * | `{PW}:reservations` | hash | pending reservation id -> `tokens requests at key1 key2 ...` | reservation TTL + margin |
+ * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | 35 days, renewed |
+ * | `{PW}:pending` | zset | one member per pending reservation, scored by its expiry (store ms) | 2 x reservation TTL, renewed |
  * | `{P}workspaces` | set | encoded workspace names (for snapshot() and pendingReservations() of all workspaces) | 35 days, refreshed |
  *
  * A window hash has one field per sub-bucket, named by the bucket's absolute index (`floor(t / bucketMs)`,
- * or months since January 1970 for the calendar month, as in window.ts), holding the count admitted in that bucket; plus the
- * fields `kind`, `unit`, `period`, `scope`, `model` (its spec, written once), `cfg` (the configured limit
- * last seen in a reserve), `learned` (the limit learned from upstream headers) and `blocked` (epoch ms
- * until which an upstream 429 blocks it). Buckets older than the window are deleted whenever the window
- * is written, so a hash holds at most N + 1 buckets (constant memory whatever the request rate).
+ * or months since January 1970 for the calendar month, as in window.ts), holding the count admitted in that
+ * bucket, and:
+ *
+ * | field | holds |
+ * |---|---|
+ * | `t` | the running total of every bucket still in the hash (what the window holds) |
+ * | `o` | the oldest bucket index counted in `t`: buckets below it were subtracted and deleted |
+ * | `p` | the layout code: period letter (`s` second, `m` minute, `d` rolling-30d, `M` month) + unit (`t`/`r`) |
+ * | `c` | the configured limit last seen in a reserve (absent = unknown) |
+ * | `l` | the limit learned from upstream headers (replaces `c`) |
+ * | `b` | epoch ms until which an upstream 429 blocks the window |
+ *
+ * The kind, model and scope are the key itself. A decision reads `t o c l b` and the current bucket with
+ * one HMGET per window and writes the bucket and `t` with one HSET, whatever the window's length: buckets
+ * that slid out are subtracted from `t` and deleted lazily, when a decision first sees a bucket index past
+ * `o + N` (at most once per bucket width). Every bucket field lies in `[o, o + N]`, so a hash holds at most
+ * N + 1 buckets (constant memory whatever the request rate).
+ *
+ * A pending reservation is one zset member, `id tokens requests :suffix1 :suffix2 ...` (the window keys
+ * it charged, without the `{PW}` tag), scored `at + reservationTtlMs`. Settle rebuilds the member from the
+ * Reservation and removes it (a miss means already settled, released or expired); snapshot parses the
+ * members for `held`. Expired members (a crashed holder) are removed when a reserve renews the key's
+ * expiry (at most once per reservation TTL) and before every snapshot; their charge stays counted at the
+ * estimate, as if settled.
  *
  * Expiry: a sliding window key expires when its newest bucket has slid out (`(k + N + 1) * bucketMs - now`)
  * plus a margin; a month window at the end of its month plus a day; both are extended to cover a 429 block
- * and to keep a learned limit for a day. A crashed process's reservations expire from `pending` (reaped by
- * the next script that touches the workspace); their charge stays counted at the estimate, as if settled.
+ * and to keep a learned limit for a day. The expiry only moves when a new bucket opens, so steady traffic
+ * pays no PEXPIRE.
  *
  * ## Time
  *
@@ -36,22 +54,26 @@
  * FakeClock). One clock for the whole fleet: the hosts of a fleet drift apart by milliseconds to seconds,
  * and a window of 50 ms sub-buckets judged by several clocks would admit or refuse by the skew rather
  * than by usage. Redis's clock is the one every instance already shares, and reading it inside the script
- * costs nothing (no extra round trip) and cannot race with the check.
+ * costs nothing (no extra round trip) and cannot race with the check. Key lifetimes (PEXPIRE) are durations
+ * computed from the same time, applied by Redis in its own real time.
  *
  * ## The arithmetic
  *
  * Exactly the one described in `types.ts` and implemented by `window.ts`: a sliding window of N buckets
  * admits at bucket k when `sum(k-N .. k) + cost <= limit`; the month is one fixed bucket; `learned`
  * replaces `cfg`; no limit at all admits everything; `blocked` refuses everything until it passes.
+ * (`t` = the sum of buckets `o ..`, and after the lazy slide `o = k - N`, so `t` is that sum, buckets past
+ * k included should the clock step back: the conservative choice.)
  */
+import type { WindowPeriod, WindowUnit } from './types.js';
+import { windowGeometry } from './window.js';
 
-/** Redis key names of one workspace. See the module comment for the layout. */
+/** Redis key names of one workspace. */
 export interface WorkspaceKeys {
   /** The hash tag `{PW}` every key of the workspace starts with. */
   readonly tag: string;
   readonly windows: string;
   readonly pending: string;
-  readonly reservations: string;
 }
 
 /** Encodes one name segment so that no workspace, model or kind can change the shape of a key. */
@@ -62,12 +84,23 @@ export function encodeSegment(name: string): string {
 /** The keys of one workspace under `prefix`. */
 export function workspaceKeys(prefix: string, workspace: string): WorkspaceKeys {
   const tag = `{${prefix}${encodeSegment(workspace)}}`;
-  return { tag, windows: `${tag}:windows`, pending: `${tag}:pending`, reservations: `${tag}:reservations` };
+  return { tag, windows: `${tag}:windows`, pending: `${tag}:pending` };
 }
 
 /** The key of one window: workspace-scoped (`model` undefined) or model-scoped. */
 export function windowKey(tag: string, kind: string, model: string | undefined): string {
   return model === undefined ? `${tag}:w:${encodeSegment(kind)}` : `${tag}:m:${encodeSegment(model)}:${encodeSegment(kind)}`;
+}
+
+/** Reads a window key back: its scope, model and kind (undefined when it is not a window key of `tag`). */
+export function parseWindowKey(tag: string, key: string): { model: string | undefined; kind: string } | undefined {
+  if (!key.startsWith(`${tag}:`)) return undefined;
+  const rest = key.slice(tag.length + 1);
+  if (rest.startsWith('w:')) return { model: undefined, kind: decodeURIComponent(rest.slice(2)) };
+  if (!rest.startsWith('m:')) return undefined;
+  const colon = rest.indexOf(':', 2);
+  if (colon < 0) return undefined;
+  return { model: decodeURIComponent(rest.slice(2, colon)), kind: decodeURIComponent(rest.slice(colon + 1)) };
 }
 
 /** The set of every workspace the store has written under `prefix`. */
@@ -88,22 +121,50 @@ export const EXPIRY_MARGIN = {
   registry: 35 * 86_400_000,
 } as const;
 
+const PERIOD_LETTER: Readonly<Record<WindowPeriod, string>> = { second: 's', minute: 'm', 'rolling-30d': 'd', month: 'M' };
+const LETTER_PERIOD: Readonly<Record<string, WindowPeriod>> = { s: 'second', m: 'minute', d: 'rolling-30d', M: 'month' };
+
+/** The two-letter layout code of a window (period letter + unit letter), as the scripts and the `p` field use it. */
+export function layoutCode(period: WindowPeriod, unit: WindowUnit): string {
+  return `${PERIOD_LETTER[period]}${unit === 'tokens' ? 't' : 'r'}`;
+}
+
+/** The period and unit of a layout code read from Redis (undefined when it is not one). */
+export function parseLayoutCode(code: string): { period: WindowPeriod; unit: WindowUnit } | undefined {
+  const period = LETTER_PERIOD[code.charAt(0)];
+  const unit = code.charAt(1) === 't' ? 'tokens' : code.charAt(1) === 'r' ? 'requests' : undefined;
+  return period === undefined || unit === undefined || code.length !== 2 ? undefined : { period, unit };
+}
+
+/** `LAYOUT[code] = { bucketMs (0 = calendar month), N, counts tokens }` for every layout code, from window.ts. */
+const LAYOUT_TABLE = (Object.keys(PERIOD_LETTER) as WindowPeriod[])
+  .flatMap((period) => {
+    const { bucketMs, span } = windowGeometry(period);
+    return (['tokens', 'requests'] as const).map(
+      (unit) => `${layoutCode(period, unit)} = { ${bucketMs ?? 0}, ${bucketMs === undefined ? 0 : span - 1}, ${unit === 'tokens'} }`,
+    );
+  })
+  .join(', ');
+
 /**
  * Helpers shared by every script: the time, bucket indices (including the calendar month, by Howard
- * Hinnant's days-from-civil arithmetic, since Lua has no UTC calendar), window loading and the admission
- * check. A window description `w` is `{ key, bms, n, unit, limit }`: `bms` = sub-bucket width in ms (0 for
- * the calendar month), `n` = N, `unit` = `t` (tokens) or `r` (requests), `limit` = configured limit or nil.
+ * Hinnant's days-from-civil arithmetic, since Lua has no UTC calendar), and the window state.
+ *
+ * A window state `st` is `{ key, bms, n, tok, k, t, o, c, l, b, cur }`: bucket width (0 = month), N, whether
+ * it counts tokens, the current bucket index, the running total, the oldest counted bucket, the configured
+ * limit ('' = unknown), the learned limit (nil), the block end (0 = none), the current bucket's count.
  */
 const PRELUDE = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
+local floor = math.floor
 local SLIDE_MARGIN = ${EXPIRY_MARGIN.sliding}
 local MONTH_MARGIN = ${EXPIRY_MARGIN.month}
 local LEARNED_KEEP = ${EXPIRY_MARGIN.learnedLimit}
-local floor = math.floor
+local REGISTRY_KEEP = ${EXPIRY_MARGIN.registry}
+local LAYOUT = { ${LAYOUT_TABLE} }
 
 local function now_ms(arg)
-  local n = tonumber(arg)
-  if n then return n end
+  if arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 end
@@ -134,103 +195,132 @@ local function month_start(j)
   return (era * 146097 + doe - 719468) * 86400000
 end
 
-local function bucket(t, w)
-  if w.bms == 0 then return month_index(t) end
-  return floor(t / w.bms)
+local function bucket(t, bms)
+  if bms == 0 then return month_index(t) end
+  return floor(t / bms)
 end
 
-local function bucket_start(j, w)
-  if w.bms == 0 then return month_start(j) end
-  return j * w.bms
+local function ttl_of(st, now)
+  local t
+  if st.bms == 0 then t = month_start(st.k + 1) - now + MONTH_MARGIN
+  else t = (st.k + st.n + 1) * st.bms - now + SLIDE_MARGIN end
+  if st.b - now + SLIDE_MARGIN > t then t = st.b - now + SLIDE_MARGIN end
+  if st.l and t < LEARNED_KEEP then t = LEARNED_KEEP end
+  return floor(t)
 end
 
-local cache = {}
-local function load(key)
-  local st = cache[key]
-  if st then return st end
-  local raw = redis.call('HGETALL', key)
-  st = { b = {}, meta = {}, exists = #raw > 0 }
-  for i = 1, #raw, 2 do
-    local idx = tonumber(raw[i])
-    if idx then st.b[idx] = tonumber(raw[i + 1]) else st.meta[raw[i]] = raw[i + 1] end
+-- Subtracts from t the buckets that slid out of the window (below k - N) and deletes them.
+local function slide(st)
+  local from, to, last = st.o, st.k - st.n - 1, st.o + st.n
+  local fields = {}
+  if to >= last then
+    -- Everything counted slid out: no need to read what it was.
+    for j = from, last do fields[#fields + 1] = j end
+    st.t = 0
+  else
+    for j = from, to do fields[#fields + 1] = j end
+    local values = redis.call('HMGET', st.key, unpack(fields))
+    local s = 0
+    for i = 1, #values do
+      if values[i] then s = s + tonumber(values[i]) end
+    end
+    st.t = st.t - s
   end
-  cache[key] = st
+  redis.call('HDEL', st.key, unpack(fields))
+  st.o = st.k - st.n
+  redis.call('HSET', st.key, 't', st.t, 'o', st.o)
+end
+
+-- Reads a window (one HMGET), creating it when missing (spec, configured limit, registry, expiry) and
+-- sliding it to the current bucket. 'cfg' nil leaves the configured limit alone.
+local function open(key, code, now, registry, cfg)
+  local layout = LAYOUT[code]
+  if not layout then error('unknown window layout ' .. tostring(code)) end
+  local bms, n = layout[1], layout[2]
+  local k = bucket(now, bms)
+  local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k)
+  local st = { key = key, bms = bms, n = n, tok = layout[3], k = k, c = r[3] or '', l = tonumber(r[4]),
+    b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0 }
+  if r[1] then
+    st.t, st.o = tonumber(r[1]), tonumber(r[2])
+    if k - n > st.o then slide(st) end
+    return st
+  end
+  -- New (or left by an older layout: start clean).
+  redis.call('DEL', key)
+  st.t, st.o, st.c, st.l, st.b, st.cur = 0, k - n, '', nil, 0, 0
+  if cfg and cfg ~= '' then
+    redis.call('HSET', key, 't', 0, 'o', st.o, 'p', code, 'c', cfg)
+    st.c = cfg
+  else
+    redis.call('HSET', key, 't', 0, 'o', st.o, 'p', code)
+  end
+  redis.call('PEXPIRE', key, ttl_of(st, now))
+  redis.call('SADD', registry, key)
+  redis.call('PEXPIRE', registry, REGISTRY_KEEP)
   return st
 end
 
--- Usage from bucket 'from' on (buckets after the current one only exist if the clock stepped back:
--- counting them is the conservative choice).
-local function used_from(st, from)
-  local s = 0
-  for idx, v in pairs(st.b) do
-    if idx >= from then s = s + v end
-  end
-  return s
-end
-
-local function limit_of(st, w)
-  return tonumber(st.meta.learned) or w.limit
-end
-
 -- nil when the window admits 'cost' now; otherwise { limit (-1 unknown), used, cost, retryAfterMs (-1 never), blocked 0/1 }.
-local function check(st, w, cost, now)
-  local k = bucket(now, w)
-  local lim = limit_of(st, w)
-  local used = used_from(st, k - w.n)
-  local blocked = tonumber(st.meta.blocked) or 0
-  local is_blocked = blocked > now
-  if not is_blocked and (lim == nil or used + cost <= lim) then return nil end
+local function check(st, cost, now, configured)
+  local lim = st.l or configured
+  local used = st.t
+  local blocked = st.b > now
+  if not blocked and (lim == nil or used + cost <= lim) then return nil end
   local retry = 0
   if lim ~= nil and cost > lim then
     retry = -1
   elseif lim ~= nil and used + cost > lim then
-    if w.bms == 0 then
-      retry = month_start(k + 1) - now
+    if st.bms == 0 then
+      retry = month_start(st.k + 1) - now
     else
-      -- Move forward bucket by bucket; at bucket j, bucket j - N - 1 has slid out.
-      local s, j, last = used, k, k
-      for idx in pairs(st.b) do if idx > last then last = idx end end
+      -- Every bucket lies in [o, o + N]: read them, then move forward bucket by bucket; at bucket j,
+      -- bucket j - N - 1 has slid out.
+      local fields = {}
+      for j = st.o, st.o + st.n do fields[#fields + 1] = j end
+      local values = redis.call('HMGET', st.key, unpack(fields))
+      local b, last = {}, st.k
+      for i = 1, #values do
+        if values[i] then
+          local idx = st.o + i - 1
+          b[idx] = tonumber(values[i])
+          if idx > last then last = idx end
+        end
+      end
+      local s, j = used, st.k
       repeat
         j = j + 1
-        local v = st.b[j - w.n - 1]
+        local v = b[j - st.n - 1]
         if v then s = s - v end
-      until s + cost <= lim or j > last + w.n
-      retry = j * w.bms - now
+      until s + cost <= lim or j > last + st.n
+      retry = j * st.bms - now
     end
   end
-  if is_blocked and retry ~= -1 and blocked - now > retry then retry = blocked - now end
-  return { lim or -1, used, cost, retry, is_blocked and 1 or 0 }
+  if blocked and retry ~= -1 and st.b - now > retry then retry = st.b - now end
+  return { lim or -1, used, cost, retry, blocked and 1 or 0 }
 end
 
-local function ttl_of(st, w, now)
-  local k = bucket(now, w)
-  local t
-  if w.bms == 0 then t = month_start(k + 1) - now + MONTH_MARGIN
-  else t = (k + w.n + 1) * w.bms - now + SLIDE_MARGIN end
-  local blocked = tonumber(st.meta.blocked)
-  if blocked and blocked - now + SLIDE_MARGIN > t then t = blocked - now + SLIDE_MARGIN end
-  if st.meta.learned and t < LEARNED_KEEP then t = LEARNED_KEEP end
-  return floor(t)
-end
-
--- Deletes buckets that slid out of the window (constant memory per window).
-local function prune(st, key, k, w)
-  local stale = {}
-  for idx in pairs(st.b) do
-    if idx < k - w.n then stale[#stale + 1] = idx end
-  end
-  if #stale > 0 then
-    redis.call('HDEL', key, unpack(stale))
-    for _, idx in ipairs(stale) do st.b[idx] = nil end
-  end
-end
-
--- Forgets reservations whose holder never settled them (a crashed process). Their charge stays counted.
-local function reap(pending_key, reservations_key, now, max)
-  local expired = redis.call('ZRANGEBYSCORE', pending_key, '-inf', now, 'LIMIT', 0, max)
-  if #expired > 0 then
-    redis.call('ZREM', pending_key, unpack(expired))
-    redis.call('HDEL', reservations_key, unpack(expired))
+-- Adds 'delta' to the bucket of 'at' of one window, if that bucket still counts (inside the window seen
+-- at 'now', not yet slid out of t) and the window still exists (an expired key must not come back
+-- without its expiry).
+local function give_back(key, code, at, now, dt, dr)
+  local layout = LAYOUT[code]
+  if not layout then return end
+  local delta = layout[3] and dt or dr
+  if delta == 0 then return end
+  local k = bucket(at, layout[1])
+  if k < bucket(now, layout[1]) - layout[2] then return end
+  local r = redis.call('HMGET', key, 'o', 't', k)
+  local o = tonumber(r[1])
+  if not o or k < o then return end
+  local v = (tonumber(r[3]) or 0) + delta
+  local t = tonumber(r[2]) + delta
+  if v > 0 then
+    redis.call('HSET', key, k, v, 't', t)
+  else
+    -- An emptied bucket goes; t keeps the sum of what remains.
+    redis.call('HDEL', key, k)
+    redis.call('HSET', key, 't', t - v)
   end
 end
 `;
@@ -238,10 +328,11 @@ end
 /**
  * reserve: take the first candidate whose every window admits the cost, in one atomic step.
  *
- * KEYS: for each workspace g of the batch, three keys (`pending`, `reservations`, `windows`), then every
- * window key. ARGV: now ('' = Redis TIME), id, tokens, requests, reservation ttl ms, G (workspaces),
- * C (candidates), then per candidate: workspace group (1-based), window count, and per window: key index
- * (into KEYS), bucket ms, N, unit, limit ('' = unknown), kind, period, scope, model ('' = workspace scope).
+ * KEYS: for each workspace g of the batch its `pending` and `windows` keys (KEYS[2g-1], KEYS[2g]), then
+ * the window keys of every candidate in order (a window shared by candidates appears once per candidate).
+ * ARGV: now ('' = Redis TIME), id, tokens, requests, reservation ttl ms, G (workspaces), C (candidates),
+ * then per candidate: g, window count, member suffix (` :w:K :m:M:K...`), and per window: layout code,
+ * configured limit ('' = unknown).
  *
  * Returns `{ 1, candidate (1-based), now, refusals }` or `{ 0, 0, now, refusals }`, where refusals is a list
  * of `{ candidate, retryAfterMs, { window, limit, used, needed, retryAfterMs, blocked }... }` (-1 = never /
@@ -249,69 +340,67 @@ end
  */
 export const RESERVE_SCRIPT = `${PRELUDE}
 local now = now_ms(ARGV[1])
-local id, tokens, requests, ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local groups, count = tonumber(ARGV[6]), tonumber(ARGV[7])
+local id, tokens_s, requests_s = ARGV[2], ARGV[3], ARGV[4]
+local tokens, requests, ttl = tonumber(tokens_s), tonumber(requests_s), tonumber(ARGV[5])
+local kc, count = 2 * tonumber(ARGV[6]) + 1, tonumber(ARGV[7])
 local a = 8
+local cache = {}
 local refusals = {}
 for c = 1, count do
-  local g, nw = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  a = a + 2
-  local windows = {}
+  local g, nw, suffix = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
+  a = a + 3
+  local registry_key = KEYS[2 * g]
+  local windows, refused, worst = {}, nil, 0
   for i = 1, nw do
-    windows[i] = { key = KEYS[tonumber(ARGV[a])], bms = tonumber(ARGV[a + 1]), n = tonumber(ARGV[a + 2]),
-      unit = ARGV[a + 3], limit = tonumber(ARGV[a + 4]), kind = ARGV[a + 5], period = ARGV[a + 6],
-      scope = ARGV[a + 7], model = ARGV[a + 8], cfg = ARGV[a + 4] }
-    a = a + 9
-  end
-  local refused = {}
-  local worst = 0
-  local registry_key = KEYS[3 * g]
-  for i, w in ipairs(windows) do
-    local st = load(w.key)
-    -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
-    -- candidate's windows too; spec and configured limit are written only when new or changed.
-    if not st.exists then
-      redis.call('HSET', w.key, 'kind', w.kind, 'unit', w.unit, 'period', w.period, 'scope', w.scope, 'model', w.model)
-      redis.call('SADD', registry_key, w.key)
-      redis.call('PEXPIRE', w.key, ttl_of(st, w, now))
-      st.exists = true
+    local key, code, cfg = KEYS[kc], ARGV[a], ARGV[a + 1]
+    kc = kc + 1
+    a = a + 2
+    local st = cache[key]
+    if not st then
+      -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
+      -- candidate's windows too.
+      st = open(key, code, now, registry_key, cfg)
+      cache[key] = st
     end
-    if (st.meta.cfg or '') ~= w.cfg then
-      if w.cfg == '' then redis.call('HDEL', w.key, 'cfg') else redis.call('HSET', w.key, 'cfg', w.cfg) end
-      st.meta.cfg = w.cfg
+    if st.c ~= cfg then
+      if cfg == '' then redis.call('HDEL', key, 'c') else redis.call('HSET', key, 'c', cfg) end
+      st.c = cfg
     end
-    local r = check(st, w, w.unit == 't' and tokens or requests, now)
+    windows[i] = st
+    local r = check(st, st.tok and tokens or requests, now, tonumber(cfg))
     if r then
+      refused = refused or {}
       refused[#refused + 1] = { i, r[1], r[2], r[3], r[4], r[5] }
       if r[4] == -1 or worst == -1 then worst = -1 elseif r[4] > worst then worst = r[4] end
     end
   end
-  if #refused == 0 then
-    local pending_key, reservations_key = KEYS[3 * g - 2], KEYS[3 * g - 1]
-    local record = { tokens, requests, now }
+  if not refused then
     local renewed = false
-    for _, w in ipairs(windows) do
-      local st = cache[w.key]
-      local k = bucket(now, w)
-      local cost = w.unit == 't' and tokens or requests
-      local fresh = st.b[k] == nil
-      if cost > 0 then st.b[k] = (st.b[k] or 0) + cost; redis.call('HINCRBY', w.key, k, cost) end
-      -- The expiry only moves when a new bucket opens ((k + N + 1) * bucketMs is fixed within a bucket),
-      -- so steady traffic pays no PEXPIRE; old buckets are pruned at the same moment.
-      if fresh then
-        prune(st, w.key, k, w)
-        redis.call('PEXPIRE', w.key, ttl_of(st, w, now))
-        renewed = true
+    for i = 1, nw do
+      local st = windows[i]
+      local cost = st.tok and tokens or requests
+      if cost > 0 then
+        local fresh = st.cur == 0
+        st.cur = st.cur + cost
+        st.t = st.t + cost
+        redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
+        -- The expiry only moves when a new bucket opens ((k + N + 1) * bucketMs is fixed within a bucket).
+        if fresh then
+          redis.call('PEXPIRE', st.key, ttl_of(st, now))
+          renewed = true
+        end
       end
-      record[#record + 1] = w.key
     end
     -- The registry outlives every window it lists: it is renewed whenever one of their expiries moves.
-    if renewed then redis.call('PEXPIRE', registry_key, ${EXPIRY_MARGIN.registry}) end
-    reap(pending_key, reservations_key, now, 16)
-    redis.call('ZADD', pending_key, now + ttl, id)
-    redis.call('HSET', reservations_key, id, table.concat(record, ' '))
-    redis.call('PEXPIRE', pending_key, ttl + SLIDE_MARGIN)
-    redis.call('PEXPIRE', reservations_key, ttl + SLIDE_MARGIN)
+    if renewed then redis.call('PEXPIRE', registry_key, REGISTRY_KEEP) end
+    local pending_key = KEYS[2 * g - 1]
+    redis.call('ZADD', pending_key, now + ttl, id .. ' ' .. tokens_s .. ' ' .. requests_s .. suffix)
+    -- The key lives 2 x ttl and is renewed (and reaped of expired reservations) when less than ttl is left:
+    -- once per ttl, not once per reservation; never shortened by an instance with a shorter ttl.
+    if redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
+      redis.call('ZREMRANGEBYSCORE', pending_key, '-inf', now)
+      redis.call('PEXPIRE', pending_key, 2 * ttl + SLIDE_MARGIN)
+    end
     return { 1, c, now, refusals }
   end
   local entry = { c, worst }
@@ -324,30 +413,47 @@ return { 0, 0, now, refusals }
 /**
  * settle / release: give back (or charge) the difference in the buckets the reservation charged, once.
  *
- * KEYS: pending, reservations, then the reservation's window keys. ARGV: now ('' = TIME), id, at,
- * token delta, request delta, then per window: bucket ms, N, unit. A delta lands in the bucket of `at`
- * only while that bucket is still inside its window (after that it no longer counts anywhere), and only
- * if the window still exists (an expired key must not come back without its TTL).
- *
- * Returns 1 when applied, 0 when the reservation was already settled, released or expired (idempotent).
+ * KEYS: pending, then the reservation's window keys. ARGV: now ('' = TIME), member (see the layout), at,
+ * token delta, request delta, then one layout code per window. A delta lands in the bucket of `at` only
+ * while that bucket still counts (after that it no longer counts anywhere), and only if the window still
+ * exists. Returns 1 when applied, 0 when the reservation was already settled, released or expired.
  */
 export const SETTLE_SCRIPT = `${PRELUDE}
+if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return 0 end
 local now = now_ms(ARGV[1])
-local id, at, dt, dr = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-if redis.call('ZREM', KEYS[1], id) == 0 then return 0 end
-redis.call('HDEL', KEYS[2], id)
-local a = 6
-for i = 3, #KEYS do
-  local w = { bms = tonumber(ARGV[a]), n = tonumber(ARGV[a + 1]), unit = ARGV[a + 2] }
-  a = a + 3
-  local delta = w.unit == 't' and dt or dr
-  local k, current = bucket(at, w), bucket(now, w)
-  if delta ~= 0 and k >= current - w.n and k <= current and redis.call('EXISTS', KEYS[i]) == 1 then
-    local v = redis.call('HINCRBY', KEYS[i], k, delta)
-    if v <= 0 then redis.call('HDEL', KEYS[i], k) end
-  end
-end
+local at, dt, dr = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 2, #KEYS do give_back(KEYS[i], ARGV[i + 4], at, now, dt, dr) end
 return 1
+`;
+
+/**
+ * cancel: release a reservation whose reserve never answered (timeout, lost connection). The store sends
+ * it right behind that reserve: on the same connection Redis runs them in order, so a reserve that did run
+ * after all is undone instead of holding its cost until the reservation TTL.
+ *
+ * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
+ * reservation ttl, tokens, requests, candidate count, then per candidate: its member, window count, and one
+ * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
+ * minus the ttl. Returns 1 when something was released.
+ */
+export const CANCEL_SCRIPT = `${PRELUDE}
+local now = now_ms(ARGV[1])
+local ttl, tokens, requests, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local a, kc = 6, 2
+for c = 1, count do
+  local member, nw = ARGV[a], tonumber(ARGV[a + 1])
+  a = a + 2
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score then
+    redis.call('ZREM', KEYS[1], member)
+    local at = tonumber(score) - ttl
+    for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens, -requests) end
+    return 1
+  end
+  kc = kc + nw
+  a = a + nw
+end
+return 0
 `;
 
 /**
@@ -355,94 +461,85 @@ return 1
  *
  * KEYS: registry (`windows`), one key per observed window, then (for a 429) the keys of the named kind at
  * both scopes, and last the window to create and block when no window is found. ARGV: now, number of
- * observed windows, per observed window: bucket ms, N, unit, kind, period, scope, model, limit, remaining
- * ('' = not reported); then blockedForMs ('' = no 429), the key prefix of the model's windows to block
- * when the named keys do not exist ('' = do not scan), and the spec (kind, unit, period, scope, model,
- * bucket ms, N) of the window to create.
+ * observed windows, per observed window: layout code, limit, remaining ('' = not reported); then
+ * blockedForMs ('' = no 429), the key prefix of the model's windows to block when the named keys do not
+ * exist ('' = do not scan), and the layout code of the window to create.
  *
- * A reported limit becomes the window's `learned` limit. A reported remaining lower than ours means
+ * A reported limit becomes the window's learned limit (`l`). A reported remaining lower than ours means
  * someone else uses the workspace: the difference is charged to the current bucket, so our view matches
- * the upstream's. A 429 sets `blocked`. Windows unknown so far are created (a learned requests-per-minute
+ * the upstream's. A 429 sets `b`. Windows unknown so far are created (a learned requests-per-minute
  * window needs no new code).
  */
 export const OBSERVE_SCRIPT = `${PRELUDE}
 local now = now_ms(ARGV[1])
 local count = tonumber(ARGV[2])
+local registry = KEYS[1]
 local a = 3
-local function ensure(st, key, w)
-  if not st.exists then
-    redis.call('HSET', key, 'kind', w.kind, 'unit', w.unit, 'period', w.period, 'scope', w.scope, 'model', w.model)
-    redis.call('SADD', KEYS[1], key)
-    redis.call('PEXPIRE', KEYS[1], ${EXPIRY_MARGIN.registry})
-    st.exists = true
-  end
-end
 local touched = {}
 for i = 1, count do
   local key = KEYS[1 + i]
-  local w = { bms = tonumber(ARGV[a]), n = tonumber(ARGV[a + 1]), unit = ARGV[a + 2], kind = ARGV[a + 3],
-    period = ARGV[a + 4], scope = ARGV[a + 5], model = ARGV[a + 6] }
-  local limit, remaining = tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
-  a = a + 9
-  local st = load(key)
-  ensure(st, key, w)
+  local st = touched[key] or open(key, ARGV[a], now, registry, nil)
+  local limit, remaining = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
   if limit and limit > 0 then
     -- A limit of 0 (sent with 429s) is a refusal, not the tier's limit.
-    redis.call('HSET', key, 'learned', limit)
-    st.meta.learned = tostring(limit)
+    redis.call('HSET', key, 'l', limit)
+    st.l = limit
   end
-  local lim = tonumber(st.meta.learned) or tonumber(st.meta.cfg)
+  local lim = st.l or tonumber(st.c)
   if remaining and lim then
-    local k = bucket(now, w)
-    local used = used_from(st, k - w.n)
-    local extra = (lim - remaining) - used
+    local extra = (lim - remaining) - st.t
     if extra > 0 then
-      st.b[k] = (st.b[k] or 0) + extra
-      redis.call('HINCRBY', key, k, extra)
+      st.cur = st.cur + extra
+      st.t = st.t + extra
+      redis.call('HSET', key, st.k, st.cur, 't', st.t)
     end
-    prune(st, key, k, w)
   end
-  touched[key] = w
+  touched[key] = st
+end
+-- A window known by name only (no layout to hand): exists?, and its block.
+local function peek(key)
+  local r = redis.call('HMGET', key, 't', 'b')
+  if not r[1] then return nil end
+  return { key = key, b = tonumber(r[2]) or 0 }
 end
 local blocked_for, scan_prefix = tonumber(ARGV[a]), ARGV[a + 1]
 if blocked_for then
   local until_ms = now + blocked_for
-  local fallback_key = KEYS[#KEYS]
   local targets = {}
   for i = 2 + count, #KEYS - 1 do
-    if load(KEYS[i]).exists then targets[#targets + 1] = KEYS[i] end
+    local st = touched[KEYS[i]] or peek(KEYS[i])
+    if st then targets[#targets + 1] = st end
   end
   if #targets == 0 and scan_prefix ~= '' then
     -- Every window of the model: read from the registry rather than KEYS, which is safe on a Cluster
     -- because they share the workspace's hash tag (one slot).
-    for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-      if string.sub(key, 1, #scan_prefix) == scan_prefix and load(key).exists then targets[#targets + 1] = key end
+    for _, key in ipairs(redis.call('SMEMBERS', registry)) do
+      if string.sub(key, 1, #scan_prefix) == scan_prefix then
+        local st = touched[key] or peek(key)
+        if st then targets[#targets + 1] = st end
+      end
     end
   end
   if #targets == 0 then
     -- No window to block yet: create the one the caller named (a standard kind, or tokens-per-minute),
     -- so that the next reserve through it sees the 429.
-    local w = { kind = ARGV[a + 2], unit = ARGV[a + 3], period = ARGV[a + 4], scope = ARGV[a + 5], model = ARGV[a + 6],
-      bms = tonumber(ARGV[a + 7]), n = tonumber(ARGV[a + 8]) }
-    ensure(load(fallback_key), fallback_key, w)
-    targets[1] = fallback_key
-    touched[fallback_key] = w
+    local key = KEYS[#KEYS]
+    targets[1] = touched[key] or open(key, ARGV[a + 2], now, registry, nil)
   end
-  for _, key in ipairs(targets) do
-    local st = cache[key]
-    if (tonumber(st.meta.blocked) or 0) < until_ms then
-      redis.call('HSET', key, 'blocked', until_ms)
-      st.meta.blocked = tostring(until_ms)
+  for _, st in ipairs(targets) do
+    if st.b < until_ms then
+      redis.call('HSET', st.key, 'b', until_ms)
+      st.b = until_ms
     end
-    touched[key] = touched[key] or {}
+    touched[st.key] = st
   end
 end
-for key, w in pairs(touched) do
-  local st = cache[key]
-  if w.n then redis.call('PEXPIRE', key, ttl_of(st, w, now))
+for key, st in pairs(touched) do
+  if st.bms then redis.call('PEXPIRE', key, ttl_of(st, now))
   else
     local pttl = redis.call('PTTL', key)
-    local need = tonumber(st.meta.blocked) - now + SLIDE_MARGIN
+    local need = st.b - now + SLIDE_MARGIN
     if pttl < need then redis.call('PEXPIRE', key, need) end
   end
 end
@@ -450,77 +547,53 @@ return 1
 `;
 
 /**
- * inspect: the state of every window of one workspace, and its pending reservations (expired ones reaped
- * first). KEYS: windows (registry), pending, reservations. ARGV: now ('' = TIME).
+ * inspect: the state of every window of one workspace, and its pending reservations (expired ones removed
+ * first). KEYS: windows (registry), pending. ARGV: now ('' = TIME).
  *
- * Returns `{ now, pendingCount, windows }`, each window `{ key, kind, unit, period, scope, model, used,
- * cfg, learned, blocked, held }` with '' for absent values. `used` is computed here, with the bucket
- * layout stored in the window (`period`), since the caller may not know the window at all.
+ * Returns `{ now, pendingCount, windows }`, each window `{ key, layout code, used, cfg, learned, blocked,
+ * held }` with '' for absent values. `used` is summed here from the buckets inside the window (read only:
+ * a snapshot changes nothing), with the layout stored in the window.
  */
 export const INSPECT_SCRIPT = `${PRELUDE}
 local now = now_ms(ARGV[1])
-local layouts = cjson.decode(ARGV[2])
-reap(KEYS[2], KEYS[3], now, 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local tag = string.sub(KEYS[1], 1, #KEYS[1] - #':windows')
 local held = {}
-local records = redis.call('HGETALL', KEYS[3])
-for i = 2, #records, 2 do
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local parts = {}
-  for part in string.gmatch(records[i], '%S+') do parts[#parts + 1] = part end
+  for part in string.gmatch(member, '%S+') do parts[#parts + 1] = part end
+  local tokens, requests = tonumber(parts[2]) or 0, tonumber(parts[3]) or 0
   for j = 4, #parts do
-    held[parts[j]] = held[parts[j]] or { 0, 0 }
-    held[parts[j]][1] = held[parts[j]][1] + tonumber(parts[1])
-    held[parts[j]][2] = held[parts[j]][2] + tonumber(parts[2])
+    local key = tag .. parts[j]
+    local h = held[key] or { 0, 0 }
+    h[1] = h[1] + tokens
+    h[2] = h[2] + requests
+    held[key] = h
   end
 end
 local out = {}
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local st = load(key)
-  if not st.exists then
+  local raw = redis.call('HGETALL', key)
+  if #raw == 0 then
     redis.call('SREM', KEYS[1], key)
   else
-    local layout = layouts[st.meta.period] or { bucketMs = 0, buckets = 0 }
-    local w = { bms = layout.bucketMs, n = layout.buckets }
+    local f, b = {}, {}
+    for i = 1, #raw, 2 do
+      local idx = tonumber(raw[i])
+      if idx then b[idx] = tonumber(raw[i + 1]) else f[raw[i]] = raw[i + 1] end
+    end
+    local layout = LAYOUT[f.p or '']
+    local used = 0
+    if layout then
+      local from = bucket(now, layout[1]) - layout[2]
+      for idx, v in pairs(b) do
+        if idx >= from then used = used + v end
+      end
+    end
     local h = held[key] or { 0, 0 }
-    out[#out + 1] = { key, st.meta.kind or '', st.meta.unit or '', st.meta.period or '', st.meta.scope or '',
-      st.meta.model or '', used_from(st, bucket(now, w) - w.n), st.meta.cfg or '', st.meta.learned or '',
-      (tonumber(st.meta.blocked) or 0) > now and st.meta.blocked or '', st.meta.unit == 't' and h[1] or h[2] }
+    out[#out + 1] = { key, f.p or '', used, f.c or '', f.l or '', (tonumber(f.b) or 0) > now and f.b or '',
+      (layout and layout[3]) and h[1] or h[2] }
   end
 end
 return { now, redis.call('ZCARD', KEYS[2]), out }
-`;
-
-/**
- * cancel: release a reservation known only by its id, from its record. The store sends it right behind a
- * reserve whose answer timed out: on the same connection Redis runs them in order, so a reserve that did
- * run after all is undone instead of holding its cost until the reservation TTL.
- *
- * KEYS: pending, reservations. ARGV: now ('' = TIME), id, bucket layouts by period as JSON. The window
- * keys come from the record (same hash tag, so the same slot). Returns 1 when something was released.
- */
-export const CANCEL_SCRIPT = `${PRELUDE}
-local now = now_ms(ARGV[1])
-local id = ARGV[2]
-local layouts = cjson.decode(ARGV[3])
-local record = redis.call('HGET', KEYS[2], id)
-if not record then return 0 end
-redis.call('ZREM', KEYS[1], id)
-redis.call('HDEL', KEYS[2], id)
-local parts = {}
-for part in string.gmatch(record, '%S+') do parts[#parts + 1] = part end
-local tokens, requests, at = tonumber(parts[1]), tonumber(parts[2]), tonumber(parts[3])
-for j = 4, #parts do
-  local key = parts[j]
-  local st = load(key)
-  local layout = st.exists and layouts[st.meta.period]
-  if layout then
-    local w = { bms = layout.bucketMs, n = layout.buckets }
-    local k, current = bucket(at, w), bucket(now, w)
-    local delta = st.meta.unit == 't' and tokens or requests
-    if delta > 0 and k >= current - w.n and k <= current then
-      local v = redis.call('HINCRBY', key, k, -delta)
-      if v <= 0 then redis.call('HDEL', key, k) end
-    end
-  end
-end
-return 1
 `;

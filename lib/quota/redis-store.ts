@@ -25,6 +25,9 @@ import {
   RESERVE_SCRIPT,
   SETTLE_SCRIPT,
   EXPIRY_MARGIN,
+  layoutCode,
+  parseLayoutCode,
+  parseWindowKey,
   windowKey,
   workspaceKeys,
   workspaceRegistryKey,
@@ -38,13 +41,12 @@ import type {
   ReserveRequest,
   ReserveResult,
   UpstreamObservation,
-  WindowPeriod,
   WindowRefusal,
   WindowSnapshot,
   WindowSpec,
 } from './types.js';
 import { WINDOW_KINDS } from './types.js';
-import { validateActualTokens, validateCandidate, validateObservation, validateReserveRequest, windowGeometry } from './window.js';
+import { validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
 
 export { StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
@@ -132,25 +134,25 @@ export interface RedisStoreOptions {
   readonly createFallbackStore?: () => QuotaStore;
 }
 
-/** One window of a candidate, resolved to its Redis key and bucket layout once per candidate object. */
-interface ResolvedWindow {
-  readonly spec: WindowSpec;
-  readonly key: string;
-  /** Sub-bucket width in ms; 0 for the calendar month. */
-  readonly bucketMs: number;
-  /** N: buckets before the current one that an admission sums. */
-  readonly buckets: number;
-  readonly unit: 't' | 'r';
-}
-
+/**
+ * A candidate resolved once per candidate object (plans are cached above the store): its keys and the
+ * script arguments that never change, so a decision only concatenates prebuilt pieces.
+ */
 interface ResolvedCandidate {
   readonly keys: WorkspaceKeys;
-  readonly windows: readonly ResolvedWindow[];
+  /** The window keys, in the candidate's order. */
+  readonly windowKeys: readonly string[];
+  /** One layout code per window (period letter + unit letter). */
+  readonly codes: readonly string[];
+  /** ` :w:K :m:M:K...`: the window keys without the tag, ending a pending member. */
+  readonly suffix: string;
+  /** RESERVE_SCRIPT arguments of the candidate after its workspace group: count, suffix, (code, limit)... */
+  readonly reserveArgs: ReadonlyArray<string | number>;
 }
 
 /** The reply of RESERVE_SCRIPT: ok, candidate (1-based), now, refusals. */
 type ReserveReply = [number, number, number, Array<Array<number | number[]>>];
-type InspectReply = [number, number, Array<[string, string, string, string, string, string, number, string, string, string, number]>];
+type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 type ScriptName = 'reserve' | 'settle' | 'observe' | 'inspect' | 'cancel';
@@ -162,11 +164,6 @@ const SCRIPTS: Record<ScriptName, string> = {
   inspect: INSPECT_SCRIPT,
   cancel: CANCEL_SCRIPT,
 };
-
-/** Bucket layouts by period, for the inspect script (which reads a window's period from Redis). */
-const LAYOUTS_JSON = JSON.stringify(
-  Object.fromEntries((['second', 'minute', 'rolling-30d', 'month'] as const).map((period) => [period, layoutOf(period)])),
-);
 
 /** Replies that mean "Redis cannot serve now", as opposed to a bug in a script or a bad argument. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS|MOVED|ASK)\b/;
@@ -196,6 +193,8 @@ export class RedisStore implements QuotaStore {
   readonly #createFallback: () => QuotaStore;
   readonly #runners: Record<ScriptName, ScriptRunner>;
   readonly #resolved = new WeakMap<QuotaCandidate, ResolvedCandidate>();
+  /** The candidate each reservation of this store charged, so settle rebuilds nothing. */
+  readonly #charged = new WeakMap<Reservation, ResolvedCandidate>();
   /** Workspaces this process added to the registry, with when (wall ms): refreshed daily, since it expires. */
   readonly #registered = new Map<string, number>();
   readonly #listeners = new Map<RedisStoreEventType, Set<(event: never) => void>>();
@@ -336,7 +335,10 @@ export class RedisStore implements QuotaStore {
     if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().snapshot(workspace);
     try {
       const inspected = await this.#inspect(workspace);
-      return inspected.flatMap(({ workspace: name, reply }) => reply[2].map((row) => toSnapshot(name, row)));
+      return inspected.flatMap(({ workspace: name, reply }) => {
+        const { tag } = workspaceKeys(this.#prefix, name);
+        return reply[2].flatMap((row) => toSnapshot(name, tag, row) ?? []);
+      });
     } catch (error) {
       await this.#failed('snapshot', error);
       return this.#fallbackStore().snapshot(workspace);
@@ -378,51 +380,52 @@ export class RedisStore implements QuotaStore {
   // ---- Redis operations -------------------------------------------------------------------------
 
   async #reserveInRedis(request: ReserveRequest, resolved: readonly ResolvedCandidate[], requests: number): Promise<ReserveResult> {
-    const refusals: CandidateRefusal[] = [];
-    for (const [start, end] of this.#batches(request.candidates)) {
+    const candidates = request.candidates;
+    const cluster = this.#redis instanceof Cluster;
+    let refusals: CandidateRefusal[] | undefined;
+    // One batch on a standalone Redis; runs of one workspace on a Cluster (a script stays within one slot).
+    for (let start = 0; start < candidates.length; ) {
+      let end = candidates.length;
+      if (cluster) {
+        const workspace = (candidates[start] as QuotaCandidate).workspace;
+        end = start + 1;
+        while (end < candidates.length && (candidates[end] as QuotaCandidate).workspace === workspace) end++;
+      }
+      // KEYS: pending and registry per workspace, then every candidate's window keys; ARGV: see RESERVE_SCRIPT.
+      const tags: string[] = [];
       const keys: string[] = [];
-      const keyIndex = new Map<string, number>();
-      const indexOf = (key: string) => {
-        let index = keyIndex.get(key);
-        if (index === undefined) {
-          keys.push(key);
-          keyIndex.set(key, (index = keys.length));
-        }
-        return index;
-      };
-      const groups = new Map<string, number>();
       for (let c = start; c < end; c++) {
-        const { keys: ws } = resolved[c] as ResolvedCandidate;
-        if (!groups.has(ws.tag)) {
-          groups.set(ws.tag, groups.size + 1);
-          indexOf(ws.pending);
-          indexOf(ws.reservations);
-          indexOf(ws.windows);
+        const ws = (resolved[c] as ResolvedCandidate).keys;
+        if (!tags.includes(ws.tag)) {
+          tags.push(ws.tag);
+          keys.push(ws.pending, ws.windows);
         }
       }
       const id = `${this.#idPrefix}.${(this.#nextId++).toString(36)}`;
-      const args: Array<string | number> = [this.#now(), id, request.tokens, requests, this.#reservationTtlMs, groups.size, end - start];
+      const args: Array<string | number> = [this.#now(), id, request.tokens, requests, this.#reservationTtlMs, tags.length, end - start];
       for (let c = start; c < end; c++) {
         const candidate = resolved[c] as ResolvedCandidate;
-        args.push(groups.get(candidate.keys.tag) as number, candidate.windows.length);
-        for (const w of candidate.windows) {
-          args.push(indexOf(w.key), w.bucketMs, w.buckets, w.unit, w.spec.limit ?? '', w.spec.kind, w.spec.period, w.spec.scope, w.spec.scope === 'model' ? (request.candidates[c] as QuotaCandidate).model : '');
-        }
+        for (const key of candidate.windowKeys) keys.push(key);
+        args.push(tags.length === 1 ? 1 : tags.indexOf(candidate.keys.tag) + 1);
+        for (const arg of candidate.reserveArgs) args.push(arg);
       }
       let reply: ReserveReply;
       try {
         reply = (await this.#run('reserve', keys, args)) as ReserveReply;
       } catch (error) {
-        this.#cancel(id, request.candidates.slice(start, end));
+        this.#cancel(id, request.tokens, requests, candidates.slice(start, end), resolved.slice(start, end));
         throw error;
       }
       const [ok, chosen, now, rawRefusals] = reply;
       // The script created the windows it checked, refused or not: list their workspaces for snapshot().
-      for (let c = start; c < end; c++) this.#register((request.candidates[c] as QuotaCandidate).workspace);
-      for (const raw of rawRefusals) refusals.push(toCandidateRefusal(raw, start, request.candidates));
+      for (let c = start; c < end; c++) this.#register((candidates[c] as QuotaCandidate).workspace);
+      if (rawRefusals.length > 0) {
+        refusals ??= [];
+        for (const raw of rawRefusals) refusals.push(toCandidateRefusal(raw, start, candidates));
+      }
       if (ok === 1) {
         const index = start + chosen - 1;
-        const candidate = request.candidates[index] as QuotaCandidate;
+        const candidate = candidates[index] as QuotaCandidate;
         const reservation: Reservation = {
           id,
           workspace: candidate.workspace,
@@ -433,10 +436,13 @@ export class RedisStore implements QuotaStore {
           at: now,
           windows: candidate.windows,
         };
-        return { ok: true, reservation, refusals };
+        this.#charged.set(reservation, resolved[index] as ResolvedCandidate);
+        return { ok: true, reservation, refusals: refusals ?? [] };
       }
+      start = end;
     }
-    return { ok: false, retryAfterMs: refusals.reduce((min, r) => Math.min(min, r.retryAfterMs), Number.POSITIVE_INFINITY), refusals };
+    const all = refusals ?? [];
+    return { ok: false, retryAfterMs: all.reduce((min, r) => Math.min(min, r.retryAfterMs), Number.POSITIVE_INFINITY), refusals: all };
   }
 
   async #giveBack(operation: 'settle' | 'release', reservation: Reservation, tokenDelta: number, requestDelta: number): Promise<void> {
@@ -445,11 +451,10 @@ export class RedisStore implements QuotaStore {
       await (operation === 'settle' ? fallback.settle(reservation, reservation.tokens + tokenDelta) : fallback.release(reservation));
       return;
     }
+    const candidate = this.#charged.get(reservation) ?? this.#resolve(reservation, 0);
     const send = async () => {
-      const { keys: ws, windows } = this.#resolve(reservation, 0);
-      const keys = [ws.pending, ws.reservations, ...windows.map((w) => w.key)];
-      const args: Array<string | number> = [this.#now(), reservation.id, reservation.at, tokenDelta, requestDelta];
-      for (const w of windows) args.push(w.bucketMs, w.buckets, w.unit);
+      const keys = [candidate.keys.pending, ...candidate.windowKeys];
+      const args: Array<string | number> = [this.#now(), pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, ...candidate.codes];
       await this.#run('settle', keys, args);
     };
     try {
@@ -466,14 +471,25 @@ export class RedisStore implements QuotaStore {
    * Undo a reserve whose answer never came (timeout, lost connection), in case Redis ran it anyway: sent
    * on the same connection, it runs after the reserve. Best effort; the reservation TTL is the backstop.
    */
-  #cancel(id: string, candidates: readonly QuotaCandidate[]): void {
+  #cancel(id: string, tokens: number, requests: number, candidates: readonly QuotaCandidate[], resolved: readonly ResolvedCandidate[]): void {
     const workspaces = new Set(candidates.map((candidate) => candidate.workspace));
     for (const workspace of workspaces) {
       const ws = workspaceKeys(this.#prefix, workspace);
+      const keys: string[] = [ws.pending];
+      const args: Array<string | number> = [this.#now(), this.#reservationTtlMs, tokens, requests, 0];
+      let count = 0;
+      candidates.forEach((candidate, i) => {
+        if (candidate.workspace !== workspace) return;
+        const r = resolved[i] as ResolvedCandidate;
+        keys.push(...r.windowKeys);
+        args.push(pendingMember(id, tokens, requests, r), r.codes.length, ...r.codes);
+        count++;
+      });
+      args[4] = count;
       const runner = this.#runners.cancel;
       // Straight to the client: #command would refuse while the client is not ready, yet a request already
       // written to the socket may still run.
-      withTimeout(runner(2, ws.pending, ws.reservations, this.#now(), id, LAYOUTS_JSON), this.#timeoutMs * 10).catch(() => {});
+      withTimeout(runner(keys.length, ...keys, ...args), this.#timeoutMs * 10).catch(() => {});
     }
   }
 
@@ -483,10 +499,8 @@ export class RedisStore implements QuotaStore {
     const args: Array<string | number> = [this.#now(), observation.windows.length];
     for (const window of observation.windows) {
       const model = window.scope === 'model' ? observation.model : undefined;
-      const { bucketMs, buckets } = layoutOf(window.period);
       keys.push(windowKey(ws.tag, window.kind, model));
-      args.push(bucketMs, buckets, unitCode(window.unit), window.kind, window.period, window.scope, model ?? '');
-      args.push(countOrEmpty(window.limit), countOrEmpty(window.remaining));
+      args.push(layoutCode(window.period, window.unit), countOrEmpty(window.limit), countOrEmpty(window.remaining));
     }
     const limited = observation.rateLimited;
     if (limited !== undefined && limited.blockedForMs > 0) {
@@ -495,11 +509,9 @@ export class RedisStore implements QuotaStore {
       const standard = Object.values(WINDOW_KINDS).find((spec) => spec.kind === limited.kind);
       if (limited.kind !== undefined) keys.push(windowKey(ws.tag, limited.kind, undefined), windowKey(ws.tag, limited.kind, observation.model));
       const create = standard ?? WINDOW_KINDS.tokensPerMinute;
-      const createModel = create.scope === 'model' ? observation.model : undefined;
-      keys.push(windowKey(ws.tag, create.kind, createModel));
-      const { bucketMs, buckets } = layoutOf(create.period);
+      keys.push(windowKey(ws.tag, create.kind, create.scope === 'model' ? observation.model : undefined));
       args.push(Math.ceil(limited.blockedForMs), standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
-      args.push(create.kind, unitCode(create.unit), create.period, create.scope, createModel ?? '', bucketMs, buckets);
+      args.push(layoutCode(create.period, create.unit));
     } else {
       args.push('', '');
     }
@@ -518,7 +530,7 @@ export class RedisStore implements QuotaStore {
     return Promise.all(
       names.map(async (name) => {
         const ws = workspaceKeys(this.#prefix, name);
-        const reply = (await this.#run('inspect', [ws.windows, ws.pending, ws.reservations], [this.#now(), LAYOUTS_JSON])) as InspectReply;
+        const reply = (await this.#run('inspect', [ws.windows, ws.pending], [this.#now()])) as InspectReply;
         return { workspace: name, reply };
       }),
     );
@@ -660,32 +672,15 @@ export class RedisStore implements QuotaStore {
     if (resolved === undefined) {
       validateCandidate(candidate, `candidates[${index}]`);
       const keys = workspaceKeys(this.#prefix, candidate.workspace);
-      const windows = candidate.windows.map((spec): ResolvedWindow => {
-        const { bucketMs, buckets } = layoutOf(spec.period);
-        return { spec, key: windowKey(keys.tag, spec.kind, spec.scope === 'model' ? candidate.model : undefined), bucketMs, buckets, unit: unitCode(spec.unit) };
-      });
-      resolved = { keys, windows };
+      const windowKeys = candidate.windows.map((spec) => windowKey(keys.tag, spec.kind, spec.scope === 'model' ? candidate.model : undefined));
+      const codes = candidate.windows.map((spec) => layoutCode(spec.period, spec.unit));
+      const suffix = windowKeys.map((key) => ` ${key.slice(keys.tag.length)}`).join('');
+      const reserveArgs: Array<string | number> = [candidate.windows.length, suffix];
+      candidate.windows.forEach((spec, i) => reserveArgs.push(codes[i] as string, spec.limit === null ? '' : String(spec.limit)));
+      resolved = { keys, windowKeys, codes, suffix, reserveArgs };
       this.#resolved.set(candidate, resolved);
     }
     return resolved;
-  }
-
-  /**
-   * Cuts the candidate list into the ranges one script may cover: all of it on a standalone Redis, runs of
-   * one workspace on a Cluster (a script must stay within one hash slot).
-   */
-  *#batches(candidates: readonly QuotaCandidate[]): Generator<[number, number]> {
-    if (!(this.#redis instanceof Cluster)) {
-      yield [0, candidates.length];
-      return;
-    }
-    let start = 0;
-    for (let i = 1; i <= candidates.length; i++) {
-      if (i === candidates.length || (candidates[i] as QuotaCandidate).workspace !== (candidates[start] as QuotaCandidate).workspace) {
-        yield [start, i];
-        start = i;
-      }
-    }
   }
 }
 
@@ -701,13 +696,9 @@ function defineScripts(redis: Redis | Cluster): Record<ScriptName, ScriptRunner>
   return runners;
 }
 
-function layoutOf(period: WindowPeriod): { bucketMs: number; buckets: number } {
-  const { bucketMs, span } = windowGeometry(period);
-  return bucketMs === undefined ? { bucketMs: 0, buckets: 0 } : { bucketMs, buckets: span - 1 };
-}
-
-function unitCode(unit: WindowSpec['unit']): 't' | 'r' {
-  return unit === 'tokens' ? 't' : 'r';
+/** The pending member of a reservation (see the key layout in redis-scripts.ts). */
+function pendingMember(id: string, tokens: number, requests: number, candidate: ResolvedCandidate): string {
+  return `${id} ${tokens} ${requests}${candidate.suffix}`;
 }
 
 function countOrEmpty(value: number | undefined): number | string {
@@ -736,15 +727,18 @@ function toCandidateRefusal(raw: Array<number | number[]>, start: number, candid
   return { candidateIndex: index, workspace: candidate.workspace, model: candidate.model, retryAfterMs: never(raw[1] as number), windows };
 }
 
-function toSnapshot(workspace: string, row: InspectReply[2][number]): WindowSnapshot {
-  const [, kind, unit, period, scope, model, used, cfg, learned, blocked, held] = row;
+function toSnapshot(workspace: string, tag: string, row: InspectReply[2][number]): WindowSnapshot | undefined {
+  const [key, code, used, cfg, learned, blocked, held] = row;
+  const name = parseWindowKey(tag, key);
+  const layout = parseLayoutCode(code);
+  if (name === undefined || layout === undefined) return undefined;
   const learnedLimit = learned === '' ? undefined : Number(learned);
   return {
     workspace,
-    model: scope === 'model' ? model : undefined,
-    kind,
-    unit: unit === 't' ? 'tokens' : 'requests',
-    period: period as WindowPeriod,
+    model: name.model,
+    kind: name.kind,
+    unit: layout.unit,
+    period: layout.period,
     limit: learnedLimit ?? (cfg === '' ? null : Number(cfg)),
     used: Number(used),
     held: Number(held),

@@ -51,7 +51,6 @@ describe('RedisStore (Redis-specific)', function () {
         `{${prefix}acme}:m:small:tokens-per-minute`,
         `{${prefix}acme}:m:small:tokens-per-month`,
         `{${prefix}acme}:pending`,
-        `{${prefix}acme}:reservations`,
         `{${prefix}acme}:w:requests-per-minute`,
         `{${prefix}acme}:w:requests-per-second`,
         `{${prefix}acme}:windows`,
@@ -146,7 +145,7 @@ describe('RedisStore (Redis-specific)', function () {
     await new Promise((resolve) => setTimeout(resolve, 150));
     const survivor = open();
     expect(await survivor.pendingReservations()).to.equal(0);
-    expect(await client.hlen(`{${prefix}acme}:reservations`)).to.equal(0);
+    expect(await client.zcard(`{${prefix}acme}:pending`)).to.equal(0);
     const window = (await survivor.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute');
     expect(window).to.include({ used: 300, held: 0 });
   });
