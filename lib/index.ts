@@ -19,6 +19,7 @@ export {
   type Plan,
   type PlanCandidate,
   type Decision,
+  type Lease,
   type Routed,
   type RoutedStream,
 } from './router/router.js';

@@ -3,7 +3,7 @@
  * (an unknown capability, a negative token count) fails at once with a NeedError naming the field.
  */
 import { CAPABILITIES, type Capability, type ModelId, type VersionConstraint } from './catalog/types.js';
-import { isCapability, parseVersionConstraint } from './catalog/query.js';
+import { parseVersionConstraint } from './catalog/query.js';
 import { NeedError } from './errors.js';
 
 /** How candidates are ordered. */
@@ -71,17 +71,20 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   if (need !== undefined && (typeof need !== 'object' || need === null || Array.isArray(need))) {
     throw new NeedError('need', `expected an object, received ${Array.isArray(need) ? 'an array' : typeof need}`);
   }
-  const given = need ?? {};
-  const capabilities = new Set<Capability>([endpointCapability[endpoint], ...implied]);
+  const given: Need = need ?? {};
+  // Capabilities as a bit mask: a cheap, order-free key, and one shared array per distinct set.
+  let mask = capabilityBit.get(endpointCapability[endpoint]) as number;
+  for (const capability of implied) mask |= capabilityBit.get(capability) as number;
   const requested = given.capabilities;
   if (requested !== undefined) {
     if (!Array.isArray(requested)) throw new NeedError('need.capabilities', 'expected a list of capabilities');
-    requested.forEach((capability: unknown, index: number) => {
-      if (!isCapability(capability)) {
-        throw new NeedError(`need.capabilities[${index}]`, `unknown capability ${JSON.stringify(capability)}; known: ${CAPABILITIES.join(', ')}`);
+    for (let index = 0; index < requested.length; index++) {
+      const bit = capabilityBit.get(requested[index] as Capability);
+      if (bit === undefined) {
+        throw new NeedError(`need.capabilities[${index}]`, `unknown capability ${JSON.stringify(requested[index])}; known: ${CAPABILITIES.join(', ')}`);
       }
-      capabilities.add(capability);
-    });
+      mask |= bit;
+    }
   }
   const minContext = given.minContext ?? 0;
   if (!Number.isSafeInteger(minContext) || minContext < 0) {
@@ -92,21 +95,27 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   if (!STRATEGIES.includes(strategy)) throw new NeedError('need.strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
   if (given.openWeights !== undefined && typeof given.openWeights !== 'boolean') throw new NeedError('need.openWeights', 'expected true or false');
   const family = stringList(given.family, 'need.family');
-  const prefer = stringList(given.prefer, 'need.prefer') ?? [];
-  const exclude = stringList(given.exclude, 'need.exclude') ?? [];
-  const sorted = [...capabilities].sort();
-  const normalised = {
-    capabilities: sorted,
-    minContext,
-    family,
-    version: given.version,
-    openWeights: given.openWeights === true,
-    prefer,
-    exclude,
-    strategy,
-    includeDeprecated: given.includeDeprecated === true,
-  };
-  return { ...normalised, signature: JSON.stringify(normalised) };
+  const prefer = stringList(given.prefer, 'need.prefer') ?? NONE;
+  const exclude = stringList(given.exclude, 'need.exclude') ?? NONE;
+  const openWeights = given.openWeights === true;
+  const includeDeprecated = given.includeDeprecated === true;
+  // Built by hand: JSON.stringify of the whole need cost several microseconds on every call.
+  const signature = `${mask}|${minContext}|${family === undefined ? '' : family.join(',')}|${given.version ?? ''}|${openWeights ? 1 : 0}|${prefer.length === 0 ? '' : prefer.join(',')}|${exclude.length === 0 ? '' : exclude.join(',')}|${strategy}|${includeDeprecated ? 1 : 0}`;
+  return { capabilities: capabilitiesOf(mask), minContext, family, version: given.version, openWeights, prefer, exclude, strategy, includeDeprecated, signature };
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+const capabilityBit = new Map<Capability, number>(CAPABILITIES.map((capability, index) => [capability, 1 << index]));
+const capabilityLists = new Map<number, readonly Capability[]>();
+
+/** The capabilities of a mask, in catalogue order; one frozen array per mask. */
+function capabilitiesOf(mask: number): readonly Capability[] {
+  let list = capabilityLists.get(mask);
+  if (list === undefined) {
+    list = Object.freeze(CAPABILITIES.filter((capability) => (mask & (capabilityBit.get(capability) as number)) !== 0));
+    capabilityLists.set(mask, list);
+  }
+  return list;
 }
 
 /** A token count given by a caller (maxTokens...): a whole number >= 0, else NeedError. */

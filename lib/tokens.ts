@@ -30,6 +30,12 @@ export interface TokenEstimatorOptions {
    */
   readonly perMessageOverhead?: number;
   /**
+   * Tokens added once per chat request (not empty) for the control tokens that open the sequence and
+   * close the last turn.
+   * @default 3
+   */
+  readonly requestOverhead?: number;
+  /**
    * Documented allowance per image part (`image_url` chunk), whatever its size: Pixtral spends one token
    * per 16x16 patch (plus row breaks), and the API downsizes large images, so 1600 covers a typical
    * image up to about 640x640. Raise it for high-resolution images.
@@ -69,8 +75,13 @@ export interface TokenEstimatorStats {
   readonly observations: number;
 }
 
-/** Weight of one calibration observation in the running (geometric) mean. */
-const CALIBRATION_WEIGHT = 0.1;
+/**
+ * Weight of one calibration observation in the running (geometric) mean. Upward moves weigh more than
+ * downward ones, so the ratio leans high: an under-estimate costs an upstream 429 (the reservation was too
+ * small), an over-estimate only holds capacity until the call settles.
+ */
+const CALIBRATION_WEIGHT_UP = 0.25;
+const CALIBRATION_WEIGHT_DOWN = 0.1;
 /** Bounds of an observed actual/estimate ratio and so of the calibrated ratio. */
 const MIN_RATIO = 0.25;
 const MAX_RATIO = 4;
@@ -104,6 +115,7 @@ export class TokenEstimator {
   readonly #audioTokensPerSecond: number;
   readonly #audioPartTokens: number;
   readonly #calibration: boolean;
+  readonly #requestOverhead: number;
   readonly #cache: LRUCache<string, number> | undefined;
   #ratio = 1;
   #cacheHits = 0;
@@ -113,6 +125,7 @@ export class TokenEstimator {
   constructor({
     charsPerToken = 3.5,
     perMessageOverhead = 4,
+    requestOverhead = 3,
     imageTokens = 1600,
     audioTokensPerSecond = 12.5,
     audioPartTokens = 3000,
@@ -122,7 +135,7 @@ export class TokenEstimator {
     if (typeof charsPerToken !== 'number' || !Number.isFinite(charsPerToken) || charsPerToken <= 0) {
       throw new ConfigError('charsPerToken', `must be a finite number > 0, received ${String(charsPerToken)}`);
     }
-    const counts = { perMessageOverhead, imageTokens, audioTokensPerSecond, audioPartTokens };
+    const counts = { perMessageOverhead, requestOverhead, imageTokens, audioTokensPerSecond, audioPartTokens };
     for (const [option, value] of Object.entries(counts)) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         throw new ConfigError(option, `must be a finite number >= 0, received ${String(value)}`);
@@ -136,6 +149,7 @@ export class TokenEstimator {
     }
     this.#charsPerToken = charsPerToken;
     this.#perMessageOverhead = perMessageOverhead;
+    this.#requestOverhead = requestOverhead;
     this.#imageTokens = imageTokens;
     this.#audioTokensPerSecond = audioTokensPerSecond;
     this.#audioPartTokens = audioPartTokens;
@@ -178,7 +192,7 @@ export class TokenEstimator {
       }
       tokens += this.#perMessageOverhead + this.#messageTokens(message as Record<string, unknown>);
     }
-    return this.#calibrated(tokens);
+    return this.#calibrated(messages.length === 0 ? 0 : tokens + this.#requestOverhead);
   }
 
   /**
@@ -231,18 +245,25 @@ export class TokenEstimator {
    * `actualPromptTokens` the `usage.prompt_tokens` (SDK: `usage.promptTokens`) of its response.
    *
    * The ratio is a geometric exponentially weighted mean of actual/raw-estimate:
-   * `sample = clamp(ratio x actual / estimated, 0.25, 4)` (the raw estimate being `estimated / ratio`),
-   * then `ratio = ratio^(1 - 0.1) x sample^0.1`. So a consistent bias is learned (after 45 consistent
-   * observations the remaining error is about 1% of the initial one, in log terms), and one hostile or
-   * broken value moves the ratio by a factor of at most 4^0.1 ~ 1.15. Observations with a non-finite or
-   * non-positive estimate or actual count, or after `calibration: false`, are ignored.
+   * `sample = clamp(ratioUsed x actual / estimated, 0.25, 4)` (the raw estimate being
+   * `estimated / ratioUsed`), then `ratio = ratio^(1 - w) x sample^w` with w = 0.25 when the sample is
+   * above the ratio and 0.1 below (the ratio leans high). A consistent bias is learned (within 1% after
+   * about 45 observations), and one hostile or broken value moves the ratio by a factor of at most
+   * 4^0.25 ~ 1.41. Observations with a non-finite or non-positive estimate or actual count, or after
+   * `calibration: false`, are ignored.
+   *
+   * @param ratioUsed the {@link TokenEstimator.ratio} in force when `estimated` was computed. Pass it when
+   *   other calls may have moved the ratio in between (a call that waited for quota): comparing an old
+   *   estimate with the current ratio would feed the error back into the ratio. @default the current ratio
    */
-  observe(estimated: number, actualPromptTokens: number): void {
+  observe(estimated: number, actualPromptTokens: number, ratioUsed: number = this.#ratio): void {
     if (!this.#calibration) return;
     if (typeof estimated !== 'number' || !Number.isFinite(estimated) || estimated <= 0) return;
     if (typeof actualPromptTokens !== 'number' || !Number.isFinite(actualPromptTokens) || actualPromptTokens <= 0) return;
-    const sample = clamp((this.#ratio * actualPromptTokens) / estimated, MIN_RATIO, MAX_RATIO);
-    const next = this.#ratio ** (1 - CALIBRATION_WEIGHT) * sample ** CALIBRATION_WEIGHT;
+    if (typeof ratioUsed !== 'number' || !Number.isFinite(ratioUsed) || ratioUsed <= 0) return;
+    const sample = clamp((ratioUsed * actualPromptTokens) / estimated, MIN_RATIO, MAX_RATIO);
+    const weight = sample > this.#ratio ? CALIBRATION_WEIGHT_UP : CALIBRATION_WEIGHT_DOWN;
+    const next = this.#ratio ** (1 - weight) * sample ** weight;
     this.#ratio = clamp(next, MIN_RATIO, MAX_RATIO);
     this.#observations += 1;
   }

@@ -26,13 +26,13 @@ function wavBase64(seconds: number): string {
 
 describe('TokenEstimator', function () {
   // Round numbers: 1 token per ASCII character, 10 per message, so expected values are exact.
-  const exact = () => new TokenEstimator({ charsPerToken: 1, perMessageOverhead: 10, imageTokens: 1000, audioPartTokens: 500, audioTokensPerSecond: 10 });
+  const exact = () => new TokenEstimator({ charsPerToken: 1, perMessageOverhead: 10, requestOverhead: 0, imageTokens: 1000, audioPartTokens: 500, audioTokensPerSecond: 10 });
 
   describe('estimateMessages: each shape', function () {
-    it('counts string content plus the per-message overhead, with defaults 3.5 chars and 4 per message', function () {
+    it('counts string content plus the per-message and per-request overheads, with defaults 3.5 chars, 4 per message, 3 per request', function () {
       const estimator = new TokenEstimator();
-      expect(estimator.estimateMessages([{ role: 'user', content: 'x'.repeat(35) }])).to.equal(10 + 4);
-      expect(estimator.estimateMessages([{ role: 'user', content: 'x'.repeat(36) }])).to.equal(15); // ceil
+      expect(estimator.estimateMessages([{ role: 'user', content: 'x'.repeat(35) }])).to.equal(10 + 4 + 3);
+      expect(estimator.estimateMessages([{ role: 'user', content: 'x'.repeat(36) }])).to.equal(15 + 3); // ceil
       expect(estimator.estimateMessages([])).to.equal(0);
       expect(exact().estimateMessages([{ role: 'system', content: 'abc' }, { role: 'user', content: 'hello' }])).to.equal(13 + 15);
     });
@@ -60,7 +60,7 @@ describe('TokenEstimator', function () {
       expect(estimator.estimateMessages([{ role: 'user', content: [{ type: 'image_url', imageUrl: { url: 'https://x', detail: 'high' } }] }])).to.equal(1010);
       // Snake case and an absent type are read too.
       expect(estimator.estimateMessages([{ role: 'user', content: [{ image_url: 'https://x/c.png' }] }])).to.equal(1010);
-      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [image('https://x/a.png')] }])).to.equal(1604);
+      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [image('https://x/a.png')] }])).to.equal(1604 + 3);
     });
 
     it('adds the audio allowance per input_audio chunk, or duration x rate for base64 WAV', function () {
@@ -70,8 +70,8 @@ describe('TokenEstimator', function () {
       expect(estimator.estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: `data:audio/wav;base64,${wavBase64(3)}` }] }])).to.equal(40);
       // Not WAV after all (broken header): the allowance.
       expect(estimator.estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: 'UklGRxxxxxxxxxxxx' }] }])).to.equal(510);
-      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: 'https://x' }] }])).to.equal(3004);
-      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: wavBase64(60) }] }])).to.equal(4 + 750);
+      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: 'https://x' }] }])).to.equal(3004 + 3);
+      expect(new TokenEstimator().estimateMessages([{ role: 'user', content: [{ type: 'input_audio', inputAudio: wavBase64(60) }] }])).to.equal(4 + 750 + 3);
     });
 
     it('counts tool call ids, names and arguments (string or object), and tool results with toolCallId and name', function () {
@@ -115,7 +115,7 @@ describe('TokenEstimator', function () {
     });
 
     it('weights non-ASCII text: CJK one token per character, accented letters double', function () {
-      const estimator = new TokenEstimator({ charsPerToken: 4, perMessageOverhead: 0 });
+      const estimator = new TokenEstimator({ charsPerToken: 4, perMessageOverhead: 0, requestOverhead: 0 });
       expect(estimator.estimateText('abcd')).to.equal(1);
       expect(estimator.estimateText('你好世界')).to.equal(4);
       expect(estimator.estimateText('éèàç')).to.equal(2);
@@ -204,11 +204,32 @@ describe('TokenEstimator', function () {
     it('moves little on one hostile value and stays within [0.25, 4] under garbage', function () {
       const estimator = new TokenEstimator();
       estimator.observe(100, 1e12);
-      expect(estimator.ratio).to.be.above(1).and.at.most(4 ** 0.1 + 1e-9);
+      expect(estimator.ratio).to.be.above(1).and.at.most(4 ** 0.25 + 1e-9);
       for (let i = 0; i < 200; i++) estimator.observe(1, 1e9);
       expect(estimator.ratio).to.be.at.most(4);
       for (let i = 0; i < 200; i++) estimator.observe(1e9, 1);
       expect(estimator.ratio).to.be.at.least(0.25);
+    });
+
+    it('judges an estimate by the ratio it was made with, so waiting calls do not feed the error back', function () {
+      const estimator = new TokenEstimator();
+      const raw = 1000;
+      // 50 calls estimated at once (ratio 1), then settled one after another while the ratio moves.
+      const estimates = Array.from({ length: 50 }, () => ({ estimated: Math.round(raw * estimator.ratio), ratio: estimator.ratio }));
+      for (const { estimated, ratio } of estimates) estimator.observe(estimated, raw * 1.3, ratio);
+      expect(estimator.ratio).to.be.closeTo(1.3, 0.013);
+      // Without the ratio they were made with, the same observations overshoot.
+      const naive = new TokenEstimator();
+      for (const { estimated } of estimates) naive.observe(estimated, raw * 1.3);
+      expect(naive.ratio).to.be.above(2);
+    });
+
+    it('leans high: an upward error is corrected faster than a downward one', function () {
+      const up = new TokenEstimator();
+      const down = new TokenEstimator();
+      up.observe(1000, 2000);
+      down.observe(1000, 500);
+      expect(Math.log(up.ratio)).to.be.greaterThan(-Math.log(down.ratio) * 2);
     });
 
     it('ignores non-finite, negative or zero values', function () {

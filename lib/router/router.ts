@@ -114,6 +114,21 @@ export interface Plan {
   readonly rejected: readonly Rejection[];
 }
 
+/** Quota held by {@link Router.reserve} for a call the caller makes itself. */
+export interface Lease {
+  /** The model to call (an endpoint id, not an alias). */
+  readonly model: string;
+  /** The workspace whose API key to use (by name). */
+  readonly workspace: string;
+  readonly estimatedTokens: number;
+  readonly waitedMs: number;
+  readonly plan: Plan;
+  /** The call happened: replace the estimate by its usage; pass its response headers to learn limits. Idempotent. */
+  settle(usage?: { readonly promptTokens?: number; readonly totalTokens?: number }, headers?: Headers): Promise<void>;
+  /** The call never reached Mistral: return everything. Idempotent. */
+  release(): Promise<void>;
+}
+
 /** The explanation attached to every result as `routing`. */
 export interface Decision {
   readonly endpoint: Endpoint;
@@ -136,6 +151,8 @@ interface Prepared {
   readonly models: readonly Model[];
   readonly estimated: number;
   readonly promptEstimate: number;
+  /** The estimator's ratio when promptEstimate was made (calibration compares against it). */
+  readonly ratio: number;
   readonly maxWaitMs: number;
   readonly sdkRequest: Record<string, unknown>;
 }
@@ -188,6 +205,14 @@ export class Router {
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly #options: Required<Pick<RouterOptions, 'maxWaitMs' | 'strategy' | 'maxAttempts' | 'cooldownMs' | 'timeoutMs' | 'defaultMaxTokens' | 'unknownContextTokens'>>;
   #attemptSeq = 0;
+  /** One candidate object per (workspace, model), reused so the store's per-candidate cache hits. */
+  readonly #candidateObjects = new Map<string, QuotaCandidate>();
+  /** Candidate lists per fitted model list, valid while #stateVersion is unchanged and no cooldown ends. */
+  readonly #candidateLists = new WeakMap<readonly Model[], { version: number; validUntil: number; list: QuotaCandidate[] }>();
+  /** The context check's result when every ranked model fits (the common case), per ranked list. */
+  readonly #allFit = new WeakMap<RankedModels, { threshold: number; models: readonly Model[]; rejected: readonly Rejection[]; candidates: readonly PlanCandidate[] }>();
+  /** Bumped when a workspace is disabled, a model cooled down, or a window kind learned. */
+  #stateVersion = 0;
 
   constructor(options: RouterOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigError('options', 'createRouter needs an options object');
@@ -280,6 +305,41 @@ export class Router {
     return { ...prepared.plan, candidates };
   }
 
+  /**
+   * Hold quota for a request without calling Mistral, for callers who make the call themselves (their own
+   * client, an endpoint the router does not wrap): the same validation, plan, FIFO wait and reservation
+   * as a routed call. Settle the lease with the call's real usage (and its response headers, so the router
+   * learns), or release it if the call never reached Mistral. Until then the tokens stay held.
+   */
+  async reserve(endpoint: Endpoint, request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, options?: CallOptions): Promise<Lease> {
+    const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
+    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    const reservation = await this.#acquire(prepared, state, options?.signal);
+    const workspace = this.#workspace(reservation.workspace);
+    let open = true;
+    return {
+      model: reservation.model,
+      workspace: reservation.workspace,
+      estimatedTokens: prepared.estimated,
+      waitedMs: state.waitedMs,
+      plan: prepared.plan,
+      settle: async (usage, headers) => {
+        if (!open) return;
+        open = false;
+        await this.#bookkeeping('settle', () => this.store.settle(reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens));
+        if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
+        if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined));
+        void this.#queue.pump();
+      },
+      release: async () => {
+        if (!open) return;
+        open = false;
+        await this.#bookkeeping('release', () => this.store.release(reservation));
+        void this.#queue.pump();
+      },
+    };
+  }
+
   /** Close the store and reject waiting calls. */
   async close(): Promise<void> {
     this.#queue.close();
@@ -297,6 +357,7 @@ export class Router {
     const { need, maxWaitMs, model, ...sdkRequest } = request as { need?: Need; maxWaitMs?: number; model?: unknown } & Record<string, unknown>;
     if (model !== undefined && (typeof model !== 'string' || model === '')) throw new RouterError('NEED_INVALID', 'model: expected a model id or alias');
     const implied: Capability[] = [];
+    const ratio = this.#tokens.ratio;
     let promptEstimate: number;
     let contextTokens: number;
     let maxOutput = 0;
@@ -326,13 +387,35 @@ export class Router {
       ranked = rankModels(this.catalog, normalised, model as string | undefined);
       this.#planCache.set(cacheKey, ranked);
     }
-    const fitted = fitContext(ranked, contextTokens, normalised.minContext, this.#options.unknownContextTokens);
-    const candidates: PlanCandidate[] = [];
-    for (const m of fitted.models) for (const w of this.#workspaces) candidates.push({ model: m.id, workspace: w.config.name, contextWindow: m.contextWindow });
+    const { models, rejected, candidates } = this.#fit(ranked, contextTokens, normalised.minContext);
     const estimated = promptEstimate + maxOutput;
-    const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected: fitted.rejected };
+    const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
     const wait = maxWaitMs === undefined ? this.#options.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0);
-    return { endpoint, plan, models: fitted.models, estimated, promptEstimate, maxWaitMs: wait, sdkRequest };
+    return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, sdkRequest };
+  }
+
+  /**
+   * The context check. When the need sets no minimum and the request fits the smallest window of the
+   * ranked models, every model fits: that result (and its plan candidates) is computed once per ranked list.
+   */
+  #fit(ranked: RankedModels, contextTokens: number, minContext: number): { models: readonly Model[]; rejected: readonly Rejection[]; candidates: readonly PlanCandidate[] } {
+    if (minContext === 0) {
+      let all = this.#allFit.get(ranked);
+      if (all === undefined) {
+        const threshold = Math.min(Number.MAX_SAFE_INTEGER, ...ranked.ranked.map((m) => m.contextWindow ?? this.#options.unknownContextTokens));
+        all = { threshold, models: ranked.ranked, rejected: ranked.rejected, candidates: this.#planCandidates(ranked.ranked) };
+        this.#allFit.set(ranked, all);
+      }
+      if (contextTokens <= all.threshold) return all;
+    }
+    const fitted = fitContext(ranked, contextTokens, minContext, this.#options.unknownContextTokens);
+    return { models: fitted.models, rejected: fitted.rejected, candidates: this.#planCandidates(fitted.models) };
+  }
+
+  #planCandidates(models: readonly Model[]): PlanCandidate[] {
+    const candidates: PlanCandidate[] = [];
+    for (const m of models) for (const w of this.#workspaces) candidates.push({ model: m.id, workspace: w.config.name, contextWindow: m.contextWindow });
+    return candidates;
   }
 
   /** The windows a call to `model` through `workspace` uses, with the tier's limits and overrides. */
@@ -353,19 +436,45 @@ export class Router {
     return workspace.learnedKinds.size === 0 ? windows : [...windows, ...workspace.learnedKinds.values()];
   }
 
-  #quotaCandidates(prepared: Prepared, state: CallState): QuotaCandidate[] {
+  #quotaCandidates(prepared: Prepared, state: CallState): readonly QuotaCandidate[] {
     const now = this.#clock.now();
-    const out: QuotaCandidate[] = [];
+    const plain = state.excluded.size === 0 && state.minContext === 0;
+    if (plain) {
+      const cached = this.#candidateLists.get(prepared.models);
+      if (cached !== undefined && cached.version === this.#stateVersion && now < cached.validUntil) return cached.list;
+    }
+    const list: QuotaCandidate[] = [];
+    let validUntil = Number.POSITIVE_INFINITY;
     for (const model of prepared.models) {
       if ((model.contextWindow ?? Number.MAX_SAFE_INTEGER) < state.minContext) continue;
       const cooled = this.#cooldowns.get(model.id);
-      if (cooled !== undefined && cooled > now) continue;
+      if (cooled !== undefined && cooled > now) {
+        validUntil = Math.min(validUntil, cooled);
+        continue;
+      }
       for (const workspace of this.#workspaces) {
         if (workspace.disabled || state.excluded.has(`${workspace.config.name}\u0000${model.id}`)) continue;
-        out.push({ workspace: workspace.config.name, model: model.id, windows: this.#windowsFor(workspace, model.id) });
+        list.push(this.#candidate(workspace, model.id));
       }
     }
-    return out;
+    if (plain) this.#candidateLists.set(prepared.models, { version: this.#stateVersion, validUntil, list });
+    return list;
+  }
+
+  #candidate(workspace: Workspace, model: string): QuotaCandidate {
+    const key = `${workspace.config.name}\u0000${model}`;
+    let candidate = this.#candidateObjects.get(key);
+    if (candidate === undefined) {
+      candidate = { workspace: workspace.config.name, model, windows: this.#windowsFor(workspace, model) };
+      this.#candidateObjects.set(key, candidate);
+    }
+    return candidate;
+  }
+
+  /** Something that changes candidate lists happened: drop the cached ones. */
+  #invalidate(learnedWindows = false): void {
+    this.#stateVersion++;
+    if (learnedWindows) this.#candidateObjects.clear();
   }
 
   // ---- one routed call -------------------------------------------------------------------------
@@ -437,7 +546,7 @@ export class Router {
   async #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> {
     const used = usage?.totalTokens;
     await this.#bookkeeping('settle', () => this.store.settle(reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens));
-    if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens);
+    if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
     const headers = workspace.client.takeHeaders(attemptId);
     if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined));
     void this.#queue.pump();
@@ -464,6 +573,7 @@ export class Router {
     for (const window of facts.observation.windows) {
       if (!configured.some((w) => w.kind === window.kind)) {
         workspace.learnedKinds.set(window.kind, { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope, limit: null });
+        this.#invalidate(true);
       }
       if (window.limit === undefined) continue;
       const key = `${workspace.config.name}\u0000${window.scope === 'workspace' ? '' : model}\u0000${window.kind}`;
@@ -501,6 +611,7 @@ export class Router {
       case 'cooldown-model': {
         const until = this.#clock.now() + this.#options.cooldownMs;
         this.#cooldowns.set(reservation.model, until);
+        this.#invalidate();
         this.events.emit('cooldown', { model: reservation.model, until, reason: failure.kind });
         break;
       }
@@ -511,6 +622,7 @@ export class Router {
       }
       case 'disable-workspace':
         workspace.disabled = true;
+        this.#invalidate();
         this.events.emit('workspaceDisabled', { workspace: reservation.workspace, status: failure.status });
         break;
     }

@@ -34,6 +34,8 @@ interface Waiter {
   readonly cleanup: () => void;
   lastRetryAfterMs: number;
   lastStoreError: Error | undefined;
+  /** False once resolved, rejected, aborted or timed out; the array drops it at the next compaction. */
+  queued: boolean;
 }
 
 const pairKey = (workspace: string, model: string) => `${workspace}\u0000${model}`;
@@ -41,7 +43,11 @@ const pairKey = (workspace: string, model: string) => `${workspace}\u0000${model
 export class WaitQueue {
   readonly #store: QuotaStore;
   readonly #clock: Clock;
-  readonly #queue: Waiter[] = [];
+  #queue: Waiter[] = [];
+  /** Waiters still queued (the array may hold finished ones until it is compacted). */
+  #waiting = 0;
+  /** How many queued waiters want each (workspace, model) pair: new arrivals check conflicts in O(k). */
+  readonly #wanted = new Map<string, number>();
   #timer: (() => void) | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #pumping = false;
@@ -54,7 +60,7 @@ export class WaitQueue {
 
   /** Calls waiting now. */
   get length(): number {
-    return this.#queue.length;
+    return this.#waiting;
   }
 
   /**
@@ -78,19 +84,18 @@ export class WaitQueue {
       if (result?.ok) return { reservation: result.reservation, waitedMs: 0 };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
-      onWait?.({ retryAfterMs, queueLength: this.#queue.length + 1 });
+      onWait?.({ retryAfterMs, queueLength: this.#waiting + 1 });
       return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, retryAfterMs, storeError);
     }
-    onWait?.({ retryAfterMs: 0, queueLength: this.#queue.length + 1 });
+    onWait?.({ retryAfterMs: 0, queueLength: this.#waiting + 1 });
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, 0, undefined);
     void this.pump();
     return acquired;
   }
 
   #conflicts(keys: readonly string[]): boolean {
-    if (this.#queue.length === 0) return false;
-    const wanted = new Set(keys);
-    return this.#queue.some((w) => w.keys.some((k) => wanted.has(k)));
+    if (this.#waiting === 0) return false;
+    return keys.some((k) => this.#wanted.has(k));
   }
 
   #enqueue(
@@ -123,6 +128,7 @@ export class WaitQueue {
         reject,
         lastRetryAfterMs: retryAfterMs,
         lastStoreError: storeError,
+        queued: true,
         cleanup: () => {
           cancelDeadline();
           signal?.removeEventListener('abort', onAbort);
@@ -130,15 +136,24 @@ export class WaitQueue {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
+      this.#waiting++;
+      for (const key of keys) this.#wanted.set(key, (this.#wanted.get(key) ?? 0) + 1);
       if (retryAfterMs > 0) this.#schedule(retryAfterMs);
     });
   }
 
   #remove(waiter: Waiter): boolean {
-    const index = this.#queue.indexOf(waiter);
-    if (index === -1) return false;
-    this.#queue.splice(index, 1);
+    if (!waiter.queued) return false;
+    waiter.queued = false;
+    this.#waiting--;
+    for (const key of waiter.keys) {
+      const count = (this.#wanted.get(key) ?? 1) - 1;
+      if (count === 0) this.#wanted.delete(key);
+      else this.#wanted.set(key, count);
+    }
     waiter.cleanup();
+    // Compact lazily: removing from the middle of a long queue one by one would be quadratic.
+    if (this.#queue.length > 32 && this.#waiting < this.#queue.length / 2) this.#queue = this.#queue.filter((w) => w.queued);
     return true;
   }
 
@@ -156,7 +171,7 @@ export class WaitQueue {
 
   /** Try the waiting calls in order. Called on the timer and whenever capacity may have returned. */
   async pump(): Promise<void> {
-    if (this.#queue.length === 0) return;
+    if (this.#waiting === 0) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -167,8 +182,10 @@ export class WaitQueue {
         this.#pumpAgain = false;
         const blocked = new Set<string>();
         let earliest = Number.POSITIVE_INFINITY;
-        for (const waiter of [...this.#queue]) {
-          if (!this.#queue.includes(waiter)) continue; // aborted or timed out meanwhile
+        const queue = this.#queue; // a compaction replaces the array; this pass walks the one it started on
+        for (let i = 0; i < queue.length; i++) {
+          const waiter = queue[i] as Waiter;
+          if (!waiter.queued) continue; // served, aborted or timed out meanwhile
           if (waiter.keys.some((k) => blocked.has(k))) continue;
           let result: ReserveResult | undefined;
           try {
@@ -196,7 +213,7 @@ export class WaitQueue {
           earliest = Math.min(earliest, retryAfterMs);
         }
         if (Number.isFinite(earliest)) this.#schedule(earliest);
-      } while (this.#pumpAgain && this.#queue.length > 0);
+      } while (this.#pumpAgain && this.#waiting > 0);
     } finally {
       this.#pumping = false;
     }

@@ -241,6 +241,36 @@ describe('router: quota, fallback and waiting', () => {
   });
 });
 
+describe('router: leases for calls the caller makes itself', () => {
+  it('reserve holds the quota until settle; settle learns from headers; release returns everything', async () => {
+    const { router, clock, store, emulator } = await setup({}, { maxWaitMs: 100 });
+    const lease = await drive(clock, router.reserve('chat', { need: { capabilities: ['reasoning'] }, messages: text('why?'), maxTokens: 100 }));
+    expect(lease.model).to.equal('magistral-small-2507');
+    expect(lease.workspace).to.equal('team-a');
+    expect(await store.pendingReservations()).to.equal(1);
+    // The workspace's one request per second is held by the lease: another call cannot go out now.
+    await rejects(drive(clock, router.chat.complete({ messages: text('x'), maxTokens: 5 })), QuotaExhaustedError, /capacity returns/);
+    const response = await fetch(`${emulator.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: lease.model, messages: [{ role: 'user', content: 'why?' }], max_tokens: 100 }),
+    });
+    const body = (await response.json()) as { usage: { prompt_tokens: number; total_tokens: number } };
+    await lease.settle({ promptTokens: body.usage.prompt_tokens, totalTokens: body.usage.total_tokens }, response.headers);
+    await lease.settle({ totalTokens: 1 }); // idempotent
+    await expectNoReservationLeft(store);
+    const minute = (await store.snapshot('team-a')).find((w) => w.model === 'magistral-small-2507' && w.kind === 'tokens-per-minute');
+    expect(minute?.used).to.equal(body.usage.total_tokens);
+
+    clock.advance(2_000);
+    const second = await drive(clock, router.reserve('embeddings', { inputs: ['a'] }));
+    await second.release();
+    await second.release();
+    await expectNoReservationLeft(store);
+    expect((await store.snapshot('team-a')).find((w) => w.model === 'mistral-embed' && w.kind === 'tokens-per-minute')?.used ?? 0).to.equal(0);
+  });
+});
+
 describe('router: failures', () => {
   it('capacity exceeded (3505 as a 503) cools the model down and falls back', async () => {
     const { router, clock, events, store } = await setup(
