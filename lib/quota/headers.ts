@@ -9,6 +9,7 @@
  */
 import { bucketStart, monthIndex } from './window.js';
 import type { UpstreamObservation, WindowObservation, WindowPeriod, WindowScope, WindowUnit } from './types.js';
+import { WINDOW_KINDS } from './types.js';
 
 /** A header set as the SDK's hooks give it (WHATWG `Headers`) or as a plain record (any key case). */
 export type HeaderSource =
@@ -359,7 +360,12 @@ export function toUpstreamObservation(facts: ResponseFacts): {
   const refusal = facts.status >= 400 ? classifyUpstreamRefusal(facts.status, facts.body) : undefined;
   const base = { workspace: facts.workspace, model: facts.model, windows: headers.windows };
   if (refusal?.kind !== 'quota') return { observation: base, headers, refusal };
-  const full = headers.windows.filter((w) => w.remaining === 0).sort((a, b) => blockOrder(a) - blockOrder(b))[0];
+  // "Requests rate limit exceeded" is the workspace's request rate, whatever the token headers say: block
+  // the request window the headers show empty, else requests per second (the limit every tier sets).
+  const requestRefusal = /requests rate limit/i.test(refusal.message ?? '');
+  const empty = headers.windows.filter((w) => w.remaining === 0 && (!requestRefusal || w.unit === 'requests'));
+  const full: Pick<WindowObservation, 'kind' | 'period' | 'resetMs'> | undefined =
+    empty.sort((a, b) => blockOrder(a) - blockOrder(b))[0] ?? (requestRefusal ? WINDOW_KINDS.requestsPerSecond : undefined);
   const blockedForMs = headers.retryAfterMs ?? full?.resetMs ?? (full === undefined ? DEFAULT_BLOCK_MS : untilPeriodTurns(full.period, facts.now));
   const rateLimited = full === undefined ? { blockedForMs } : { kind: full.kind, blockedForMs };
   return { observation: { ...base, rateLimited }, headers, refusal };

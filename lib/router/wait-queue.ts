@@ -38,7 +38,7 @@ interface Waiter {
   queued: boolean;
 }
 
-const pairKey = (workspace: string, model: string) => `${workspace}\u0000${model}`;
+const keysOf = (request: ReserveRequest): string[] => request.candidates.map((c) => `${c.workspace}\u0000${c.model}`);
 
 export class WaitQueue {
   readonly #store: QuotaStore;
@@ -70,9 +70,10 @@ export class WaitQueue {
    */
   async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, onWait?: WaitListener): Promise<Acquired> {
     if (signal?.aborted) throw new AbortError();
-    const keys = request.candidates.map((c) => pairKey(c.workspace, c.model));
     const since = this.#clock.now();
-    if (!this.#conflicts(keys)) {
+    // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
+    let keys = this.#waiting === 0 ? undefined : keysOf(request);
+    if (keys === undefined || !this.#conflicts(keys)) {
       let result: ReserveResult | undefined;
       let storeError: Error | undefined;
       try {
@@ -85,6 +86,7 @@ export class WaitQueue {
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
       onWait?.({ retryAfterMs, queueLength: this.#waiting + 1 });
+      keys ??= keysOf(request);
       return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, retryAfterMs, storeError);
     }
     onWait?.({ retryAfterMs: 0, queueLength: this.#waiting + 1 });

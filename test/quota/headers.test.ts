@@ -235,6 +235,15 @@ describe('upstream refusals', function () {
       const { observation } = toUpstreamObservation({ ...facts, status: 429, headers: { 'x-ratelimit-remaining-tokens-minute': '0', 'x-ratelimit-remaining-tokens-month': '0' } });
       expect(observation.rateLimited).to.deep.equal({ kind: 'tokens-per-minute', blockedForMs: 40_000 });
     });
+    it('"Requests rate limit exceeded" with only token headers blocks requests per second until the next second', function () {
+      const { observation } = toUpstreamObservation({
+        ...facts,
+        status: 429,
+        body: '{"message":"Requests rate limit exceeded"}',
+        headers: { 'x-ratelimit-limit-tokens-minute': '500000', 'x-ratelimit-remaining-tokens-minute': '0' },
+      });
+      expect(observation.rateLimited).to.deep.equal({ kind: 'requests-per-second', blockedForMs: 1_000 - (NOW % 1_000) });
+    });
     it('a 429 with no headers blocks the pair for the default time', function () {
       expect(toUpstreamObservation({ ...facts, status: 429, headers: {} }).observation.rateLimited).to.deep.equal({ blockedForMs: DEFAULT_BLOCK_MS });
     });

@@ -271,6 +271,19 @@ describe('router: leases for calls the caller makes itself', () => {
   });
 });
 
+describe('router: a workspace shared with someone else', () => {
+  it('"Requests rate limit exceeded" blocks the workspace\'s request window, not just the model: one 429, then it waits', async () => {
+    // The router believes the workspace unmetered; the upstream enforces 1 request/s.
+    const { router, clock, emulator, store } = await setup({}, { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: null } }] });
+    await drive(clock, router.chat.complete({ messages: text('first'), maxTokens: 10 }));
+    const second = await drive(clock, router.chat.complete({ messages: text('second'), maxTokens: 10 }));
+    expect(second.routing.attempts.map((a) => a.outcome)).to.deep.equal(['quota', 'ok']);
+    expect(second.routing.waitedMs).to.be.within(400, 1_000);
+    expect(emulator.stats().responses['429']).to.equal(1);
+    await expectNoReservationLeft(store);
+  });
+});
+
 describe('router: failures', () => {
   it('capacity exceeded (3505 as a 503) cools the model down and falls back', async () => {
     const { router, clock, events, store } = await setup(
