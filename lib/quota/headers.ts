@@ -101,11 +101,15 @@ function classifyHeader(name: string): { target: WindowTarget; field: Field } | 
   return undefined;
 }
 
+const RELEVANT = /^(?:x-ratelimit|ratelimit|retry-after$|x-model-deprecation|mistral-correlation-id$)/;
+
 /** Normalise either header shape to lower-case names with their raw values; repeats are kept apart. */
 function collectHeaders(source: HeaderSource): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (name: string, value: string) => {
     const key = name.toLowerCase();
+    // Only the headers parsed below: a response carries a dozen others, and this runs on every call.
+    if (!RELEVANT.test(key)) return;
     const list = out.get(key);
     if (list === undefined) out.set(key, [value]);
     else list.push(value);

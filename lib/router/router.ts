@@ -512,7 +512,7 @@ export class Router {
         const reservation = await this.#acquire(prepared, state, options?.signal);
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
-        this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+        if (this.events.has('decision')) this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
         const started = this.#clock.now();
         let result: T;
         try {
@@ -533,7 +533,7 @@ export class Router {
           tokens: { estimated: prepared.estimated, used: usage?.totalTokens },
           plan: prepared.plan,
         };
-        this.events.emit('done', { endpoint, ok: true, attempts: state.attempts });
+        if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: state.attempts });
         return Object.assign(result, { routing });
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
@@ -651,7 +651,7 @@ export class Router {
       const reservation = await this.#acquire(prepared, state, options?.signal);
       const workspace = this.#workspace(reservation.workspace);
       const attemptId = `${++this.#attemptSeq}`;
-      this.events.emit('decision', { endpoint: 'chat', workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+      if (this.events.has('decision')) this.events.emit('decision', { endpoint: 'chat', workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
       const started = this.#clock.now();
       let iterator: AsyncIterator<CompletionEvent>;
       let first: IteratorResult<CompletionEvent>;
