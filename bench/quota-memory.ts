@@ -3,6 +3,11 @@
  * against a bare Map get/set measured in the same run, and resident memory per window at two request
  * rates (it must not depend on the rate: the windows are fixed sub-buckets).
  *
+ * Access pattern: every pair's windows exist before timing (a router in steady state), then each
+ * operation picks a pair at random (a fixed pseudo-random sequence), so with 10,000 pairs (20,100
+ * windows) almost every call touches windows that are not in cache. The sequential sweep (pair i % n)
+ * is kept as a second row for comparison with earlier figures.
+ *
  * Run: `node dist/bench/quota-memory.js` (gc is exposed from inside the script when the flag is absent).
  */
 import { setFlagsFromString } from 'node:v8';
@@ -10,6 +15,7 @@ import { runInNewContext } from 'node:vm';
 import { FakeClock, systemClock } from '../lib/clock.js';
 import { MemoryStore } from '../lib/quota/memory-store.js';
 import { WINDOW_KINDS, type QuotaCandidate, type ReserveRequest, type WindowSpec } from '../lib/quota/types.js';
+import { windowStride } from '../lib/quota/window.js';
 import { report, timeAsync, timeSync } from './stats.js';
 
 /** A full GC if we can get one: memory deltas without it measure the collector's timing, not the store. */
@@ -40,8 +46,29 @@ function requestsFor(pairs: number): ReserveRequest[] {
   });
 }
 
+/** A fixed pseudo-random sequence of pair indices (xorshift32), so runs are comparable. */
+function randomPairs(pairs: number, length = 1 << 20): Uint32Array {
+  const out = new Uint32Array(length);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = (x >>> 0) % pairs;
+  }
+  return out;
+}
+
+/** Create every pair's windows before timing: the benchmark measures the steady state, not first use. */
+function warm(store: MemoryStore, requests: readonly ReserveRequest[]): void {
+  for (const request of requests) {
+    const result = store.reserveSync(request);
+    if (result.ok) store.settleSync(result.reservation, 900);
+  }
+}
+
 function latency(): void {
-  console.log('\nreserve + settle, memory store, system clock (per operation, batches of 100)');
+  console.log('\nreserve + settle, memory store, system clock (per operation, batches of 100; pairs created before timing)');
   const map = new Map<string, number>();
   const keys = Array.from({ length: 10_000 }, (_, i) => `ws-${i % 100}\u0000model-${i}\u0000tokens-per-minute`);
   const baseline = timeSync((i) => {
@@ -52,11 +79,20 @@ function latency(): void {
   for (const pairs of [1, 100, 10_000]) {
     const store = new MemoryStore({ clock: systemClock });
     const requests = requestsFor(pairs);
-    const sync = timeSync((i) => {
+    warm(store, requests);
+    const order = randomPairs(pairs);
+    const mask = order.length - 1;
+    const random = timeSync((i) => {
+      const result = store.reserveSync(requests[order[i & mask] as number] as ReserveRequest);
+      if (result.ok) store.settleSync(result.reservation, 900);
+    }, { batches: 5000 });
+    report(`reserveSync + settleSync, ${pairs.toLocaleString('en-US')} pairs, random`, random, `×${(random.medianUs / baseline.medianUs).toFixed(1)} baseline`);
+    if (pairs === 1) continue;
+    const sequential = timeSync((i) => {
       const result = store.reserveSync(requests[i % pairs] as ReserveRequest);
       if (result.ok) store.settleSync(result.reservation, 900);
     }, { batches: 2000 });
-    report(`reserveSync + settleSync, ${pairs.toLocaleString('en-US')} pairs`, sync, `×${(sync.medianUs / baseline.medianUs).toFixed(1)} baseline`);
+    report(`reserveSync + settleSync, ${pairs.toLocaleString('en-US')} pairs, sequential`, sequential, `×${(sequential.medianUs / baseline.medianUs).toFixed(1)} baseline`);
   }
 }
 
@@ -64,17 +100,22 @@ async function latencyAsync(): Promise<void> {
   for (const pairs of [1, 100, 10_000]) {
     const store = new MemoryStore({ clock: systemClock });
     const requests = requestsFor(pairs);
+    warm(store, requests);
+    const order = randomPairs(pairs);
+    const mask = order.length - 1;
     const timing = await timeAsync(async (i) => {
-      const result = await store.reserve(requests[i % pairs] as ReserveRequest);
+      const result = await store.reserve(requests[order[i & mask] as number] as ReserveRequest);
       if (result.ok) await store.settle(result.reservation, 900);
     }, { batches: 1000 });
-    report(`await reserve + await settle (QuotaStore API), ${pairs.toLocaleString('en-US')} pairs`, timing);
+    report(`await reserve + settle (QuotaStore API), ${pairs.toLocaleString('en-US')} pairs, random`, timing);
   }
 }
 
 /**
  * Bytes per window after `windows` minute windows each took `perWindow` reserve+settle spread over a
- * minute of fake time. Measured as heap + external (ArrayBuffers) and as RSS.
+ * minute of fake time. Measured as heap + external (ArrayBuffers) and as RSS. The request objects are
+ * built before the first measurement: what is counted is the store's (window state, key, LRU entry,
+ * slab run, the candidate's cached lookup).
  */
 function memoryPerWindow(windows: number, perWindow: number): { heapAndExternal: number; rss: number } {
   const clock = new FakeClock(Date.UTC(2026, 2, 10, 12));
@@ -107,16 +148,22 @@ function memoryPerWindow(windows: number, perWindow: number): { heapAndExternal:
 }
 
 function memory(): void {
-  console.log('\nmemory per tokens-per-minute window (61 sub-buckets), includes its request object and key');
+  console.log(`\nmemory per tokens-per-minute window (61 sub-buckets; its slab run is ${windowStride('minute') * 8} B), store only`);
   const rows: [string, number, number][] = [
     ['100,000 windows, 1 request per window per minute', 100_000, 1],
     ['20,000 windows, 1 request per window per minute', 20_000, 1],
     ['20,000 windows, 120 requests per window per minute', 20_000, 120],
+    ['20,000 windows, 1,200 requests per window per minute', 20_000, 1200],
   ];
+  const byRate = new Map<number, number>();
   for (const [label, windows, rate] of rows) {
     const { heapAndExternal, rss } = memoryPerWindow(windows, rate);
+    if (windows === 20_000) byRate.set(rate, heapAndExternal);
     console.log(`${label.padEnd(58)} heap+external ${heapAndExternal.toFixed(0).padStart(6)} B/window   rss ${rss.toFixed(0).padStart(6)} B/window`);
   }
+  const low = byRate.get(1) as number;
+  const high = byRate.get(1200) as number;
+  console.log(`rate independence: 1,200 vs 1 request per window per minute: ${(high - low >= 0 ? '+' : '') + (high - low).toFixed(0)} B/window (${((100 * (high - low)) / low).toFixed(1)}%)`);
 }
 
 latency();

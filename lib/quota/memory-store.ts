@@ -27,13 +27,22 @@ import type {
 } from './types.js';
 import { WINDOW_KINDS } from './types.js';
 import {
-  WindowCounter,
+  W_BLOCKED,
+  W_CONFIGURED,
+  W_HELD,
+  W_ID,
+  W_LEARNED,
+  W_TOUCHED,
+  initWindow,
   quotaInvalid,
   validateActualTokens,
   validateObservation,
   validateCandidate,
   validateReserveRequest,
-  validateWindowSpec,
+  windowAddAt,
+  windowRetryAfterMs,
+  windowStride,
+  windowUsedAt,
 } from './window.js';
 
 /** Options of {@link MemoryStore}. */
@@ -51,21 +60,66 @@ export interface MemoryStoreOptions {
   readonly maxWindows?: number;
 }
 
-/** One window's state: its counter plus what the store adds on top (limits, holds, blocks). */
+/**
+ * Where every window's numbers live: a few large Float64Array chunks, never reallocated, each holding
+ * many windows back to back (see the layout in window.ts). A window is an address, `chunk << 16 | offset`.
+ * Runs freed by dropped windows are reused by new windows of the same period, so the slab only grows with
+ * the number of windows alive at once, never with the request rate.
+ */
+const CHUNK_BITS = 16;
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
+/** The first chunk is small (a store with a handful of windows stays small); later ones double up to 2^16 numbers (512 KiB). */
+const FIRST_CHUNK = 1 << 10;
+
+class Slab {
+  /** The chunks; `chunks[address >>> CHUNK_BITS]` holds the window at `address & CHUNK_MASK`. */
+  readonly chunks: Float64Array[] = [];
+  /** Free runs by stride (runs of one period are only reused by windows of a period with the same stride). */
+  readonly #free = new Map<number, number[]>();
+  /** Next unused offset in the last chunk. */
+  #top = 0;
+  #nextId = 1;
+
+  /** Lay out a new empty window of `period`; returns its address and generation. */
+  allocate(period: WindowPeriod): { address: number; id: number } {
+    const stride = windowStride(period);
+    let address = this.#free.get(stride)?.pop();
+    if (address === undefined) {
+      let chunk = this.chunks.length - 1;
+      if (chunk < 0 || this.#top + stride > (this.chunks[chunk] as Float64Array).length) {
+        chunk++;
+        if (chunk >= 1 << (32 - CHUNK_BITS)) throw new RangeError('MemoryStore: window slab exhausted (32 GiB)');
+        this.chunks.push(new Float64Array(chunk >= CHUNK_BITS - 10 ? 1 << CHUNK_BITS : FIRST_CHUNK << chunk));
+        this.#top = 0;
+      }
+      address = ((chunk << CHUNK_BITS) | this.#top) >>> 0;
+      this.#top += stride;
+    }
+    // Generations stay small integers (a window id is compared on every call; no overflow in practice).
+    const id = this.#nextId++;
+    initWindow(this.chunks[address >>> CHUNK_BITS] as Float64Array, address & CHUNK_MASK, period, id);
+    return { address, id };
+  }
+
+  /** Give a window's run back: its generation no longer matches, so stale references see it is gone. */
+  free(address: number, period: WindowPeriod): void {
+    const stride = windowStride(period);
+    (this.chunks[address >>> CHUNK_BITS] as Float64Array)[(address & CHUNK_MASK) + W_ID] = -1;
+    let list = this.#free.get(stride);
+    if (list === undefined) this.#free.set(stride, (list = []));
+    list.push(address);
+  }
+}
+
+/**
+ * One window's identity and where its numbers are. Everything that changes per call (counts, holds,
+ * blocks, limits) is in the slab; this object is read only off the hot path (lookups, refusals, snapshots).
+ */
 class WindowState {
-  /** Limit learned from upstream headers; null when none was. */
-  learnedLimit: number | null;
-  /** The limit the last candidate that used this window configured. */
-  configuredLimit: number | null;
-  /** Tokens or requests held by pending reservations. */
-  held = 0;
-  /** Epoch ms until which a 429 seen upstream blocks the window. */
-  blockedUntil = 0;
-  /** Number of the store operation that last used it: never evict a window mid-operation. */
-  touchedBy = 0;
-  /** Set when the store let go of it (it was idle): candidates that cached it must look it up again. */
+  /** Set when the store let go of it (it was idle): its slab run may now hold another window. */
   dropped = false;
-  readonly counter: WindowCounter;
+  readonly slab: Float64Array;
+  readonly offset: number;
 
   constructor(
     readonly key: string,
@@ -74,37 +128,97 @@ class WindowState {
     readonly kind: string,
     readonly unit: WindowUnit,
     readonly period: WindowPeriod,
-    configuredLimit: number | null,
-    learnedLimit: number | null,
+    readonly address: number,
+    readonly id: number,
+    chunks: readonly Float64Array[],
   ) {
-    this.counter = new WindowCounter(period);
-    this.configuredLimit = configuredLimit;
-    this.learnedLimit = learnedLimit;
+    this.slab = chunks[address >>> CHUNK_BITS] as Float64Array;
+    this.offset = address & CHUNK_MASK;
   }
 
+  get held(): number {
+    return this.slab[this.offset + W_HELD] as number;
+  }
+
+  get blockedUntil(): number {
+    return this.slab[this.offset + W_BLOCKED] as number;
+  }
+
+  set blockedUntil(until: number) {
+    this.slab[this.offset + W_BLOCKED] = until;
+  }
+
+  /** Limit learned from upstream headers; null when none was. */
+  get learnedLimit(): number | null {
+    const learned = this.slab[this.offset + W_LEARNED] as number;
+    return Number.isNaN(learned) ? null : learned;
+  }
+
+  set learnedLimit(limit: number | null) {
+    this.slab[this.offset + W_LEARNED] = limit ?? Number.NaN;
+  }
+
+  /** The limit in force: learned, else configured by the last candidate that used it; null = unknown. */
   get limit(): number | null {
-    return this.learnedLimit ?? this.configuredLimit;
+    const learned = this.slab[this.offset + W_LEARNED] as number;
+    if (!Number.isNaN(learned)) return learned;
+    const configured = this.slab[this.offset + W_CONFIGURED] as number;
+    return Number.isNaN(configured) ? null : configured;
+  }
+
+  usedAt(now: number): number {
+    return windowUsedAt(this.slab, this.offset, now);
   }
 }
 
 /** What settle and release need to touch exactly the buckets reserve charged. */
 interface PendingReservation {
-  readonly states: readonly WindowState[];
+  /** The number in the reservation's id (`m<seq>`). */
+  readonly seq: number;
+  /** The chosen candidate's `refs` when it was charged (see {@link ResolvedCandidate}). */
+  readonly refs: readonly number[];
   readonly tokens: number;
   readonly requests: number;
   readonly at: number;
 }
 
 /**
+ * Numbers per window in {@link ResolvedCandidate.refs}: slab address, generation, 1 if it counts tokens,
+ * configured limit (NaN = unknown).
+ */
+const REF = 4;
+
+/**
  * A candidate resolved once: its window keys and states, so the hot path neither builds strings nor
- * hashes them. `states` is replaced (never mutated) when one of them was dropped, so a pending
- * reservation holding the old array still points at the states it charged.
+ * hashes them. The hot path only needs `refs` (kept in a WeakMap of its own, so a call reads the
+ * candidate, one array and the slab): per window, its slab address, its generation (to notice a window
+ * dropped and its run reused), whether it counts tokens and its configured limit. `refs` and `states`
+ * are replaced (never mutated) when a window was dropped, so a pending reservation holding the old
+ * `refs` still names the windows it charged.
  */
 interface ResolvedCandidate {
   readonly keys: readonly string[];
   readonly specs: readonly WindowSpec[];
-  readonly isTokens: readonly boolean[];
+  /** Configured limit of each window, NaN = unknown (null). */
+  readonly limits: readonly number[];
+  refs: readonly number[];
   states: readonly WindowState[];
+}
+
+/** Pending reservations are found by the number in their id: a ring of recent ones, older ones in a Map. */
+const PENDING_RING = 1024;
+
+/** The number in a reservation id this store made (`m` and a canonical decimal), or -1. */
+function sequenceOf(id: string): number {
+  const length = id.length;
+  if (length < 2 || length > 17 || id.charCodeAt(0) !== 109 || id.charCodeAt(1) === 48) return -1;
+  let seq = 0;
+  for (let i = 1; i < length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    seq = seq * 10 + digit;
+  }
+  return Number.isSafeInteger(seq) ? seq : -1;
 }
 
 const unitSize = (): number => 1;
@@ -133,8 +247,17 @@ export class MemoryStore implements QuotaStore {
   /** Busy windows lru-cache evicted; dropped from here once idle. */
   readonly #pinned = new Map<string, WindowState>();
   readonly #learned: LRUCache<string, number>;
-  readonly #pending = new Map<string, PendingReservation>();
+  /** Pending reservations by `seq & (PENDING_RING - 1)`; one that outlives its slot moves to #pendingOld. */
+  readonly #pending: (PendingReservation | undefined)[] = new Array<PendingReservation | undefined>(PENDING_RING).fill(undefined);
+  readonly #pendingOld = new Map<number, PendingReservation>();
+  #pendingCount = 0;
   readonly #resolved = new WeakMap<QuotaCandidate, ResolvedCandidate>();
+  /** The hot part of #resolved: each candidate's current `refs`. */
+  readonly #refs = new WeakMap<QuotaCandidate, readonly number[]>();
+  /** The `refs` the current operation used (the first #opRefsLength), so eviction spares their windows. */
+  readonly #opRefs: (readonly number[])[] = [];
+  #opRefsLength = 0;
+  readonly #slab = new Slab();
   #operation = 1;
   #lastNow = Number.NEGATIVE_INFINITY;
   #nextId = 0;
@@ -155,7 +278,7 @@ export class MemoryStore implements QuotaStore {
       sizeCalculation: unitSize,
       dispose: (state, key, reason) => {
         if (reason === 'evict' && !this.#isIdle(state, this.#lastNow)) this.#pinned.set(key, state);
-        else state.dropped = true;
+        else this.#drop(state);
       },
     });
   }
@@ -168,32 +291,103 @@ export class MemoryStore implements QuotaStore {
   }
 
   #isIdle(state: WindowState, now: number): boolean {
-    return state.touchedBy !== this.#operation && state.held === 0 && state.blockedUntil <= now && state.counter.isEmptyAt(now);
+    const { slab, offset } = state;
+    return (
+      !this.#usedByOperation(state) &&
+      slab[offset + W_HELD] === 0 &&
+      (slab[offset + W_BLOCKED] as number) <= now &&
+      windowUsedAt(slab, offset, now) === 0
+    );
   }
 
-  #resolve(candidate: QuotaCandidate, index: number): ResolvedCandidate {
+  /**
+   * Whether the operation in progress uses the window: looked up by #state during it, or part of a
+   * candidate it resolved from cache (found by scanning the few `refs` it used: this only runs on eviction).
+   */
+  #usedByOperation(state: WindowState): boolean {
+    if (state.slab[state.offset + W_TOUCHED] === this.#operation) return true;
+    for (let i = 0; i < this.#opRefsLength; i++) {
+      const refs = this.#opRefs[i] as readonly number[];
+      for (let r = 0; r < refs.length; r += REF) if (refs[r] === state.address && refs[r + 1] === state.id) return true;
+    }
+    return false;
+  }
+
+  /** Start a store operation: windows it uses are never evicted until the next one starts. */
+  #beginOperation(): void {
+    this.#operation++;
+    this.#opRefsLength = 0;
+  }
+
+  /** Let go of an idle window: its slab run goes back to the free list. */
+  #drop(state: WindowState): void {
+    if (state.dropped) return;
+    state.dropped = true;
+    this.#slab.free(state.address, state.period);
+  }
+
+  /** The `refs` of a candidate (see {@link ResolvedCandidate}), its windows looked up or created when needed. */
+  #resolve(candidate: QuotaCandidate, index: number): readonly number[] {
+    const refs = this.#refs.get(candidate);
+    if (refs !== undefined) {
+      const chunks = this.#slab.chunks;
+      let live = true;
+      for (let r = 0; r < refs.length; r += REF) {
+        const address = refs[r] as number;
+        // A dropped window's run is free or holds another window: its generation no longer matches.
+        if ((chunks[address >>> CHUNK_BITS] as Float64Array)[(address & CHUNK_MASK) + W_ID] !== refs[r + 1]) {
+          live = false;
+          break;
+        }
+      }
+      if (live) {
+        this.#opRefs[this.#opRefsLength++] = refs;
+        return refs;
+      }
+    }
+    return this.#lookUp(candidate, index);
+  }
+
+  /**
+   * First use of a candidate, or one of its windows was dropped while idle: look every window up again
+   * (recreating as needed). Recency in the LRU is refreshed here only, not on every call: it decides which
+   * idle window goes first, never whether a busy one is kept, so staleness costs churn, not correctness.
+   */
+  #lookUp(candidate: QuotaCandidate, index: number): readonly number[] {
     let resolved = this.#resolved.get(candidate);
     if (resolved === undefined) {
       validateCandidate(candidate, `candidates[${index}]`);
       const specs = [...candidate.windows];
       const keys = specs.map((spec) => windowKey(candidate.workspace, spec.scope === 'workspace' ? undefined : candidate.model, spec.kind));
-      resolved = { specs, keys, isTokens: specs.map((spec) => spec.unit === 'tokens'), states: [] };
+      // The configured limits are read once, with the rest of the candidate (which is validated once and
+      // cached by object): spec objects are often built by spread, which puts `limit` out of the object,
+      // and reading it on every call costs a cache miss or two per window with many pairs.
+      const limits = specs.map((spec) => spec.limit ?? Number.NaN);
+      resolved = { specs, keys, limits, refs: [], states: [] };
       this.#resolved.set(candidate, resolved);
     }
-    const { states } = resolved;
-    for (let w = 0; w < states.length; w++) {
-      const state = states[w] as WindowState;
-      if (state.dropped) break;
-      state.touchedBy = this.#operation;
-      if (w === states.length - 1) return resolved;
-    }
-    // First use, or a window was dropped while idle: look every window up again (recreating as needed).
-    // Recency in the LRU is refreshed here only, not on every call: it decides which idle window goes
-    // first, never whether a busy one is kept, so staleness costs churn, not correctness.
-    resolved.states = resolved.specs.map((spec, w) =>
-      this.#state(resolved.keys[w] as string, candidate.workspace, spec.scope === 'workspace' ? undefined : candidate.model, spec, spec.limit),
+    const { specs, keys, limits } = resolved;
+    const states = specs.map((spec, w) =>
+      this.#state(keys[w] as string, candidate.workspace, spec.scope === 'workspace' ? undefined : candidate.model, spec, spec.limit),
     );
-    return resolved;
+    // Built in one go (one allocation, numbers unboxed): the hot path reads nothing else.
+    const refs = new Array<number>(states.length * REF);
+    states.forEach((state, w) => {
+      refs[w * REF] = state.address;
+      refs[w * REF + 1] = state.id;
+      refs[w * REF + 2] = state.unit === 'tokens' ? 1 : 0;
+      refs[w * REF + 3] = limits[w] as number;
+    });
+    resolved.states = states;
+    resolved.refs = refs;
+    this.#refs.set(candidate, refs);
+    this.#opRefs[this.#opRefsLength++] = refs;
+    return refs;
+  }
+
+  /** The window states of a candidate resolved by #resolve (for refusals). */
+  #statesOf(candidate: QuotaCandidate): readonly WindowState[] {
+    return (this.#resolved.get(candidate) as ResolvedCandidate).states;
   }
 
   /** The state of a window, created (with any learned limit) when first used. */
@@ -201,10 +395,14 @@ export class MemoryStore implements QuotaStore {
     let state = this.#windows.get(key) ?? this.#pinned.get(key);
     if (state === undefined) {
       this.#sweepPinned();
-      state = new WindowState(key, workspace, model, spec.kind, spec.unit, spec.period, configuredLimit, this.#learned.get(key) ?? null);
+      const { address, id } = this.#slab.allocate(spec.period);
+      state = new WindowState(key, workspace, model, spec.kind, spec.unit, spec.period, address, id, this.#slab.chunks);
+      state.slab[state.offset + W_CONFIGURED] = configuredLimit ?? Number.NaN;
+      state.learnedLimit = this.#learned.get(key) ?? null;
+      state.slab[state.offset + W_TOUCHED] = this.#operation;
       this.#windows.set(key, state);
     }
-    state.touchedBy = this.#operation;
+    state.slab[state.offset + W_TOUCHED] = this.#operation;
     return state;
   }
 
@@ -214,7 +412,7 @@ export class MemoryStore implements QuotaStore {
     for (const [key, state] of this.#pinned) {
       if (budget-- === 0) break;
       this.#pinned.delete(key);
-      if (this.#isIdle(state, this.#lastNow)) state.dropped = true;
+      if (this.#isIdle(state, this.#lastNow)) this.#drop(state);
       else this.#pinned.set(key, state);
     }
   }
@@ -231,29 +429,41 @@ export class MemoryStore implements QuotaStore {
   reserveSync(request: ReserveRequest): ReserveResult {
     const requests = validateReserveRequest(request);
     const { tokens, candidates } = request;
-    this.#operation++;
+    this.#beginOperation();
     const now = this.#now();
     let refusals: CandidateRefusal[] | undefined;
     for (let c = 0; c < candidates.length; c++) {
       const candidate = candidates[c] as QuotaCandidate;
-      const { specs, isTokens, states } = this.#resolve(candidate, c);
+      const refs = this.#resolve(candidate, c);
+      // Read after #resolve: creating a window may add a chunk.
+      const chunks = this.#slab.chunks;
       let fits = true;
-      for (let w = 0; w < states.length; w++) {
-        const state = states[w] as WindowState;
-        state.configuredLimit = (specs[w] as WindowSpec).limit;
-        const limit = state.limit;
-        if (state.blockedUntil > now || (limit !== null && state.counter.usedAt(now) + (isTokens[w] ? tokens : requests) > limit)) fits = false;
+      for (let r = 0; r < refs.length; r += REF) {
+        const address = refs[r] as number;
+        const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
+        const o = address & CHUNK_MASK;
+        const configured = refs[r + 3] as number;
+        slab[o + W_CONFIGURED] = configured;
+        const learned = slab[o + W_LEARNED] as number;
+        // A learned limit takes precedence; NaN (x !== x) is an unknown limit: unmetered.
+        const limit = learned === learned ? learned : configured;
+        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && windowUsedAt(slab, o, now) + (refs[r + 2] === 1 ? tokens : requests) > limit)) {
+          fits = false;
+        }
       }
       if (fits) {
         // Every window has room: commit to all of them (nothing awaited in between, so this is atomic).
-        for (let w = 0; w < states.length; w++) {
-          const state = states[w] as WindowState;
-          const cost = isTokens[w] ? tokens : requests;
-          state.counter.addAt(now, now, cost);
-          state.held += cost;
+        for (let r = 0; r < refs.length; r += REF) {
+          const address = refs[r] as number;
+          const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
+          const o = address & CHUNK_MASK;
+          const cost = refs[r + 2] === 1 ? tokens : requests;
+          windowAddAt(slab, o, now, now, cost);
+          slab[o + W_HELD] = (slab[o + W_HELD] as number) + cost;
         }
-        const id = `m${++this.#nextId}`;
-        this.#pending.set(id, { states, tokens, requests, at: now });
+        const seq = ++this.#nextId;
+        const id = `m${seq}`;
+        this.#addPending({ seq, refs, tokens, requests, at: now });
         const reservation: Reservation = {
           id,
           workspace: candidate.workspace,
@@ -266,7 +476,7 @@ export class MemoryStore implements QuotaStore {
         };
         return { ok: true, reservation, refusals: refusals ?? NO_REFUSALS };
       }
-      (refusals ??= []).push(this.#refusal(candidate, c, states, isTokens, tokens, requests, now));
+      (refusals ??= []).push(this.#refusal(candidate, c, this.#statesOf(candidate), tokens, requests, now));
     }
     const all = refusals ?? [];
     let retryAfterMs = Number.POSITIVE_INFINITY;
@@ -279,23 +489,22 @@ export class MemoryStore implements QuotaStore {
     candidate: QuotaCandidate,
     candidateIndex: number,
     states: readonly WindowState[],
-    isTokens: readonly boolean[],
     tokens: number,
     requests: number,
     now: number,
   ): CandidateRefusal {
     const windows: WindowRefusal[] = [];
     let retryAfterMs = 0;
-    states.forEach((state, w) => {
-      const needed = isTokens[w] ? tokens : requests;
+    states.forEach((state) => {
+      const needed = state.unit === 'tokens' ? tokens : requests;
       const blocked = state.blockedUntil > now;
-      const wait = Math.max(blocked ? state.blockedUntil - now : 0, state.counter.retryAfterMs(now, needed, state.limit));
+      const wait = Math.max(blocked ? state.blockedUntil - now : 0, windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit));
       if (wait === 0) return;
       windows.push({
         kind: state.kind,
         scope: state.model === undefined ? 'workspace' : 'model',
         limit: state.limit ?? Number.POSITIVE_INFINITY,
-        used: state.counter.usedAt(now),
+        used: state.usedAt(now),
         needed,
         retryAfterMs: wait,
         blocked,
@@ -321,15 +530,20 @@ export class MemoryStore implements QuotaStore {
     // at the next advance, refund or not.
     const now = this.#lastNow;
     const delta = actualTokens - pending.tokens;
-    const { states } = pending;
-    for (let w = 0; w < states.length; w++) {
-      const state = states[w] as WindowState;
-      if (state.unit === 'tokens') {
-        state.held -= pending.tokens;
+    const { refs, tokens, requests, at } = pending;
+    const chunks = this.#slab.chunks;
+    for (let r = 0; r < refs.length; r += REF) {
+      const address = refs[r] as number;
+      const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
+      const o = address & CHUNK_MASK;
+      // Dropped since (it was idle, so this reservation held nothing there): nothing left to adjust.
+      if (slab[o + W_ID] !== refs[r + 1]) continue;
+      if (refs[r + 2] === 1) {
+        slab[o + W_HELD] = (slab[o + W_HELD] as number) - tokens;
         // The real usage lands where the estimate was: estimates move capacity in time, never lose it.
-        if (delta !== 0) state.counter.addAt(now, pending.at, delta);
+        if (delta !== 0) windowAddAt(slab, o, now, at, delta);
       } else {
-        state.held -= pending.requests;
+        slab[o + W_HELD] = (slab[o + W_HELD] as number) - requests;
       }
     }
   }
@@ -344,10 +558,16 @@ export class MemoryStore implements QuotaStore {
     const pending = this.#take(reservation);
     if (pending === undefined) return;
     const now = this.#lastNow;
-    for (const state of pending.states) {
-      const cost = state.unit === 'tokens' ? pending.tokens : pending.requests;
-      state.held -= cost;
-      state.counter.addAt(now, pending.at, -cost);
+    const { refs, tokens, requests, at } = pending;
+    const chunks = this.#slab.chunks;
+    for (let r = 0; r < refs.length; r += REF) {
+      const address = refs[r] as number;
+      const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
+      const o = address & CHUNK_MASK;
+      if (slab[o + W_ID] !== refs[r + 1]) continue;
+      const cost = refs[r + 2] === 1 ? tokens : requests;
+      slab[o + W_HELD] = (slab[o + W_HELD] as number) - cost;
+      windowAddAt(slab, o, now, at, -cost);
     }
   }
 
@@ -356,9 +576,27 @@ export class MemoryStore implements QuotaStore {
     if (reservation === null || typeof reservation !== 'object' || typeof reservation.id !== 'string') {
       throw quotaInvalid('reservation', 'must be a Reservation returned by reserve');
     }
-    const pending = this.#pending.get(reservation.id);
-    if (pending !== undefined) this.#pending.delete(reservation.id);
+    const seq = sequenceOf(reservation.id);
+    if (seq < 0) return undefined;
+    const slot = seq & (PENDING_RING - 1);
+    let pending = this.#pending[slot];
+    if (pending !== undefined && pending.seq === seq) {
+      this.#pending[slot] = undefined;
+    } else {
+      pending = this.#pendingOld.get(seq);
+      if (pending === undefined) return undefined;
+      this.#pendingOld.delete(seq);
+    }
+    this.#pendingCount--;
     return pending;
+  }
+
+  #addPending(pending: PendingReservation): void {
+    const slot = pending.seq & (PENDING_RING - 1);
+    const older = this.#pending[slot];
+    if (older !== undefined) this.#pendingOld.set(older.seq, older);
+    this.#pending[slot] = pending;
+    this.#pendingCount++;
   }
 
   /**
@@ -379,7 +617,7 @@ export class MemoryStore implements QuotaStore {
   /** The synchronous body of {@link MemoryStore.observe}. */
   observeSync(observation: UpstreamObservation): void {
     validateObservation(observation);
-    this.#operation++;
+    this.#beginOperation();
     const now = this.#now();
     const { workspace, model } = observation;
     for (const window of observation.windows) {
@@ -390,9 +628,9 @@ export class MemoryStore implements QuotaStore {
       }
       const limit = state.limit;
       if (window.remaining !== undefined && limit !== null) {
-        const used = state.counter.usedAt(now);
+        const used = state.usedAt(now);
         const ours = limit - used;
-        if (window.remaining < ours) state.counter.addAt(now, now, ours - window.remaining);
+        if (window.remaining < ours) windowAddAt(state.slab, state.offset, now, now, ours - window.remaining);
       }
     }
     const { rateLimited } = observation;
@@ -443,7 +681,7 @@ export class MemoryStore implements QuotaStore {
         unit: state.unit,
         period: state.period,
         limit: state.limit,
-        used: state.counter.usedAt(now),
+        used: state.usedAt(now),
         held: state.held,
         blockedUntil: state.blockedUntil > now ? state.blockedUntil : undefined,
         learned: state.learnedLimit !== null,
@@ -454,7 +692,7 @@ export class MemoryStore implements QuotaStore {
 
   /** {@inheritDoc QuotaStore.pendingReservations} */
   async pendingReservations(): Promise<number> {
-    return this.#pending.size;
+    return this.#pendingCount;
   }
 
   /** Windows currently kept (in the LRU and pinned). For tests and the memory benchmark. */
