@@ -90,6 +90,18 @@ const OLDER_BARE = /^ratelimitbysize-(limit|remaining|reset)$/;
 
 /** Which window and field a header reports, or undefined for a header that is not a window count. */
 function classifyHeader(name: string): { target: WindowTarget; field: Field } | undefined {
+  // The same dozen names come on every response: classify each name once.
+  let known = classified.get(name);
+  if (known === undefined && !classified.has(name)) {
+    known = classifyHeaderName(name);
+    if (classified.size < 1_000) classified.set(name, known); // bounded: a hostile upstream cannot grow it
+  }
+  return known;
+}
+
+const classified = new Map<string, { target: WindowTarget; field: Field } | undefined>();
+
+function classifyHeaderName(name: string): { target: WindowTarget; field: Field } | undefined {
   let match = CURRENT_FAMILY.exec(name);
   if (match !== null) {
     return { target: targetOf(UNIT_WORDS[match[2] as string] as WindowUnit, PERIOD_WORDS[match[3] as string] as WindowPeriod), field: FIELD_WORDS[match[1] as string] as Field };
