@@ -29,7 +29,7 @@ const inflightLevels = (process.env.BENCH_INFLIGHT ?? '1,4').split(',').map(Numb
 const processLevels = (process.env.BENCH_PROCESSES ?? '1,4').split(',').map(Number);
 const PREFIX = `mr-bench-${process.pid}:`;
 
-type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible';
+type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible' | 'rate-limiter-flexible-3-windows';
 
 /** What a measuring process sends back. */
 interface Sample {
@@ -59,6 +59,16 @@ async function measure(target: Target, prefix: string, inflight: number): Promis
     await new Promise((resolve) => client.once('ready', resolve));
     const limiter = new RateLimiterRedis({ storeClient: client, points: 1_000_000_000, duration: 60, keyPrefix: `${prefix}rlf` });
     operation = () => limiter.consume('bench', 1);
+    close = async () => void client.disconnect();
+  } else if (target === 'rate-limiter-flexible-3-windows') {
+    // The same three windows as one RedisStore decision, the way rate-limiter-flexible would meter them:
+    // three limiters consumed together (three scripts, not atomic across them, nothing to refund).
+    const client = new Redis(redisUrl, { enableOfflineQueue: false });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const perSecond = new RateLimiterRedis({ storeClient: client, points: 1_000_000_000, duration: 1, keyPrefix: `${prefix}rlf-rps` });
+    const perMinute = new RateLimiterRedis({ storeClient: client, points: 1_000_000_000, duration: 60, keyPrefix: `${prefix}rlf-tpm` });
+    const perMonth = new RateLimiterRedis({ storeClient: client, points: 1_000_000_000_000, duration: 30 * 86_400, keyPrefix: `${prefix}rlf-month` });
+    operation = () => Promise.all([perSecond.consume('bench', 1), perMinute.consume('bench:small', 500), perMonth.consume('bench:small', 500)]);
     close = async () => void client.disconnect();
   } else {
     const store = new RedisStore({ redis: redisUrl, keyPrefix: prefix });
@@ -124,7 +134,7 @@ async function flush(): Promise<void> {
     cursor = next;
     if (keys.length > 0) await client.unlink(...keys);
   } while (cursor !== '0');
-  const rlf = await client.keys(`${PREFIX}rlf*`);
+  const rlf = await client.keys(`${PREFIX}rlf*`); // every rate-limiter-flexible prefix starts with rlf
   if (rlf.length > 0) await client.unlink(...rlf);
   client.disconnect();
 }
@@ -137,18 +147,21 @@ async function main(): Promise<void> {
   }
   console.log(`Redis store benchmark against ${redisUrl}, ${seconds} s per line`);
   console.log('RedisStore: 1 script = check + charge 3 windows (rps, tokens/min, tokens/month) + pending reservation;');
-  console.log('rate-limiter-flexible: 1 script = 1 fixed-window counter key (SET NX, INCRBY, PTTL), nothing to settle\n');
+  console.log('rate-limiter-flexible: 1 script = 1 fixed-window counter key (SET NX, INCRBY, PTTL), nothing to settle;');
+  console.log('rate-limiter-flexible-3-windows: the same three windows as three limiters consumed together (not atomic, no refund)\n');
   try {
     for (const processes of processLevels) {
       for (const inflight of inflightLevels) {
-        for (const target of ['redis-store', 'rate-limiter-flexible'] as const) await runProcesses(target, processes, inflight);
+        for (const target of ['redis-store', 'rate-limiter-flexible', 'rate-limiter-flexible-3-windows'] as const) await runProcesses(target, processes, inflight);
         const ours = results.get(`redis-store:${processes}:${inflight}`);
-        const theirs = results.get(`rate-limiter-flexible:${processes}:${inflight}`);
-        if (ours !== undefined && theirs !== undefined) {
+        for (const baseline of ['rate-limiter-flexible', 'rate-limiter-flexible-3-windows']) {
+          const theirs = results.get(`${baseline}:${processes}:${inflight}`);
+          if (ours === undefined || theirs === undefined) continue;
           console.log(
-            `  -> x${processes} proc, ${inflight} in flight: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of rate-limiter-flexible, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency\n`,
+            `  -> x${processes} proc, ${inflight} in flight: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of ${baseline}, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency`,
           );
         }
+        console.log('');
       }
     }
     await runProcesses('redis-store-fallback-candidates', 1);
