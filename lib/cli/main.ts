@@ -47,6 +47,11 @@ export async function main(argv: readonly string[], io: CliIO = processIO): Prom
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/').split('/').slice(-3).join('/'));
 if (invokedDirectly || process.argv[1]?.endsWith('mistral-router')) {
+  // `mistral-router catalog | head`: the reader left; stop quietly, as command-line tools do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

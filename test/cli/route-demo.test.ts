@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import { main } from '../../lib/cli/main.js';
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+describe('cli: mistral-router route (dry run)', () => {
+  it('prints the chosen model, the candidates in order and why every other model lost', async () => {
+    const { code, out } = await run('route', '--capability', 'vision,function_calling', '--prompt-tokens', '60000', '--max-tokens', '1000');
+    expect(code).to.equal(0);
+    expect(out).to.match(/^chosen: mistral-small-2506$/m);
+    expect(out).to.match(/2\s+mistral-small-2503\s+128k\s+500k\s+1G/);
+    expect(out).to.match(/open-mistral-nemo\s+missing capability: vision/);
+    expect(out).to.match(/voxtral-mini-2507\s+missing capability: vision, function_calling/);
+  });
+
+  it('says when the context is too small or unknown, as JSON', async () => {
+    const { code, out } = await run('route', '--prompt-tokens', '600000', '--max-tokens', '0', '--json');
+    const plan = JSON.parse(out) as { chosen: string | null; rejected: { model: string; reason: string }[] };
+    expect(code).to.equal(1);
+    expect(plan.chosen).to.equal(null);
+    expect(plan.rejected.find((r) => r.model === 'codestral-2501')?.reason).to.equal('context too small: 262144 < 600000 tokens');
+    const large = JSON.parse((await run('route', '--family', 'codestral', '--prompt-tokens', '200000', '--max-tokens', '0', '--json')).out) as typeof plan;
+    expect(large.chosen).to.equal('codestral-2501');
+    expect(large.rejected.find((r) => r.model === 'codestral-2405')?.reason).to.match(/^context window unknown and the request \(200000 tokens\) exceeds the 32768 assumed/);
+  });
+
+  for (const [args, message] of [
+    [['--endpoint', 'images'], /--endpoint expects chat, embeddings or fim/],
+    [['--strategy', 'cheapest'], /--strategy expects one of smallest-sufficient, newest, prefer/],
+    [['--prompt-tokens', '-1'], /Option '--prompt-tokens' argument is ambiguous|--prompt-tokens expects a whole number/],
+    [['--capability', 'telepathy'], /unknown capability "telepathy"/],
+    [['--model', 'gpt-4'], /model: unknown model "gpt-4"/],
+  ] as const) {
+    it(`exits 2 for ${args.join(' ')}`, async () => {
+      const { code, err } = await run('route', ...args);
+      expect(err).to.match(message);
+      expect(code).to.equal(2);
+    });
+  }
+});
+
+describe('cli: mistral-router demo', function () {
+  this.timeout(30_000);
+  it('routes a small burst through the free-tier emulator and prints where each went and a summary', async () => {
+    const { code, out } = await run('demo', '--requests', '4', '--interval-ms', '0');
+    expect(code).to.equal(0);
+    expect(out).to.match(/# 1 vision: describe an image\s+→ mistral-small-2506 via team-/);
+    expect(out).to.match(/# 4 function calling: weather tool\s+→ \S+ via team-/);
+    expect(out).to.match(/summary: 4\/4 served/);
+    expect(out).to.match(/model\s+requests\s+tokens used\s+tokens\/min limit per workspace/);
+  });
+});
