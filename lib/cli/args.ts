@@ -18,6 +18,19 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+/** Flags every catalogue-reading command takes: the model filters, the tier, extra files, output. */
+export const catalogFlags = {
+  capability: { type: 'string' },
+  'min-context': { type: 'string' },
+  family: { type: 'string' },
+  version: { type: 'string' },
+  'open-weights': { type: 'boolean' },
+  tier: { type: 'string' },
+  'catalog-file': { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** A whole number >= min from a flag value. */
 export function integerFlag(name: string, value: string | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined;

@@ -2,7 +2,7 @@
  * `mistral-router catalog`: the models of the catalogue, filtered, as a table or JSON.
  */
 import { loadCatalog } from '../catalog/index.js';
-import { capabilitiesFlag, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
+import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
 import type { CliCommand } from './io.js';
 
 const help = `Usage: mistral-router catalog [options]
@@ -18,17 +18,7 @@ const help = `Usage: mistral-router catalog [options]
 `;
 
 export const catalogCommand: CliCommand = async (args, io) => {
-  const { values } = parseFlags(args, {
-    capability: { type: 'string' },
-    'min-context': { type: 'string' },
-    family: { type: 'string' },
-    version: { type: 'string' },
-    'open-weights': { type: 'boolean' },
-    tier: { type: 'string' },
-    'catalog-file': { type: 'string', multiple: true },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseFlags(args, catalogFlags);
   if (values.help) {
     io.out(help);
     return 0;

@@ -5,7 +5,7 @@
 import { loadCatalog } from '../catalog/index.js';
 import { normaliseNeed, STRATEGIES, type Endpoint, type Strategy } from '../need.js';
 import { fitContext, rankModels } from '../router/plan.js';
-import { capabilitiesFlag, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
+import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
 import { UsageError, type CliCommand } from './io.js';
 
 const help = `Usage: mistral-router route [options]
@@ -26,20 +26,12 @@ const help = `Usage: mistral-router route [options]
 
 export const routeCommand: CliCommand = async (args, io) => {
   const { values } = parseFlags(args, {
-    capability: { type: 'string' },
+    ...catalogFlags,
     endpoint: { type: 'string' },
     'prompt-tokens': { type: 'string' },
     'max-tokens': { type: 'string' },
-    'min-context': { type: 'string' },
-    family: { type: 'string' },
-    version: { type: 'string' },
-    'open-weights': { type: 'boolean' },
     model: { type: 'string' },
     strategy: { type: 'string' },
-    tier: { type: 'string' },
-    'catalog-file': { type: 'string', multiple: true },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.out(help);

@@ -1,12 +1,5 @@
 import { expect } from 'chai';
-import { main } from '../../lib/cli/main.js';
-
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+import { runCli as run } from '../helpers/cli.js';
 
 describe('cli: mistral-router catalog', () => {
   it('prints a table filtered by capability, with free-tier limits', async () => {
