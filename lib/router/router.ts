@@ -154,7 +154,8 @@ interface Prepared {
   /** The estimator's ratio when promptEstimate was made (calibration compares against it). */
   readonly ratio: number;
   readonly maxWaitMs: number;
-  readonly sdkRequest: Record<string, unknown>;
+  /** The caller's request; `toSdkRequest` strips the routing fields when the call goes out. */
+  readonly request: Record<string, unknown>;
 }
 
 interface Workspace {
@@ -168,7 +169,8 @@ interface Workspace {
 /** Error-handling state of a call between attempts. */
 interface CallState {
   readonly attempts: AttemptRecord[];
-  readonly excluded: Set<string>;
+  /** (workspace, model) pairs this call will not retry; created on the first failure. */
+  excluded: Set<string> | undefined;
   minContext: number;
   lastError: Error | undefined;
   waitedMs: number;
@@ -259,7 +261,9 @@ export class Router {
         return [id, list];
       }),
     );
-    this.#queue = new WaitQueue(this.store, clock);
+    this.#queue = new WaitQueue(this.store, clock, ({ label, retryAfterMs, queueLength }) => {
+      this.events.emit('wait', { endpoint: label, retryAfterMs, queueLength });
+    });
     this.#tokens = tokenEstimator ?? new TokenEstimator();
     this.#planCache = new LRUCache({ max: positiveInteger('planCacheSize', planCacheSize, 500, 1) });
 
@@ -313,7 +317,7 @@ export class Router {
    */
   async reserve(endpoint: Endpoint, request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, options?: CallOptions): Promise<Lease> {
     const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
     const reservation = await this.#acquire(prepared, state, options?.signal);
     const workspace = this.#workspace(reservation.workspace);
     let open = true;
@@ -354,7 +358,8 @@ export class Router {
 
   #prepare(endpoint: Endpoint, request: Record<string, unknown>): Prepared {
     if (request === null || typeof request !== 'object') throw new RouterError('NEED_INVALID', 'request: expected an object');
-    const { need, maxWaitMs, model, ...sdkRequest } = request as { need?: Need; maxWaitMs?: number; model?: unknown } & Record<string, unknown>;
+    const sdkRequest = request;
+    const { need, maxWaitMs, model } = request as { need?: Need; maxWaitMs?: number; model?: unknown };
     if (model !== undefined && (typeof model !== 'string' || model === '')) throw new RouterError('NEED_INVALID', 'model: expected a model id or alias');
     const implied: Capability[] = [];
     const ratio = this.#tokens.ratio;
@@ -391,7 +396,7 @@ export class Router {
     const estimated = promptEstimate + maxOutput;
     const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
     const wait = maxWaitMs === undefined ? this.#options.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0);
-    return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, sdkRequest };
+    return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
   }
 
   /**
@@ -438,7 +443,7 @@ export class Router {
 
   #quotaCandidates(prepared: Prepared, state: CallState): readonly QuotaCandidate[] {
     const now = this.#clock.now();
-    const plain = state.excluded.size === 0 && state.minContext === 0;
+    const plain = state.excluded === undefined && state.minContext === 0;
     if (plain) {
       const cached = this.#candidateLists.get(prepared.models);
       if (cached !== undefined && cached.version === this.#stateVersion && now < cached.validUntil) return cached.list;
@@ -453,7 +458,7 @@ export class Router {
         continue;
       }
       for (const workspace of this.#workspaces) {
-        if (workspace.disabled || state.excluded.has(`${workspace.config.name}\u0000${model.id}`)) continue;
+        if (workspace.disabled || state.excluded?.has(`${workspace.config.name}\u0000${model.id}`)) continue;
         list.push(this.#candidate(workspace, model.id));
       }
     }
@@ -486,9 +491,7 @@ export class Router {
       throw new NoEligibleModelError(`No model in the catalogue can serve this ${prepared.endpoint} request: ${summariseRejections(prepared.plan.rejected)}`, prepared.plan);
     }
     try {
-      const acquired = await this.#queue.acquire({ candidates, tokens: prepared.estimated }, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, (info) => {
-        this.events.emit('wait', { endpoint: prepared.endpoint, ...info });
-      });
+      const acquired = await this.#queue.acquire({ candidates, tokens: prepared.estimated }, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint);
       state.waitedMs += acquired.waitedMs;
       return acquired.reservation;
     } catch (error) {
@@ -506,7 +509,7 @@ export class Router {
     send: (sdk: Mistral, request: Record<string, unknown>, options: ReturnType<WorkspaceClient['options']>) => Promise<T>,
   ): Promise<Routed<T>> {
     const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
         const reservation = await this.#acquire(prepared, state, options?.signal);
@@ -516,7 +519,7 @@ export class Router {
         const started = this.#clock.now();
         let result: T;
         try {
-          result = await send(workspace.client.sdk, { ...prepared.sdkRequest, model: reservation.model }, workspace.client.options(attemptId, options?.signal, options?.timeoutMs));
+          result = await send(workspace.client.sdk, toSdkRequest(prepared.request, reservation.model), workspace.client.options(attemptId, options?.signal, options?.timeoutMs));
         } catch (error) {
           await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
           continue;
@@ -606,7 +609,7 @@ export class Router {
         }
         throw upstream;
       case 'block-window':
-        state.excluded.add(`${reservation.workspace}\u0000${reservation.model}`);
+        (state.excluded ??= new Set()).add(`${reservation.workspace}\u0000${reservation.model}`);
         break;
       case 'cooldown-model': {
         const until = this.#clock.now() + this.#options.cooldownMs;
@@ -646,7 +649,7 @@ export class Router {
 
   async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
     const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: new Set(), minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
     while (state.attempts.length < this.#options.maxAttempts) {
       const reservation = await this.#acquire(prepared, state, options?.signal);
       const workspace = this.#workspace(reservation.workspace);
@@ -657,7 +660,7 @@ export class Router {
       let first: IteratorResult<CompletionEvent>;
       try {
         const stream: EventStream<CompletionEvent> = await workspace.client.sdk.chat.stream(
-          { ...(prepared.sdkRequest as unknown as ChatCompletionRequest), model: reservation.model },
+          toSdkRequest(prepared.request, reservation.model) as unknown as ChatCompletionRequest,
           workspace.client.options(attemptId, options?.signal, options?.timeoutMs),
         );
         iterator = stream[Symbol.asyncIterator]();
@@ -722,6 +725,12 @@ export class Router {
       }
     }
   }
+}
+
+/** The SDK's request: the caller's, without the routing fields, for the chosen model. */
+function toSdkRequest(request: Record<string, unknown>, model: string): Record<string, unknown> {
+  const { need: _need, maxWaitMs: _maxWaitMs, ...sdkRequest } = request;
+  return { ...sdkRequest, model };
 }
 
 /** Capabilities a chat request's content implies: images, audio, tools, JSON output. */

@@ -20,8 +20,8 @@ export interface Acquired {
   readonly waitedMs: number;
 }
 
-/** Called when a call starts waiting: how long the store said, and the queue length. */
-export type WaitListener = (info: { retryAfterMs: number; queueLength: number }) => void;
+/** Called when a call starts waiting: its label, how long the store said, and the queue length. */
+export type WaitListener = (info: { label: string; retryAfterMs: number; queueLength: number }) => void;
 
 interface Waiter {
   readonly request: ReserveRequest;
@@ -53,9 +53,12 @@ export class WaitQueue {
   #pumping = false;
   #pumpAgain = false;
 
-  constructor(store: QuotaStore, clock: Clock) {
+  readonly #onWait: WaitListener | undefined;
+
+  constructor(store: QuotaStore, clock: Clock, onWait?: WaitListener) {
     this.#store = store;
     this.#clock = clock;
+    this.#onWait = onWait;
   }
 
   /** Calls waiting now. */
@@ -68,7 +71,7 @@ export class WaitQueue {
    * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
    *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
    */
-  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, onWait?: WaitListener): Promise<Acquired> {
+  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = ''): Promise<Acquired> {
     if (signal?.aborted) throw new AbortError();
     const since = this.#clock.now();
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
@@ -85,11 +88,11 @@ export class WaitQueue {
       if (result?.ok) return { reservation: result.reservation, waitedMs: 0 };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
-      onWait?.({ retryAfterMs, queueLength: this.#waiting + 1 });
+      this.#onWait?.({ label, retryAfterMs, queueLength: this.#waiting + 1 });
       keys ??= keysOf(request);
       return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, retryAfterMs, storeError);
     }
-    onWait?.({ retryAfterMs: 0, queueLength: this.#waiting + 1 });
+    this.#onWait?.({ label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, 0, undefined);
     void this.pump();
     return acquired;
