@@ -23,7 +23,7 @@ export {
   type Routed,
   type RoutedStream,
 } from './router/router.js';
-export { rankModels, fitContext, excessScore, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
+export { rankModels, fitContext, excessScore, DEFAULT_UNKNOWN_CONTEXT_TOKENS, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
 export { classifyFailure, type Failure, type FailureAction, type FailureKind } from './router/policy.js';
 export { RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
 export { normaliseNeed, STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';

@@ -4,7 +4,7 @@
  */
 import { loadCatalog } from '../catalog/index.js';
 import { normaliseNeed, STRATEGIES, type Endpoint, type Strategy } from '../need.js';
-import { fitContext, rankModels } from '../router/plan.js';
+import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels } from '../router/plan.js';
 import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
 import { UsageError, type CliCommand } from './io.js';
 
@@ -60,7 +60,7 @@ export const routeCommand: CliCommand = async (args, io) => {
     strategy,
   );
   const total = promptTokens + maxTokens;
-  const plan = fitContext(rankModels(catalog, need, values.model), total, need.minContext, 32_768);
+  const plan = fitContext(rankModels(catalog, need, values.model), total, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
   // Quota, as far as a dry run can know it: a request larger than a limit never fits that model.
   const rejected = [...plan.rejected];
   const candidates = plan.models.filter((model) => {

@@ -10,6 +10,13 @@ import type { Capability, Model } from '../catalog/types.js';
 import { NeedError } from '../errors.js';
 import type { NormalisedNeed } from '../need.js';
 
+/**
+ * The request size a model whose context window the catalogue does not know is assumed to take: the
+ * smallest window of any current chat model (32k), so the assumption never sends a request that fits
+ * nowhere.
+ */
+export const DEFAULT_UNKNOWN_CONTEXT_TOKENS = 32_768;
+
 /** A model the plan rejected, and why (the text `route` prints). */
 export interface Rejection {
   readonly model: string;

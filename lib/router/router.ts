@@ -18,7 +18,7 @@ import { MemoryStore } from '../quota/memory-store.js';
 import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type WindowSpec } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
-import { fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
+import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
 import { classifyFailure, type Failure } from './policy.js';
 import { WaitQueue } from './wait-queue.js';
 
@@ -231,7 +231,7 @@ export class Router {
       cooldownMs: positiveInteger('cooldownMs', options.cooldownMs, 30_000),
       timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1),
       defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
-      unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, 32_768),
+      unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
     };
     const names = new Set<string>();
     this.#workspaces = workspaces.map((config, index) => {
