@@ -11,7 +11,7 @@
  * the settings its README recommends (`enableOfflineQueue: false`); RedisStore on the client it creates.
  *
  * Run: `node dist/bench/redis-store.js` (REDIS_URL, default redis://127.0.0.1:6379; BENCH_SECONDS, default 2;
- * BENCH_INFLIGHT, default "1,4"; BENCH_PROCESSES, default "1,4").
+ * BENCH_INFLIGHT, default "1,4,16"; BENCH_PROCESSES, default "1,4").
  */
 import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ import { report, summarise } from './stats.js';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
-const inflightLevels = (process.env.BENCH_INFLIGHT ?? '1,4').split(',').map(Number);
+const inflightLevels = (process.env.BENCH_INFLIGHT ?? '1,4,16').split(',').map(Number);
 const processLevels = (process.env.BENCH_PROCESSES ?? '1,4').split(',').map(Number);
 const PREFIX = `mr-bench-${process.pid}:`;
 

@@ -30,8 +30,9 @@
  * | `l` | the limit learned from upstream headers (replaces `c`) |
  * | `b` | epoch ms until which an upstream 429 blocks the window |
  *
- * The kind, model and scope are the key itself. A decision reads `t o c l b` and the current bucket with
- * one HMGET per window and writes the bucket and `t` with one HSET, whatever the window's length: buckets
+ * The kind, model and scope are the key itself. A reserve script (one decision or a batch of them) reads
+ * `t o c l b` and the current bucket with one HMGET per window and writes the bucket and `t` with one HSET
+ * per window, whatever the window's length and however many decisions charged it: buckets
  * that slid out are subtracted from `t` and deleted lazily, when a decision first sees a bucket index past
  * `o + N` (at most once per bucket width). Every bucket field lies in `[o, o + N]`, so a hash holds at most
  * N + 1 buckets (constant memory whatever the request rate).
@@ -47,6 +48,9 @@
  * plus a margin; a month window at the end of its month plus a day; both are extended to cover a 429 block
  * and to keep a learned limit for a day. The expiry only moves when a new bucket opens, so steady traffic
  * pays no PEXPIRE.
+ *
+ * Requires Redis 5 or later: the scripts read `TIME` and then write, which Redis replicates by effects
+ * from 5.0 on (earlier versions needed `redis.replicate_commands()`), and HSET takes several fields.
  *
  * ## Time
  *
@@ -136,37 +140,42 @@ export function parseLayoutCode(code: string): { period: WindowPeriod; unit: Win
   return period === undefined || unit === undefined || code.length !== 2 ? undefined : { period, unit };
 }
 
-/** `LAYOUT[code] = { bucketMs (0 = calendar month), N, counts tokens }` for every layout code, from window.ts. */
-const LAYOUT_TABLE = (Object.keys(PERIOD_LETTER) as WindowPeriod[])
+/**
+ * `geometry(code)` returns `bucketMs (0 = calendar month), N, counts tokens` for every layout code, from
+ * window.ts: an if-chain of interned-string comparisons, because a table built at the top of a script is
+ * rebuilt on every call (EVALSHA runs the whole chunk each time).
+ */
+const GEOMETRY_BRANCHES = (Object.keys(PERIOD_LETTER) as WindowPeriod[])
   .flatMap((period) => {
     const { bucketMs, span } = windowGeometry(period);
     return (['tokens', 'requests'] as const).map(
-      (unit) => `${layoutCode(period, unit)} = { ${bucketMs ?? 0}, ${bucketMs === undefined ? 0 : span - 1}, ${unit === 'tokens'} }`,
+      (unit) => `if code == '${layoutCode(period, unit)}' then return ${bucketMs ?? 0}, ${bucketMs === undefined ? 0 : span - 1}, ${unit === 'tokens'} end`,
     );
   })
-  .join(', ');
+  .join('\n  ');
 
-/**
- * Helpers shared by every script: the time, bucket indices (including the calendar month, by Howard
- * Hinnant's days-from-civil arithmetic, since Lua has no UTC calendar), and the window state.
- *
- * A window state `st` is `{ key, bms, n, tok, k, t, o, c, l, b, cur }`: bucket width (0 = month), N, whether
- * it counts tokens, the current bucket index, the running total, the oldest counted bucket, the configured
- * limit ('' = unknown), the learned limit (nil), the block end (0 = none), the current bucket's count.
+/*
+ * The scripts are assembled from the pieces below, each script taking only what it uses: EVALSHA runs
+ * the whole chunk on every call, so every helper defined is a closure created on every call.
  */
-const PRELUDE = `
-if redis.replicate_commands then pcall(redis.replicate_commands) end
+
+/** Constants, time, layout geometry and bucket indices: every script. */
+const BASE = `
 local floor = math.floor
 local SLIDE_MARGIN = ${EXPIRY_MARGIN.sliding}
 local MONTH_MARGIN = ${EXPIRY_MARGIN.month}
 local LEARNED_KEEP = ${EXPIRY_MARGIN.learnedLimit}
 local REGISTRY_KEEP = ${EXPIRY_MARGIN.registry}
-local LAYOUT = { ${LAYOUT_TABLE} }
 
 local function now_ms(arg)
   if arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
+end
+
+local function geometry(code)
+  ${GEOMETRY_BRANCHES}
+  return nil
 end
 
 local function month_index(t)
@@ -182,6 +191,20 @@ local function month_index(t)
   return (y - 1970) * 12 + (m - 1)
 end
 
+local function bucket(t, bms)
+  if bms == 0 then return month_index(t) end
+  return floor(t / bms)
+end
+`;
+
+/**
+ * The window state, for the scripts that check or create windows (reserve, observe). A state `st` is
+ * `{ key, reg, bms, n, tok, k, t, o, c, l, b, cur }`: the key and its workspace registry, bucket width
+ * (0 = month), N, whether it counts tokens, the current bucket index, the running total, the oldest
+ * counted bucket, the configured limit ('' = unknown), the learned limit (nil), the block end (0 = none),
+ * the current bucket's count.
+ */
+const WINDOWS = `
 local function month_start(j)
   j = j + 1970 * 12
   local y = floor(j / 12)
@@ -193,11 +216,6 @@ local function month_start(j)
   local doy = floor((153 * mp + 2) / 5)
   local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   return (era * 146097 + doe - 719468) * 86400000
-end
-
-local function bucket(t, bms)
-  if bms == 0 then return month_index(t) end
-  return floor(t / bms)
 end
 
 local function ttl_of(st, now)
@@ -234,12 +252,11 @@ end
 -- Reads a window (one HMGET), creating it when missing (spec, configured limit, registry, expiry) and
 -- sliding it to the current bucket. 'cfg' nil leaves the configured limit alone.
 local function open(key, code, now, registry, cfg)
-  local layout = LAYOUT[code]
-  if not layout then error('unknown window layout ' .. tostring(code)) end
-  local bms, n = layout[1], layout[2]
+  local bms, n, tok = geometry(code)
+  if not bms then error('unknown window layout ' .. tostring(code)) end
   local k = bucket(now, bms)
   local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k)
-  local st = { key = key, bms = bms, n = n, tok = layout[3], k = k, c = r[3] or '', l = tonumber(r[4]),
+  local st = { key = key, reg = registry, bms = bms, n = n, tok = tok, k = k, c = r[3] or '', l = tonumber(r[4]),
     b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0 }
   if r[1] then
     st.t, st.o = tonumber(r[1]), tonumber(r[2])
@@ -275,7 +292,8 @@ local function check(st, cost, now, configured)
       retry = month_start(st.k + 1) - now
     else
       -- Every bucket lies in [o, o + N]: read them, then move forward bucket by bucket; at bucket j,
-      -- bucket j - N - 1 has slid out.
+      -- bucket j - N - 1 has slid out. The current bucket is taken from the state: earlier decisions of
+      -- the same batch charged it and are written back only at the end of the script.
       local fields = {}
       for j = st.o, st.o + st.n do fields[#fields + 1] = j end
       local values = redis.call('HMGET', st.key, unpack(fields))
@@ -287,6 +305,7 @@ local function check(st, cost, now, configured)
           if idx > last then last = idx end
         end
       end
+      b[st.k] = st.cur
       local s, j = used, st.k
       repeat
         j = j + 1
@@ -299,17 +318,20 @@ local function check(st, cost, now, configured)
   if blocked and retry ~= -1 and st.b - now > retry then retry = st.b - now end
   return { lim or -1, used, cost, retry, blocked and 1 or 0 }
 end
+`;
 
+/** Giving back (or charging) a delta in the bucket a reservation charged: settle and cancel. */
+const GIVE_BACK = `
 -- Adds 'delta' to the bucket of 'at' of one window, if that bucket still counts (inside the window seen
 -- at 'now', not yet slid out of t) and the window still exists (an expired key must not come back
 -- without its expiry).
 local function give_back(key, code, at, now, dt, dr)
-  local layout = LAYOUT[code]
-  if not layout then return end
-  local delta = layout[3] and dt or dr
+  local bms, n, tok = geometry(code)
+  if not bms then return end
+  local delta = tok and dt or dr
   if delta == 0 then return end
-  local k = bucket(at, layout[1])
-  if k < bucket(now, layout[1]) - layout[2] then return end
+  local k = bucket(at, bms)
+  if k < bucket(now, bms) - n then return end
   local r = redis.call('HMGET', key, 'o', 't', k)
   local o = tonumber(r[1])
   if not o or k < o then return end
@@ -326,88 +348,121 @@ end
 `;
 
 /**
- * reserve: take the first candidate whose every window admits the cost, in one atomic step.
+ * reserve: decide a batch of reservations, in order, each taking the first of its candidates whose every
+ * window admits its cost: one atomic step for the whole batch (every decision of one tick of one process
+ * travels in one script). Decisions of a batch see each other's charges exactly as consecutive scripts
+ * would; the windows touched are read once (one HMGET each) and written once, at the end (one HSET each),
+ * and the pending members of a workspace are added by one ZADD.
  *
- * KEYS: for each workspace g of the batch its `pending` and `windows` keys (KEYS[2g-1], KEYS[2g]), then
- * the window keys of every candidate in order (a window shared by candidates appears once per candidate).
- * ARGV: now ('' = Redis TIME), id, tokens, requests, reservation ttl ms, G (workspaces), C (candidates),
- * then per candidate: g, window count, member suffix (` :w:K :m:M:K...`), and per window: layout code,
- * configured limit ('' = unknown).
+ * KEYS: for each workspace g its `pending` and `windows` keys (KEYS[2g-1], KEYS[2g]), then the distinct
+ * window keys of the batch (window w is KEYS[2G + w]).
+ * ARGV: now ('' = Redis TIME), reservation ttl ms, G (workspaces), D (distinct candidates), R (decisions);
+ * then D candidate definitions: g, window count, member suffix (` :w:K :m:M:K...`), and per window: w,
+ * layout code, configured limit ('' = unknown); then R decisions: id, tokens, requests, C, and C candidate
+ * numbers (1..D, in the caller's order).
  *
- * Returns `{ 1, candidate (1-based), now, refusals }` or `{ 0, 0, now, refusals }`, where refusals is a list
- * of `{ candidate, retryAfterMs, { window, limit, used, needed, retryAfterMs, blocked }... }` (-1 = never /
- * unknown: Lua numbers cross to Redis as integers, so Infinity and null travel as -1).
+ * Returns `{ now, decision1, ..., decisionR }`, each decision `{ ok, candidate (1-based in its list, 0 when
+ * none), refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
+ * retryAfterMs, blocked }... }` (-1 = never / unknown: Lua numbers cross to Redis as integers, so Infinity
+ * and null travel as -1).
  */
-export const RESERVE_SCRIPT = `${PRELUDE}
+export const RESERVE_SCRIPT = `${BASE}${WINDOWS}
 local now = now_ms(ARGV[1])
-local id, tokens_s, requests_s = ARGV[2], ARGV[3], ARGV[4]
-local tokens, requests, ttl = tonumber(tokens_s), tonumber(requests_s), tonumber(ARGV[5])
-local kc, count = 2 * tonumber(ARGV[6]) + 1, tonumber(ARGV[7])
-local a = 8
-local cache = {}
-local refusals = {}
-for c = 1, count do
-  local g, nw, suffix = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
-  a = a + 3
-  local registry_key = KEYS[2 * g]
-  local windows, refused, worst = {}, nil, 0
-  for i = 1, nw do
-    local key, code, cfg = KEYS[kc], ARGV[a], ARGV[a + 1]
-    kc = kc + 1
-    a = a + 2
-    local st = cache[key]
-    if not st then
-      -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
-      -- candidate's windows too.
-      st = open(key, code, now, registry_key, cfg)
-      cache[key] = st
-    end
-    if st.c ~= cfg then
-      if cfg == '' then redis.call('HDEL', key, 'c') else redis.call('HSET', key, 'c', cfg) end
-      st.c = cfg
-    end
-    windows[i] = st
-    local r = check(st, st.tok and tokens or requests, now, tonumber(cfg))
-    if r then
-      refused = refused or {}
-      refused[#refused + 1] = { i, r[1], r[2], r[3], r[4], r[5] }
-      if r[4] == -1 or worst == -1 then worst = -1 elseif r[4] > worst then worst = r[4] end
-    end
-  end
-  if not refused then
-    local renewed = false
+local ttl = tonumber(ARGV[2])
+local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local kbase = 2 * G
+-- Offsets of the candidate definitions in ARGV.
+local defs = {}
+local a = 6
+for d = 1, D do
+  defs[d] = a
+  a = a + 3 + 3 * tonumber(ARGV[a + 1])
+end
+local states = {}
+local adds = {}
+local out = { now }
+for r = 1, R do
+  local id, tokens_s, requests_s, count = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local tokens, requests = tonumber(tokens_s), tonumber(requests_s)
+  local result = { 0, 0 }
+  for c = 1, count do
+    local def = defs[tonumber(ARGV[a + 3 + c])]
+    local g, nw = tonumber(ARGV[def]), tonumber(ARGV[def + 1])
+    local refused, worst = nil, 0
+    local p = def + 3
     for i = 1, nw do
-      local st = windows[i]
-      local cost = st.tok and tokens or requests
-      if cost > 0 then
-        local fresh = st.cur == 0
-        st.cur = st.cur + cost
-        st.t = st.t + cost
-        redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
-        -- The expiry only moves when a new bucket opens ((k + N + 1) * bucketMs is fixed within a bucket).
-        if fresh then
-          redis.call('PEXPIRE', st.key, ttl_of(st, now))
-          renewed = true
-        end
+      local w, code, cfg = tonumber(ARGV[p]), ARGV[p + 1], ARGV[p + 2]
+      p = p + 3
+      local st = states[w]
+      if not st then
+        -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
+        -- candidate's windows too.
+        st = open(KEYS[kbase + w], code, now, KEYS[2 * g], cfg)
+        states[w] = st
+      end
+      if st.c ~= cfg then
+        if cfg == '' then redis.call('HDEL', st.key, 'c') else redis.call('HSET', st.key, 'c', cfg) end
+        st.c = cfg
+      end
+      local rr = check(st, st.tok and tokens or requests, now, tonumber(cfg))
+      if rr then
+        refused = refused or {}
+        refused[#refused + 1] = { i, rr[1], rr[2], rr[3], rr[4], rr[5] }
+        if rr[4] == -1 or worst == -1 then worst = -1 elseif rr[4] > worst then worst = rr[4] end
       end
     end
-    -- The registry outlives every window it lists: it is renewed whenever one of their expiries moves.
-    if renewed then redis.call('PEXPIRE', registry_key, REGISTRY_KEEP) end
-    local pending_key = KEYS[2 * g - 1]
-    redis.call('ZADD', pending_key, now + ttl, id .. ' ' .. tokens_s .. ' ' .. requests_s .. suffix)
-    -- The key lives 2 x ttl and is renewed (and reaped of expired reservations) when less than ttl is left:
-    -- once per ttl, not once per reservation; never shortened by an instance with a shorter ttl.
-    if redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
-      redis.call('ZREMRANGEBYSCORE', pending_key, '-inf', now)
-      redis.call('PEXPIRE', pending_key, 2 * ttl + SLIDE_MARGIN)
+    if not refused then
+      p = def + 3
+      for i = 1, nw do
+        local st = states[tonumber(ARGV[p])]
+        p = p + 3
+        local cost = st.tok and tokens or requests
+        if cost > 0 then
+          -- A bucket opened now moves the key's expiry ((k + N + 1) * bucketMs is fixed within a bucket).
+          if st.cur == 0 then st.fresh = true end
+          st.cur = st.cur + cost
+          st.t = st.t + cost
+          st.dirty = true
+        end
+      end
+      local list = adds[g]
+      if not list then list = {}; adds[g] = list end
+      list[#list + 1] = now + ttl
+      list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. ARGV[def + 2]
+      result[1], result[2] = 1, c
+      break
     end
-    return { 1, c, now, refusals }
+    local entry = { c, worst }
+    for _, rf in ipairs(refused) do entry[#entry + 1] = rf end
+    result[#result + 1] = entry
   end
-  local entry = { c, worst }
-  for _, r in ipairs(refused) do entry[#entry + 1] = r end
-  refusals[#refusals + 1] = entry
+  out[r + 1] = result
+  a = a + 4 + count
 end
-return { 0, 0, now, refusals }
+-- Write back every window charged, once; move expiries only where a bucket opened.
+local renewed = {}
+for _, st in pairs(states) do
+  if st.dirty then
+    redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
+    if st.fresh then
+      redis.call('PEXPIRE', st.key, ttl_of(st, now))
+      renewed[st.reg] = true
+    end
+  end
+end
+-- The registry outlives every window it lists: it is renewed whenever one of their expiries moves.
+for reg in pairs(renewed) do redis.call('PEXPIRE', reg, REGISTRY_KEEP) end
+for g, list in pairs(adds) do
+  local pending_key = KEYS[2 * g - 1]
+  redis.call('ZADD', pending_key, unpack(list))
+  -- The key lives 2 x ttl and is renewed (and reaped of expired reservations) when less than ttl is left:
+  -- once per ttl, not once per reservation; never shortened by an instance with a shorter ttl.
+  if redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
+    redis.call('ZREMRANGEBYSCORE', pending_key, '-inf', now)
+    redis.call('PEXPIRE', pending_key, 2 * ttl + SLIDE_MARGIN)
+  end
+end
+return out
 `;
 
 /**
@@ -418,7 +473,7 @@ return { 0, 0, now, refusals }
  * while that bucket still counts (after that it no longer counts anywhere), and only if the window still
  * exists. Returns 1 when applied, 0 when the reservation was already settled, released or expired.
  */
-export const SETTLE_SCRIPT = `${PRELUDE}
+export const SETTLE_SCRIPT = `${BASE}${GIVE_BACK}
 if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return 0 end
 local now = now_ms(ARGV[1])
 local at, dt, dr = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -436,7 +491,7 @@ return 1
  * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
  * minus the ttl. Returns 1 when something was released.
  */
-export const CANCEL_SCRIPT = `${PRELUDE}
+export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
 local now = now_ms(ARGV[1])
 local ttl, tokens, requests, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local a, kc = 6, 2
@@ -470,7 +525,7 @@ return 0
  * the upstream's. A 429 sets `b`. Windows unknown so far are created (a learned requests-per-minute
  * window needs no new code).
  */
-export const OBSERVE_SCRIPT = `${PRELUDE}
+export const OBSERVE_SCRIPT = `${BASE}${WINDOWS}
 local now = now_ms(ARGV[1])
 local count = tonumber(ARGV[2])
 local registry = KEYS[1]
@@ -554,7 +609,7 @@ return 1
  * held }` with '' for absent values. `used` is summed here from the buckets inside the window (read only:
  * a snapshot changes nothing), with the layout stored in the window.
  */
-export const INSPECT_SCRIPT = `${PRELUDE}
+export const INSPECT_SCRIPT = `${BASE}
 local now = now_ms(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local tag = string.sub(KEYS[1], 1, #KEYS[1] - #':windows')
@@ -582,17 +637,17 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
       local idx = tonumber(raw[i])
       if idx then b[idx] = tonumber(raw[i + 1]) else f[raw[i]] = raw[i + 1] end
     end
-    local layout = LAYOUT[f.p or '']
+    local bms, n, tok = geometry(f.p or '')
     local used = 0
-    if layout then
-      local from = bucket(now, layout[1]) - layout[2]
+    if bms then
+      local from = bucket(now, bms) - n
       for idx, v in pairs(b) do
         if idx >= from then used = used + v end
       end
     end
     local h = held[key] or { 0, 0 }
     out[#out + 1] = { key, f.p or '', used, f.c or '', f.l or '', (tonumber(f.b) or 0) > now and f.b or '',
-      (layout and layout[3]) and h[1] or h[2] }
+      tok and h[1] or h[2] }
   end
 end
 return { now, redis.call('ZCARD', KEYS[2]), out }

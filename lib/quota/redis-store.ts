@@ -146,12 +146,22 @@ interface ResolvedCandidate {
   readonly codes: readonly string[];
   /** ` :w:K :m:M:K...`: the window keys without the tag, ending a pending member. */
   readonly suffix: string;
-  /** RESERVE_SCRIPT arguments of the candidate after its workspace group: count, suffix, (code, limit)... */
-  readonly reserveArgs: ReadonlyArray<string | number>;
+  /** The configured limit of each window as RESERVE_SCRIPT takes it ('' = unknown). */
+  readonly limits: readonly string[];
 }
 
-/** The reply of RESERVE_SCRIPT: ok, candidate (1-based), now, refusals. */
-type ReserveReply = [number, number, number, Array<Array<number | number[]>>];
+/** One decision of a RESERVE_SCRIPT reply: ok, candidate (1-based, 0 = none), then its refusals. */
+type DecisionReply = Array<number | Array<number | number[]>>;
+
+/** A decision waiting for its batch. */
+interface QueuedDecision {
+  readonly id: string;
+  readonly tokens: number;
+  readonly requests: number;
+  readonly candidates: readonly ResolvedCandidate[];
+  resolve(reply: [number, DecisionReply]): void;
+  reject(error: unknown): void;
+}
 type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
@@ -168,6 +178,9 @@ const SCRIPTS: Record<ScriptName, string> = {
 /** Replies that mean "Redis cannot serve now", as opposed to a bug in a script or a bad argument. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS|MOVED|ASK)\b/;
 
+/** Most decisions one reserve script takes (a tick with more sends several scripts). */
+const MAX_BATCH = 64;
+
 /** Settles and releases kept while Redis is unreachable; beyond this the reservation TTL is the backstop. */
 const MAX_DEFERRED = 10_000;
 
@@ -176,7 +189,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
 /**
  * A {@link QuotaStore} in Redis, shared by every process that uses the same Redis and key prefix.
  *
- * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT): reserve over a candidate list, settle,
+ * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT), and the decisions of one tick share it
+ * (see RESERVE_SCRIPT: decided in call order, each atomic): reserve over a candidate list, settle,
  * release and observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
  * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
  * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
@@ -200,6 +214,8 @@ export class RedisStore implements QuotaStore {
   readonly #listeners = new Map<RedisStoreEventType, Set<(event: never) => void>>();
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
+  /** Decisions waiting for the end of the tick, by slot group ('' on a standalone Redis). */
+  readonly #batches = new Map<string, QueuedDecision[]>();
   #fallback: QuotaStore | undefined;
   /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
   readonly #fallbackIds = new Set<string>();
@@ -383,7 +399,7 @@ export class RedisStore implements QuotaStore {
     const candidates = request.candidates;
     const cluster = this.#redis instanceof Cluster;
     let refusals: CandidateRefusal[] | undefined;
-    // One batch on a standalone Redis; runs of one workspace on a Cluster (a script stays within one slot).
+    // One decision on a standalone Redis; runs of one workspace on a Cluster (a script stays within one slot).
     for (let start = 0; start < candidates.length; ) {
       let end = candidates.length;
       if (cluster) {
@@ -391,40 +407,17 @@ export class RedisStore implements QuotaStore {
         end = start + 1;
         while (end < candidates.length && (candidates[end] as QuotaCandidate).workspace === workspace) end++;
       }
-      // KEYS: pending and registry per workspace, then every candidate's window keys; ARGV: see RESERVE_SCRIPT.
-      const tags: string[] = [];
-      const keys: string[] = [];
-      for (let c = start; c < end; c++) {
-        const ws = (resolved[c] as ResolvedCandidate).keys;
-        if (!tags.includes(ws.tag)) {
-          tags.push(ws.tag);
-          keys.push(ws.pending, ws.windows);
-        }
-      }
       const id = `${this.#idPrefix}.${(this.#nextId++).toString(36)}`;
-      const args: Array<string | number> = [this.#now(), id, request.tokens, requests, this.#reservationTtlMs, tags.length, end - start];
-      for (let c = start; c < end; c++) {
-        const candidate = resolved[c] as ResolvedCandidate;
-        for (const key of candidate.windowKeys) keys.push(key);
-        args.push(tags.length === 1 ? 1 : tags.indexOf(candidate.keys.tag) + 1);
-        for (const arg of candidate.reserveArgs) args.push(arg);
-      }
-      let reply: ReserveReply;
-      try {
-        reply = (await this.#run('reserve', keys, args)) as ReserveReply;
-      } catch (error) {
-        this.#cancel(id, request.tokens, requests, candidates.slice(start, end), resolved.slice(start, end));
-        throw error;
-      }
-      const [ok, chosen, now, rawRefusals] = reply;
+      const run = start === 0 && end === candidates.length ? resolved : resolved.slice(start, end);
+      const [now, decision] = await this.#decide(cluster ? (run[0] as ResolvedCandidate).keys.tag : '', id, request.tokens, requests, run);
       // The script created the windows it checked, refused or not: list their workspaces for snapshot().
       for (let c = start; c < end; c++) this.#register((candidates[c] as QuotaCandidate).workspace);
-      if (rawRefusals.length > 0) {
+      if (decision.length > 2) {
         refusals ??= [];
-        for (const raw of rawRefusals) refusals.push(toCandidateRefusal(raw, start, candidates));
+        for (let i = 2; i < decision.length; i++) refusals.push(toCandidateRefusal(decision[i] as Array<number | number[]>, start, candidates));
       }
-      if (ok === 1) {
-        const index = start + chosen - 1;
+      if (decision[0] === 1) {
+        const index = start + (decision[1] as number) - 1;
         const candidate = candidates[index] as QuotaCandidate;
         const reservation: Reservation = {
           id,
@@ -443,6 +436,44 @@ export class RedisStore implements QuotaStore {
     }
     const all = refusals ?? [];
     return { ok: false, retryAfterMs: all.reduce((min, r) => Math.min(min, r.retryAfterMs), Number.POSITIVE_INFINITY), refusals: all };
+  }
+
+  /**
+   * Queues one decision for the batch of this tick (`group` = the slot group: '' on a standalone Redis,
+   * the workspace's tag on a Cluster). Every decision queued before the tick ends travels in one script.
+   */
+  #decide(group: string, id: string, tokens: number, requests: number, candidates: readonly ResolvedCandidate[]): Promise<[number, DecisionReply]> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#batches.get(group);
+      if (queue === undefined) {
+        this.#batches.set(group, (queue = []));
+        process.nextTick(() => this.#flush(group));
+      }
+      queue.push({ id, tokens, requests, candidates, resolve, reject });
+    });
+  }
+
+  /** Sends the decisions queued for `group`, at most MAX_BATCH per script. */
+  #flush(group: string): void {
+    const queue = this.#batches.get(group);
+    if (queue === undefined) return;
+    this.#batches.delete(group);
+    for (let from = 0; from < queue.length; from += MAX_BATCH) {
+      const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
+      const { keys, args } = reserveCommand(batch, this.#now(), this.#reservationTtlMs);
+      this.#run('reserve', keys, args).then(
+        (reply) => {
+          const [now] = reply as [number];
+          batch.forEach((decision, i) => decision.resolve([now, (reply as DecisionReply[])[i + 1] as DecisionReply]));
+        },
+        (error: unknown) => {
+          for (const decision of batch) {
+            this.#cancel(decision.id, decision.tokens, decision.requests, decision.candidates);
+            decision.reject(error);
+          }
+        },
+      );
+    }
   }
 
   async #giveBack(operation: 'settle' | 'release', reservation: Reservation, tokenDelta: number, requestDelta: number): Promise<void> {
@@ -471,21 +502,16 @@ export class RedisStore implements QuotaStore {
    * Undo a reserve whose answer never came (timeout, lost connection), in case Redis ran it anyway: sent
    * on the same connection, it runs after the reserve. Best effort; the reservation TTL is the backstop.
    */
-  #cancel(id: string, tokens: number, requests: number, candidates: readonly QuotaCandidate[], resolved: readonly ResolvedCandidate[]): void {
-    const workspaces = new Set(candidates.map((candidate) => candidate.workspace));
-    for (const workspace of workspaces) {
-      const ws = workspaceKeys(this.#prefix, workspace);
-      const keys: string[] = [ws.pending];
-      const args: Array<string | number> = [this.#now(), this.#reservationTtlMs, tokens, requests, 0];
-      let count = 0;
-      candidates.forEach((candidate, i) => {
-        if (candidate.workspace !== workspace) return;
-        const r = resolved[i] as ResolvedCandidate;
+  #cancel(id: string, tokens: number, requests: number, resolved: readonly ResolvedCandidate[]): void {
+    const tags = new Set(resolved.map((candidate) => candidate.keys.tag));
+    for (const tag of tags) {
+      const ofWorkspace = resolved.filter((candidate) => candidate.keys.tag === tag);
+      const keys: string[] = [(ofWorkspace[0] as ResolvedCandidate).keys.pending];
+      const args: Array<string | number> = [this.#now(), this.#reservationTtlMs, tokens, requests, ofWorkspace.length];
+      for (const r of ofWorkspace) {
         keys.push(...r.windowKeys);
         args.push(pendingMember(id, tokens, requests, r), r.codes.length, ...r.codes);
-        count++;
-      });
-      args[4] = count;
+      }
       const runner = this.#runners.cancel;
       // Straight to the client: #command would refuse while the client is not ready, yet a request already
       // written to the socket may still run.
@@ -675,9 +701,8 @@ export class RedisStore implements QuotaStore {
       const windowKeys = candidate.windows.map((spec) => windowKey(keys.tag, spec.kind, spec.scope === 'model' ? candidate.model : undefined));
       const codes = candidate.windows.map((spec) => layoutCode(spec.period, spec.unit));
       const suffix = windowKeys.map((key) => ` ${key.slice(keys.tag.length)}`).join('');
-      const reserveArgs: Array<string | number> = [candidate.windows.length, suffix];
-      candidate.windows.forEach((spec, i) => reserveArgs.push(codes[i] as string, spec.limit === null ? '' : String(spec.limit)));
-      resolved = { keys, windowKeys, codes, suffix, reserveArgs };
+      const limits = candidate.windows.map((spec) => (spec.limit === null ? '' : String(spec.limit)));
+      resolved = { keys, windowKeys, codes, suffix, limits };
       this.#resolved.set(candidate, resolved);
     }
     return resolved;
@@ -694,6 +719,47 @@ function defineScripts(redis: Redis | Cluster): Record<ScriptName, ScriptRunner>
     runners[name] = (...args) => method.apply(redis, args);
   }
   return runners;
+}
+
+/** KEYS and ARGV of one RESERVE_SCRIPT run over a batch (see the script for the layout). */
+function reserveCommand(batch: readonly QueuedDecision[], now: number | string, ttl: number): { keys: string[]; args: Array<string | number> } {
+  const workspaceKeys: string[] = [];
+  const groups = new Map<string, number>();
+  const windowKeys: string[] = [];
+  const windows = new Map<string, number>();
+  const definitions = new Map<ResolvedCandidate, number>();
+  const defined: Array<string | number> = [];
+  const decisions: Array<string | number> = [];
+  for (const decision of batch) {
+    decisions.push(decision.id, decision.tokens, decision.requests, decision.candidates.length);
+    for (const candidate of decision.candidates) {
+      let number = definitions.get(candidate);
+      if (number === undefined) {
+        definitions.set(candidate, (number = definitions.size + 1));
+        let g = groups.get(candidate.keys.tag);
+        if (g === undefined) {
+          groups.set(candidate.keys.tag, (g = groups.size + 1));
+          workspaceKeys.push(candidate.keys.pending, candidate.keys.windows);
+        }
+        defined.push(g, candidate.codes.length, candidate.suffix);
+        candidate.windowKeys.forEach((key, i) => {
+          let w = windows.get(key);
+          if (w === undefined) {
+            windowKeys.push(key);
+            windows.set(key, (w = windowKeys.length));
+          }
+          defined.push(w, candidate.codes[i] as string, candidate.limits[i] as string);
+        });
+      }
+      decisions.push(number);
+    }
+  }
+  const keys = workspaceKeys;
+  for (const key of windowKeys) keys.push(key);
+  const args: Array<string | number> = [now, ttl, groups.size, definitions.size, batch.length];
+  for (const arg of defined) args.push(arg);
+  for (const arg of decisions) args.push(arg);
+  return { keys, args };
 }
 
 /** The pending member of a reservation (see the key layout in redis-scripts.ts). */

@@ -179,7 +179,7 @@ describe('RedisStore when Redis fails', function () {
     });
   });
 
-  it('a hung Redis (DEBUG SLEEP) times out the call, and the reserve that ran late is undone', async function () {
+  it('a hung Redis (DEBUG SLEEP) times out the call, and the reserves that ran late (a batch of two) are undone', async function () {
     const port = await freePort();
     servers.push(await spawnRedis(port, ['--enable-debug-command', 'yes']));
     const { store } = open({ redis: `redis://127.0.0.1:${port}` });
@@ -191,7 +191,11 @@ describe('RedisStore when Redis fails', function () {
       const sleeping = sleeper.call('DEBUG', 'SLEEP', '1');
       await new Promise((resolve) => setTimeout(resolve, 50));
       const started = Date.now();
-      await rejectsUnavailable(store.reserve({ candidates: [small], tokens: 100 }), 'reserve on a hung Redis');
+      // Two decisions of one tick: one script, timed out as a whole, both undone.
+      await Promise.all([
+        rejectsUnavailable(store.reserve({ candidates: [small], tokens: 60 }), 'reserve on a hung Redis'),
+        rejectsUnavailable(store.reserve({ candidates: [small], tokens: 40 }), 'second reserve of the batch'),
+      ]);
       expect(Date.now() - started).to.be.below(TIMEOUT_MS * 2);
       await sleeping;
     } finally {

@@ -98,6 +98,30 @@ describe('RedisStore (Redis-specific)', function () {
     expect(r.at).to.be.within(ms(before), ms(after));
   });
 
+  it('sends the decisions of one tick as one script, deciding them in call order as consecutive scripts would', async function () {
+    const store = open();
+    const small = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
+    const medium = candidateOf('acme', 'medium', windowOf('tokensPerMinute', 1_000));
+    await store.release(admitted(await store.reserve({ candidates: [small], tokens: 1 })));
+    const scriptsRun = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const before = await scriptsRun();
+    // 12 decisions of 30 tokens: small takes 3 (90 of 100), then each falls back to medium.
+    const results = await Promise.all(Array.from({ length: 12 }, () => store.reserve({ candidates: [small, medium], tokens: 30 })));
+    const after = await scriptsRun();
+    expect(after - before, 'scripts for 12 decisions (INFO itself is not a script)').to.equal(1);
+    const models = results.map((result) => admitted(result).model);
+    expect(models).to.deep.equal(['small', 'small', 'small', ...Array(9).fill('medium')]);
+    // A refusal inside the batch reports the window as the earlier decisions of the batch left it.
+    const fourth = results[3];
+    expect(fourth?.refusals[0]?.windows[0]).to.include({ used: 90, needed: 30, limit: 100 });
+    const snapshot = await store.snapshot('acme');
+    expect(snapshot.find((w) => w.model === 'small')).to.include({ used: 90, held: 90 });
+    expect(snapshot.find((w) => w.model === 'medium')).to.include({ used: 270, held: 270 });
+    await Promise.all(results.map((result) => store.settle(admitted(result), 10)));
+    expect(await store.pendingReservations()).to.equal(0);
+    expect((await store.snapshot('acme')).find((w) => w.model === 'medium')).to.include({ used: 90, held: 0 });
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT)', async function () {
     const store = open();
     const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
