@@ -380,32 +380,39 @@ for d = 1, D do
 end
 local states = {}
 local adds = {}
+-- Per workspace: whether the pending key's expiry must be looked at (see below).
+local renew = {}
 local out = { now }
 for r = 1, R do
   local id, tokens_s, requests_s, count = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local tokens, requests = tonumber(tokens_s), tonumber(requests_s)
-  local result = { 0, 0 }
+  local result = nil
   for c = 1, count do
     local def = defs[tonumber(ARGV[a + 3 + c])]
     local g, nw = tonumber(ARGV[def]), tonumber(ARGV[def + 1])
     local refused, worst = nil, 0
     local p = def + 3
     for i = 1, nw do
-      local w, code, cfg = tonumber(ARGV[p]), ARGV[p + 1], ARGV[p + 2]
-      p = p + 3
+      local w, cfg = tonumber(ARGV[p]), ARGV[p + 2]
       local st = states[w]
       if not st then
         -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
         -- candidate's windows too.
-        st = open(KEYS[kbase + w], code, now, KEYS[2 * g], cfg)
+        st = open(KEYS[kbase + w], ARGV[p + 1], now, KEYS[2 * g], cfg)
+        st.cn = tonumber(cfg)
         states[w] = st
       end
+      p = p + 3
       if st.c ~= cfg then
         if cfg == '' then redis.call('HDEL', st.key, 'c') else redis.call('HSET', st.key, 'c', cfg) end
         st.c = cfg
+        st.cn = tonumber(cfg)
       end
-      local rr = check(st, st.tok and tokens or requests, now, tonumber(cfg))
-      if rr then
+      local cost = st.tok and tokens or requests
+      local lim = st.l or st.cn
+      -- The common case inline; check() explains a refusal.
+      if st.b > now or (lim and st.t + cost > lim) then
+        local rr = check(st, cost, now, st.cn)
         refused = refused or {}
         refused[#refused + 1] = { i, rr[1], rr[2], rr[3], rr[4], rr[5] }
         if rr[4] == -1 or worst == -1 then worst = -1 elseif rr[4] > worst then worst = rr[4] end
@@ -413,51 +420,66 @@ for r = 1, R do
     end
     if not refused then
       p = def + 3
+      local short, opened = false, false
       for i = 1, nw do
         local st = states[tonumber(ARGV[p])]
         p = p + 3
         local cost = st.tok and tokens or requests
         if cost > 0 then
+          local fresh = st.cur == 0
           -- A bucket opened now moves the key's expiry ((k + N + 1) * bucketMs is fixed within a bucket).
-          if st.cur == 0 then st.fresh = true end
+          if fresh then st.fresh = true end
+          if st.bms > 0 and st.bms <= 1000 then
+            short = true
+            if fresh then opened = true end
+          end
           st.cur = st.cur + cost
           st.t = st.t + cost
           st.dirty = true
         end
       end
+      -- The pending key lives 2 x ttl and is renewed when less than ttl + margin is left. Looking at its
+      -- expiry when a bucket of at most 1 s opens suffices: while charges go on, that happens at least once
+      -- a second, so the key always outlives its newest member (score <= check + 1 s + ttl < expiry).
+      -- A decision through no such window looks every time.
+      if opened or not short then renew[g] = true end
       local list = adds[g]
       if not list then list = {}; adds[g] = list end
       list[#list + 1] = now + ttl
       list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. ARGV[def + 2]
-      result[1], result[2] = 1, c
+      if result then result[1], result[2] = 1, c else result = { 1, c } end
       break
     end
     local entry = { c, worst }
     for _, rf in ipairs(refused) do entry[#entry + 1] = rf end
+    result = result or { 0, 0 }
     result[#result + 1] = entry
   end
   out[r + 1] = result
   a = a + 4 + count
 end
 -- Write back every window charged, once; move expiries only where a bucket opened.
-local renewed = {}
+local registries = nil
 for _, st in pairs(states) do
   if st.dirty then
     redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
     if st.fresh then
       redis.call('PEXPIRE', st.key, ttl_of(st, now))
-      renewed[st.reg] = true
+      registries = registries or {}
+      registries[st.reg] = true
     end
   end
 end
 -- The registry outlives every window it lists: it is renewed whenever one of their expiries moves.
-for reg in pairs(renewed) do redis.call('PEXPIRE', reg, REGISTRY_KEEP) end
+if registries then
+  for reg in pairs(registries) do redis.call('PEXPIRE', reg, REGISTRY_KEEP) end
+end
 for g, list in pairs(adds) do
   local pending_key = KEYS[2 * g - 1]
   redis.call('ZADD', pending_key, unpack(list))
-  -- The key lives 2 x ttl and is renewed (and reaped of expired reservations) when less than ttl is left:
-  -- once per ttl, not once per reservation; never shortened by an instance with a shorter ttl.
-  if redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
+  -- Reaped of expired reservations when renewed: once per ttl, not once per reservation; never shortened
+  -- by an instance with a shorter ttl.
+  if renew[g] and redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
     redis.call('ZREMRANGEBYSCORE', pending_key, '-inf', now)
     redis.call('PEXPIRE', pending_key, 2 * ttl + SLIDE_MARGIN)
   end
