@@ -200,6 +200,8 @@ export class Router {
   readonly #queue: WaitQueue;
   readonly #tokens: TokenEstimator;
   readonly #planCache: LRUCache<string, RankedModels>;
+  #lastPlanKey: string | undefined;
+  #lastPlan: RankedModels | undefined;
   readonly #windows = new Map<string, WindowSpec[]>();
   readonly #cooldowns = new Map<string, number>();
   readonly #knownLimits = new Map<string, number | null>();
@@ -387,11 +389,15 @@ export class Router {
     const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
     const normalised = normaliseNeed(withFallbacks, endpoint, implied, this.#options.strategy);
     const cacheKey = `${endpoint}\u0000${model ?? ''}\u0000${normalised.signature}`;
-    let ranked = this.#planCache.get(cacheKey);
+    // The last plan used is checked first: a service asking the same thing again and again skips the
+    // LRU's bookkeeping (its recency update was a tenth of the decision).
+    let ranked = cacheKey === this.#lastPlanKey ? this.#lastPlan : this.#planCache.get(cacheKey);
     if (ranked === undefined) {
       ranked = rankModels(this.catalog, normalised, model as string | undefined);
       this.#planCache.set(cacheKey, ranked);
     }
+    this.#lastPlanKey = cacheKey;
+    this.#lastPlan = ranked;
     const { models, rejected, candidates } = this.#fit(ranked, contextTokens, normalised.minContext);
     const estimated = promptEstimate + maxOutput;
     const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
