@@ -558,15 +558,17 @@ for i = 1, count do
   local st = touched[key] or open(key, ARGV[a], now, registry, nil)
   local limit, remaining = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3
-  if limit and limit > 0 then
-    -- A limit of 0 (sent with 429s) is a refusal, not the tier's limit.
+  if limit and limit > 0 and st.l ~= limit then
+    -- A limit of 0 (sent with 429s) is a refusal, not the tier's limit. An unchanged one is not rewritten.
     redis.call('HSET', key, 'l', limit)
     st.l = limit
+    st.moved = true
   end
   local lim = st.l or tonumber(st.c)
   if remaining and lim then
     local extra = (lim - remaining) - st.t
     if extra > 0 then
+      if st.cur == 0 then st.moved = true end
       st.cur = st.cur + extra
       st.t = st.t + extra
       redis.call('HSET', key, st.k, st.cur, 't', st.t)
@@ -608,12 +610,17 @@ if blocked_for then
     if st.b < until_ms then
       redis.call('HSET', st.key, 'b', until_ms)
       st.b = until_ms
+      st.moved = true
     end
     touched[st.key] = st
   end
 end
+-- Expiries move only where this script changed what they cover: a learned limit (kept a day), a block, a
+-- bucket opened by the upstream's extra usage. Most observations change nothing and write nothing.
 for key, st in pairs(touched) do
-  if st.bms then redis.call('PEXPIRE', key, ttl_of(st, now))
+  if not st.moved then
+    -- unchanged: the expiry set by whoever wrote the window still covers it
+  elseif st.bms then redis.call('PEXPIRE', key, ttl_of(st, now))
   else
     local pttl = redis.call('PTTL', key)
     local need = st.b - now + SLIDE_MARGIN
