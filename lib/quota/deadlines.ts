@@ -55,15 +55,15 @@ export class Deadlines {
     });
   }
 
-  /** Reject every pending promise now (the owner is closing) and stop the timer. */
-  clear(): void {
+  /** Reject every pending promise now with `error` (default: the timeout error) and stop the timer. */
+  clear(error?: () => Error): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     for (let seq = this.#head; seq < this.#tail; seq++) {
       const slot = seq & this.#mask;
       const reject = this.#rejects[slot];
       this.#rejects[slot] = undefined;
-      reject?.(this.#timeoutError());
+      reject?.((error ?? this.#timeoutError)());
     }
     this.#head = this.#tail;
   }

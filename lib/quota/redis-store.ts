@@ -398,6 +398,8 @@ export class RedisStore implements QuotaStore {
       if (this.#isReady()) await withTimeout(this.#redis.quit(), this.#timeoutMs).catch(() => this.#redis.disconnect());
       else this.#redis.disconnect();
     }
+    // Nothing stays pending past close: a command still unanswered (a client the caller owns) fails now.
+    this.#deadlines.clear(() => new StoreUnavailableError('RedisStore: the store was closed before Redis answered.'));
     await this.#fallback?.close();
   }
 

@@ -55,11 +55,12 @@ describe('Deadlines (one timeout, one timer, many promises)', function () {
     deadlines.clear();
   });
 
-  it('clear() rejects what is still pending at once', async function () {
-    const deadlines = new Deadlines(60_000, () => new TimedOut('closing'));
+  it('clear() rejects what is still pending at once, with the error given', async function () {
+    const deadlines = new Deadlines(60_000, () => new TimedOut('late'));
     const pending = [deadlines.bound(never()), deadlines.bound(never())].map((p) => p.catch((error: unknown) => error));
-    deadlines.clear();
-    const outcomes = await Promise.all(pending);
-    expect(outcomes.map((outcome) => outcome instanceof TimedOut)).to.deep.equal([true, true]);
+    deadlines.clear(() => new Error('closing'));
+    const outcomes = (await Promise.all(pending)) as Error[];
+    expect(outcomes.map((outcome) => outcome.message)).to.deep.equal(['closing', 'closing']);
+    expect(deadlines.pending).to.equal(0);
   });
 });

@@ -205,4 +205,33 @@ describe('RedisStore when Redis fails', function () {
     expect(await store.pendingReservations()).to.equal(0);
     admitted(await store.reserve({ candidates: [small], tokens: 100 }));
   });
+
+  it('close() with a command in flight on a client the caller owns: the call fails at once, not after the timeout', async function () {
+    const port = await freePort();
+    servers.push(await spawnRedis(port, ['--enable-debug-command', 'yes']));
+    const client = new Redis(`redis://127.0.0.1:${port}`, { enableOfflineQueue: false });
+    const sleeper = new Redis(`redis://127.0.0.1:${port}`);
+    try {
+      const { store } = open({ redis: client, commandTimeoutMs: 5_000 });
+      const small = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
+      await store.release(admitted(await store.reserve({ candidates: [small], tokens: 10 })));
+      const sleeping = sleeper.call('DEBUG', 'SLEEP', '0.5');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const pending = store.reserve({ candidates: [small], tokens: 10 }).then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      const started = Date.now();
+      await store.close();
+      const outcome = await within(200, pending, 'reserve after close');
+      expect(outcome).to.be.instanceOf(StoreUnavailableError);
+      expect((outcome as Error).message).to.include('closed before Redis answered');
+      expect(Date.now() - started).to.be.below(200);
+      await sleeping;
+    } finally {
+      sleeper.disconnect();
+      client.disconnect();
+    }
+  });
 });
