@@ -332,9 +332,8 @@ export class Router {
       settle: async (usage, headers) => {
         if (!open) return;
         open = false;
-        await this.#bookkeeping('settle', () => this.store.settle(reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens));
         if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
-        if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined));
+        await this.#settleAndLearn(workspace, reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens, headers);
         void this.#queue.pump();
       },
       release: async () => {
@@ -560,10 +559,9 @@ export class Router {
 
   async #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> {
     const used = usage?.totalTokens;
-    await this.#bookkeeping('settle', () => this.store.settle(reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens));
     if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
     const headers = workspace.client.takeHeaders(attemptId);
-    if (headers !== undefined) await this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined));
+    await this.#settleAndLearn(workspace, reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens, headers);
     void this.#queue.pump();
   }
 
@@ -572,6 +570,18 @@ export class Router {
    * answer is the caller's either way. A store failure here is reported as a `storeError` event (a
    * fail-closed Redis store recovers the held tokens when the reservation expires).
    */
+  /**
+   * Settle a reservation and learn from the response's headers. Both go out together (the store sees the
+   * settle first: both stores run operations in the order they are called), so a remote store costs one
+   * round trip here, not two. In that order the upstream's remaining is compared with usage that already
+   * holds the real count, not the estimate.
+   */
+  async #settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> {
+    const settled = this.#bookkeeping('settle', () => this.store.settle(reservation, tokens));
+    if (headers === undefined) return settled;
+    await Promise.all([settled, this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined))]);
+  }
+
   async #bookkeeping(operation: 'settle' | 'release' | 'observe', run: () => Promise<unknown>): Promise<void> {
     try {
       await run();
