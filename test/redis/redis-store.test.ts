@@ -175,6 +175,38 @@ describe('RedisStore (Redis-specific)', function () {
     expect(window).to.include({ used: 300, held: 0 });
   });
 
+  it('keeps the pending key alive under continuous traffic: no settle is lost (real time, short reservation TTL)', async function () {
+    // The pending key's expiry is looked at only when a bucket of at most 1 s opens (or on every decision
+    // through no such window): for longer than the key's own lifetime (2 x TTL + the 2 s margin) of steady
+    // traffic, every settle must still find its reservation. Each candidate runs that long in turn.
+    const store = open({ reservationTtlMs: 120 });
+    const viaShort = candidateOf('acme', 'small', windowOf('requestsPerSecond', 1_000), windowOf('tokensPerMinute', 1_000_000));
+    const monthOnly = candidateOf('acme', 'large', windowOf('tokensPerMonth', 1_000_000));
+    let settled = 0;
+    let until = 0;
+    // Overlapping reservations (a new one before the previous settles), so the pending set never empties
+    // (Redis deletes an empty key, which would start it afresh).
+    for (const candidate of [viaShort, monthOnly]) {
+      until = Date.now() + 2_400;
+      let previous = admitted(await store.reserve({ candidates: [candidate], tokens: 100 }));
+      while (Date.now() < until) {
+        const next = admitted(await store.reserve({ candidates: [candidate], tokens: 100 }));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await store.settle(previous, 40);
+        settled++;
+        previous = next;
+      }
+      await store.settle(previous, 40);
+      settled++;
+    }
+    expect(await store.pendingReservations()).to.equal(0);
+    const snapshot = await store.snapshot('acme');
+    const perMinute = snapshot.find((w) => w.kind === 'tokens-per-minute')?.used ?? 0;
+    const perMonth = snapshot.find((w) => w.kind === 'tokens-per-month')?.used ?? 0;
+    expect(perMinute + perMonth, 'tokens recorded after every settle').to.equal(40 * settled);
+    expect(await client.pttl(`{${prefix}acme}:pending`)).to.be.lessThan(0); // empty: Redis deleted it
+  });
+
   it('validates its options, naming the option', function () {
     expect(() => new RedisStore({ redis: redisUrl, keyPrefix: 'a{b' })).to.throw(TypeError, /keyPrefix/);
     expect(() => new RedisStore({ redis: redisUrl, onStoreError: 'sometimes' as 'fail-open' })).to.throw(TypeError, /onStoreError/);
