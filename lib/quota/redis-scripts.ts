@@ -357,9 +357,11 @@ end
  * KEYS: for each workspace g its `pending` and `windows` keys (KEYS[2g-1], KEYS[2g]), then the distinct
  * window keys of the batch (window w is KEYS[2G + w]).
  * ARGV: now ('' = Redis TIME), reservation ttl ms, G (workspaces), D (distinct candidates), R (decisions);
- * then D candidate definitions: g, window count, member suffix (` :w:K :m:M:K...`), and per window: w,
- * layout code, configured limit ('' = unknown); then R decisions: id, tokens, requests, C, and C candidate
- * numbers (1..D, in the caller's order).
+ * then D candidate definitions, one argument each: `g|window count|member suffix|w|layout code|configured
+ * limit|w|code|limit...` ('' = unknown limit; names are URI-encoded, so `|` never occurs in them), read only
+ * for the candidates a decision reaches (a decision whose first candidate has room reads one); then R
+ * decisions: id, tokens, requests, C, and C candidate numbers (1..D, in the caller's order), or C = 0 for
+ * "every definition, in order" (one decision, or decisions sharing one candidate list).
  *
  * Returns `{ now, decision1, ..., decisionR }`, each decision `{ ok, candidate (1-based in its list, 0 when
  * none), refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
@@ -371,34 +373,45 @@ local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local kbase = 2 * G
--- Offsets of the candidate definitions in ARGV.
+-- Candidate definitions, split on first use.
 local defs = {}
-local a = 6
-for d = 1, D do
-  defs[d] = a
-  a = a + 3 + 3 * tonumber(ARGV[a + 1])
+local function def_of(d)
+  local f = defs[d]
+  if f then return f end
+  f = {}
+  local s, pos = ARGV[5 + d], 1
+  while true do
+    local bar = string.find(s, '|', pos, true)
+    if not bar then f[#f + 1] = string.sub(s, pos) break end
+    f[#f + 1] = string.sub(s, pos, bar - 1)
+    pos = bar + 1
+  end
+  defs[d] = f
+  return f
 end
+local a = 6 + D
 local states = {}
 local adds = {}
 -- Per workspace: whether the pending key's expiry must be looked at (see below).
 local renew = {}
 local out = { now }
 for r = 1, R do
-  local id, tokens_s, requests_s, count = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local id, tokens_s, requests_s, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local tokens, requests = tonumber(tokens_s), tonumber(requests_s)
+  local count = listed == 0 and D or listed
   local result = nil
   for c = 1, count do
-    local def = defs[tonumber(ARGV[a + 3 + c])]
-    local g, nw = tonumber(ARGV[def]), tonumber(ARGV[def + 1])
+    local def = def_of(listed == 0 and c or tonumber(ARGV[a + 3 + c]))
+    local g, nw = tonumber(def[1]), tonumber(def[2])
     local refused, worst = nil, 0
-    local p = def + 3
+    local p = 4
     for i = 1, nw do
-      local w, cfg = tonumber(ARGV[p]), ARGV[p + 2]
+      local w, cfg = tonumber(def[p]), def[p + 2]
       local st = states[w]
       if not st then
         -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
         -- candidate's windows too.
-        st = open(KEYS[kbase + w], ARGV[p + 1], now, KEYS[2 * g], cfg)
+        st = open(KEYS[kbase + w], def[p + 1], now, KEYS[2 * g], cfg)
         st.cn = tonumber(cfg)
         states[w] = st
       end
@@ -419,10 +432,10 @@ for r = 1, R do
       end
     end
     if not refused then
-      p = def + 3
+      p = 4
       local short, opened = false, false
       for i = 1, nw do
-        local st = states[tonumber(ARGV[p])]
+        local st = states[tonumber(def[p])]
         p = p + 3
         local cost = st.tok and tokens or requests
         if cost > 0 then
@@ -446,7 +459,7 @@ for r = 1, R do
       local list = adds[g]
       if not list then list = {}; adds[g] = list end
       list[#list + 1] = now + ttl
-      list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. ARGV[def + 2]
+      list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. def[3]
       if result then result[1], result[2] = 1, c else result = { 1, c } end
       break
     end
@@ -456,7 +469,7 @@ for r = 1, R do
     result[#result + 1] = entry
   end
   out[r + 1] = result
-  a = a + 4 + count
+  a = a + 4 + listed
 end
 -- Write back every window charged, once; move expiries only where a bucket opened.
 local registries = nil

@@ -746,15 +746,15 @@ function defineScripts(redis: Redis | Cluster): Record<ScriptName, ScriptRunner>
 
 /** KEYS and ARGV of one RESERVE_SCRIPT run over a batch (see the script for the layout). */
 function reserveCommand(batch: readonly QueuedDecision[], now: number | string, ttl: number): { keys: string[]; args: Array<string | number> } {
-  const workspaceKeys: string[] = [];
+  const keys: string[] = [];
   const groups = new Map<string, number>();
   const windowKeys: string[] = [];
   const windows = new Map<string, number>();
   const definitions = new Map<ResolvedCandidate, number>();
-  const defined: Array<string | number> = [];
-  const decisions: Array<string | number> = [];
+  const defined: string[] = [];
+  const numbers: number[][] = [];
   for (const decision of batch) {
-    decisions.push(decision.id, decision.tokens, decision.requests, decision.candidates.length);
+    const listed: number[] = [];
     for (const candidate of decision.candidates) {
       let number = definitions.get(candidate);
       if (number === undefined) {
@@ -762,26 +762,34 @@ function reserveCommand(batch: readonly QueuedDecision[], now: number | string, 
         let g = groups.get(candidate.keys.tag);
         if (g === undefined) {
           groups.set(candidate.keys.tag, (g = groups.size + 1));
-          workspaceKeys.push(candidate.keys.pending, candidate.keys.windows);
+          keys.push(candidate.keys.pending, candidate.keys.windows);
         }
-        defined.push(g, candidate.codes.length, candidate.suffix);
+        // One argument per candidate (see RESERVE_SCRIPT); names are URI-encoded, so '|' is a safe separator.
+        let definition = `${g}|${candidate.codes.length}|${candidate.suffix}`;
         candidate.windowKeys.forEach((key, i) => {
           let w = windows.get(key);
           if (w === undefined) {
             windowKeys.push(key);
             windows.set(key, (w = windowKeys.length));
           }
-          defined.push(w, candidate.codes[i] as string, candidate.limits[i] as string);
+          definition += `|${w}|${candidate.codes[i] as string}|${candidate.limits[i] as string}`;
         });
+        defined.push(definition);
       }
-      decisions.push(number);
+      listed.push(number);
     }
+    numbers.push(listed);
   }
-  const keys = workspaceKeys;
   for (const key of windowKeys) keys.push(key);
   const args: Array<string | number> = [now, ttl, groups.size, definitions.size, batch.length];
-  for (const arg of defined) args.push(arg);
-  for (const arg of decisions) args.push(arg);
+  for (const definition of defined) args.push(definition);
+  batch.forEach((decision, d) => {
+    const listed = numbers[d] as number[];
+    args.push(decision.id, decision.tokens, decision.requests);
+    // 0 = every definition in order (the common case: one decision, or decisions sharing one list).
+    if (listed.length === defined.length && listed.every((number, i) => number === i + 1)) args.push(0);
+    else args.push(listed.length, ...listed);
+  });
   return { keys, args };
 }
 
