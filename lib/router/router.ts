@@ -577,7 +577,17 @@ export class Router {
    * holds the real count, not the estimate.
    */
   async #settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> {
-    const settled = this.#bookkeeping('settle', () => this.store.settle(reservation, tokens));
+    const store = this.store;
+    if (store instanceof MemoryStore && headers === undefined) {
+      // The embedded store settles synchronously: no promise on the hot path.
+      try {
+        store.settleSync(reservation, tokens);
+      } catch (error) {
+        this.#storeError('settle', error);
+      }
+      return;
+    }
+    const settled = this.#bookkeeping('settle', () => store.settle(reservation, tokens));
     if (headers === undefined) return settled;
     await Promise.all([settled, this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined))]);
   }
@@ -586,8 +596,12 @@ export class Router {
     try {
       await run();
     } catch (error) {
-      this.events.emit('storeError', { operation, message: redactSecrets((error as Error).message ?? String(error), this.#secrets) });
+      this.#storeError(operation, error);
     }
+  }
+
+  #storeError(operation: 'settle' | 'release' | 'observe', error: unknown): void {
+    this.events.emit('storeError', { operation, message: redactSecrets((error as Error).message ?? String(error), this.#secrets) });
   }
 
   /** Feed a response's headers to the quota engine; emit limitsLearned for new limits; add learned window kinds. */
