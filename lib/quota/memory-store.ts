@@ -524,28 +524,8 @@ export class MemoryStore implements QuotaStore {
   settleSync(reservation: Reservation, actualTokens: number): void {
     validateActualTokens(actualTokens);
     const pending = this.#take(reservation);
-    if (pending === undefined) return;
-    // The last instant seen, not a fresh clock read: the ring only needs a time no older than its head,
-    // and skipping the read is a tenth of the hot path. A bucket that left the window since is dropped
-    // at the next advance, refund or not.
-    const now = this.#lastNow;
-    const delta = actualTokens - pending.tokens;
-    const { refs, tokens, requests, at } = pending;
-    const chunks = this.#slab.chunks;
-    for (let r = 0; r < refs.length; r += REF) {
-      const address = refs[r] as number;
-      const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
-      const o = address & CHUNK_MASK;
-      // Dropped since (it was idle, so this reservation held nothing there): nothing left to adjust.
-      if (slab[o + W_ID] !== refs[r + 1]) continue;
-      if (refs[r + 2] === 1) {
-        slab[o + W_HELD] = (slab[o + W_HELD] as number) - tokens;
-        // The real usage lands where the estimate was: estimates move capacity in time, never lose it.
-        if (delta !== 0) windowAddAt(slab, o, now, at, delta);
-      } else {
-        slab[o + W_HELD] = (slab[o + W_HELD] as number) - requests;
-      }
-    }
+    // The real usage lands where the estimate was: estimates move capacity in time, never lose it.
+    if (pending !== undefined) this.#giveBack(pending, actualTokens - pending.tokens, 0);
   }
 
   /** {@inheritDoc QuotaStore.release} */
@@ -556,7 +536,17 @@ export class MemoryStore implements QuotaStore {
   /** The synchronous body of {@link MemoryStore.release}. */
   releaseSync(reservation: Reservation): void {
     const pending = this.#take(reservation);
-    if (pending === undefined) return;
+    if (pending !== undefined) this.#giveBack(pending, -pending.tokens, -pending.requests);
+  }
+
+  /**
+   * End a pending reservation: its holds go, and each window it charged gets `tokenDelta` or
+   * `requestDelta` (by its unit) in the bucket the reservation was charged in.
+   */
+  #giveBack(pending: PendingReservation, tokenDelta: number, requestDelta: number): void {
+    // The last instant seen, not a fresh clock read: the ring only needs a time no older than its head,
+    // and skipping the read is a tenth of the hot path. A bucket that left the window since is dropped
+    // at the next advance, adjusted or not.
     const now = this.#lastNow;
     const { refs, tokens, requests, at } = pending;
     const chunks = this.#slab.chunks;
@@ -564,10 +554,12 @@ export class MemoryStore implements QuotaStore {
       const address = refs[r] as number;
       const slab = chunks[address >>> CHUNK_BITS] as Float64Array;
       const o = address & CHUNK_MASK;
+      // Dropped since (it was idle, so this reservation held nothing there): nothing left to adjust.
       if (slab[o + W_ID] !== refs[r + 1]) continue;
-      const cost = refs[r + 2] === 1 ? tokens : requests;
-      slab[o + W_HELD] = (slab[o + W_HELD] as number) - cost;
-      windowAddAt(slab, o, now, at, -cost);
+      const countsTokens = refs[r + 2] === 1;
+      slab[o + W_HELD] = (slab[o + W_HELD] as number) - (countsTokens ? tokens : requests);
+      const delta = countsTokens ? tokenDelta : requestDelta;
+      if (delta !== 0) windowAddAt(slab, o, now, at, delta);
     }
   }
 
