@@ -28,8 +28,10 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const inflightLevels = (process.env.BENCH_INFLIGHT ?? '1,4,16').split(',').map(Number);
 const processLevels = (process.env.BENCH_PROCESSES ?? '1,4').split(',').map(Number);
 const PREFIX = `mr-bench-${process.pid}:`;
+/** Calls each measuring process makes before timing. */
+const WARMUP = 500;
 
-type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible' | 'rate-limiter-flexible-3-windows';
+type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-18-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible' | 'rate-limiter-flexible-3-windows';
 
 /** What a measuring process sends back. */
 interface Sample {
@@ -76,7 +78,10 @@ async function measure(target: Target, prefix: string, inflight: number): Promis
       target === 'redis-store-fallback-candidates'
         ? // Two full candidates (zero tokens per minute) before the one that admits: a fallback decision.
           { candidates: [candidate('large', 0), candidate('medium', 0), candidate('small', 1_000_000_000_000)], tokens: 500 }
-        : { candidates: [candidate('small', 1_000_000_000_000)], tokens: 500 };
+        : target === 'redis-store-18-candidates'
+          ? // A router's plan carries every eligible model (18 for function_calling on the free tier); the first admits.
+            { candidates: Array.from({ length: 18 }, (_, i) => candidate(`model-${i}`, 1_000_000_000_000)), tokens: 500 }
+          : { candidates: [candidate('small', 1_000_000_000_000)], tokens: 500 };
     operation =
       target === 'redis-store-reserve-settle'
         ? async () => {
@@ -86,7 +91,7 @@ async function measure(target: Target, prefix: string, inflight: number): Promis
         : () => store.reserve(request);
     close = () => store.close();
   }
-  for (let i = 0; i < 500; i++) await operation();
+  for (let i = 0; i < WARMUP; i++) await operation();
   const start = performance.now();
   const deadline = start + seconds * 1000;
   // `inflight` loops, each one call at a time (a server with that many requests being handled).
@@ -103,7 +108,19 @@ async function measure(target: Target, prefix: string, inflight: number): Promis
   return { latenciesUs, elapsedMs };
 }
 
+/** EVALSHA calls and their total µs in Redis so far (INFO commandstats): Redis's own time per script. */
+async function scriptStats(): Promise<{ calls: number; usec: number }> {
+  const client = new Redis(redisUrl);
+  try {
+    const match = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await client.info('commandstats'));
+    return { calls: Number(match?.[1] ?? 0), usec: Number(match?.[2] ?? 0) };
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function runProcesses(target: Target, processes: number, inflight = 1): Promise<void> {
+  const before = await scriptStats();
   const self = fileURLToPath(import.meta.url);
   const samples = await Promise.all(
     Array.from(
@@ -120,7 +137,12 @@ async function runProcesses(target: Target, processes: number, inflight = 1): Pr
   const all = samples.flatMap((s) => s.latenciesUs);
   const opsPerSecond = samples.reduce((sum, s) => sum + (s.latenciesUs.length * 1000) / s.elapsedMs, 0);
   const summary = summarise(all, opsPerSecond);
-  report(`${target} x${processes} proc, ${inflight} in flight`, summary);
+  const after = await scriptStats();
+  const scripts = after.calls - before.calls;
+  // Every call the processes made, the 500 warm-up calls of each included (they ran scripts too).
+  const calls = all.length + WARMUP * processes;
+  const redisTime = scripts > 0 ? `; Redis: ${((after.usec - before.usec) / scripts).toFixed(0)} µs per script, ${(scripts / calls).toFixed(2)} scripts per call` : '';
+  report(`${target} x${processes} proc, ${inflight} in flight`, summary, redisTime.slice(2));
   results.set(`${target}:${processes}:${inflight}`, summary);
 }
 
@@ -165,6 +187,7 @@ async function main(): Promise<void> {
       }
     }
     await runProcesses('redis-store-fallback-candidates', 1);
+    await runProcesses('redis-store-18-candidates', 1);
     await runProcesses('redis-store-reserve-settle', 1);
   } finally {
     await flush();
