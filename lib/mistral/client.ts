@@ -3,10 +3,19 @@
  * decides), and the rate-limit headers of every response captured through the SDK's HTTPClient
  * response hook. Each call carries an attempt id in a request header so that the hook can hand the
  * response's headers to the right call when several run at once on one client.
+ *
+ * Every attempt gets its own AbortSignal, which this module aborts when the attempt's timeout passes or
+ * when the caller's signal fires. The SDK's own `timeoutMs` is not used for routed calls: the SDK drops
+ * it whenever a signal is passed (so a caller's signal turned the timeout off), and it arms it through
+ * `AbortSignal.timeout`, whose signal the SDK holds only through the cloned request, so the timeout
+ * was also lost when the original signal was garbage-collected during the call (seen here: a 200 ms
+ * timeout on a 1.5 s call did not fire on a process's first call). The default timeout costs a slot in
+ * one ring per client (see ../quota/deadlines.ts) instead of a timer per call.
  */
 import { Mistral } from '@mistralai/mistralai';
 import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
+import { Deadlines } from '../quota/deadlines.js';
 
 /** The request header that identifies one attempt to the response hook. */
 export const ATTEMPT_HEADER = 'x-mistral-router-attempt';
@@ -18,41 +27,77 @@ export interface WorkspaceClientOptions {
   readonly apiKey: string;
   /** Base URL (the emulator's, in tests). @default Mistral's */
   readonly serverURL?: string;
-  /** Per-request timeout. @default 120_000 */
+  /** Per-attempt timeout, ms. @default 120_000 */
   readonly timeoutMs?: number;
 }
+
+/** One attempt in flight: the SDK options to send it with, and `finish()` once it is over. */
+export interface Attempt {
+  readonly options: RequestOptions;
+  /** The attempt is over (answered, failed, or its stream ended): stop its timeout, unlink the caller's signal. Idempotent. */
+  finish(): void;
+}
+
+const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
 
 export class WorkspaceClient {
   readonly name: string;
   readonly sdk: Mistral;
   readonly #headers = new Map<string, Headers>();
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
 
   constructor({ name, apiKey, serverURL, timeoutMs = 120_000 }: WorkspaceClientOptions) {
     this.name = name;
     this.#timeoutMs = timeoutMs;
+    this.#deadlines = new Deadlines(timeoutMs, timeoutError(timeoutMs));
     const httpClient = new HTTPClient();
     httpClient.addHook('response', (response, request) => {
       const id = request.headers.get(ATTEMPT_HEADER);
       if (id !== null) this.#headers.set(id, response.headers);
     });
+    // timeoutMs here serves callers who use `router.sdk(workspace)` directly; routed calls bring their own signal.
     this.sdk = new Mistral({ apiKey, serverURL, httpClient, retryConfig: { strategy: 'none' }, timeoutMs });
   }
 
-  /** Per-call SDK options: no retries, the attempt header, the caller's signal. */
-  options(attemptId: string, signal: AbortSignal | undefined, timeoutMs?: number): RequestOptions {
+  /**
+   * Start an attempt: its signal aborts with a `TimeoutError` after `timeoutMs` (default: the client's),
+   * or with an `AbortError` when `signal` (the caller's) aborts. The SDK turns these into its
+   * `RequestTimeoutError` and `RequestAbortedError`.
+   */
+  attempt(attemptId: string, signal: AbortSignal | undefined, timeoutMs?: number): Attempt {
+    const controller = new AbortController();
+    let finished = false;
+    let timeoutId = -1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ms = timeoutMs ?? this.#timeoutMs;
+    if (ms === this.#timeoutMs) {
+      timeoutId = this.#deadlines.watch((error) => controller.abort(error));
+    } else {
+      timer = setTimeout(() => controller.abort(timeoutError(ms)()), ms);
+      timer.unref?.();
+    }
+    const onAbort = () => controller.abort(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
+    if (signal !== undefined) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
     return {
-      retries: { strategy: 'none' },
-      headers: { [ATTEMPT_HEADER]: attemptId },
-      timeoutMs: timeoutMs ?? this.#timeoutMs,
-      ...(signal === undefined ? {} : { signal }),
+      options: { headers: { [ATTEMPT_HEADER]: attemptId }, signal: controller.signal },
+      finish: () => {
+        if (finished) return;
+        finished = true;
+        if (timer !== undefined) clearTimeout(timer);
+        else this.#deadlines.done(timeoutId);
+        signal?.removeEventListener('abort', onAbort);
+      },
     };
   }
 
   /** The headers of the attempt's response (once), if one arrived. */
   takeHeaders(attemptId: string): Headers | undefined {
     const headers = this.#headers.get(attemptId);
-    this.#headers.delete(attemptId);
+    if (headers !== undefined) this.#headers.delete(attemptId);
     return headers;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * One fixed timeout over many promises, with one timer. A timer per command (setTimeout, then
+ * One fixed timeout over many promises (or watched operations), with one timer. A timer per command (setTimeout, then
  * clearTimeout when the answer comes) cost the Redis store 20–35 µs of CPU per decision on this project's
  * machine; here a command costs a slot in a ring, and the timer fires about once per timeout while
  * commands keep coming.
@@ -53,6 +53,19 @@ export class Deadlines {
         },
       );
     });
+  }
+
+  /**
+   * Call `onTimeout` with `timeoutError()` if {@link Deadlines.done} is not called with the returned id
+   * within the timeout (the router aborts an attempt's AbortController this way).
+   */
+  watch(onTimeout: (error: Error) => void): number {
+    return this.#push(onTimeout);
+  }
+
+  /** The watched operation `id` finished in time: its callback will not be called. */
+  done(id: number): void {
+    this.#answered(id);
   }
 
   /** Reject every pending promise now with `error` (default: the timeout error) and stop the timer. */

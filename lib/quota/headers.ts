@@ -113,25 +113,16 @@ function classifyHeaderName(name: string): { target: WindowTarget; field: Field 
   return undefined;
 }
 
-const RELEVANT = /^(?:x-ratelimit|ratelimit|retry-after$|x-model-deprecation|mistral-correlation-id$)/;
-
-/** Normalise either header shape to lower-case names with their raw values; repeats are kept apart. */
-function collectHeaders(source: HeaderSource): Map<string, string[]> {
+/** A plain record's headers under lower-case names (any key case); repeats, in arrays or across cases, kept apart. */
+function collectRecord(source: Readonly<Record<string, unknown>>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (name: string, value: string) => {
     const key = name.toLowerCase();
-    // Only the headers parsed below: a response carries a dozen others, and this runs on every call.
-    if (!RELEVANT.test(key)) return;
     const list = out.get(key);
     if (list === undefined) out.set(key, [value]);
     else list.push(value);
   };
-  if (typeof (source as { forEach?: unknown }).forEach === 'function' && typeof (source as { get?: unknown }).get === 'function') {
-    // A WHATWG Headers object has already joined repeats with ", "; parseCount sees that as malformed.
-    (source as { forEach(callback: (value: string, name: string) => void): void }).forEach((value, name) => add(name, value));
-    return out;
-  }
-  for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(source)) {
     if (value === undefined || value === null) continue;
     if (Array.isArray(value)) for (const item of value) add(name, String(item));
     else add(name, String(value));
@@ -143,6 +134,18 @@ type Parsed = { ok: true; value: number } | { ok: false; reason: MalformedReason
 
 /** A plain non-negative decimal integer, nothing else (no sign, exponent, fraction, hex, list). */
 export function parseCount(raw: string): Parsed {
+  // Fast path: up to 15 plain digits (every real count), read without trim, regex or allocation.
+  const length = raw.length;
+  if (length > 0 && length <= 15) {
+    let value = 0;
+    let i = 0;
+    for (; i < length; i++) {
+      const digit = raw.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === length) return { ok: true, value };
+  }
   const text = raw.trim();
   if (/^\d+$/.test(text)) {
     const value = Number(text);
@@ -222,67 +225,92 @@ function parseTimestamp(raw: string): number | undefined {
  * @param now Current epoch ms, to turn HTTP dates and epoch resets into waits.
  */
 export function parseRateLimitHeaders(headers: HeaderSource, now: number): ParsedRateLimitHeaders {
-  const malformed: MalformedHeader[] = [];
-  const windows = new Map<string, { target: WindowTarget; limit?: number; remaining?: number; resetMs?: number }>();
-  let retryAfterMs: number | undefined;
-  let queryCost: number | undefined;
-  let deprecationAt: number | undefined;
-  let correlationId: string | undefined;
+  const parse = new HeaderParse(now);
+  if (typeof (headers as { forEach?: unknown }).forEach === 'function' && typeof (headers as { get?: unknown }).get === 'function') {
+    // A WHATWG Headers object gives lower-case names and has already joined repeats with ", " (which the
+    // count parser refuses as repeated). Visited directly: this runs after every call.
+    (headers as { forEach(callback: (value: string, name: string) => void): void }).forEach((value, name) => parse.visit(name, value, 1));
+  } else {
+    for (const [name, values] of collectRecord(headers as Readonly<Record<string, unknown>>)) parse.visit(name, values.join(', '), values.length);
+  }
+  return parse.result();
+}
 
-  for (const [name, values] of collectHeaders(headers)) {
-    const raw = values.join(', ');
-    const reject = (reason: MalformedReason) => {
-      malformed.push({ header: name, value: raw, reason });
-    };
+/** The state of one {@link parseRateLimitHeaders} call. */
+class HeaderParse {
+  readonly #now: number;
+  readonly malformed: MalformedHeader[] = [];
+  readonly #windows = new Map<string, { target: WindowTarget; limit?: number; remaining?: number; resetMs?: number }>();
+  #retryAfterMs: number | undefined = undefined;
+  #queryCost: number | undefined = undefined;
+  #deprecationAt: number | undefined = undefined;
+  #correlationId: string | undefined = undefined;
+
+  constructor(now: number) {
+    this.#now = now;
+  }
+
+  /** One header: a lower-case name, its raw value, and how many values it had (more than one: repeated). */
+  visit(name: string, raw: string, count: number): void {
+    // Every name parsed below starts with x, r or m; a response carries a dozen others.
+    const first = name.charCodeAt(0);
+    if (first !== 120 && first !== 114 && first !== 109) return;
     if (name === 'mistral-correlation-id') {
-      correlationId = raw;
-      continue;
+      this.#correlationId = raw;
+      return;
     }
     const header = classifyHeader(name);
-    const isCost = name === 'x-ratelimit-tokens-query-cost' || name === 'ratelimitbysize-query-cost';
-    const isWait = name === 'retry-after';
-    const isDeprecation = name === 'x-model-deprecation-timestamp';
-    if (header === undefined && !isCost && !isWait && !isDeprecation) continue;
+    const isCost = header === undefined && (name === 'x-ratelimit-tokens-query-cost' || name === 'ratelimitbysize-query-cost');
+    const isWait = header === undefined && name === 'retry-after';
+    const isDeprecation = header === undefined && name === 'x-model-deprecation-timestamp';
+    if (header === undefined && !isCost && !isWait && !isDeprecation) return;
     // Two values for one field (a record's array, or a Headers object's ", " join; dates have their own
     // commas): which one is true is unknowable, so neither is used.
-    if (values.length > 1 || (!isWait && !isDeprecation && raw.includes(','))) {
-      reject('repeated');
-      continue;
+    if (count > 1 || (!isWait && !isDeprecation && raw.includes(','))) {
+      this.#reject(name, raw, 'repeated');
+      return;
     }
     if (isDeprecation) {
       const at = parseTimestamp(raw);
-      if (at === undefined) reject('bad-date');
-      else deprecationAt = at;
-      continue;
+      if (at === undefined) this.#reject(name, raw, 'bad-date');
+      else this.#deprecationAt = at;
+      return;
     }
-    const parsed = isWait ? parseRetryAfter(raw, now) : header?.field === 'resetMs' ? parseReset(raw, now) : parseCount(raw);
+    const parsed = isWait ? parseRetryAfter(raw, this.#now) : header?.field === 'resetMs' ? parseReset(raw, this.#now) : parseCount(raw);
     if (!parsed.ok) {
-      reject(parsed.reason);
-      continue;
+      this.#reject(name, raw, parsed.reason);
+      return;
     }
-    if (isWait) retryAfterMs = parsed.value;
-    else if (isCost) queryCost = minDefined(queryCost, parsed.value);
+    if (isWait) this.#retryAfterMs = parsed.value;
+    else if (isCost) this.#queryCost = minDefined(this.#queryCost, parsed.value);
     else if (header !== undefined) {
-      let entry = windows.get(header.target.kind);
-      if (entry === undefined) windows.set(header.target.kind, (entry = { target: header.target }));
+      let entry = this.#windows.get(header.target.kind);
+      if (entry === undefined) this.#windows.set(header.target.kind, (entry = { target: header.target }));
       entry[header.field] = minDefined(entry[header.field], parsed.value);
     }
   }
 
-  const observations: WindowObservation[] = [];
-  for (const { target, limit, remaining, resetMs } of windows.values()) {
-    let kept = remaining;
-    if (limit !== undefined && remaining !== undefined && remaining > limit) {
-      malformed.push({ header: `remaining-${target.kind}`, value: `${remaining} > limit ${limit}`, reason: 'inconsistent' });
-      kept = undefined;
-    }
-    const observation: { -readonly [K in keyof WindowObservation]: WindowObservation[K] } = { ...target };
-    if (limit !== undefined) observation.limit = limit;
-    if (kept !== undefined) observation.remaining = kept;
-    if (resetMs !== undefined) observation.resetMs = resetMs;
-    if (limit !== undefined || kept !== undefined || resetMs !== undefined) observations.push(observation);
+  #reject(header: string, value: string, reason: MalformedReason): void {
+    this.malformed.push({ header, value, reason });
   }
-  return { windows: observations, retryAfterMs, queryCost, deprecationAt, correlationId, malformed };
+
+  result(): ParsedRateLimitHeaders {
+    const observations: WindowObservation[] = [];
+    for (const { target, limit, remaining, resetMs } of this.#windows.values()) {
+      let kept = remaining;
+      if (limit !== undefined && remaining !== undefined && remaining > limit) {
+        this.malformed.push({ header: `remaining-${target.kind}`, value: `${remaining} > limit ${limit}`, reason: 'inconsistent' });
+        kept = undefined;
+      }
+      if (limit === undefined && kept === undefined && resetMs === undefined) continue;
+      const observation: { -readonly [K in keyof WindowObservation]: WindowObservation[K] } = { kind: target.kind, unit: target.unit, period: target.period, scope: target.scope };
+      if (limit !== undefined) observation.limit = limit;
+      if (kept !== undefined) observation.remaining = kept;
+      if (resetMs !== undefined) observation.resetMs = resetMs;
+      observations.push(observation);
+    }
+    return { windows: observations, retryAfterMs: this.#retryAfterMs, queryCost: this.#queryCost, deprecationAt: this.#deprecationAt, correlationId: this.#correlationId, malformed: this.malformed };
+  }
 }
 
 function minDefined(current: number | undefined, value: number): number {

@@ -11,11 +11,11 @@ import { loadCatalog } from '../catalog/load.js';
 import type { Capability, Model } from '../catalog/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import { AbortError, ConfigError, NeedError, NoEligibleModelError, RouterError, UpstreamError, redactSecrets } from '../errors.js';
-import { WorkspaceClient } from '../mistral/client.js';
+import { WorkspaceClient, type Attempt } from '../mistral/client.js';
 import { normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed, type Strategy, STRATEGIES } from '../need.js';
 import { toUpstreamObservation } from '../quota/headers.js';
 import { MemoryStore } from '../quota/memory-store.js';
-import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type WindowSpec } from '../quota/types.js';
+import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
@@ -164,6 +164,10 @@ interface Workspace {
   disabled: boolean;
   /** Window kinds learned from headers that the tier did not define (e.g. requests-per-minute). */
   readonly learnedKinds: Map<string, WindowSpec>;
+  /** The tier's windows per model, with this workspace's limits and overrides (built once per model). */
+  readonly tierWindows: Map<string, WindowSpec[]>;
+  /** Limits the headers reported, per window kind, per model ('' for workspace-scoped windows). */
+  readonly knownLimits: Map<string, Map<string, number | null>>;
 }
 
 /** Error-handling state of a call between attempts. */
@@ -202,9 +206,7 @@ export class Router {
   readonly #planCache: LRUCache<string, RankedModels>;
   #lastPlanKey: string | undefined;
   #lastPlan: RankedModels | undefined;
-  readonly #windows = new Map<string, WindowSpec[]>();
   readonly #cooldowns = new Map<string, number>();
-  readonly #knownLimits = new Map<string, number | null>();
   readonly #secrets: string[];
   readonly #fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly #options: Required<Pick<RouterOptions, 'maxWaitMs' | 'strategy' | 'maxAttempts' | 'cooldownMs' | 'timeoutMs' | 'defaultMaxTokens' | 'unknownContextTokens'>>;
@@ -250,6 +252,8 @@ export class Router {
         client: new WorkspaceClient({ name: config.name, apiKey: config.apiKey, serverURL, timeoutMs: this.#options.timeoutMs }),
         disabled: false,
         learnedKinds: new Map(),
+        tierWindows: new Map(),
+        knownLimits: new Map(),
       };
     });
     this.#secrets = workspaces.map((w) => w.apiKey);
@@ -436,8 +440,7 @@ export class Router {
 
   /** The tier's windows of `model` through `workspace`, with its limits and overrides (built once). */
   #tierWindows(workspace: Workspace, model: string): WindowSpec[] {
-    const key = `${workspace.config.name}\u0000${model}`;
-    let windows = this.#windows.get(key);
+    let windows = workspace.tierWindows.get(model);
     if (windows === undefined) {
       const limits = this.catalog.limits(workspace.config.tier, model);
       const overrides = workspace.config.overrides;
@@ -447,7 +450,7 @@ export class Router {
         { ...WINDOW_KINDS.tokensPerMinute, limit: modelOverrides?.tokensPerMinute !== undefined ? modelOverrides.tokensPerMinute : limits.tokensPerMinute },
         { ...WINDOW_KINDS.tokensPerMonth, limit: modelOverrides?.tokensPerMonth !== undefined ? modelOverrides.tokensPerMonth : limits.tokensPerMonth },
       ];
-      this.#windows.set(key, windows);
+      workspace.tierWindows.set(model, windows);
     }
     return windows;
   }
@@ -517,7 +520,7 @@ export class Router {
     endpoint: Endpoint,
     request: object,
     options: CallOptions | undefined,
-    send: (sdk: Mistral, request: Record<string, unknown>, options: ReturnType<WorkspaceClient['options']>) => Promise<T>,
+    send: (sdk: Mistral, request: Record<string, unknown>, options: Attempt['options']) => Promise<T>,
   ): Promise<Routed<T>> {
     const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
@@ -529,12 +532,15 @@ export class Router {
         if (this.events.has('decision')) this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
         const started = this.#clock.now();
         let result: T;
+        const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
         try {
-          result = await send(workspace.client.sdk, toSdkRequest(prepared.request, reservation.model), workspace.client.options(attemptId, options?.signal, options?.timeoutMs));
+          result = await send(workspace.client.sdk, toSdkRequest(prepared.request, reservation.model), attempt.options);
         } catch (error) {
+          attempt.finish();
           await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
           continue;
         }
+        attempt.finish();
         const usage = (result as { usage?: { promptTokens?: number; totalTokens?: number } }).usage;
         await this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
         state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
@@ -578,12 +584,19 @@ export class Router {
    */
   async #settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> {
     const store = this.store;
-    if (store instanceof MemoryStore && headers === undefined) {
-      // The embedded store settles synchronously: no promise on the hot path.
+    if (store instanceof MemoryStore) {
+      // The embedded store settles and observes synchronously: no promise on the hot path.
       try {
         store.settleSync(reservation, tokens);
       } catch (error) {
         this.#storeError('settle', error);
+      }
+      if (headers !== undefined) {
+        try {
+          this.#learn(workspace, reservation.model, 200, headers, undefined);
+        } catch (error) {
+          this.#storeError('observe', error);
+        }
       }
       return;
     }
@@ -592,7 +605,7 @@ export class Router {
     await Promise.all([settled, this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined))]);
   }
 
-  async #bookkeeping(operation: 'settle' | 'release' | 'observe', run: () => Promise<unknown>): Promise<void> {
+  async #bookkeeping(operation: 'settle' | 'release' | 'observe', run: () => Promise<unknown> | undefined): Promise<void> {
     try {
       await run();
     } catch (error) {
@@ -604,25 +617,40 @@ export class Router {
     this.events.emit('storeError', { operation, message: redactSecrets((error as Error).message ?? String(error), this.#secrets) });
   }
 
-  /** Feed a response's headers to the quota engine; emit limitsLearned for new limits; add learned window kinds. */
-  async #learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined) {
-    const facts = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
-    if (facts.observation.windows.length > 0 || facts.observation.rateLimited !== undefined) await this.store.observe(facts.observation);
+  /**
+   * Feed a response's headers to the quota engine, then note what they taught: emit limitsLearned for new
+   * limits, add learned window kinds. Synchronous with the embedded store (a promise otherwise).
+   */
+  #learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): Promise<void> | undefined {
+    const { observation } = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    if (observation.windows.length === 0 && observation.rateLimited === undefined) return undefined;
+    const store = this.store;
+    if (store instanceof MemoryStore) {
+      store.observeSync(observation);
+      this.#noteLimits(workspace, model, observation.windows);
+      return undefined;
+    }
+    return store.observe(observation).then(() => this.#noteLimits(workspace, model, observation.windows));
+  }
+
+  #noteLimits(workspace: Workspace, model: string, windows: UpstreamObservation['windows']): void {
+    if (windows.length === 0) return;
     const configured = this.#tierWindows(workspace, model);
-    for (const window of facts.observation.windows) {
+    for (const window of windows) {
       if (!configured.some((w) => w.kind === window.kind) && !workspace.learnedKinds.has(window.kind)) {
         workspace.learnedKinds.set(window.kind, { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope, limit: null });
         this.#invalidate(true);
       }
       if (window.limit === undefined) continue;
-      const key = `${workspace.config.name}\u0000${window.scope === 'workspace' ? '' : model}\u0000${window.kind}`;
-      const previous = this.#knownLimits.has(key) ? (this.#knownLimits.get(key) as number | null) : (configured.find((w) => w.kind === window.kind)?.limit ?? null);
+      let known = workspace.knownLimits.get(window.kind);
+      if (known === undefined) workspace.knownLimits.set(window.kind, (known = new Map()));
+      const scoped = window.scope === 'workspace' ? '' : model;
+      const previous = known.has(scoped) ? (known.get(scoped) as number | null) : (configured.find((w) => w.kind === window.kind)?.limit ?? null);
       if (previous !== window.limit) {
-        this.#knownLimits.set(key, window.limit);
+        known.set(scoped, window.limit);
         this.events.emit('limitsLearned', { workspace: workspace.config.name, model, kind: window.kind, limit: window.limit, previous });
       }
     }
-    return facts;
   }
 
   async #onFailure(prepared: Prepared, state: CallState, reservation: Reservation, workspace: Workspace, attemptId: string, started: number, error: unknown): Promise<void> {
@@ -694,14 +722,17 @@ export class Router {
       const started = this.#clock.now();
       let iterator: AsyncIterator<CompletionEvent>;
       let first: IteratorResult<CompletionEvent>;
+      // The attempt's timeout and the caller's signal cover the whole stream, not only its first chunk.
+      const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
       try {
         const stream: EventStream<CompletionEvent> = await workspace.client.sdk.chat.stream(
           toSdkRequest(prepared.request, reservation.model) as unknown as ChatCompletionRequest,
-          workspace.client.options(attemptId, options?.signal, options?.timeoutMs),
+          attempt.options,
         );
         iterator = stream[Symbol.asyncIterator]();
         first = await iterator.next(); // fall back only before the first chunk
       } catch (error) {
+        attempt.finish();
         await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
         continue;
       }
@@ -715,7 +746,7 @@ export class Router {
         tokens: { estimated: prepared.estimated, used: undefined },
         plan: prepared.plan,
       };
-      return { routing, [Symbol.asyncIterator]: () => this.#continueStream(prepared, reservation, workspace, attemptId, iterator, first, routing) };
+      return { routing, [Symbol.asyncIterator]: () => this.#continueStream(prepared, reservation, workspace, attempt, attemptId, iterator, first, routing) };
     }
     throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
   }
@@ -724,6 +755,7 @@ export class Router {
     prepared: Prepared,
     reservation: Reservation,
     workspace: Workspace,
+    attempt: Attempt,
     attemptId: string,
     iterator: AsyncIterator<CompletionEvent>,
     first: IteratorResult<CompletionEvent>,
@@ -748,12 +780,14 @@ export class Router {
       }
     } catch (error) {
       // After the first chunk the caller has part of an answer: no fallback, a typed error.
+      attempt.finish();
       settled = true;
       await this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens));
       workspace.client.takeHeaders(attemptId);
       const failure = classifyFailure(error);
       throw new RouterError('STREAM_FAILED', redactSecrets(`The stream from ${reservation.model} (workspace ${reservation.workspace}) failed after its first chunk: ${failure.message}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
     } finally {
+      attempt.finish();
       if (!settled) {
         // Completed, or the caller stopped early (break): the call happened, settle what we know.
         await iterator.return?.();

@@ -19,6 +19,18 @@ describe('Deadlines (one timeout, one timer, many promises)', function () {
     deadlines.clear();
   });
 
+  it('watch/done: calls back an operation not done in time, never one that was', async function () {
+    const deadlines = new Deadlines(30, () => new TimedOut('late'));
+    const fired: string[] = [];
+    const finished = deadlines.watch(() => fired.push('finished'));
+    deadlines.watch((error) => fired.push(error instanceof TimedOut ? 'hung' : 'wrong error'));
+    deadlines.done(finished);
+    deadlines.done(finished); // twice is harmless
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(fired).to.deep.equal(['hung']);
+    expect(deadlines.pending).to.equal(0);
+  });
+
   it('rejects a promise that has not settled within the timeout, and only that one', async function () {
     const deadlines = new Deadlines(30, () => new TimedOut('late'));
     let answer!: (value: string) => void;

@@ -320,6 +320,46 @@ describe('router: failures', () => {
     expect((await store.snapshot('team-a')).every((w) => w.used === 0)).to.equal(true);
   });
 
+  // The attempt's timeout and the emulator's latency are wall-clock: these tests wait (briefly) for real.
+  const until = async (condition: () => boolean) => {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  for (const variant of ['the router\'s timeout, with a caller\'s AbortSignal', 'a per-call timeout'] as const) {
+    it(`a call past its timeout (${variant}) cools the model down and falls back`, async () => {
+      const perCall = variant === 'a per-call timeout';
+      const { router, clock, events, store } = await setup(
+        { faults: { latencyMs: 3_000, models: ['mistral-small-2506'] } as never },
+        { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] }, ...(perCall ? {} : { timeoutMs: 100 }) },
+      );
+      const started = performance.now();
+      const pending = router.chat.complete(
+        { model: 'mistral-small-2506', messages: text('hi'), maxTokens: 10 },
+        perCall ? { timeoutMs: 100 } : { signal: new AbortController().signal },
+      );
+      await until(() => events.some((e) => e.name === 'cooldown'));
+      const result = await drive(clock, pending);
+      expect(performance.now() - started).to.be.below(2_500);
+      expect(result.routing.attempts[0]).to.deep.include({ model: 'mistral-small-2506', outcome: 'timeout' });
+      expect(result.routing.model).to.equal('open-mistral-nemo');
+      expect(events.find((e) => e.name === 'cooldown')?.event).to.deep.include({ model: 'mistral-small-2506', reason: 'timeout' });
+      await expectNoReservationLeft(store);
+    });
+  }
+
+  it('an AbortSignal aborts a call in flight: AbortError at once, no fallback, nothing held', async () => {
+    const { router, store, events } = await setup({ faults: { latencyMs: 3_000 } as never });
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = router.chat.complete({ messages: text('hi'), maxTokens: 10 }, { signal: controller.signal });
+    await until(() => events.some((e) => e.name === 'decision'));
+    setTimeout(() => controller.abort(), 20);
+    await rejects(pending, AbortError, /aborted/);
+    expect(performance.now() - started).to.be.below(2_000);
+    expect(events.filter((e) => e.name === 'decision')).to.have.length(1);
+    await expectNoReservationLeft(store);
+  });
+
   it('5xx and dropped connections fall back and leave no reservation behind', async () => {
     const { router, clock, store } = await setup({ faults: { errorRate: 1, models: ['mistral-small-2506'] } as never }, { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } });
     const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hi'), maxTokens: 10 }));
