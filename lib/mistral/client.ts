@@ -36,6 +36,8 @@ export interface Attempt {
   readonly options: RequestOptions;
   /** The attempt is over (answered, failed, or its stream ended): stop its timeout, unlink the caller's signal. Idempotent. */
   finish(): void;
+  /** Call `callback` (once) if the timeout fires before `finish()`, right after the signal aborts. */
+  onTimeout(callback: () => void): void;
 }
 
 const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
@@ -70,11 +72,16 @@ export class WorkspaceClient {
     let finished = false;
     let timeoutId = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let expired: (() => void) | undefined;
+    const expire = (error: Error) => {
+      controller.abort(error);
+      expired?.();
+    };
     const ms = timeoutMs ?? this.#timeoutMs;
     if (ms === this.#timeoutMs) {
-      timeoutId = this.#deadlines.watch((error) => controller.abort(error));
+      timeoutId = this.#deadlines.watch(expire);
     } else {
-      timer = setTimeout(() => controller.abort(timeoutError(ms)()), ms);
+      timer = setTimeout(() => expire(timeoutError(ms)()), ms);
       timer.unref?.();
     }
     const onAbort = () => controller.abort(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
@@ -90,6 +97,12 @@ export class WorkspaceClient {
         if (timer !== undefined) clearTimeout(timer);
         else this.#deadlines.done(timeoutId);
         signal?.removeEventListener('abort', onAbort);
+      },
+      onTimeout: (callback) => {
+        expired = () => {
+          expired = undefined;
+          callback();
+        };
       },
     };
   }

@@ -746,7 +746,26 @@ export class Router {
         tokens: { estimated: prepared.estimated, used: undefined },
         plan: prepared.plan,
       };
-      return { routing, [Symbol.asyncIterator]: () => this.#continueStream(prepared, reservation, workspace, attempt, attemptId, iterator, first, routing) };
+      // A stream nobody reads ends with its attempt's timeout: the connection is cancelled and the
+      // reservation settled at its estimate, so nothing stays held. A stream is read once.
+      let claimed = false;
+      attempt.onTimeout(() => {
+        if (claimed) return;
+        claimed = true;
+        workspace.client.takeHeaders(attemptId);
+        iterator.return?.().catch(() => {});
+        void this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens)).then(() => this.#queue.pump());
+      });
+      return {
+        routing,
+        [Symbol.asyncIterator]: () => {
+          if (claimed) {
+            throw new RouterError('STREAM_FAILED', `This stream from ${reservation.model} (workspace ${reservation.workspace}) was already read, or not read within its attempt's timeout.`);
+          }
+          claimed = true;
+          return this.#continueStream(prepared, reservation, workspace, attempt, attemptId, iterator, first, routing);
+        },
+      };
     }
     throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
   }

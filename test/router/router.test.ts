@@ -407,4 +407,20 @@ describe('router: streams', () => {
     expect((caught as RouterError).code).to.equal('STREAM_FAILED');
     await expectNoReservationLeft(store);
   });
+
+  it('a stream nobody reads is cancelled at its attempt\'s timeout and settled at its estimate; a stream is read once', async () => {
+    const { router, clock, store } = await setup({}, { timeoutMs: 100 });
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }));
+    expect(await store.pendingReservations()).to.equal(1);
+    // The attempt's timeout is wall-clock.
+    while ((await store.pendingReservations()) > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const windows = await store.snapshot('team-a');
+    expect(windows.find((w) => w.kind === 'tokens-per-minute')?.used).to.equal(stream.routing.tokens.estimated);
+    expect(() => stream[Symbol.asyncIterator]()).to.throw(RouterError, /not read within its attempt's timeout/);
+
+    const read = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }));
+    for await (const _ of read) void _;
+    expect(() => read[Symbol.asyncIterator]()).to.throw(RouterError, /already read/);
+    await expectNoReservationLeft(store);
+  });
 });
