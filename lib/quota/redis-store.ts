@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from './deadlines.js';
 import { MemoryStore } from './memory-store.js';
@@ -587,7 +587,7 @@ export class RedisStore implements QuotaStore {
 
   /** Adds a workspace to the registry once per process (outside the scripts: it lives in another slot). */
   #register(workspace: string): void {
-    const now = Date.now();
+    const now = this.#wallNow();
     if ((this.#registered.get(workspace) ?? Number.NEGATIVE_INFINITY) > now - 86_400_000) return;
     this.#registered.set(workspace, now);
     const key = workspaceRegistryKey(this.#prefix);
@@ -712,7 +712,7 @@ export class RedisStore implements QuotaStore {
   }
 
   #wallNow(): number {
-    return this.#clock === undefined ? Date.now() : this.#clock.now();
+    return (this.#clock ?? systemClock).now();
   }
 
   /** Resolves (and validates) a candidate's keys once per candidate object: plans are cached above. */
