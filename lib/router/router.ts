@@ -15,7 +15,7 @@ import { WorkspaceClient, type Attempt } from '../mistral/client.js';
 import { normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed, type Strategy, STRATEGIES } from '../need.js';
 import { toUpstreamObservation } from '../quota/headers.js';
 import { MemoryStore } from '../quota/memory-store.js';
-import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
+import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveRequest, type ReserveResult, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
@@ -498,14 +498,22 @@ export class Router {
 
   // ---- one routed call -------------------------------------------------------------------------
 
-  async #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Promise<Reservation> {
+  /** A reservation for the call: at once from the embedded store when it has room and nobody waits, else through the queue. */
+  #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Reservation | Promise<Reservation> {
     const candidates = this.#quotaCandidates(prepared, state);
     if (candidates.length === 0) {
       if (state.lastError !== undefined) throw state.lastError;
       throw new NoEligibleModelError(`No model in the catalogue can serve this ${prepared.endpoint} request: ${summariseRejections(prepared.plan.rejected)}`, prepared.plan);
     }
+    const request = { candidates, tokens: prepared.estimated };
+    const first = this.#queue.tryNow(request, signal);
+    if (first?.ok) return first.reservation;
+    return this.#wait(prepared, state, signal, request, first);
+  }
+
+  async #wait(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, request: ReserveRequest, first: ReserveResult | undefined): Promise<Reservation> {
     try {
-      const acquired = await this.#queue.acquire({ candidates, tokens: prepared.estimated }, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint);
+      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first);
       state.waitedMs += acquired.waitedMs;
       return acquired.reservation;
     } catch (error) {
@@ -526,7 +534,8 @@ export class Router {
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
-        const reservation = await this.#acquire(prepared, state, options?.signal);
+        const acquiring = this.#acquire(prepared, state, options?.signal);
+        const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
         if (this.events.has('decision')) this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
@@ -542,7 +551,8 @@ export class Router {
         }
         attempt.finish();
         const usage = (result as { usage?: { promptTokens?: number; totalTokens?: number } }).usage;
-        await this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
+        const settling = this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
+        if (settling !== undefined) await settling;
         state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
         const routing: Decision = {
           endpoint,
@@ -563,12 +573,17 @@ export class Router {
     }
   }
 
-  async #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> {
+  /** Settle and learn after a call that succeeded; a promise only when the store is remote. */
+  #onSuccess(prepared: Prepared, reservation: Reservation, workspace: Workspace, attemptId: string, usage: { promptTokens?: number; totalTokens?: number } | undefined): Promise<void> | undefined {
     const used = usage?.totalTokens;
     if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
     const headers = workspace.client.takeHeaders(attemptId);
-    await this.#settleAndLearn(workspace, reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens, headers);
-    void this.#queue.pump();
+    const settling = this.#settleAndLearn(workspace, reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens, headers);
+    if (settling === undefined) {
+      if (this.#queue.length > 0) void this.#queue.pump();
+      return undefined;
+    }
+    return settling.then(() => void this.#queue.pump());
   }
 
   /**
@@ -582,7 +597,7 @@ export class Router {
    * round trip here, not two. In that order the upstream's remaining is compared with usage that already
    * holds the real count, not the estimate.
    */
-  async #settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> {
+  #settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> | undefined {
     const store = this.store;
     if (store instanceof MemoryStore) {
       // The embedded store settles and observes synchronously: no promise on the hot path.
@@ -598,11 +613,11 @@ export class Router {
           this.#storeError('observe', error);
         }
       }
-      return;
+      return undefined;
     }
     const settled = this.#bookkeeping('settle', () => store.settle(reservation, tokens));
     if (headers === undefined) return settled;
-    await Promise.all([settled, this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined))]);
+    return Promise.all([settled, this.#bookkeeping('observe', () => this.#learn(workspace, reservation.model, 200, headers, undefined))]).then(() => undefined);
   }
 
   async #bookkeeping(operation: 'settle' | 'release' | 'observe', run: () => Promise<unknown> | undefined): Promise<void> {

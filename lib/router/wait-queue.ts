@@ -72,7 +72,17 @@ export class WaitQueue {
    * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
    *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
    */
-  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = ''): Promise<Acquired> {
+  /**
+   * The embedded store's fast path: when nobody waits, ask a {@link MemoryStore} synchronously (no promise,
+   * no microtask turn). Its answer, admitted or not; undefined when this path does not apply. A refusal
+   * goes to {@link WaitQueue.acquire} as `first`, which then waits, throws or reports as usual.
+   */
+  tryNow(request: ReserveRequest, signal: AbortSignal | undefined): ReserveResult | undefined {
+    if (this.#waiting !== 0 || signal?.aborted || !(this.#store instanceof MemoryStore)) return undefined;
+    return this.#store.reserveSync(request);
+  }
+
+  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = '', first?: ReserveResult): Promise<Acquired> {
     if (signal?.aborted) throw new AbortError();
     const since = this.#clock.now();
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
@@ -82,7 +92,7 @@ export class WaitQueue {
       let storeError: Error | undefined;
       try {
         // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
-        result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request);
+        result = first ?? (this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request));
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) throw error;
         storeError = error;
