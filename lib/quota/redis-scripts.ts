@@ -363,8 +363,9 @@ end
  * decisions: id, tokens, requests, C, and C candidate numbers (1..D, in the caller's order), or C = 0 for
  * "every definition, in order" (one decision, or decisions sharing one candidate list).
  *
- * Returns `{ now, decision1, ..., decisionR }`, each decision `{ ok, candidate (1-based in its list, 0 when
- * none), refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
+ * Returns `{ now, decision1, ..., decisionR }`, each decision the number of the candidate taken (1-based in
+ * its list) when the first candidate it tried was admitted, else `{ ok, candidate (0 when none),
+ * refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
  * retryAfterMs, blocked }... }` (-1 = never / unknown: Lua numbers cross to Redis as integers, so Infinity
  * and null travel as -1).
  */
@@ -373,7 +374,8 @@ local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local kbase = 2 * G
--- Candidate definitions, split on first use.
+-- Candidate definitions, split on first use, their numbers converted once (a batch reads one definition
+-- for many decisions).
 local defs = {}
 local function def_of(d)
   local f = defs[d]
@@ -386,6 +388,8 @@ local function def_of(d)
     f[#f + 1] = string.sub(s, pos, bar - 1)
     pos = bar + 1
   end
+  f[1], f[2] = tonumber(f[1]), tonumber(f[2])
+  for p = 4, 3 + 3 * f[2], 3 do f[p] = tonumber(f[p]) end
   defs[d] = f
   return f
 end
@@ -402,11 +406,11 @@ for r = 1, R do
   local result = nil
   for c = 1, count do
     local def = def_of(listed == 0 and c or tonumber(ARGV[a + 3 + c]))
-    local g, nw = tonumber(def[1]), tonumber(def[2])
+    local g, nw = def[1], def[2]
     local refused, worst = nil, 0
     local p = 4
     for i = 1, nw do
-      local w, cfg = tonumber(def[p]), def[p + 2]
+      local w, cfg = def[p], def[p + 2]
       local st = states[w]
       if not st then
         -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
@@ -435,7 +439,7 @@ for r = 1, R do
       p = 4
       local short, opened = false, false
       for i = 1, nw do
-        local st = states[tonumber(def[p])]
+        local st = states[def[p]]
         p = p + 3
         local cost = st.tok and tokens or requests
         if cost > 0 then
@@ -460,7 +464,8 @@ for r = 1, R do
       if not list then list = {}; adds[g] = list end
       list[#list + 1] = now + ttl
       list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. def[3]
-      if result then result[1], result[2] = 1, c else result = { 1, c } end
+      -- Admitted with no refusal before: the candidate number alone (no table to build and send).
+      if result then result[1], result[2] = 1, c else result = c end
       break
     end
     local entry = { c, worst }

@@ -486,7 +486,11 @@ export class RedisStore implements QuotaStore {
         (reply) => {
           landed();
           const [now] = reply as [number];
-          batch.forEach((decision, i) => decision.resolve([now, (reply as DecisionReply[])[i + 1] as DecisionReply]));
+          // A decision admitted by the first candidate it tried comes back as that candidate's number alone.
+          batch.forEach((decision, i) => {
+            const answer = (reply as Array<DecisionReply | number>)[i + 1] as DecisionReply | number;
+            decision.resolve([now, typeof answer === 'number' ? [1, answer] : answer]);
+          });
         },
         (error: unknown) => {
           landed();
