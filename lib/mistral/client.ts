@@ -10,12 +10,12 @@
  * `AbortSignal.timeout`, whose signal the SDK holds only through the cloned request, so the timeout
  * was also lost when the original signal was garbage-collected during the call (seen here: a 200 ms
  * timeout on a 1.5 s call did not fire on a process's first call). The default timeout costs a slot in
- * one ring per client (see ../quota/deadlines.ts) instead of a timer per call.
+ * one ring per client (see ../deadlines.ts) instead of a timer per call.
  */
 import { Mistral } from '@mistralai/mistralai';
 import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
-import { Deadlines } from '../quota/deadlines.js';
+import { Deadlines } from '../deadlines.js';
 
 /** The request header that identifies one attempt to the response hook. */
 export const ATTEMPT_HEADER = 'x-mistral-router-attempt';

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreUnavailableError } from '../errors.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines } from '../deadlines.js';
 import { MemoryStore } from './memory-store.js';
 import {
   CANCEL_SCRIPT,

@@ -1,8 +1,8 @@
 /**
- * One fixed timeout over many promises (or watched operations), with one timer. A timer per command (setTimeout, then
- * clearTimeout when the answer comes) cost the Redis store 20–35 µs of CPU per decision on this project's
- * machine; here a command costs a slot in a ring, and the timer fires about once per timeout while
- * commands keep coming.
+ * One fixed timeout over many promises or watched operations, with one timer: the Redis store bounds its
+ * commands with it, the router its attempts. A timer per command (setTimeout, then clearTimeout when the
+ * answer comes) cost the Redis store 20–35 µs of CPU per decision on this project's machine; here a
+ * command costs a slot in a ring, and the timer fires about once per timeout while commands keep coming.
  *
  * Every bound promise has the same timeout, so deadlines are added in order: the ring is a FIFO, the
  * timer waits for the oldest entry still pending, and answered entries are skipped when it fires.

@@ -1,8 +1,8 @@
 /**
- * The shared command timeout of the Redis store: one timer over many promises.
+ * Deadlines: one timeout, one timer, over many promises (the Redis store's commands) or watched operations (the router's attempts).
  */
 import { expect } from 'chai';
-import { Deadlines } from '../../lib/quota/deadlines.js';
+import { Deadlines } from '../lib/deadlines.js';
 
 class TimedOut extends Error {}
 
