@@ -189,6 +189,8 @@ async function main(): Promise<void> {
     await runProcesses('redis-store-fallback-candidates', 1);
     await runProcesses('redis-store-18-candidates', 1);
     await runProcesses('redis-store-reserve-settle', 1);
+    // A routed call reserves, then settles: the settles of one tick share a script as the reserves do.
+    await runProcesses('redis-store-reserve-settle', 1, 16);
   } finally {
     await flush();
   }

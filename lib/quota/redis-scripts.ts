@@ -506,19 +506,90 @@ return out
 `;
 
 /**
- * settle / release: give back (or charge) the difference in the buckets the reservation charged, once.
+ * settle / release: give back (or charge) the difference in the buckets each reservation charged, once. The
+ * settles and releases a process makes in one tick travel in one script, applied in call order, each as
+ * consecutive scripts would apply it; a window touched by several is read once (one HMGET of `o`, `t` and
+ * the first bucket; another bucket of the same window costs one HGET) and written once (one HSET, and one
+ * HDEL for buckets emptied).
  *
- * KEYS: pending, then the reservation's window keys. ARGV: now ('' = TIME), member (see the layout), at,
- * token delta, request delta, then one layout code per window. A delta lands in the bucket of `at` only
- * while that bucket still counts (after that it no longer counts anywhere), and only if the window still
- * exists. Returns 1 when applied, 0 when the reservation was already settled, released or expired.
+ * KEYS: per reservation, its workspace's `pending` key, then its window keys. ARGV: now ('' = TIME), the
+ * number of reservations, then per reservation: window count, member (see the layout), at, token delta,
+ * request delta, and one layout code per window. A delta lands in the bucket of `at` only while that
+ * bucket still counts (after that it no longer counts anywhere), and only if the window still exists.
+ * Returns one number per reservation: 1 when applied, 0 when it was already settled, released or expired.
  */
-export const SETTLE_SCRIPT = `${BASE}${GIVE_BACK}
-if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return 0 end
+export const SETTLE_SCRIPT = `${BASE}
 local now = now_ms(ARGV[1])
-local at, dt, dr = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-for i = 2, #KEYS do give_back(KEYS[i], ARGV[i + 4], at, now, dt, dr) end
-return 1
+local count = tonumber(ARGV[2])
+local wins, order = {}, {}
+local out = {}
+local a, k = 3, 1
+for j = 1, count do
+  local nw, member = tonumber(ARGV[a]), ARGV[a + 1]
+  local at, dt, dr = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  a = a + 5
+  if redis.call('ZREM', KEYS[k], member) == 0 then
+    out[j] = 0
+  else
+    out[j] = 1
+    for i = 1, nw do
+      local key, code = KEYS[k + i], ARGV[a + i - 1]
+      local bms, n, tok = geometry(code)
+      local delta = tok and dt or dr
+      if bms and delta ~= 0 then
+        local kb = bucket(at, bms)
+        if kb >= bucket(now, bms) - n then
+          local w = wins[key]
+          local v
+          if not w then
+            local r = redis.call('HMGET', key, 'o', 't', kb)
+            w = { o = tonumber(r[1]), t = tonumber(r[2]), b = {} }
+            wins[key] = w
+            order[#order + 1] = key
+            v = tonumber(r[3]) or 0
+          else
+            v = w.b[kb]
+            if v == nil and w.o then v = tonumber(redis.call('HGET', key, kb)) or 0 end
+          end
+          -- A window that is gone (an expired key must not come back without its expiry), or a bucket
+          -- already subtracted from t, takes nothing.
+          if w.o and kb >= w.o then
+            v = v + delta
+            w.t = w.t + delta
+            -- An emptied bucket goes; t keeps the sum of what remains.
+            if v <= 0 then
+              w.t = w.t - v
+              v = 0
+            end
+            w.b[kb] = v
+            w.dirty = true
+          end
+        end
+      end
+    end
+  end
+  a = a + nw
+  k = k + 1 + nw
+end
+for _, key in ipairs(order) do
+  local w = wins[key]
+  if w.dirty then
+    local set, gone = { key }, { key }
+    for kb, v in pairs(w.b) do
+      if v > 0 then
+        set[#set + 1] = kb
+        set[#set + 1] = v
+      else
+        gone[#gone + 1] = kb
+      end
+    end
+    set[#set + 1] = 't'
+    set[#set + 1] = w.t
+    redis.call('HSET', unpack(set))
+    if #gone > 1 then redis.call('HDEL', unpack(gone)) end
+  end
+end
+return out
 `;
 
 /**

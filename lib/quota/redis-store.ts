@@ -163,6 +163,14 @@ interface QueuedDecision {
   resolve(reply: [number, DecisionReply]): void;
   reject(error: unknown): void;
 }
+/** A settle or release waiting for its batch: its KEYS (pending, then window keys) and its part of ARGV. */
+interface QueuedGiveBack {
+  readonly keys: readonly string[];
+  readonly args: ReadonlyArray<string | number>;
+  resolve(applied: unknown): void;
+  reject(error: unknown): void;
+}
+
 type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
@@ -193,8 +201,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  * A {@link QuotaStore} in Redis, shared by every process that uses the same Redis and key prefix.
  *
  * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT), and the decisions of one tick share it
- * (see RESERVE_SCRIPT: decided in call order, each atomic): reserve over a candidate list, settle,
- * release and observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
+ * (see RESERVE_SCRIPT: decided in call order, each atomic), as do the settles and releases of one tick
+ * (SETTLE_SCRIPT): reserve over a candidate list, settle, release and observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
  * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
  * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
  * atomic within its workspace (Mistral's metering unit; two workspaces never share a window).
@@ -223,6 +231,8 @@ export class RedisStore implements QuotaStore {
   readonly #batches = new Map<string, QueuedDecision[]>();
   /** Reserve scripts sent and not answered yet, by slot group. */
   readonly #inFlight = new Map<string, number>();
+  /** Settles and releases waiting for the end of the tick, by slot group. */
+  readonly #giveBacks = new Map<string, QueuedGiveBack[]>();
   #fallback: QuotaStore | undefined;
   /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
   readonly #fallbackIds = new Set<string>();
@@ -510,11 +520,10 @@ export class RedisStore implements QuotaStore {
       return;
     }
     const candidate = this.#charged.get(reservation) ?? this.#resolve(reservation, 0);
-    const send = async () => {
-      const keys = [candidate.keys.pending, ...candidate.windowKeys];
-      const args: Array<string | number> = [this.#now(), pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, ...candidate.codes];
-      await this.#run('settle', keys, args);
-    };
+    const group = this.#redis instanceof Cluster ? candidate.keys.tag : '';
+    const keys = [candidate.keys.pending, ...candidate.windowKeys];
+    const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, ...candidate.codes];
+    const send = () => this.#queueGiveBack(group, keys, args);
     try {
       await send();
     } catch (error) {
@@ -522,6 +531,41 @@ export class RedisStore implements QuotaStore {
       // process stops first, the reservation expires in Redis after reservationTtlMs.
       if (!this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
       await this.#failed(operation, error);
+    }
+  }
+
+  /**
+   * Queues one settle or release for the batch of this tick (`group` as in #decide): every settle and
+   * release queued before the tick ends travels in one SETTLE_SCRIPT (at most MAX_BATCH each), applied in
+   * call order. A failed script fails each of its give-backs, which #giveBack keeps for replay one by one.
+   */
+  #queueGiveBack(group: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#giveBacks.get(group);
+      if (queue === undefined) {
+        this.#giveBacks.set(group, (queue = []));
+        process.nextTick(() => this.#flushGiveBacks(group));
+      }
+      queue.push({ keys, args, resolve, reject });
+    });
+  }
+
+  #flushGiveBacks(group: string): void {
+    const queue = this.#giveBacks.get(group);
+    if (queue === undefined) return;
+    this.#giveBacks.delete(group);
+    for (let from = 0; from < queue.length; from += MAX_BATCH) {
+      const batch = queue.slice(from, from + MAX_BATCH);
+      const keys: string[] = [];
+      const args: Array<string | number> = [this.#now(), batch.length];
+      for (const item of batch) {
+        keys.push(...item.keys);
+        args.push(...item.args);
+      }
+      this.#run('settle', keys, args).then(
+        (reply) => batch.forEach((item, i) => item.resolve((reply as unknown[])[i])),
+        (error: unknown) => batch.forEach((item) => item.reject(error)),
+      );
     }
   }
 

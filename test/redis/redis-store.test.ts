@@ -123,6 +123,40 @@ describe('RedisStore (Redis-specific)', function () {
     expect((await store.snapshot('acme')).find((w) => w.model === 'medium')).to.include({ used: 90, held: 0 });
   });
 
+  it('sends the settles and releases of one tick in one script, applied in call order, once each', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
+    const store = open({ clock });
+    const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', 1_000));
+    const first = admitted(await store.reserve({ candidates: [small], tokens: 100 }));
+    clock.advance(1_500); // the next two land in another one-second bucket of the minute window
+    const second = admitted(await store.reserve({ candidates: [small], tokens: 100 }));
+    const third = admitted(await store.reserve({ candidates: [small], tokens: 100 }));
+    const minuteKey = (await keysOf()).find((key) => key.endsWith(':tokens-per-minute')) as string;
+    const bucketsBefore = Object.keys(await client.hgetall(minuteKey)).filter((field) => /^\d+$/.test(field)).sort();
+    expect(bucketsBefore).to.have.length(2);
+    // EVALSHA, or EVAL when the script was not loaded yet (ioredis falls back on NOSCRIPT).
+    const scriptsRun = async () => {
+      const stats = await client.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const before = await scriptsRun();
+    await Promise.all([
+      store.settle(first, 0), // its bucket empties: deleted
+      store.settle(second, 250), // charged 150 more
+      store.release(third), // everything back, its request too
+      store.settle(first, 999), // already settled: nothing
+    ]);
+    expect((await scriptsRun()) - before, 'scripts for 4 give-backs').to.equal(1);
+    const minute = (await store.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute');
+    expect(minute).to.include({ used: 250, held: 0 });
+    const second_ = (await store.snapshot('acme')).find((w) => w.kind === 'requests-per-second');
+    expect(second_).to.include({ held: 0 });
+    const fields = await client.hgetall(minuteKey);
+    expect(Object.keys(fields).filter((field) => /^\d+$/.test(field)).sort()).to.deep.equal([bucketsBefore[1]]);
+    expect(fields).to.include({ t: '250', [bucketsBefore[1] as string]: '250' });
+    expect(await store.pendingReservations()).to.equal(0);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT)', async function () {
     const store = open();
     const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
