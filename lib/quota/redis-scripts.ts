@@ -623,13 +623,16 @@ return 0
 `;
 
 /**
- * observe: take what the upstream reported into the windows of one workspace.
+ * observe: take what the upstream reported into the windows of a workspace. The observations a process
+ * makes in one tick travel in one script, applied in call order; a window several of them touch is read
+ * once, and its expiry moved once, at the end.
  *
- * KEYS: registry (`windows`), one key per observed window, then (for a 429) the keys of the named kind at
- * both scopes, and last the window to create and block when no window is found. ARGV: now, number of
- * observed windows, per observed window: layout code, limit, remaining ('' = not reported); then
+ * ARGV: now, the number of observations M, then per observation: the number of KEYS it uses, the number
+ * of observed windows, per observed window: layout code, limit, remaining ('' = not reported); then
  * blockedForMs ('' = no 429), the key prefix of the model's windows to block when the named keys do not
- * exist ('' = do not scan), and the layout code of the window to create.
+ * exist ('' = do not scan), and the layout code of the window to create. KEYS per observation: its
+ * workspace's registry (`windows`), one key per observed window, then (for a 429) the keys of the named
+ * kind at both scopes, and last the window to create and block when no window is found.
  *
  * A reported limit becomes the window's learned limit (`l`). A reported remaining lower than ours means
  * someone else uses the workspace: the difference is charged to the current bucket, so our view matches
@@ -638,71 +641,77 @@ return 0
  */
 export const OBSERVE_SCRIPT = `${BASE}${WINDOWS}
 local now = now_ms(ARGV[1])
-local count = tonumber(ARGV[2])
-local registry = KEYS[1]
-local a = 3
+local M = tonumber(ARGV[2])
 local touched = {}
-for i = 1, count do
-  local key = KEYS[1 + i]
-  local st = touched[key] or open(key, ARGV[a], now, registry, nil)
-  local limit, remaining = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  a = a + 3
-  if limit and limit > 0 and st.l ~= limit then
-    -- A limit of 0 (sent with 429s) is a refusal, not the tier's limit. An unchanged one is not rewritten.
-    redis.call('HSET', key, 'l', limit)
-    st.l = limit
-    st.moved = true
-  end
-  local lim = st.l or tonumber(st.c)
-  if remaining and lim then
-    local extra = (lim - remaining) - st.t
-    if extra > 0 then
-      if st.cur == 0 then st.moved = true end
-      st.cur = st.cur + extra
-      st.t = st.t + extra
-      redis.call('HSET', key, st.k, st.cur, 't', st.t)
-    end
-  end
-  touched[key] = st
-end
 -- A window known by name only (no layout to hand): exists?, and its block.
 local function peek(key)
   local r = redis.call('HMGET', key, 't', 'b')
   if not r[1] then return nil end
   return { key = key, b = tonumber(r[2]) or 0 }
 end
-local blocked_for, scan_prefix = tonumber(ARGV[a]), ARGV[a + 1]
-if blocked_for then
-  local until_ms = now + blocked_for
-  local targets = {}
-  for i = 2 + count, #KEYS - 1 do
-    local st = touched[KEYS[i]] or peek(KEYS[i])
-    if st then targets[#targets + 1] = st end
-  end
-  if #targets == 0 and scan_prefix ~= '' then
-    -- Every window of the model: read from the registry rather than KEYS, which is safe on a Cluster
-    -- because they share the workspace's hash tag (one slot).
-    for _, key in ipairs(redis.call('SMEMBERS', registry)) do
-      if string.sub(key, 1, #scan_prefix) == scan_prefix then
-        local st = touched[key] or peek(key)
-        if st then targets[#targets + 1] = st end
-      end
-    end
-  end
-  if #targets == 0 then
-    -- No window to block yet: create the one the caller named (a standard kind, or tokens-per-minute),
-    -- so that the next reserve through it sees the 429.
-    local key = KEYS[#KEYS]
-    targets[1] = touched[key] or open(key, ARGV[a + 2], now, registry, nil)
-  end
-  for _, st in ipairs(targets) do
-    if st.b < until_ms then
-      redis.call('HSET', st.key, 'b', until_ms)
-      st.b = until_ms
+local a, kb = 3, 0
+for _ = 1, M do
+  local nkeys, count = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local registry = KEYS[kb + 1]
+  for i = 1, count do
+    local key = KEYS[kb + 1 + i]
+    local st = touched[key] or open(key, ARGV[a], now, registry, nil)
+    local limit, remaining = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
+    if limit and limit > 0 and st.l ~= limit then
+      -- A limit of 0 (sent with 429s) is a refusal, not the tier's limit. An unchanged one is not rewritten.
+      redis.call('HSET', key, 'l', limit)
+      st.l = limit
       st.moved = true
     end
-    touched[st.key] = st
+    local lim = st.l or tonumber(st.c)
+    if remaining and lim then
+      local extra = (lim - remaining) - st.t
+      if extra > 0 then
+        if st.cur == 0 then st.moved = true end
+        st.cur = st.cur + extra
+        st.t = st.t + extra
+        redis.call('HSET', key, st.k, st.cur, 't', st.t)
+      end
+    end
+    touched[key] = st
   end
+  local blocked_for, scan_prefix, create_code = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  a = a + 3
+  if blocked_for then
+    local until_ms = now + blocked_for
+    local targets = {}
+    for i = kb + 2 + count, kb + nkeys - 1 do
+      local st = touched[KEYS[i]] or peek(KEYS[i])
+      if st then targets[#targets + 1] = st end
+    end
+    if #targets == 0 and scan_prefix ~= '' then
+      -- Every window of the model: read from the registry rather than KEYS, which is safe on a Cluster
+      -- because they share the workspace's hash tag (one slot).
+      for _, key in ipairs(redis.call('SMEMBERS', registry)) do
+        if string.sub(key, 1, #scan_prefix) == scan_prefix then
+          local st = touched[key] or peek(key)
+          if st then targets[#targets + 1] = st end
+        end
+      end
+    end
+    if #targets == 0 then
+      -- No window to block yet: create the one the caller named (a standard kind, or tokens-per-minute),
+      -- so that the next reserve through it sees the 429.
+      local key = KEYS[kb + nkeys]
+      targets[1] = touched[key] or open(key, create_code, now, registry, nil)
+    end
+    for _, st in ipairs(targets) do
+      if st.b < until_ms then
+        redis.call('HSET', st.key, 'b', until_ms)
+        st.b = until_ms
+        st.moved = true
+      end
+      touched[st.key] = st
+    end
+  end
+  kb = kb + nkeys
 end
 -- Expiries move only where this script changed what they cover: a learned limit (kept a day), a block, a
 -- bucket opened by the upstream's extra usage. Most observations change nothing and write nothing.

@@ -163,8 +163,8 @@ interface QueuedDecision {
   resolve(reply: [number, DecisionReply]): void;
   reject(error: unknown): void;
 }
-/** A settle or release waiting for its batch: its KEYS (pending, then window keys) and its part of ARGV. */
-interface QueuedGiveBack {
+/** A settle, release or observe waiting for its batch: its KEYS and its part of ARGV (see the scripts). */
+interface QueuedPiece {
   readonly keys: readonly string[];
   readonly args: ReadonlyArray<string | number>;
   resolve(applied: unknown): void;
@@ -202,7 +202,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  *
  * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT), and the decisions of one tick share it
  * (see RESERVE_SCRIPT: decided in call order, each atomic), as do the settles and releases of one tick
- * (SETTLE_SCRIPT): reserve over a candidate list, settle, release and observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
+ * (SETTLE_SCRIPT) and its observations (OBSERVE_SCRIPT): reserve over a candidate list, settle, release and
+ * observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
  * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
  * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
  * atomic within its workspace (Mistral's metering unit; two workspaces never share a window).
@@ -231,8 +232,8 @@ export class RedisStore implements QuotaStore {
   readonly #batches = new Map<string, QueuedDecision[]>();
   /** Reserve scripts sent and not answered yet, by slot group. */
   readonly #inFlight = new Map<string, number>();
-  /** Settles and releases waiting for the end of the tick, by slot group. */
-  readonly #giveBacks = new Map<string, QueuedGiveBack[]>();
+  /** Settles and releases, and observations, waiting for the end of the tick, by script and slot group. */
+  readonly #pieces = { settle: new Map<string, QueuedPiece[]>(), observe: new Map<string, QueuedPiece[]>() };
   #fallback: QuotaStore | undefined;
   /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
   readonly #fallbackIds = new Set<string>();
@@ -523,7 +524,7 @@ export class RedisStore implements QuotaStore {
     const group = this.#redis instanceof Cluster ? candidate.keys.tag : '';
     const keys = [candidate.keys.pending, ...candidate.windowKeys];
     const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, ...candidate.codes];
-    const send = () => this.#queueGiveBack(group, keys, args);
+    const send = () => this.#queuePiece('settle', group, keys, args);
     try {
       await send();
     } catch (error) {
@@ -535,36 +536,38 @@ export class RedisStore implements QuotaStore {
   }
 
   /**
-   * Queues one settle or release for the batch of this tick (`group` as in #decide): every settle and
-   * release queued before the tick ends travels in one SETTLE_SCRIPT (at most MAX_BATCH each), applied in
-   * call order. A failed script fails each of its give-backs, which #giveBack keeps for replay one by one.
+   * Queues one settle or release (SETTLE_SCRIPT) or one observation (OBSERVE_SCRIPT) for the batch of this
+   * tick (`group` as in #decide): every piece queued before the tick ends travels in one script of its
+   * kind (at most MAX_BATCH pieces each), applied in call order. A failed script fails each of its pieces.
    */
-  #queueGiveBack(group: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  #queuePiece(script: 'settle' | 'observe', group: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      let queue = this.#giveBacks.get(group);
+      const pending = this.#pieces[script];
+      let queue = pending.get(group);
       if (queue === undefined) {
-        this.#giveBacks.set(group, (queue = []));
-        process.nextTick(() => this.#flushGiveBacks(group));
+        pending.set(group, (queue = []));
+        process.nextTick(() => this.#flushPieces(script, group));
       }
       queue.push({ keys, args, resolve, reject });
     });
   }
 
-  #flushGiveBacks(group: string): void {
-    const queue = this.#giveBacks.get(group);
+  #flushPieces(script: 'settle' | 'observe', group: string): void {
+    const pending = this.#pieces[script];
+    const queue = pending.get(group);
     if (queue === undefined) return;
-    this.#giveBacks.delete(group);
+    pending.delete(group);
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = queue.slice(from, from + MAX_BATCH);
       const keys: string[] = [];
       const args: Array<string | number> = [this.#now(), batch.length];
-      for (const item of batch) {
-        keys.push(...item.keys);
-        args.push(...item.args);
+      for (const piece of batch) {
+        keys.push(...piece.keys);
+        args.push(...piece.args);
       }
-      this.#run('settle', keys, args).then(
-        (reply) => batch.forEach((item, i) => item.resolve((reply as unknown[])[i])),
-        (error: unknown) => batch.forEach((item) => item.reject(error)),
+      this.#run(script, keys, args).then(
+        (reply) => batch.forEach((piece, i) => piece.resolve(Array.isArray(reply) ? reply[i] : reply)),
+        (error: unknown) => batch.forEach((piece) => piece.reject(error)),
       );
     }
   }
@@ -593,7 +596,8 @@ export class RedisStore implements QuotaStore {
   async #observeInRedis(observation: UpstreamObservation): Promise<void> {
     const ws = workspaceKeys(this.#prefix, observation.workspace);
     const keys = [ws.windows];
-    const args: Array<string | number> = [this.#now(), observation.windows.length];
+    // The first argument, the number of KEYS this observation uses, is filled in below.
+    const args: Array<string | number> = [0, observation.windows.length];
     for (const window of observation.windows) {
       const model = window.scope === 'model' ? observation.model : undefined;
       keys.push(windowKey(ws.tag, window.kind, model));
@@ -610,9 +614,10 @@ export class RedisStore implements QuotaStore {
       args.push(Math.ceil(limited.blockedForMs), standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
       args.push(layoutCode(create.period, create.unit));
     } else {
-      args.push('', '');
+      args.push('', '', '');
     }
-    await this.#run('observe', keys, args);
+    args[0] = keys.length;
+    await this.#queuePiece('observe', this.#redis instanceof Cluster ? ws.tag : '', keys, args);
     this.#register(observation.workspace);
   }
 

@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
 import { RedisStore } from '../../lib/quota/redis-store.js';
-import { WINDOW_KINDS, type WindowSpec } from '../../lib/quota/types.js';
+import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { flushPrefix, freePort, redisUrl, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
 
@@ -39,6 +40,11 @@ describe('RedisStore (Redis-specific)', function () {
   });
 
   const keysOf = async () => (await client.keys(`{${prefix}*`)).sort();
+  /** Scripts Redis ran so far: EVALSHA, or EVAL when a script was not loaded yet (ioredis falls back on NOSCRIPT). */
+  const scriptsRun = async () => {
+    const stats = await client.info('commandstats');
+    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  };
 
   it('puts every key of a workspace under one hash tag, and every key expires', async function () {
     const store = open();
@@ -103,7 +109,6 @@ describe('RedisStore (Redis-specific)', function () {
     const small = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
     const medium = candidateOf('acme', 'medium', windowOf('tokensPerMinute', 1_000));
     await store.release(admitted(await store.reserve({ candidates: [small], tokens: 1 })));
-    const scriptsRun = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
     const before = await scriptsRun();
     // 12 decisions of 30 tokens: small takes 3 (90 of 100), then each falls back to medium.
     const results = await Promise.all(Array.from({ length: 12 }, () => store.reserve({ candidates: [small, medium], tokens: 30 })));
@@ -134,11 +139,6 @@ describe('RedisStore (Redis-specific)', function () {
     const minuteKey = (await keysOf()).find((key) => key.endsWith(':tokens-per-minute')) as string;
     const bucketsBefore = Object.keys(await client.hgetall(minuteKey)).filter((field) => /^\d+$/.test(field)).sort();
     expect(bucketsBefore).to.have.length(2);
-    // EVALSHA, or EVAL when the script was not loaded yet (ioredis falls back on NOSCRIPT).
-    const scriptsRun = async () => {
-      const stats = await client.info('commandstats');
-      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-    };
     const before = await scriptsRun();
     await Promise.all([
       store.settle(first, 0), // its bucket empties: deleted
@@ -155,6 +155,35 @@ describe('RedisStore (Redis-specific)', function () {
     expect(Object.keys(fields).filter((field) => /^\d+$/.test(field)).sort()).to.deep.equal([bucketsBefore[1]]);
     expect(fields).to.include({ t: '250', [bucketsBefore[1] as string]: '250' });
     expect(await store.pendingReservations()).to.equal(0);
+  });
+
+  it('sends the observations of one tick in one script, applied in call order, with the memory store\'s results', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
+    const redisStore = open({ clock });
+    const memoryStore = new MemoryStore({ clock });
+    const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', null));
+    const observations: UpstreamObservation[] = [
+      { workspace: 'acme', model: 'small', windows: [{ ...WINDOW_KINDS.tokensPerMinute, limit: 1_000, remaining: 900 }] },
+      { workspace: 'acme', model: 'small', windows: [{ ...WINDOW_KINDS.tokensPerMinute, remaining: 700 }, { ...WINDOW_KINDS.requestsPerMinute, limit: 5, remaining: 4 }] },
+      { workspace: 'acme', model: 'large', windows: [], rateLimited: { kind: 'tokens-per-minute', blockedForMs: 5_000 } },
+      { workspace: 'acme', model: 'small', windows: [{ ...WINDOW_KINDS.tokensPerMinute, remaining: 800 }] }, // more than ours now: nothing
+    ];
+    const views: Array<Array<Record<string, unknown>>> = [];
+    for (const store of [memoryStore, redisStore]) {
+      await store.release(admitted(await store.reserve({ candidates: [small], tokens: 1 })));
+      const before = await scriptsRun();
+      await Promise.all(observations.map((observation) => store.observe(observation)));
+      if (store === redisStore) expect((await scriptsRun()) - before, 'scripts for 4 observations').to.equal(1);
+      const snapshot = await store.snapshot('acme');
+      views.push(
+        snapshot
+          .map(({ model, kind, limit, used, blockedUntil }) => ({ model, kind, limit, used, blockedUntil }))
+          .sort((x, y) => `${x.model}${x.kind}`.localeCompare(`${y.model}${y.kind}`)),
+      );
+    }
+    expect(views[1]).to.deep.equal(views[0]);
+    expect(views[1]).to.deep.include({ model: 'small', kind: 'tokens-per-minute', limit: 1_000, used: 300, blockedUntil: undefined });
+    expect(views[1]?.find((w) => w.model === 'large')).to.include({ kind: 'tokens-per-minute', blockedUntil: clock.now() + 5_000 });
   });
 
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT)', async function () {
