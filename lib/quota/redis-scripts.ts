@@ -505,26 +505,43 @@ end
 return out
 `;
 
+
 /**
- * settle / release: give back (or charge) the difference in the buckets each reservation charged, once. The
- * settles and releases a process makes in one tick travel in one script, applied in call order, each as
- * consecutive scripts would apply it; a window touched by several is read once (one HMGET of `o`, `t` and
- * the first bucket; another bucket of the same window costs one HGET) and written once (one HSET, and one
- * HDEL for buckets emptied).
+ * after a call: settles and releases, then observations, of one tick of one process, in one script (the
+ * router settles a call and feeds its response's headers to the store together). Each is applied as
+ * consecutive scripts would apply it, settles first, then observations, each kind in call order.
  *
- * KEYS: per reservation, its workspace's `pending` key, then its window keys. ARGV: now ('' = TIME), the
- * number of reservations, then per reservation: window count, member (see the layout), at, token delta,
- * request delta, and one layout code per window. A delta lands in the bucket of `at` only while that
- * bucket still counts (after that it no longer counts anywhere), and only if the window still exists.
- * Returns one number per reservation: 1 when applied, 0 when it was already settled, released or expired.
+ * ARGV: now ('' = TIME), S (settles and releases), M (observations), then the S settles' arguments, then the
+ * M observations'. KEYS: the settles' keys, then the observations'. Returns one number per settle.
+ *
+ * A settle or release gives back (or charges) the difference in the buckets its reservation charged, once.
+ * Its arguments: window count, member (see the layout), at, token delta, request delta, and one layout code
+ * per window; its KEYS: its workspace's `pending` key, then its window keys. A delta lands in the bucket
+ * of `at` only while that bucket still counts (after that it no longer counts anywhere), and only if the
+ * window still exists. Its number in the reply: 1 when applied, 0 when it was already settled, released or
+ * expired. A window several settles touch is read once (one HMGET of `o`, `t` and the first bucket; another
+ * bucket of the same window costs one HGET) and written once (one HSET, and one HDEL for emptied buckets).
+ *
+ * An observation takes what the upstream reported into the windows of a workspace. Its arguments: the
+ * number of KEYS it uses, the number of observed windows, per observed window: layout code, limit,
+ * remaining ('' = not reported); then blockedForMs ('' = no 429), the key prefix of the model's windows to
+ * block when the named keys do not exist ('' = do not scan), and the layout code of the window to create
+ * ('' without a 429). Its KEYS: its workspace's registry (`windows`), one key per observed window, then
+ * (for a 429) the keys of the named kind at both scopes, and last the window to create and block when no
+ * window is found. A reported limit becomes the window's learned limit (`l`). A reported remaining lower
+ * than ours means someone else uses the workspace: the difference is charged to the current bucket, so our
+ * view matches the upstream's. A 429 sets `b`. Windows unknown so far are created (a learned
+ * requests-per-minute window needs no new code). A window several observations touch is read once, and
+ * its expiry moved once, at the end.
  */
-export const SETTLE_SCRIPT = `${BASE}
+export const AFTER_SCRIPT = `${BASE}${WINDOWS}
 local now = now_ms(ARGV[1])
-local count = tonumber(ARGV[2])
+local S, M = tonumber(ARGV[2]), tonumber(ARGV[3])
+local a, k = 4, 1
+-- Settles and releases: S of them, from ARGV[a] and KEYS[k] on.
 local wins, order = {}, {}
 local out = {}
-local a, k = 3, 1
-for j = 1, count do
+for j = 1, S do
   local nw, member = tonumber(ARGV[a]), ARGV[a + 1]
   local at, dt, dr = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   a = a + 5
@@ -589,59 +606,7 @@ for _, key in ipairs(order) do
     if #gone > 1 then redis.call('HDEL', unpack(gone)) end
   end
 end
-return out
-`;
-
-/**
- * cancel: release a reservation whose reserve never answered (timeout, lost connection). The store sends
- * it right behind that reserve: on the same connection Redis runs them in order, so a reserve that did run
- * after all is undone instead of holding its cost until the reservation TTL.
- *
- * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
- * reservation ttl, tokens, requests, candidate count, then per candidate: its member, window count, and one
- * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
- * minus the ttl. Returns 1 when something was released.
- */
-export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
-local now = now_ms(ARGV[1])
-local ttl, tokens, requests, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local a, kc = 6, 2
-for c = 1, count do
-  local member, nw = ARGV[a], tonumber(ARGV[a + 1])
-  a = a + 2
-  local score = redis.call('ZSCORE', KEYS[1], member)
-  if score then
-    redis.call('ZREM', KEYS[1], member)
-    local at = tonumber(score) - ttl
-    for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens, -requests) end
-    return 1
-  end
-  kc = kc + nw
-  a = a + nw
-end
-return 0
-`;
-
-/**
- * observe: take what the upstream reported into the windows of a workspace. The observations a process
- * makes in one tick travel in one script, applied in call order; a window several of them touch is read
- * once, and its expiry moved once, at the end.
- *
- * ARGV: now, the number of observations M, then per observation: the number of KEYS it uses, the number
- * of observed windows, per observed window: layout code, limit, remaining ('' = not reported); then
- * blockedForMs ('' = no 429), the key prefix of the model's windows to block when the named keys do not
- * exist ('' = do not scan), and the layout code of the window to create. KEYS per observation: its
- * workspace's registry (`windows`), one key per observed window, then (for a 429) the keys of the named
- * kind at both scopes, and last the window to create and block when no window is found.
- *
- * A reported limit becomes the window's learned limit (`l`). A reported remaining lower than ours means
- * someone else uses the workspace: the difference is charged to the current bucket, so our view matches
- * the upstream's. A 429 sets `b`. Windows unknown so far are created (a learned requests-per-minute
- * window needs no new code).
- */
-export const OBSERVE_SCRIPT = `${BASE}${WINDOWS}
-local now = now_ms(ARGV[1])
-local M = tonumber(ARGV[2])
+-- Observations: M of them, from ARGV[a] and KEYS[k] on.
 local touched = {}
 -- A window known by name only (no layout to hand): exists?, and its block.
 local function peek(key)
@@ -649,8 +614,8 @@ local function peek(key)
   if not r[1] then return nil end
   return { key = key, b = tonumber(r[2]) or 0 }
 end
-local a, kb = 3, 0
 for _ = 1, M do
+  local kb = k - 1
   local nkeys, count = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   a = a + 2
   local registry = KEYS[kb + 1]
@@ -711,7 +676,7 @@ for _ = 1, M do
       touched[st.key] = st
     end
   end
-  kb = kb + nkeys
+  k = k + nkeys
 end
 -- Expiries move only where this script changed what they cover: a learned limit (kept a day), a block, a
 -- bucket opened by the upstream's extra usage. Most observations change nothing and write nothing.
@@ -725,8 +690,39 @@ for key, st in pairs(touched) do
     if pttl < need then redis.call('PEXPIRE', key, need) end
   end
 end
-return 1
+return out
 `;
+
+/**
+ * cancel: release a reservation whose reserve never answered (timeout, lost connection). The store sends
+ * it right behind that reserve: on the same connection Redis runs them in order, so a reserve that did run
+ * after all is undone instead of holding its cost until the reservation TTL.
+ *
+ * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
+ * reservation ttl, tokens, requests, candidate count, then per candidate: its member, window count, and one
+ * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
+ * minus the ttl. Returns 1 when something was released.
+ */
+export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
+local now = now_ms(ARGV[1])
+local ttl, tokens, requests, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local a, kc = 6, 2
+for c = 1, count do
+  local member, nw = ARGV[a], tonumber(ARGV[a + 1])
+  a = a + 2
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score then
+    redis.call('ZREM', KEYS[1], member)
+    local at = tonumber(score) - ttl
+    for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens, -requests) end
+    return 1
+  end
+  kc = kc + nw
+  a = a + nw
+end
+return 0
+`;
+
 
 /**
  * inspect: the state of every window of one workspace, and its pending reservations (expired ones removed

@@ -20,11 +20,10 @@ import { RouterError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from '../deadlines.js';
 import { MemoryStore } from './memory-store.js';
 import {
+  AFTER_SCRIPT,
   CANCEL_SCRIPT,
   INSPECT_SCRIPT,
-  OBSERVE_SCRIPT,
   RESERVE_SCRIPT,
-  SETTLE_SCRIPT,
   EXPIRY_MARGIN,
   layoutCode,
   parseLayoutCode,
@@ -163,8 +162,9 @@ interface QueuedDecision {
   resolve(reply: [number, DecisionReply]): void;
   reject(error: unknown): void;
 }
-/** A settle, release or observe waiting for its batch: its KEYS and its part of ARGV (see the scripts). */
+/** A settle, release or observe waiting for its batch: its KEYS and its part of ARGV (see AFTER_SCRIPT). */
 interface QueuedPiece {
+  readonly kind: 'settle' | 'observe';
   readonly keys: readonly string[];
   readonly args: ReadonlyArray<string | number>;
   resolve(applied: unknown): void;
@@ -174,12 +174,11 @@ interface QueuedPiece {
 type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
-type ScriptName = 'reserve' | 'settle' | 'observe' | 'inspect' | 'cancel';
+type ScriptName = 'reserve' | 'after' | 'inspect' | 'cancel';
 
 const SCRIPTS: Record<ScriptName, string> = {
   reserve: RESERVE_SCRIPT,
-  settle: SETTLE_SCRIPT,
-  observe: OBSERVE_SCRIPT,
+  after: AFTER_SCRIPT,
   inspect: INSPECT_SCRIPT,
   cancel: CANCEL_SCRIPT,
 };
@@ -202,7 +201,7 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  *
  * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT), and the decisions of one tick share it
  * (see RESERVE_SCRIPT: decided in call order, each atomic), as do the settles and releases of one tick
- * (SETTLE_SCRIPT) and its observations (OBSERVE_SCRIPT): reserve over a candidate list, settle, release and
+ * and its observations (AFTER_SCRIPT): reserve over a candidate list, settle, release and
  * observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
  * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
  * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
@@ -232,8 +231,8 @@ export class RedisStore implements QuotaStore {
   readonly #batches = new Map<string, QueuedDecision[]>();
   /** Reserve scripts sent and not answered yet, by slot group. */
   readonly #inFlight = new Map<string, number>();
-  /** Settles and releases, and observations, waiting for the end of the tick, by script and slot group. */
-  readonly #pieces = { settle: new Map<string, QueuedPiece[]>(), observe: new Map<string, QueuedPiece[]>() };
+  /** Settles, releases and observations waiting for the end of the tick, by slot group. */
+  readonly #pieces = new Map<string, QueuedPiece[]>();
   #fallback: QuotaStore | undefined;
   /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
   readonly #fallbackIds = new Set<string>();
@@ -536,38 +535,41 @@ export class RedisStore implements QuotaStore {
   }
 
   /**
-   * Queues one settle or release (SETTLE_SCRIPT) or one observation (OBSERVE_SCRIPT) for the batch of this
-   * tick (`group` as in #decide): every piece queued before the tick ends travels in one script of its
-   * kind (at most MAX_BATCH pieces each), applied in call order. A failed script fails each of its pieces.
+   * Queues one settle or release, or one observation, for the batch of this tick (`group` as in #decide):
+   * everything queued before the tick ends travels in one AFTER_SCRIPT (at most MAX_BATCH pieces each),
+   * settles first, then observations, each kind in call order. A failed script fails each of its pieces.
    */
-  #queuePiece(script: 'settle' | 'observe', group: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  #queuePiece(kind: 'settle' | 'observe', group: string, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const pending = this.#pieces[script];
-      let queue = pending.get(group);
+      let queue = this.#pieces.get(group);
       if (queue === undefined) {
-        pending.set(group, (queue = []));
-        process.nextTick(() => this.#flushPieces(script, group));
+        this.#pieces.set(group, (queue = []));
+        process.nextTick(() => this.#flushPieces(group));
       }
-      queue.push({ keys, args, resolve, reject });
+      queue.push({ kind, keys, args, resolve, reject });
     });
   }
 
-  #flushPieces(script: 'settle' | 'observe', group: string): void {
-    const pending = this.#pieces[script];
-    const queue = pending.get(group);
+  #flushPieces(group: string): void {
+    const queue = this.#pieces.get(group);
     if (queue === undefined) return;
-    pending.delete(group);
+    this.#pieces.delete(group);
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
-      const batch = queue.slice(from, from + MAX_BATCH);
+      const chunk = queue.slice(from, from + MAX_BATCH);
+      const settles = chunk.filter((piece) => piece.kind === 'settle');
+      const observations = chunk.filter((piece) => piece.kind === 'observe');
       const keys: string[] = [];
-      const args: Array<string | number> = [this.#now(), batch.length];
-      for (const piece of batch) {
+      const args: Array<string | number> = [this.#now(), settles.length, observations.length];
+      for (const piece of [...settles, ...observations]) {
         keys.push(...piece.keys);
         args.push(...piece.args);
       }
-      this.#run(script, keys, args).then(
-        (reply) => batch.forEach((piece, i) => piece.resolve(Array.isArray(reply) ? reply[i] : reply)),
-        (error: unknown) => batch.forEach((piece) => piece.reject(error)),
+      this.#run('after', keys, args).then(
+        (reply) => {
+          settles.forEach((piece, i) => piece.resolve((reply as unknown[])[i]));
+          for (const piece of observations) piece.resolve(undefined);
+        },
+        (error: unknown) => chunk.forEach((piece) => piece.reject(error)),
       );
     }
   }

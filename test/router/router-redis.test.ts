@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator } from '../../lib/emulator/index.js';
 import { createRouter } from '../../lib/index.js';
+import { Redis } from 'ioredis';
 import { RedisStore } from '../../lib/quota/redis-store.js';
 import { flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -48,6 +49,44 @@ describe('router with the Redis store', function () {
       for (const router of routers) expect(await router.store.pendingReservations()).to.equal(0);
     } finally {
       for (const router of routers) await router.close();
+      await emulator.stop();
+      await flushPrefix(keyPrefix);
+    }
+  });
+
+  it('a burst of concurrent calls through Redis: every settle and observation lands once (batched per tick), nothing pending', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const models = { 'mistral-small-2506': { tokensPerMinute: 1_000_000, tokensPerMonth: 1_000_000_000 } };
+    const overrides = { requestsPerSecond: null, models };
+    const emulator = await startEmulator({ tier: 'free', clock, overrides });
+    const keyPrefix = uniquePrefix('router-burst');
+    const store = new RedisStore({ redis: redisUrl, keyPrefix, clock });
+    const router = createRouter({ workspaces: [{ name: 'busy', apiKey: 'busy-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
+    const stats = new Redis(redisUrl);
+    // EVALSHA, or EVAL when a script was not loaded yet (ioredis falls back on NOSCRIPT).
+    const scriptsRun = async () => {
+      const info = await stats.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    try {
+      const before = await scriptsRun();
+      const results = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => router.chat.complete({ model: 'mistral-small-2506', messages: [{ role: 'user', content: `burst call ${i} `.repeat(1 + (i % 4)) }], maxTokens: 10 })),
+      );
+      expect(results.every((r) => r.routing.model === 'mistral-small-2506' && r.routing.waitedMs === 0)).to.equal(true);
+      expect(emulator.stats().responses['200']).to.equal(24);
+      // A call's settle and the observation of its headers share one script (with those of the same tick);
+      // the 24 reserves went in a few batches.
+      expect((await scriptsRun()) - before, 'scripts for 24 routed calls').to.be.at.most(24 + 4);
+      expect(await store.pendingReservations()).to.equal(0);
+      const used = results.reduce((sum, r) => sum + (r.usage?.totalTokens ?? 0), 0);
+      const windows = await store.snapshot('busy');
+      const minute = windows.find((w) => w.kind === 'tokens-per-minute' && w.model === 'mistral-small-2506');
+      // Every estimate was replaced by the real usage, once; the headers' remaining agreed with it.
+      expect(minute).to.include({ used, held: 0, limit: 1_000_000 });
+    } finally {
+      stats.disconnect();
+      await router.close();
       await emulator.stop();
       await flushPrefix(keyPrefix);
     }
