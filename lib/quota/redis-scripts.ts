@@ -320,7 +320,7 @@ local function check(st, cost, now, configured)
 end
 `;
 
-/** Giving back (or charging) a delta in the bucket a reservation charged: settle and cancel. */
+/** Giving back (or charging) a delta in the bucket a reservation charged, one reservation at a time: cancel. */
 const GIVE_BACK = `
 -- Adds 'delta' to the bucket of 'at' of one window, if that bucket still counts (inside the window seen
 -- at 'now', not yet slid out of t) and the window still exists (an expired key must not come back
