@@ -813,8 +813,8 @@ export class Router {
         next = await iterator.next();
       }
     } catch (error) {
-      // After the first chunk the caller has part of an answer: no fallback, a typed error.
-      attempt.finish();
+      // After the first chunk the caller has part of an answer: no fallback, a typed error (the attempt
+      // finishes in `finally`).
       settled = true;
       await this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens));
       workspace.client.takeHeaders(attemptId);
