@@ -396,8 +396,6 @@ end
 local a = 6 + D
 local states = {}
 local adds = {}
--- Per workspace: whether the pending key's expiry must be looked at (see below).
-local renew = {}
 local out = { now }
 for r = 1, R do
   local id, tokens_s, requests_s, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
@@ -437,29 +435,18 @@ for r = 1, R do
     end
     if not refused then
       p = 4
-      local short, opened = false, false
       for i = 1, nw do
         local st = states[def[p]]
         p = p + 3
         local cost = st.tok and tokens or requests
         if cost > 0 then
-          local fresh = st.cur == 0
           -- A bucket opened now moves the key's expiry ((k + N + 1) * bucketMs is fixed within a bucket).
-          if fresh then st.fresh = true end
-          if st.bms > 0 and st.bms <= 1000 then
-            short = true
-            if fresh then opened = true end
-          end
+          if st.cur == 0 then st.fresh = true end
           st.cur = st.cur + cost
           st.t = st.t + cost
           st.dirty = true
         end
       end
-      -- The pending key lives 2 x ttl and is renewed when less than ttl + margin is left. Looking at its
-      -- expiry when a bucket of at most 1 s opens suffices: while charges go on, that happens at least once
-      -- a second, so the key always outlives its newest member (score <= check + 1 s + ttl < expiry).
-      -- A decision through no such window looks every time.
-      if opened or not short then renew[g] = true end
       local list = adds[g]
       if not list then list = {}; adds[g] = list end
       list[#list + 1] = now + ttl
@@ -495,9 +482,11 @@ end
 for g, list in pairs(adds) do
   local pending_key = KEYS[2 * g - 1]
   redis.call('ZADD', pending_key, unpack(list))
-  -- Reaped of expired reservations when renewed: once per ttl, not once per reservation; never shortened
-  -- by an instance with a shorter ttl.
-  if renew[g] and redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
+  -- The pending key lives 2 x ttl and is renewed when less than ttl + margin is left, so it outlives its
+  -- newest member. Looked at on every script: the last settle of a key deletes it (an empty zset), and the
+  -- next ZADD creates it again without an expiry. Reaped of expired reservations when renewed: once per
+  -- ttl, not once per reservation; never shortened by an instance with a shorter ttl.
+  if redis.call('PTTL', pending_key) < ttl + SLIDE_MARGIN then
     redis.call('ZREMRANGEBYSCORE', pending_key, '-inf', now)
     redis.call('PEXPIRE', pending_key, 2 * ttl + SLIDE_MARGIN)
   end
@@ -608,11 +597,14 @@ for _, key in ipairs(order) do
 end
 -- Observations: M of them, from ARGV[a] and KEYS[k] on.
 local touched = {}
--- A window known by name only (no layout to hand): exists?, and its block.
-local function peek(key)
-  local r = redis.call('HMGET', key, 't', 'b')
+-- A window known by name only (no layout to hand): nil when it does not exist, else its state, opened
+-- with the layout it records (a later observation of the same window in this script goes on from it).
+local function peek(key, registry)
+  local r = redis.call('HMGET', key, 't', 'p')
   if not r[1] then return nil end
-  return { key = key, b = tonumber(r[2]) or 0 }
+  if geometry(r[2]) then return open(key, r[2], now, registry, nil) end
+  -- No layout readable (not written by this store): only its block is touched.
+  return { key = key, b = tonumber(redis.call('HGET', key, 'b')) or 0 }
 end
 for _ = 1, M do
   local kb = k - 1
@@ -621,7 +613,13 @@ for _ = 1, M do
   local registry = KEYS[kb + 1]
   for i = 1, count do
     local key = KEYS[kb + 1 + i]
-    local st = touched[key] or open(key, ARGV[a], now, registry, nil)
+    local st = touched[key]
+    if not (st and st.bms) then
+      -- Not opened yet, or only peeked without a layout: open it with the observed one.
+      local peeked = st
+      st = open(key, ARGV[a], now, registry, nil)
+      if peeked and peeked.moved then st.moved = true end
+    end
     local limit, remaining = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
     a = a + 3
     if limit and limit > 0 and st.l ~= limit then
@@ -648,7 +646,7 @@ for _ = 1, M do
     local until_ms = now + blocked_for
     local targets = {}
     for i = kb + 2 + count, kb + nkeys - 1 do
-      local st = touched[KEYS[i]] or peek(KEYS[i])
+      local st = touched[KEYS[i]] or peek(KEYS[i], registry)
       if st then targets[#targets + 1] = st end
     end
     if #targets == 0 and scan_prefix ~= '' then
@@ -656,7 +654,7 @@ for _ = 1, M do
       -- because they share the workspace's hash tag (one slot).
       for _, key in ipairs(redis.call('SMEMBERS', registry)) do
         if string.sub(key, 1, #scan_prefix) == scan_prefix then
-          local st = touched[key] or peek(key)
+          local st = touched[key] or peek(key, registry)
           if st then targets[#targets + 1] = st end
         end
       end

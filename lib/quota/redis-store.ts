@@ -201,7 +201,8 @@ const DEFAULT_URL = 'redis://127.0.0.1:6379';
  *
  * Each decision is one Lua script (EVALSHA, reloaded on NOSCRIPT), and the decisions of one tick share it
  * (see RESERVE_SCRIPT: decided in call order, each atomic), as do the settles and releases of one tick
- * and its observations (AFTER_SCRIPT): reserve over a candidate list, settle, release and
+ * and its observations (AFTER_SCRIPT, sent before the decisions of the same tick, so capacity given back
+ * is seen by the calls that start beside it): reserve over a candidate list, settle, release and
  * observe are atomic per workspace. Candidates of several workspaces: on a standalone Redis the
  * whole list is still one script; on a Cluster the list is cut into runs of consecutive candidates of one
  * workspace, tried in order, one script each, so the first candidate with room still wins and each run is
@@ -483,6 +484,10 @@ export class RedisStore implements QuotaStore {
     const queue = this.#batches.get(group);
     if (queue === undefined) return;
     this.#batches.delete(group);
+    // Settles, releases and observations queued before these decisions go first (one connection: Redis
+    // runs scripts in the order sent), so capacity given back earlier in the tick is seen, as in the
+    // memory store; a settle always refers to a reservation of an earlier script.
+    this.#flushPieces(group);
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
       const { keys, args } = reserveCommand(batch, this.#now(), this.#reservationTtlMs);
@@ -606,14 +611,14 @@ export class RedisStore implements QuotaStore {
       args.push(layoutCode(window.period, window.unit), countOrEmpty(window.limit), countOrEmpty(window.remaining));
     }
     const limited = observation.rateLimited;
-    if (limited !== undefined && limited.blockedForMs > 0) {
+    if (limited !== undefined) {
       // Which windows a 429 blocks, as the memory store decides: the named kind at whichever scope exists;
       // else a standard kind's own window; else every window of the model; else its tokens-per-minute.
       const standard = Object.values(WINDOW_KINDS).find((spec) => spec.kind === limited.kind);
       if (limited.kind !== undefined) keys.push(windowKey(ws.tag, limited.kind, undefined), windowKey(ws.tag, limited.kind, observation.model));
       const create = standard ?? WINDOW_KINDS.tokensPerMinute;
       keys.push(windowKey(ws.tag, create.kind, create.scope === 'model' ? observation.model : undefined));
-      args.push(Math.ceil(limited.blockedForMs), standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
+      args.push(limited.blockedForMs, standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
       args.push(layoutCode(create.period, create.unit));
     } else {
       args.push('', '', '');

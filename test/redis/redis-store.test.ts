@@ -186,6 +186,61 @@ describe('RedisStore (Redis-specific)', function () {
     expect(views[1]?.find((w) => w.model === 'large')).to.include({ kind: 'tokens-per-minute', blockedUntil: clock.now() + 5_000 });
   });
 
+  it('a 429 and a header observation of the same window in one tick: both applied, with the memory store\'s results', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
+    const redisStore = open({ clock });
+    const memoryStore = new MemoryStore({ clock });
+    const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', 1_000));
+    const views: Array<Array<Record<string, unknown>>> = [];
+    for (const store of [memoryStore, redisStore]) {
+      const reservation = admitted(await store.reserve({ candidates: [small], tokens: 100 }));
+      // The 429 names no window: it blocks the pair's model windows, read back by name; the next
+      // observation goes on from the same window in the same script.
+      await Promise.all([
+        store.settle(reservation, 80),
+        store.observe({ workspace: 'acme', model: 'small', windows: [], rateLimited: { blockedForMs: 5_000 } }),
+        store.observe({ workspace: 'acme', model: 'small', windows: [{ ...WINDOW_KINDS.tokensPerMinute, limit: 2_000, remaining: 1_500 }] }),
+      ]);
+      const snapshot = await store.snapshot('acme');
+      views.push(snapshot.map(({ kind, limit, used, held, blockedUntil, learned }) => ({ kind, limit, used, held, blockedUntil, learned })).sort((x, y) => x.kind.localeCompare(y.kind)));
+    }
+    expect(views[1]).to.deep.equal(views[0]);
+    expect(views[1]).to.deep.include({ kind: 'tokens-per-minute', limit: 2_000, used: 500, held: 0, blockedUntil: clock.now() + 5_000, learned: true });
+    expect(redisStore.deferredOperations).to.equal(0);
+    // The learned limit is kept a day: the key's expiry moved with it.
+    const minuteKey = (await keysOf()).find((key) => key.endsWith(':tokens-per-minute')) as string;
+    expect(await client.pttl(minuteKey)).to.be.greaterThan(86_000_000);
+  });
+
+  it('a pending key emptied by the last settle and created again by the next reserve still expires', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
+    const store = open({ clock, reservationTtlMs: 600_000 });
+    const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', 1_000));
+    await store.settle(admitted(await store.reserve({ candidates: [small], tokens: 100 })), 50);
+    const pendingKey = `{${prefix}acme}:pending`;
+    expect(await client.exists(pendingKey)).to.equal(0);
+    // Same buckets: no window opens a bucket, yet the key is new.
+    admitted(await store.reserve({ candidates: [small], tokens: 100 }));
+    expect(await client.pttl(pendingKey)).to.be.greaterThan(600_000);
+  });
+
+  it('a release queued before a reserve in the same tick is applied first, as in the memory store', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
+    const results: string[][] = [];
+    for (const store of [new MemoryStore({ clock }), open({ clock })]) {
+      const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', 1_000));
+      const held = admitted(await store.reserve({ candidates: [small], tokens: 900 }));
+      const outcomes = await Promise.all([
+        store.reserve({ candidates: [small], tokens: 50 }),
+        store.release(held),
+        store.reserve({ candidates: [small], tokens: 500 }),
+      ]);
+      results.push(outcomes.map((outcome) => (outcome === undefined ? 'released' : outcome.ok ? 'ok' : 'refused')));
+    }
+    expect(results[1]).to.deep.equal(results[0]);
+    expect(results[1]).to.deep.equal(['ok', 'released', 'ok']);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT)', async function () {
     const store = open();
     const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
