@@ -36,8 +36,11 @@ export interface Attempt {
   readonly options: RequestOptions;
   /** The attempt is over (answered, failed, or its stream ended): stop its timeout, unlink the caller's signal. Idempotent. */
   finish(): void;
-  /** Call `callback` (once) if the timeout fires before `finish()`, right after the signal aborts. */
-  onTimeout(callback: () => void): void;
+  /**
+   * Call `callback` (once) if the attempt's signal aborts before `finish()`: its timeout passed, or the
+   * caller's signal fired. Called right after the abort.
+   */
+  onCancel(callback: (reason: Error) => void): void;
 }
 
 const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
@@ -72,19 +75,20 @@ export class WorkspaceClient {
     let finished = false;
     let timeoutId = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let expired: (() => void) | undefined;
-    const expire = (error: Error) => {
+    let cancelled: ((reason: Error) => void) | undefined;
+    const cancel = (error: Error) => {
+      if (finished || controller.signal.aborted) return;
       controller.abort(error);
-      expired?.();
+      cancelled?.(error);
     };
     const ms = timeoutMs ?? this.#timeoutMs;
     if (ms === this.#timeoutMs) {
-      timeoutId = this.#deadlines.watch(expire);
+      timeoutId = this.#deadlines.watch(cancel);
     } else {
-      timer = setTimeout(() => expire(timeoutError(ms)()), ms);
+      timer = setTimeout(() => cancel(timeoutError(ms)()), ms);
       timer.unref?.();
     }
-    const onAbort = () => controller.abort(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
+    const onAbort = () => cancel(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
     if (signal !== undefined) {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -98,10 +102,10 @@ export class WorkspaceClient {
         else this.#deadlines.done(timeoutId);
         signal?.removeEventListener('abort', onAbort);
       },
-      onTimeout: (callback) => {
-        expired = () => {
-          expired = undefined;
-          callback();
+      onCancel: (callback) => {
+        cancelled = (reason) => {
+          cancelled = undefined;
+          callback(reason);
         };
       },
     };

@@ -78,7 +78,9 @@ export function classifyFailure(error: unknown): Failure {
   const base = { status: undefined, body: undefined, headers: undefined, message };
   // The SDK refused the request before sending it (its schema): the caller's mistake, nothing reached Mistral.
   if (name === 'SDKValidationError' || name === 'InvalidRequestError') return { ...base, kind: 'invalid-request', action: 'throw', reachedUpstream: false };
-  if (name === 'RequestAbortedError' || name === 'AbortError') return { ...base, kind: 'aborted', action: 'throw', reachedUpstream: false };
+  // A caller's abort comes after the request was handed to the SDK (a signal aborted earlier stops the call
+  // before it is sent): it may have reached the model, so it counts as reached, like a dropped connection.
+  if (name === 'RequestAbortedError' || name === 'AbortError') return { ...base, kind: 'aborted', action: 'throw', reachedUpstream: true };
   if (name === 'RequestTimeoutError' || name === 'TimeoutError') return { ...base, kind: 'timeout', action: 'cooldown-model', reachedUpstream: true };
   if (name === 'ConnectionError' || /ECONNREFUSED|ECONNRESET|socket hang up|terminated|fetch failed|other side closed/i.test(message)) {
     // A connection that failed may or may not have reached the model: count it as reached, so the

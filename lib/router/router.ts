@@ -267,9 +267,12 @@ export class Router {
         return [id, list];
       }),
     );
-    this.#queue = new WaitQueue(this.store, clock, ({ label, retryAfterMs, queueLength }) => {
-      this.events.emit('wait', { endpoint: label, retryAfterMs, queueLength });
-    });
+    this.#queue = new WaitQueue(
+      this.store,
+      clock,
+      ({ label, retryAfterMs, queueLength }) => this.events.emit('wait', { endpoint: label, retryAfterMs, queueLength }),
+      (operation, error) => this.#storeError(operation, error),
+    );
     this.#tokens = tokenEstimator ?? new TokenEstimator();
     this.#planCache = new LRUCache({ max: positiveInteger('planCacheSize', planCacheSize, 500, 1) });
 
@@ -729,63 +732,58 @@ export class Router {
   async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
     const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
-    while (state.attempts.length < this.#options.maxAttempts) {
-      const reservation = await this.#acquire(prepared, state, options?.signal);
-      const workspace = this.#workspace(reservation.workspace);
-      const attemptId = `${++this.#attemptSeq}`;
-      if (this.events.has('decision')) this.events.emit('decision', { endpoint: 'chat', workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
-      const started = this.#clock.now();
-      let iterator: AsyncIterator<CompletionEvent>;
-      let first: IteratorResult<CompletionEvent>;
-      // The attempt's timeout and the caller's signal cover the whole stream, not only its first chunk.
-      const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
-      try {
-        const stream: EventStream<CompletionEvent> = await workspace.client.sdk.chat.stream(
-          toSdkRequest(prepared.request, reservation.model) as unknown as ChatCompletionRequest,
-          attempt.options,
-        );
-        iterator = stream[Symbol.asyncIterator]();
-        first = await iterator.next(); // fall back only before the first chunk
-      } catch (error) {
-        attempt.finish();
-        await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
-        continue;
+    try {
+      while (state.attempts.length < this.#options.maxAttempts) {
+        const reservation = await this.#acquire(prepared, state, options?.signal);
+        const workspace = this.#workspace(reservation.workspace);
+        const attemptId = `${++this.#attemptSeq}`;
+        if (this.events.has('decision')) this.events.emit('decision', { endpoint: 'chat', workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+        const started = this.#clock.now();
+        let iterator: AsyncIterator<CompletionEvent>;
+        let first: IteratorResult<CompletionEvent>;
+        // The attempt's timeout and the caller's signal cover the whole stream, not only its first chunk.
+        const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
+        try {
+          const stream: EventStream<CompletionEvent> = await workspace.client.sdk.chat.stream(
+            toSdkRequest(prepared.request, reservation.model) as unknown as ChatCompletionRequest,
+            attempt.options,
+          );
+          iterator = stream[Symbol.asyncIterator]();
+          first = await iterator.next(); // fall back only before the first chunk
+        } catch (error) {
+          attempt.finish();
+          await this.#onFailure(prepared, state, reservation, workspace, attemptId, started, error);
+          continue;
+        }
+        state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
+        const routing: { -readonly [K in keyof Decision]: Decision[K] } = {
+          endpoint: 'chat',
+          model: reservation.model,
+          workspace: reservation.workspace,
+          attempts: state.attempts,
+          waitedMs: state.waitedMs,
+          tokens: { estimated: prepared.estimated, used: undefined },
+          plan: prepared.plan,
+        };
+        return this.#routedStream(prepared, reservation, workspace, attempt, attemptId, iterator, first, routing);
       }
-      state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
-      const routing: { -readonly [K in keyof Decision]: Decision[K] } = {
-        endpoint: 'chat',
-        model: reservation.model,
-        workspace: reservation.workspace,
-        attempts: state.attempts,
-        waitedMs: state.waitedMs,
-        tokens: { estimated: prepared.estimated, used: undefined },
-        plan: prepared.plan,
-      };
-      // A stream nobody reads ends with its attempt's timeout: the connection is cancelled and the
-      // reservation settled at its estimate, so nothing stays held. A stream is read once.
-      let claimed = false;
-      attempt.onTimeout(() => {
-        if (claimed) return;
-        claimed = true;
-        workspace.client.takeHeaders(attemptId);
-        iterator.return?.().catch(() => {});
-        void this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens)).then(() => this.#queue.pump());
-      });
-      return {
-        routing,
-        [Symbol.asyncIterator]: () => {
-          if (claimed) {
-            throw new RouterError('STREAM_FAILED', `This stream from ${reservation.model} (workspace ${reservation.workspace}) was already read, or not read within its attempt's timeout.`);
-          }
-          claimed = true;
-          return this.#continueStream(prepared, reservation, workspace, attempt, attemptId, iterator, first, routing);
-        },
-      };
+      throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
+    } catch (error) {
+      if (this.events.has('done')) this.events.emit('done', { endpoint: 'chat', ok: false, attempts: state.attempts });
+      throw error;
     }
-    throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#options.maxAttempts} attempts.`);
   }
 
-  async *#continueStream(
+  /**
+   * The stream handed to the caller, past its first chunk. It ends exactly once, whichever way it ends:
+   * read to the end; stopped early by the caller (`break`, or `return()` before the first `next()`);
+   * broken mid-stream (a typed `STREAM_FAILED`, or `AbortError` when the caller's signal fired); or never
+   * read before its attempt's timeout or the caller's abort. Ending finishes the attempt (its timeout
+   * stops, the caller's signal is unlinked), closes the connection, settles the reservation (at the
+   * usage of the last chunk, else at the estimate: the model ran), learns from the response's headers,
+   * and emits `done`.
+   */
+  #routedStream(
     prepared: Prepared,
     reservation: Reservation,
     workspace: Workspace,
@@ -794,40 +792,89 @@ export class Router {
     iterator: AsyncIterator<CompletionEvent>,
     first: IteratorResult<CompletionEvent>,
     routing: { -readonly [K in keyof Decision]: Decision[K] },
-  ): AsyncGenerator<CompletionEvent> {
+  ): RoutedStream {
+    let phase: 'unread' | 'reading' | 'ended' = 'unread';
+    let obtained = false;
     let usage: { promptTokens?: number; totalTokens?: number } | undefined;
-    let settled = false;
-    const settle = async () => {
-      if (settled) return;
-      settled = true;
-      // Usage comes on the last chunk and has been seen missing: keep the estimate then.
-      await this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
-      routing.tokens = { estimated: prepared.estimated, used: usage?.totalTokens };
-      this.events.emit('done', { endpoint: 'chat', ok: true, attempts: routing.attempts });
-    };
-    try {
-      let next = first;
-      while (!next.done) {
-        if (next.value.data.usage !== undefined) usage = next.value.data.usage as typeof usage;
-        yield next.value;
-        next = await iterator.next();
-      }
-    } catch (error) {
-      // After the first chunk the caller has part of an answer: no fallback, a typed error (the attempt
-      // finishes in `finally`).
-      settled = true;
-      await this.#bookkeeping('settle', () => this.store.settle(reservation, reservation.tokens));
-      workspace.client.takeHeaders(attemptId);
-      const failure = classifyFailure(error);
-      throw new RouterError('STREAM_FAILED', redactSecrets(`The stream from ${reservation.model} (workspace ${reservation.workspace}) failed after its first chunk: ${failure.message}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
-    } finally {
-      attempt.finish();
-      if (!settled) {
-        // Completed, or the caller stopped early (break): the call happened, settle what we know.
+    let ending: Promise<void> | undefined;
+    const closeUpstream = async (): Promise<void> => {
+      try {
         await iterator.return?.();
-        await settle();
+      } catch {
+        // The connection is already gone (dropped, timed out, aborted): nothing left to close.
       }
-    }
+    };
+    const end = (ok: boolean): Promise<void> => {
+      if (ending !== undefined) return ending;
+      phase = 'ended';
+      attempt.finish();
+      ending = (async () => {
+        await closeUpstream();
+        const settling = this.#onSuccess(prepared, reservation, workspace, attemptId, usage);
+        if (settling !== undefined) await settling;
+        routing.tokens = { estimated: prepared.estimated, used: usage?.totalTokens };
+        if (this.events.has('done')) this.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts });
+      })();
+      return ending;
+    };
+    // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
+    // cancelled and the reservation settled, even when nobody reads on. A reader then gets the typed error.
+    let cancelled: Error | undefined;
+    attempt.onCancel((reason) => {
+      cancelled = reason;
+      void end(false);
+    });
+    const read = async function* (this: Router): AsyncGenerator<CompletionEvent> {
+      if (phase === 'ended') throw notReadable();
+      phase = 'reading';
+      try {
+        let next = first;
+        while (!next.done) {
+          if (cancelled !== undefined) throw cancelled;
+          if (next.value.data.usage !== undefined) usage = next.value.data.usage as typeof usage;
+          yield next.value;
+          next = await iterator.next();
+        }
+        // Closed by a cancel while waiting for the next chunk: the answer is cut short, not complete.
+        if (cancelled !== undefined) throw cancelled;
+      } catch (error) {
+        // After the first chunk the caller has part of an answer: no fallback, a typed error.
+        await end(false);
+        const failure = classifyFailure(error);
+        if (failure.kind === 'aborted') throw new AbortError('The stream was aborted by its AbortSignal.', { cause: sanitiseCause(error, this.#secrets) });
+        throw new RouterError('STREAM_FAILED', redactSecrets(`The stream from ${reservation.model} (workspace ${reservation.workspace}) failed after its first chunk: ${failure.message}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+      } finally {
+        // Completed, or the caller stopped early (break): the call happened, settle what we know.
+        await end(true);
+      }
+    }.call(this);
+    const notReadable = () => new RouterError('STREAM_FAILED', `This stream from ${reservation.model} (workspace ${reservation.workspace}) was already read, or not read within its attempt's timeout, or aborted before it was read.`);
+    // A generator that never started skips its body (and its finally) on return()/throw(): end it here.
+    const stopUnread = async () => {
+      if (phase === 'unread') await end(true);
+    };
+    const chunks: AsyncIterableIterator<CompletionEvent> = {
+      next: () => read.next(),
+      return: async (value?: unknown) => {
+        await stopUnread();
+        return read.return(value as undefined);
+      },
+      throw: async (error?: unknown) => {
+        await stopUnread();
+        return read.throw(error);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    return {
+      routing,
+      [Symbol.asyncIterator]: () => {
+        if (obtained || phase === 'ended') throw notReadable();
+        obtained = true;
+        return chunks;
+      },
+    };
   }
 }
 

@@ -4,7 +4,9 @@
  * `retryAfterMs` the store reported; on that timer, and whenever capacity is returned (settle,
  * release), the queue is tried in order. A waiter never jumps ahead of an earlier one that wants the
  * same (workspace, model) pair, so waiting calls are served in arrival order; waiters that want
- * different pairs do not block each other (no head-of-line blocking across needs).
+ * different pairs do not block each other (no head-of-line blocking across needs). A waiter that can
+ * no longer make its bound leaves the queue in that pass and holds nobody back; one that reaches its
+ * bound gets a last try first (capacity may return at that very moment).
  */
 import type { Clock } from '../clock.js';
 import { AbortError, QuotaExhaustedError, RouterError, StoreUnavailableError, type PlanLike } from '../errors.js';
@@ -24,6 +26,13 @@ export interface Acquired {
 /** Called when a call starts waiting: its label, how long the store said, and the queue length. */
 export type WaitListener = (info: { label: string; retryAfterMs: number; queueLength: number }) => void;
 
+/**
+ * Called when the store failed to take back a reservation the queue no longer needs (its waiter was
+ * aborted while the store answered). The queue goes on; a Redis store recovers the tokens when the
+ * reservation expires.
+ */
+export type StoreErrorListener = (operation: 'release', error: unknown) => void;
+
 interface Waiter {
   readonly request: ReserveRequest;
   readonly keys: readonly string[];
@@ -34,6 +43,8 @@ interface Waiter {
   readonly reject: (error: Error) => void;
   readonly cleanup: () => void;
   lastRetryAfterMs: number;
+  /** When the store said `lastRetryAfterMs` (the clock's ms). */
+  lastAskedAt: number;
   lastStoreError: Error | undefined;
   /** False once resolved, rejected, aborted or timed out; the array drops it at the next compaction. */
   queued: boolean;
@@ -55,11 +66,13 @@ export class WaitQueue {
   #pumpAgain = false;
 
   readonly #onWait: WaitListener | undefined;
+  readonly #onStoreError: StoreErrorListener | undefined;
 
-  constructor(store: QuotaStore, clock: Clock, onWait?: WaitListener) {
+  constructor(store: QuotaStore, clock: Clock, onWait?: WaitListener, onStoreError?: StoreErrorListener) {
     this.#store = store;
     this.#clock = clock;
     this.#onWait = onWait;
+    this.#onStoreError = onStoreError;
   }
 
   /** Calls waiting now. */
@@ -132,9 +145,7 @@ export class WaitQueue {
           void this.pump(); // its place is free: the next waiter may go
         }
       };
-      const cancelDeadline = this.#clock.setTimer(() => {
-        if (this.#remove(waiter)) reject(exhausted(waiter.lastRetryAfterMs, deadline - since, plan, waiter.lastStoreError));
-      }, deadline - since);
+      const cancelDeadline = this.#clock.setTimer(() => void this.#expire(waiter), deadline - since);
       const waiter: Waiter = {
         request,
         keys,
@@ -144,6 +155,7 @@ export class WaitQueue {
         resolve,
         reject,
         lastRetryAfterMs: retryAfterMs,
+        lastAskedAt: since,
         lastStoreError: storeError,
         queued: true,
         cleanup: () => {
@@ -215,18 +227,16 @@ export class WaitQueue {
             }
           }
           if (result?.ok) {
-            if (this.#remove(waiter)) waiter.resolve({ reservation: result.reservation, waitedMs: this.#clock.now() - waiter.since });
-            else await this.#store.release(result.reservation); // aborted while the store answered
+            await this.#hand(waiter, result.reservation);
             continue;
           }
-          const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
-          waiter.lastRetryAfterMs = retryAfterMs;
-          if (result !== undefined) waiter.lastStoreError = undefined;
-          for (const key of waiter.keys) blocked.add(key);
+          const retryAfterMs = this.#note(waiter, result);
           if (this.#clock.now() + retryAfterMs > waiter.deadline) {
+            // It leaves the queue, so it holds nobody back: the waiters behind it are tried in this pass.
             if (this.#remove(waiter)) waiter.reject(exhausted(retryAfterMs, waiter.deadline - waiter.since, waiter.plan, waiter.lastStoreError));
             continue;
           }
+          for (const key of waiter.keys) blocked.add(key);
           earliest = Math.min(earliest, retryAfterMs);
         }
         if (Number.isFinite(earliest)) this.#schedule(earliest);
@@ -234,6 +244,75 @@ export class WaitQueue {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Resolve a waiter with its reservation, or give the reservation back when the waiter left meanwhile. */
+  async #hand(waiter: Waiter, reservation: Reservation): Promise<void> {
+    if (this.#remove(waiter)) {
+      waiter.resolve({ reservation, waitedMs: this.#clock.now() - waiter.since });
+      return;
+    }
+    try {
+      await this.#store.release(reservation); // aborted (or timed out) while the store answered
+    } catch (error) {
+      this.#onStoreError?.('release', error);
+    }
+  }
+
+  /** Record a refusal (or, `undefined`, a store that failed) on the waiter; how long until it may fit. */
+  #note(waiter: Waiter, result: ReserveResult | undefined): number {
+    const retryAfterMs = result === undefined || result.ok ? STORE_RETRY_MS : result.retryAfterMs;
+    waiter.lastRetryAfterMs = retryAfterMs;
+    waiter.lastAskedAt = this.#clock.now();
+    if (result !== undefined) waiter.lastStoreError = undefined;
+    return retryAfterMs;
+  }
+
+  /**
+   * A waiter's bound is reached. Capacity may return at that very moment (a wait of exactly `maxWaitMs`),
+   * so it gets one last try, unless an earlier waiter for the same pair is still ahead of it (FIFO). Then
+   * it leaves with the time the store last gave, minus what has passed since.
+   */
+  async #expire(waiter: Waiter): Promise<void> {
+    if (!waiter.queued) return;
+    const ahead = this.#ahead(waiter);
+    if (ahead === undefined) {
+      let result: ReserveResult | undefined;
+      try {
+        result = await this.#store.reserve(waiter.request);
+      } catch (error) {
+        waiter.lastStoreError = error as Error;
+      }
+      if (result?.ok) {
+        await this.#hand(waiter, result.reservation);
+        return;
+      }
+      if (result !== undefined || waiter.lastStoreError instanceof StoreUnavailableError) this.#note(waiter, result);
+    }
+    if (!this.#remove(waiter)) return;
+    const storeError = waiter.lastStoreError;
+    if (storeError !== undefined && !(storeError instanceof StoreUnavailableError)) {
+      waiter.reject(storeError);
+      return;
+    }
+    // Behind another waiter, it cannot go before that one does: capacity returns no sooner than for it.
+    const retryAfterMs = Math.max(this.#remaining(waiter), ahead === undefined ? 0 : this.#remaining(ahead));
+    waiter.reject(exhausted(retryAfterMs, waiter.deadline - waiter.since, waiter.plan, storeError));
+  }
+
+  /** What the store last said for a waiter, less the time passed since. */
+  #remaining(waiter: Waiter): number {
+    const { lastRetryAfterMs } = waiter;
+    return Number.isFinite(lastRetryAfterMs) ? Math.max(0, lastRetryAfterMs - (this.#clock.now() - waiter.lastAskedAt)) : lastRetryAfterMs;
+  }
+
+  /** The first waiter queued earlier and still waiting that wants one of the same pairs, if any. */
+  #ahead(waiter: Waiter): Waiter | undefined {
+    for (const other of this.#queue) {
+      if (other === waiter) return undefined;
+      if (other.queued && other.keys.some((k) => waiter.keys.includes(k))) return other;
+    }
+    return undefined;
   }
 
   /** Reject every waiter (router closing). */

@@ -19,7 +19,7 @@ describe('policy: what a failure means', () => {
     ['422', http(422, '{"detail":[{"type":"missing","loc":["body","messages"],"msg":"Field required"}]}'), 'invalid-request', 'throw', true],
     ['connection', named('ConnectionError', 'Unable to make request'), 'connection', 'cooldown-model', true],
     ['timeout', named('RequestTimeoutError'), 'timeout', 'cooldown-model', true],
-    ['aborted', named('RequestAbortedError'), 'aborted', 'throw', false],
+    ['aborted', named('RequestAbortedError'), 'aborted', 'throw', true],
     ['SDK validation', named('SDKValidationError'), 'invalid-request', 'throw', false],
     ['socket hang up', new Error('fetch failed: other side closed'), 'connection', 'cooldown-model', true],
     ['anything else', new Error('boom'), 'unknown', 'throw', true],

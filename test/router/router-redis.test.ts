@@ -36,8 +36,14 @@ describe('router with the Redis store', function () {
       all.catch(() => undefined);
       // Fake time moves only while no call is in flight on the network: real I/O (Redis, HTTP) gets real
       // time between steps, so a call admitted at fake second s reaches the emulator in fake second s.
+      // (A fixed real pause between steps was not enough on a cold first run: wait until nothing is held.)
       for (let step = 0; !settled && step < 400; step++) {
         await sleep(3);
+        for (let waited = 0; waited < 2_000; waited += 2) {
+          const held = await Promise.all(routers.map((r) => r.store.pendingReservations()));
+          if (held.every((n) => n === 0)) break;
+          await sleep(2);
+        }
         await clock.advanceAsync(50);
       }
       expect(settled, 'every call finished within 20 s of fake time').to.equal(true);

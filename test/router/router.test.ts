@@ -2,6 +2,7 @@
  * The router end to end: the real @mistralai/mistralai SDK against the project's emulator, both on one
  * fake clock, so waits and window boundaries are exact and instant.
  */
+import { getEventListeners } from 'node:events';
 import { expect } from 'chai';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
@@ -53,11 +54,22 @@ afterEach(async () => {
 
 const text = (content: string) => [{ role: 'user' as const, content }];
 
-/** Let pending promise work and fake timers run, in small steps, until `done` settles or time runs out. */
+/**
+ * Let pending promise work and fake timers run, in small steps, until `done` settles or time runs out.
+ * Fake time moves only while no call is in flight (up to 100 ms of real time per step): a call admitted
+ * in fake second s reaches the emulator in fake second s even on a cold first run, when the SDK's first
+ * request takes longer than a turn of the event loop.
+ */
 async function drive<T>(clock: FakeClock, promise: Promise<T>, stepMs = 50, maxMs = 120_000): Promise<T> {
   let settled = false;
   promise.then(() => (settled = true), () => (settled = true));
-  for (let elapsed = 0; !settled && elapsed <= maxMs; elapsed += stepMs) await clock.advanceAsync(stepMs);
+  const store = open.at(-1)?.store;
+  for (let elapsed = 0; !settled && elapsed <= maxMs; elapsed += stepMs) {
+    for (let waited = 0; store !== undefined && waited < 100 && !settled && (await store.pendingReservations()) > 0; waited += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await clock.advanceAsync(stepMs);
+  }
   return promise;
 }
 
@@ -421,6 +433,97 @@ describe('router: streams', () => {
     const read = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }));
     for await (const _ of read) void _;
     expect(() => read[Symbol.asyncIterator]()).to.throw(RouterError, /already read/);
+    await expectNoReservationLeft(store);
+  });
+
+  // Streams end in wall-clock time (the connection, the attempt's timeout): these wait briefly for real.
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const settledWithin = async (store: MemoryStore, ms: number) => {
+    for (let waited = 0; waited < ms; waited += 10) {
+      if ((await store.pendingReservations()) === 0) return true;
+      await pause(10);
+    }
+    return false;
+  };
+  const doneEvents = (events: Setup['events']) => events.filter((e) => e.name === 'done').map((e) => (e.event as { ok: boolean }).ok);
+
+  it('a stream whose connection broke, then stopped by the caller (break), ends cleanly: settled, done, no raw error', async () => {
+    const { router, clock, store, events } = await setup({ faults: { dropMidStreamRate: 1 } });
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }));
+    let chunks = 0;
+    for await (const _ of stream) {
+      chunks++;
+      await pause(50); // the connection drops meanwhile
+      break;
+    }
+    expect(chunks).to.equal(1);
+    await expectNoReservationLeft(store);
+    expect(doneEvents(events)).to.deep.equal([true]);
+  });
+
+  it('a stream whose attempt times out while the caller reads is settled at once; reading on gets a typed error', async () => {
+    const { router, clock, store, events } = await setup({}, { timeoutMs: 100 });
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }));
+    const chunks = stream[Symbol.asyncIterator]();
+    expect((await chunks.next()).done).to.equal(false);
+    expect(await settledWithin(store, 2_000), 'settled while the reader paused').to.equal(true);
+    let caught: unknown;
+    try {
+      while (!(await chunks.next()).done);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.be.instanceOf(RouterError);
+    expect((caught as RouterError).code).to.equal('STREAM_FAILED');
+    expect((caught as Error).message).to.match(/timed out/);
+    expect(doneEvents(events)).to.deep.equal([false]);
+  });
+
+  it('a stream whose iterator was taken but never read is settled at its timeout, and its caller\'s signal unlinked', async () => {
+    const { router, clock, store, events } = await setup({}, { timeoutMs: 100 });
+    const controller = new AbortController();
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }, { signal: controller.signal }));
+    const chunks = stream[Symbol.asyncIterator]();
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(1);
+    expect(await settledWithin(store, 2_000), 'settled at the attempt\'s timeout').to.equal(true);
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
+    await rejects(chunks.next(), RouterError, /not read within its attempt's timeout/);
+    expect(doneEvents(events)).to.deep.equal([false]);
+  });
+
+  it('return() on a stream never read settles it at once', async () => {
+    const { router, clock, store, events } = await setup();
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }));
+    const chunks = stream[Symbol.asyncIterator]();
+    expect(await store.pendingReservations()).to.equal(1);
+    await chunks.return?.();
+    await expectNoReservationLeft(store);
+    expect(doneEvents(events)).to.deep.equal([true]);
+    expect((await chunks.next()).done).to.equal(true);
+  });
+
+  it('the caller\'s AbortSignal ends a stream nobody reads at once (not at the timeout), and one being read with AbortError', async () => {
+    const { router, clock, store } = await setup();
+    const unread = new AbortController();
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 }, { signal: unread.signal }));
+    unread.abort();
+    expect(await settledWithin(store, 1_000)).to.equal(true);
+    expect(() => stream[Symbol.asyncIterator]()).to.throw(RouterError, /aborted before it was read/);
+
+    clock.advance(1_000); // the free tier's next request
+    const reading = new AbortController();
+    const read = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }, { signal: reading.signal }));
+    const chunks = read[Symbol.asyncIterator]();
+    await chunks.next();
+    reading.abort();
+    await rejects(chunks.next(), AbortError, /aborted/);
+    await expectNoReservationLeft(store);
+  });
+
+  it('emits done (ok: false) when every attempt of a stream fails before its first chunk', async () => {
+    const { router, clock, store, events } = await setup({ faults: { errorRate: 1 } as never }, { maxAttempts: 2 });
+    await rejects(drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 })), UpstreamError, /HTTP 5/);
+    expect(doneEvents(events)).to.deep.equal([false]);
     await expectNoReservationLeft(store);
   });
 });

@@ -1,0 +1,116 @@
+/**
+ * The wait queue on its own: a memory store (or a scripted one) and a fake clock, so every deadline and
+ * every return of capacity is exact.
+ */
+import { expect } from 'chai';
+import { FakeClock } from '../../lib/clock.js';
+import { AbortError, QuotaExhaustedError } from '../../lib/errors.js';
+import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { WINDOW_KINDS, type QuotaStore, type ReserveRequest, type ReserveResult } from '../../lib/quota/types.js';
+import { WaitQueue, type Acquired } from '../../lib/router/wait-queue.js';
+
+const START = Date.UTC(2026, 10, 29, 12, 0, 0, 0);
+
+/** One request per second on workspace `w`, model `m`. */
+const request: ReserveRequest = {
+  candidates: [{ workspace: 'w', model: 'm', windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }] }],
+  tokens: 10,
+};
+
+/** Settle `promise` into a value or an error, so a test can look at it later without an unhandled rejection. */
+function track<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
+  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
+  promise.then(
+    (value) => Object.assign(state, { value, done: true }),
+    (error: unknown) => Object.assign(state, { error, done: true }),
+  );
+  return state;
+}
+
+describe('wait queue', () => {
+  it('a wait of exactly maxWaitMs is served when capacity returns at its deadline, not refused', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    const held = await store.reserve(request);
+    expect(held.ok).to.equal(true);
+    const refused = await store.reserve(request);
+    if (refused.ok) throw new Error('the window should be full');
+    const wait = refused.retryAfterMs;
+    expect(wait).to.be.greaterThan(0);
+    const call = track(queue.acquire(request, wait, undefined, undefined));
+    await clock.advanceAsync(wait);
+    await clock.advanceAsync(0);
+    expect(call.error, String(call.error)).to.equal(undefined);
+    expect(call.done).to.equal(true);
+    expect((call.value as Acquired).waitedMs).to.equal(wait);
+  });
+
+  it('a waiter that reaches its deadline in a pass does not strand the later waiters of its pair', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    await store.reserve(request); // the window is full for about a second
+    const first = track(queue.acquire(request, 1_500, undefined, undefined));
+    const second = track(queue.acquire(request, 60_000, undefined, undefined));
+    await clock.advanceAsync(100);
+    // Someone else's use of the workspace: upstream says the window is blocked for 5 s. The queue's timer
+    // (set for about 1 s) runs the next pass, in which the first waiter can no longer make its deadline.
+    await store.observe({ workspace: 'w', model: 'm', windows: [], rateLimited: { kind: 'requests-per-second', blockedForMs: 5_000 } });
+    await clock.advanceAsync(1_000);
+    expect(first.error).to.be.instanceOf(QuotaExhaustedError);
+    expect((first.error as QuotaExhaustedError).retryAfterMs).to.be.within(3_900, 4_100);
+    // The second waiter got its own answer and a timer: it is served when the block ends, not at 60 s.
+    await clock.advanceAsync(5_100);
+    expect(second.error, String(second.error)).to.equal(undefined);
+    expect(second.done).to.equal(true);
+    expect((second.value as Acquired).waitedMs).to.be.within(5_000, 5_200);
+  });
+
+  it('a waiter refused at its deadline behind another reports when capacity can return for it, not 0', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    await store.reserve(request);
+    const first = track(queue.acquire(request, 60_000, undefined, undefined));
+    const second = track(queue.acquire(request, 1_100, undefined, undefined)); // behind the first: never asked itself
+    await clock.advanceAsync(50);
+    await store.observe({ workspace: 'w', model: 'm', windows: [], rateLimited: { kind: 'requests-per-second', blockedForMs: 5_000 } });
+    await clock.advanceAsync(1_100);
+    expect(first.done).to.equal(false);
+    expect(second.error).to.be.instanceOf(QuotaExhaustedError);
+    // Blocked until 50 + 5000 ms; refused at its deadline, 1100 ms.
+    expect((second.error as QuotaExhaustedError).retryAfterMs).to.be.within(3_900, 3_950);
+  });
+
+  it('a store that cannot take back a reservation (its waiter left meanwhile) is reported, not an unhandled rejection', async () => {
+    const clock = new FakeClock(START);
+    let reserves = 0;
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const store = {
+      async reserve(): Promise<ReserveResult> {
+        reserves++;
+        if (reserves === 1) return { ok: false, retryAfterMs: 1_000, refusals: [] };
+        await gate;
+        return { ok: true, reservation: { id: 'r', workspace: 'w', model: 'm', candidateIndex: 0, tokens: 10, requests: 1, at: clock.now(), windows: [] }, refusals: [] };
+      },
+      async release(): Promise<void> {
+        throw new Error('the store is gone');
+      },
+    } as unknown as QuotaStore;
+    const errors: { operation: string; error: unknown }[] = [];
+    const queue = new WaitQueue(store, clock, undefined, (operation, error) => errors.push({ operation, error }));
+    const controller = new AbortController();
+    const call = track(queue.acquire(request, 5_000, controller.signal, undefined));
+    await clock.advanceAsync(0);
+    const pumping = queue.pump(); // asks the store, which answers only when the gate opens
+    await clock.advanceAsync(0);
+    controller.abort();
+    await clock.advanceAsync(0);
+    expect(call.error).to.be.instanceOf(AbortError);
+    open();
+    await pumping; // must not reject
+    expect(errors.map((e) => e.operation)).to.deep.equal(['release']);
+  });
+});
