@@ -4,7 +4,9 @@
  * `retryAfterMs` the store reported; on that timer, and whenever capacity is returned (settle,
  * release), the queue is tried in order. A waiter never jumps ahead of an earlier one that wants the
  * same (workspace, model) pair, so waiting calls are served in arrival order; waiters that want
- * different pairs do not block each other (no head-of-line blocking across needs). A waiter that can
+ * different pairs do not block each other (no head-of-line blocking across needs), except for a
+ * workspace-wide window: a new call queues behind a waiter that the workspace's requests-per-second
+ * window refused, whatever model it wants (that slot is the waiter's first). A waiter that can
  * no longer make its bound leaves the queue in that pass and holds nobody back; one that reaches its
  * bound gets a last try first (capacity may return at that very moment).
  */
@@ -46,11 +48,29 @@ interface Waiter {
   /** When the store said `lastRetryAfterMs` (the clock's ms). */
   lastAskedAt: number;
   lastStoreError: Error | undefined;
+  /**
+   * Workspaces whose workspace-wide window (requests per second) refused this waiter last time: a new
+   * call on such a workspace queues behind it, whatever model it wants.
+   */
+  workspaces: readonly string[];
   /** False once resolved, rejected, aborted or timed out; the array drops it at the next compaction. */
   queued: boolean;
 }
 
 const keysOf = (request: ReserveRequest): string[] => request.candidates.map((c) => `${c.workspace}\u0000${c.model}`);
+
+const NO_WORKSPACES: readonly string[] = [];
+
+/** The workspaces whose workspace-wide window took part in a refusal. */
+function refusedWorkspaces(result: ReserveResult): readonly string[] {
+  let workspaces: string[] | undefined;
+  for (const refusal of result.refusals) {
+    if (!refusal.windows.some((w) => w.scope === 'workspace')) continue;
+    if (workspaces?.includes(refusal.workspace)) continue;
+    (workspaces ??= []).push(refusal.workspace);
+  }
+  return workspaces ?? NO_WORKSPACES;
+}
 
 export class WaitQueue {
   readonly #store: QuotaStore;
@@ -60,6 +80,8 @@ export class WaitQueue {
   #waiting = 0;
   /** How many queued waiters want each (workspace, model) pair: new arrivals check conflicts in O(k). */
   readonly #wanted = new Map<string, number>();
+  /** How many queued waiters a workspace-wide window refused, per workspace (see Waiter.workspaces). */
+  readonly #workspaceWanted = new Map<string, number>();
   #timer: (() => void) | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #pumping = false;
@@ -100,7 +122,7 @@ export class WaitQueue {
     const since = this.#clock.now();
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
     let keys = this.#waiting === 0 ? undefined : keysOf(request);
-    if (keys === undefined || !this.#conflicts(keys)) {
+    if (keys === undefined || !this.#conflicts(keys, request)) {
       let result: ReserveResult | undefined;
       let storeError: Error | undefined;
       try {
@@ -115,17 +137,24 @@ export class WaitQueue {
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
       this.#onWait?.({ label, retryAfterMs, queueLength: this.#waiting + 1 });
       keys ??= keysOf(request);
-      return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, retryAfterMs, storeError);
+      return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, result, storeError);
     }
     this.#onWait?.({ label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
-    const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, 0, undefined);
+    const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, undefined, undefined);
     void this.pump();
     return acquired;
   }
 
-  #conflicts(keys: readonly string[]): boolean {
+  /**
+   * Whether a new call must queue behind a waiter: one wants the same (workspace, model) pair, or was
+   * refused by a workspace-wide window of a workspace this call could use. Without the second, a call
+   * for another model took the workspace's next request slot whenever it arrived between the slot's
+   * return and the queue's timer, ahead of a call that had waited for that slot.
+   */
+  #conflicts(keys: readonly string[], request: ReserveRequest): boolean {
     if (this.#waiting === 0) return false;
-    return keys.some((k) => this.#wanted.has(k));
+    if (keys.some((k) => this.#wanted.has(k))) return true;
+    return this.#workspaceWanted.size > 0 && request.candidates.some((c) => this.#workspaceWanted.has(c.workspace));
   }
 
   #enqueue(
@@ -135,7 +164,7 @@ export class WaitQueue {
     deadline: number,
     signal: AbortSignal | undefined,
     plan: PlanLike | undefined,
-    retryAfterMs: number,
+    refused: ReserveResult | undefined,
     storeError: Error | undefined,
   ): Promise<Acquired> {
     return new Promise<Acquired>((resolve, reject) => {
@@ -154,9 +183,10 @@ export class WaitQueue {
         plan,
         resolve,
         reject,
-        lastRetryAfterMs: retryAfterMs,
+        lastRetryAfterMs: 0,
         lastAskedAt: since,
         lastStoreError: storeError,
+        workspaces: NO_WORKSPACES,
         queued: true,
         cleanup: () => {
           cancelDeadline();
@@ -167,7 +197,12 @@ export class WaitQueue {
       this.#queue.push(waiter);
       this.#waiting++;
       for (const key of keys) this.#wanted.set(key, (this.#wanted.get(key) ?? 0) + 1);
-      if (retryAfterMs > 0) this.#schedule(retryAfterMs);
+      // A refusal (or a failed store: `storeError`) came before queueing; none when it queued behind another.
+      if (refused !== undefined || storeError !== undefined) {
+        const retryAfterMs = this.#note(waiter, refused);
+        if (storeError !== undefined) waiter.lastStoreError = storeError;
+        if (retryAfterMs > 0) this.#schedule(retryAfterMs);
+      }
     });
   }
 
@@ -180,6 +215,7 @@ export class WaitQueue {
       if (count === 0) this.#wanted.delete(key);
       else this.#wanted.set(key, count);
     }
+    this.#setWorkspaces(waiter, NO_WORKSPACES);
     waiter.cleanup();
     // Compact lazily: removing from the middle of a long queue one by one would be quadratic.
     if (this.#queue.length > 32 && this.#waiting < this.#queue.length / 2) this.#queue = this.#queue.filter((w) => w.queued);
@@ -264,8 +300,22 @@ export class WaitQueue {
     const retryAfterMs = result === undefined || result.ok ? STORE_RETRY_MS : result.retryAfterMs;
     waiter.lastRetryAfterMs = retryAfterMs;
     waiter.lastAskedAt = this.#clock.now();
-    if (result !== undefined) waiter.lastStoreError = undefined;
+    if (result !== undefined) {
+      waiter.lastStoreError = undefined;
+      if (waiter.queued) this.#setWorkspaces(waiter, refusedWorkspaces(result));
+    }
     return retryAfterMs;
+  }
+
+  #setWorkspaces(waiter: Waiter, workspaces: readonly string[]): void {
+    if (waiter.workspaces === workspaces) return;
+    for (const workspace of waiter.workspaces) {
+      const count = (this.#workspaceWanted.get(workspace) ?? 1) - 1;
+      if (count === 0) this.#workspaceWanted.delete(workspace);
+      else this.#workspaceWanted.set(workspace, count);
+    }
+    for (const workspace of workspaces) this.#workspaceWanted.set(workspace, (this.#workspaceWanted.get(workspace) ?? 0) + 1);
+    waiter.workspaces = workspaces;
   }
 
   /**

@@ -83,6 +83,51 @@ describe('wait queue', () => {
     expect((second.error as QuotaExhaustedError).retryAfterMs).to.be.within(3_900, 3_950);
   });
 
+  it('a call for another model of the workspace does not take the request slot a waiter is waiting for', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    const forModel = (model: string, tokensPerMinute: number | null): ReserveRequest => ({
+      candidates: [{ workspace: 'w', model, windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }, { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute }] }],
+      tokens: 10,
+    });
+    const held = await store.reserve(forModel('a', null));
+    if (!held.ok) throw new Error('the first call should be admitted');
+    const first = track(queue.acquire(forModel('a', null), 5_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(first.done).to.equal(false);
+    // The slot comes back (here: released; with a real clock, the moment between the slot's return and the
+    // queue's timer) and a call for model b arrives before the queue has run.
+    await store.release(held.reservation);
+    const second = track(queue.acquire(forModel('b', null), 5_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(first.done, 'the waiter got the slot').to.equal(true);
+    expect(first.error).to.equal(undefined);
+    expect(second.done, 'the newcomer waits for the next slot').to.equal(false);
+    await clock.advanceAsync(1_100);
+    expect(second.done).to.equal(true);
+    expect(second.error).to.equal(undefined);
+  });
+
+  it('a waiter held back only by its own model\'s tokens does not hold back calls for other models', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    const forModel = (model: string, tokensPerMinute: number | null): ReserveRequest => ({
+      candidates: [{ workspace: 'w', model, windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }, { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute }] }],
+      tokens: 100,
+    });
+    expect((await store.reserve(forModel('c', 100))).ok).to.equal(true);
+    await clock.advanceAsync(2_000); // the request slot is free again; c's tokens are not
+    const third = track(queue.acquire(forModel('c', 100), 120_000, undefined, undefined)); // c's tokens: a minute away
+    await clock.advanceAsync(0);
+    expect(third.done).to.equal(false);
+    const fourth = track(queue.acquire(forModel('d', null), 30_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(fourth.done, 'not stuck behind the waiter for model c').to.equal(true);
+    expect(third.done).to.equal(false);
+  });
+
   it('a store that cannot take back a reservation (its waiter left meanwhile) is reported, not an unhandled rejection', async () => {
     const clock = new FakeClock(START);
     let reserves = 0;
