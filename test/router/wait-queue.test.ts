@@ -17,6 +17,12 @@ const request: ReserveRequest = {
   tokens: 10,
 };
 
+/** A call on workspace `w` for `model`: one request per second on the workspace, `tokensPerMinute` on the model. */
+const forModel = (model: string, tokensPerMinute: number | null, tokens = 10): ReserveRequest => ({
+  candidates: [{ workspace: 'w', model, windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }, { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute }] }],
+  tokens,
+});
+
 /** Settle `promise` into a value or an error, so a test can look at it later without an unhandled rejection. */
 function track<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
   const state: { value?: T; error?: unknown; done: boolean } = { done: false };
@@ -87,10 +93,6 @@ describe('wait queue', () => {
     const clock = new FakeClock(START);
     const store = new MemoryStore({ clock });
     const queue = new WaitQueue(store, clock);
-    const forModel = (model: string, tokensPerMinute: number | null): ReserveRequest => ({
-      candidates: [{ workspace: 'w', model, windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }, { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute }] }],
-      tokens: 10,
-    });
     const held = await store.reserve(forModel('a', null));
     if (!held.ok) throw new Error('the first call should be admitted');
     const first = track(queue.acquire(forModel('a', null), 5_000, undefined, undefined));
@@ -113,16 +115,12 @@ describe('wait queue', () => {
     const clock = new FakeClock(START);
     const store = new MemoryStore({ clock });
     const queue = new WaitQueue(store, clock);
-    const forModel = (model: string, tokensPerMinute: number | null): ReserveRequest => ({
-      candidates: [{ workspace: 'w', model, windows: [{ ...WINDOW_KINDS.requestsPerSecond, limit: 1 }, { ...WINDOW_KINDS.tokensPerMinute, limit: tokensPerMinute }] }],
-      tokens: 100,
-    });
-    expect((await store.reserve(forModel('c', 100))).ok).to.equal(true);
+    expect((await store.reserve(forModel('c', 100, 100))).ok).to.equal(true);
     await clock.advanceAsync(2_000); // the request slot is free again; c's tokens are not
-    const third = track(queue.acquire(forModel('c', 100), 120_000, undefined, undefined)); // c's tokens: a minute away
+    const third = track(queue.acquire(forModel('c', 100, 100), 120_000, undefined, undefined)); // c's tokens: a minute away
     await clock.advanceAsync(0);
     expect(third.done).to.equal(false);
-    const fourth = track(queue.acquire(forModel('d', null), 30_000, undefined, undefined));
+    const fourth = track(queue.acquire(forModel('d', null, 100), 30_000, undefined, undefined));
     await clock.advanceAsync(0);
     expect(fourth.done, 'not stuck behind the waiter for model c').to.equal(true);
     expect(third.done).to.equal(false);
