@@ -122,3 +122,19 @@ export async function spawnRedis(port: number, extraArgs: readonly string[] = []
     },
   };
 }
+
+/**
+ * A connection that counts the scripts it sends (EVALSHA, or EVAL when ioredis reloads a script after
+ * NOSCRIPT). Counted on the client, so other users of the same Redis (a parallel test run, another
+ * engineer) do not change the figure, as they did with the server-wide `INFO commandstats`.
+ */
+export function countingConnection(): { readonly redis: Redis; scripts(): number } {
+  const redis = new Redis(redisUrl);
+  let scripts = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
+    if (/^eval(sha)?$/i.test(command.name)) scripts++;
+    return send(command, stream);
+  }) as Redis['sendCommand'];
+  return { redis, scripts: () => scripts };
+}

@@ -7,9 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator } from '../../lib/emulator/index.js';
 import { createRouter } from '../../lib/index.js';
-import { Redis } from 'ioredis';
 import { RedisStore } from '../../lib/quota/redis-store.js';
-import { flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
+import { countingConnection, flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 describe('router with the Redis store', function () {
   this.timeout(30_000);
@@ -66,14 +65,10 @@ describe('router with the Redis store', function () {
     const overrides = { requestsPerSecond: null, models };
     const emulator = await startEmulator({ tier: 'free', clock, overrides });
     const keyPrefix = uniquePrefix('router-burst');
-    const store = new RedisStore({ redis: redisUrl, keyPrefix, clock });
+    const stats = countingConnection();
+    const store = new RedisStore({ redis: stats.redis, keyPrefix, clock });
     const router = createRouter({ workspaces: [{ name: 'busy', apiKey: 'busy-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
-    const stats = new Redis(redisUrl);
-    // EVALSHA, or EVAL when a script was not loaded yet (ioredis falls back on NOSCRIPT).
-    const scriptsRun = async () => {
-      const info = await stats.info('commandstats');
-      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
-    };
+    const scriptsRun = async () => stats.scripts();
     try {
       const before = await scriptsRun();
       const results = await Promise.all(
@@ -91,7 +86,7 @@ describe('router with the Redis store', function () {
       // Every estimate was replaced by the real usage, once; the headers' remaining agreed with it.
       expect(minute).to.include({ used, held: 0, limit: 1_000_000 });
     } finally {
-      stats.disconnect();
+      stats.redis.disconnect();
       await router.close();
       await emulator.stop();
       await flushPrefix(keyPrefix);
