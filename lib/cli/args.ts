@@ -3,7 +3,7 @@
  * value received.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CAPABILITIES, isCapability, type Capability } from '../catalog/index.js';
+import { CAPABILITIES, isCapability, type Capability, type Catalog } from '../catalog/index.js';
 import { UsageError } from './io.js';
 
 /** parseArgs in strict mode; any parse failure becomes a UsageError (exit code 2). */
@@ -12,10 +12,48 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
   options: T,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>> {
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
+    return parseArgs({ args: joinNegativeValues(args, options), options, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    throw new UsageError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '').replace(/\n/g, ' '));
   }
+}
+
+/**
+ * `--prompt-tokens -5` as `--prompt-tokens=-5`: parseArgs takes a value that starts with a dash for an
+ * option (and asks for the `=` form), so a negative number would get a message about syntax instead of
+ * the flag's own check, which names the range it accepts.
+ */
+export function joinNegativeValues(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+/** A tier of the catalogue, by name; an unknown one is a usage error naming the known tiers. */
+export function tierFlag(catalog: Catalog, value: string | undefined): string {
+  const name = value ?? 'free';
+  if (!catalog.tiers.some((tier) => tier.name === name)) {
+    throw new UsageError(`--tier: unknown tier ${JSON.stringify(name)}; known tiers: ${catalog.tiers.map((tier) => tier.name).join(', ')}`);
+  }
+  return name;
+}
+
+/** A comma-separated list of names (models); empty items are refused. */
+export function listFlag(name: string, value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = value.split(',').map((s) => s.trim());
+  if (list.some((item) => item === '')) throw new UsageError(`--${name} expects a comma-separated list of names, received ${JSON.stringify(value)}`);
+  return list;
 }
 
 /** Flags every catalogue-reading command takes: the model filters, the tier, extra files, output. */
@@ -54,6 +92,7 @@ export function numberFlag(name: string, value: string | undefined, min: number,
 export function capabilitiesFlag(value: string | undefined): Capability[] | undefined {
   if (value === undefined) return undefined;
   const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (list.length === 0) throw new UsageError(`--capability expects a comma-separated list of capabilities (known: ${CAPABILITIES.join(', ')}), received ${JSON.stringify(value)}`);
   for (const item of list) {
     if (!isCapability(item)) throw new UsageError(`--capability: unknown capability ${JSON.stringify(item)}; known: ${CAPABILITIES.join(', ')}`);
   }

@@ -2,7 +2,7 @@
  * `mistral-router catalog`: the models of the catalogue, filtered, as a table or JSON.
  */
 import { loadCatalog } from '../catalog/index.js';
-import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
+import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table, tierFlag } from './args.js';
 import type { CliCommand } from './io.js';
 
 const help = `Usage: mistral-router catalog [options]
@@ -24,8 +24,7 @@ export const catalogCommand: CliCommand = async (args, io) => {
     return 0;
   }
   const catalog = loadCatalog({ files: values['catalog-file'] ?? [] });
-  const tierName = values.tier ?? 'free';
-  catalog.tier(tierName); // unknown tier: a CatalogError naming the known ones
+  const tierName = tierFlag(catalog, values.tier);
   const models = catalog.query({
     capabilities: capabilitiesFlag(values.capability),
     minContext: integerFlag('min-context', values['min-context']),

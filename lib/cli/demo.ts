@@ -70,6 +70,7 @@ export const demoCommand: CliCommand = async (args, io) => {
   });
   io.out(`emulator (free tier: 1 request/s per workspace) at ${emulator.url}; 2 workspaces; ${requests} requests, one every ${intervalMs} ms\n\n`);
   let fallbacks = 0;
+  let quotaFallbacks = 0;
   let waits = 0;
   router.events.on('fallback', (e) => {
     fallbacks++;
@@ -90,6 +91,13 @@ export const demoCommand: CliCommand = async (args, io) => {
           const waited = routing.waitedMs > 0 ? `, waited ${routing.waitedMs} ms` : '';
           const tries = routing.attempts.length > 1 ? `, after ${routing.attempts.length - 1} fallback(s)` : '';
           io.out(`#${String(n).padStart(2)} ${job.label.padEnd(44)} → ${routing.model} via ${routing.workspace} (${routing.tokens.used ?? '?'} tokens${waited}${tries})\n`);
+          // A quota fallback: the candidates ahead of the chosen one had no room in some window.
+          const overModels = routing.passedOver.filter((p) => p.model !== routing.model);
+          if (overModels.length > 0) {
+            quotaFallbacks++;
+            const why = overModels.map((p) => `${p.model} via ${p.workspace} (${p.windows.join(', ')} full)`).join('; ');
+            io.out(`   ↪ quota fallback: passed over ${why}\n`);
+          }
         },
         (error: unknown) => {
           outcomes.push({ ok: false });
@@ -104,12 +112,15 @@ export const demoCommand: CliCommand = async (args, io) => {
   const seconds = (Date.now() - started) / 1000;
   const stats = emulator.stats();
   const served = outcomes.filter((o) => o.ok).length;
-  io.out(`\nsummary: ${served}/${requests} served in ${seconds.toFixed(1)} s; ${fallbacks} fallback(s); ${waits} wait(s); upstream 429s: ${stats.responses['429'] ?? 0} (of which quota: ${Object.values(stats.rateLimited).reduce((a, b) => a + b, 0)}); capacity errors injected: ${stats.faults.capacity}\n\n`);
+  io.out(`\nsummary: ${served}/${requests} served in ${seconds.toFixed(1)} s; ${fallbacks} fallback(s) after an error, ${quotaFallbacks} for quota; ${waits} wait(s); upstream 429s: ${stats.responses['429'] ?? 0} (of which quota: ${Object.values(stats.rateLimited).reduce((a, b) => a + b, 0)}); capacity errors injected: ${stats.faults.capacity}\n\n`);
   const snapshots = await router.store.snapshot();
   const rows = Object.entries(stats.tokens).map(([model, used]) => {
     const window = snapshots.find((s) => s.model === model && s.kind === 'tokens-per-minute' && s.limit !== null);
-    const limit = window?.limit ?? catalog.limits('free', model).tokensPerMinute;
-    return [model, String(used.requests), String(used.totalTokens), `${formatCount(limit)}${window?.learned ? ' (learned)' : ''}`];
+    const configured = catalog.limits('free', model).tokensPerMinute;
+    const limit = window?.limit ?? configured;
+    // Learned: the headers taught a limit the catalogue did not know (or had wrong); confirmed: they agreed.
+    const source = window?.learned ? (configured === window.limit ? ' (confirmed by headers)' : ' (learned)') : '';
+    return [model, String(used.requests), String(used.totalTokens), `${formatCount(limit)}${source}`];
   });
   io.out(table(['model', 'requests', 'tokens used', 'tokens/min limit per workspace'], rows));
   await router.close();

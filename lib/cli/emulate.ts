@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { loadCatalog } from '../catalog/index.js';
 import { startEmulator } from '../emulator/index.js';
+import { joinNegativeValues } from './args.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from './io.js';
 
 const USAGE = `Usage: mistral-router emulate [--tier free] [--port 8080] [--host 127.0.0.1] [--latency-ms N]
@@ -41,27 +42,29 @@ function numberOption(name: string, raw: string | undefined, fallback: number, c
   return value;
 }
 
+const EMULATE_FLAGS = {
+  tier: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'latency-ms': { type: 'string' },
+  'fault-rate': { type: 'string' },
+  keys: { type: 'string' },
+  seed: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Parse the arguments of `emulate`; anything unknown or out of range throws a {@link UsageError}. */
 export function parseEmulateArguments(args: readonly string[]): EmulateArguments {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...args],
+      args: joinNegativeValues(args, EMULATE_FLAGS),
       strict: true,
       allowPositionals: false,
-      options: {
-        tier: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'latency-ms': { type: 'string' },
-        'fault-rate': { type: 'string' },
-        keys: { type: 'string' },
-        seed: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: EMULATE_FLAGS,
     }));
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+    throw new UsageError(`${(error as Error).message.replace(/\n/g, ' ')} (see mistral-router emulate --help)`);
   }
   const keys = values.keys?.split(',').map((key) => key.trim());
   if (keys !== undefined && (keys.length === 0 || keys.some((key) => key === ''))) {
@@ -108,7 +111,7 @@ export async function runEmulate(args: readonly string[], io: CliIO, stop: Abort
       seed: options.seed,
     });
   } catch (error) {
-    io.err(`emulate: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`);
+    io.err(`mistral-router emulate: cannot listen on ${options.host}:${options.port}: ${(error as Error).message}\n`);
     return EXIT_FAILURE;
   }
   io.out(`Mistral emulator (tier ${options.tier}) listening on ${emulator.url}\n`);

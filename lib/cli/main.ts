@@ -20,9 +20,13 @@ export function usage(): string {
 /** Run the CLI with arguments (without `node` and the script); returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    io.err(usage()); // a command is required: the usage goes where errors go, with exit code 2
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name === undefined ? EXIT_USAGE : 0;
+    return 0;
   }
   const command = commands[name];
   if (command === undefined) {

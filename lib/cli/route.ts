@@ -5,7 +5,7 @@
 import { loadCatalog } from '../catalog/index.js';
 import { normaliseNeed, STRATEGIES, type Endpoint, type Strategy } from '../need.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels } from '../router/plan.js';
-import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, parseFlags, table } from './args.js';
+import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, listFlag, parseFlags, table, tierFlag } from './args.js';
 import { UsageError, type CliCommand } from './io.js';
 
 const help = `Usage: mistral-router route [options]
@@ -18,10 +18,14 @@ const help = `Usage: mistral-router route [options]
   --family F           only this family;  --version V   latest | 25.06 | >=25.03
   --open-weights       only open-weights models
   --model M            a model (or alias) to try first
+  --prefer LIST        models to try first, in this order (comma-separated); implies --strategy prefer
+  --exclude LIST       models never to use (comma-separated)
   --strategy S         smallest-sufficient (default) | newest | prefer
   --tier NAME          the tier whose limits apply (default free)
   --catalog-file F     extra catalogue file; repeatable
   --json               print the plan as JSON
+
+Exit codes: 0 a model was chosen, 1 no model can serve the need, 2 a bad flag or value.
 `;
 
 export const routeCommand: CliCommand = async (args, io) => {
@@ -31,6 +35,8 @@ export const routeCommand: CliCommand = async (args, io) => {
     'prompt-tokens': { type: 'string' },
     'max-tokens': { type: 'string' },
     model: { type: 'string' },
+    prefer: { type: 'string' },
+    exclude: { type: 'string' },
     strategy: { type: 'string' },
   });
   if (values.help) {
@@ -39,13 +45,15 @@ export const routeCommand: CliCommand = async (args, io) => {
   }
   const endpoint = (values.endpoint ?? 'chat') as Endpoint;
   if (!['chat', 'embeddings', 'fim'].includes(endpoint)) throw new UsageError(`--endpoint expects chat, embeddings or fim, received ${JSON.stringify(values.endpoint)}`);
-  const strategy = (values.strategy ?? 'smallest-sufficient') as Strategy;
+  const prefer = listFlag('prefer', values.prefer);
+  const exclude = listFlag('exclude', values.exclude);
+  const strategy = (values.strategy ?? (prefer !== undefined ? 'prefer' : 'smallest-sufficient')) as Strategy;
   if (!STRATEGIES.includes(strategy)) throw new UsageError(`--strategy expects one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(values.strategy)}`);
   const catalog = loadCatalog({ files: values['catalog-file'] ?? [] });
-  const tier = values.tier ?? 'free';
-  catalog.tier(tier);
+  const tier = tierFlag(catalog, values.tier);
   const promptTokens = integerFlag('prompt-tokens', values['prompt-tokens']) ?? 0;
-  const maxTokens = endpoint === 'embeddings' ? 0 : (integerFlag('max-tokens', values['max-tokens']) ?? 1024);
+  const maxTokensFlag = integerFlag('max-tokens', values['max-tokens']);
+  const maxTokens = endpoint === 'embeddings' ? 0 : (maxTokensFlag ?? 1024); // embeddings produce no output tokens
   const need = normaliseNeed(
     {
       capabilities: capabilitiesFlag(values.capability),
@@ -53,6 +61,8 @@ export const routeCommand: CliCommand = async (args, io) => {
       family: values.family,
       version: values.version,
       openWeights: values['open-weights'] === true,
+      prefer,
+      exclude,
       strategy,
     },
     endpoint,

@@ -15,7 +15,7 @@ import { WorkspaceClient, type Attempt } from '../mistral/client.js';
 import { normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed, type Strategy, STRATEGIES } from '../need.js';
 import { toUpstreamObservation } from '../quota/headers.js';
 import { MemoryStore } from '../quota/memory-store.js';
-import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveRequest, type ReserveResult, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
+import { WINDOW_KINDS, type CandidateRefusal, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveRequest, type ReserveResult, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
@@ -122,6 +122,8 @@ export interface Lease {
   readonly workspace: string;
   readonly estimatedTokens: number;
   readonly waitedMs: number;
+  /** The candidates ahead of this one passed over for quota (see {@link Decision.passedOver}). */
+  readonly passedOver: readonly PassedOver[];
   readonly plan: Plan;
   /** The call happened: replace the estimate by its usage; pass its response headers to learn limits. Idempotent. */
   settle(usage?: { readonly promptTokens?: number; readonly totalTokens?: number }, headers?: Headers): Promise<void>;
@@ -135,9 +137,33 @@ export interface Decision {
   readonly model: string;
   readonly workspace: string;
   readonly attempts: readonly AttemptRecord[];
+  /**
+   * The candidates ahead of the chosen one that were passed over for quota when the call went out (the
+   * quota fallback: e.g. mistral-small-2506 out of tokens per minute -> open-mistral-nemo): which windows
+   * had no room, and when the first of them has room again. Empty when the first candidate took it.
+   */
+  readonly passedOver: readonly PassedOver[];
   readonly waitedMs: number;
   readonly tokens: { readonly estimated: number; readonly used: number | undefined };
   readonly plan: Plan;
+}
+
+/** A candidate passed over for quota (see {@link Decision.passedOver}). */
+export interface PassedOver {
+  readonly workspace: string;
+  readonly model: string;
+  /** The window kinds that had no room (e.g. `tokens-per-minute`, `requests-per-second`). */
+  readonly windows: readonly string[];
+  /** ms until it has room again, as the store saw it; Infinity when the request never fits it. */
+  readonly retryAfterMs: number;
+}
+
+const NONE_PASSED_OVER: readonly PassedOver[] = Object.freeze([]);
+const NO_REFUSALS: readonly CandidateRefusal[] = Object.freeze([]);
+
+function passedOver(refusals: readonly CandidateRefusal[]): readonly PassedOver[] {
+  if (refusals.length === 0) return NONE_PASSED_OVER;
+  return refusals.map((r) => ({ workspace: r.workspace, model: r.model, windows: r.windows.map((w) => w.kind), retryAfterMs: r.retryAfterMs }));
 }
 
 export type Routed<T> = T & { routing: Decision };
@@ -178,6 +204,8 @@ interface CallState {
   minContext: number;
   lastError: Error | undefined;
   waitedMs: number;
+  /** The refusals that came with the last reservation (candidates ahead of it without room). */
+  refusals: readonly CandidateRefusal[];
 }
 
 function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0): number {
@@ -326,7 +354,7 @@ export class Router {
    */
   async reserve(endpoint: Endpoint, request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, options?: CallOptions): Promise<Lease> {
     const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     const reservation = await this.#acquire(prepared, state, options?.signal);
     const workspace = this.#workspace(reservation.workspace);
     let open = true;
@@ -335,6 +363,7 @@ export class Router {
       workspace: reservation.workspace,
       estimatedTokens: prepared.estimated,
       waitedMs: state.waitedMs,
+      passedOver: passedOver(state.refusals),
       plan: prepared.plan,
       settle: async (usage, headers) => {
         if (!open) return;
@@ -510,7 +539,10 @@ export class Router {
     }
     const request = { candidates, tokens: prepared.estimated };
     const first = this.#queue.tryNow(request, signal);
-    if (first?.ok) return first.reservation;
+    if (first?.ok) {
+      state.refusals = first.refusals;
+      return first.reservation;
+    }
     return this.#wait(prepared, state, signal, request, first);
   }
 
@@ -518,6 +550,7 @@ export class Router {
     try {
       const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first);
       state.waitedMs += acquired.waitedMs;
+      state.refusals = acquired.refusals;
       return acquired.reservation;
     } catch (error) {
       if (RouterError.isInstance(error) && error.code === 'QUOTA_EXHAUSTED') {
@@ -534,7 +567,7 @@ export class Router {
     send: (sdk: Mistral, request: Record<string, unknown>, options: Attempt['options']) => Promise<T>,
   ): Promise<Routed<T>> {
     const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
         const acquiring = this.#acquire(prepared, state, options?.signal);
@@ -562,6 +595,7 @@ export class Router {
           model: reservation.model,
           workspace: reservation.workspace,
           attempts: state.attempts,
+          passedOver: passedOver(state.refusals),
           waitedMs: state.waitedMs,
           tokens: { estimated: prepared.estimated, used: usage?.totalTokens },
           plan: prepared.plan,
@@ -731,7 +765,7 @@ export class Router {
 
   async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
     const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
-    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0 };
+    const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
         const reservation = await this.#acquire(prepared, state, options?.signal);
@@ -761,6 +795,7 @@ export class Router {
           model: reservation.model,
           workspace: reservation.workspace,
           attempts: state.attempts,
+          passedOver: passedOver(state.refusals),
           waitedMs: state.waitedMs,
           tokens: { estimated: prepared.estimated, used: undefined },
           plan: prepared.plan,

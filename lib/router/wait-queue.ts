@@ -13,7 +13,7 @@
 import type { Clock } from '../clock.js';
 import { AbortError, QuotaExhaustedError, RouterError, StoreUnavailableError, type PlanLike } from '../errors.js';
 import { MemoryStore } from '../quota/memory-store.js';
-import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
+import type { CandidateRefusal, QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 
 /** How often a wait re-asks a store that failed (fail-closed: wait up to the bound, then throw). */
 export const STORE_RETRY_MS = 250;
@@ -23,6 +23,8 @@ export interface Acquired {
   readonly reservation: Reservation;
   /** ms spent waiting in the queue. */
   readonly waitedMs: number;
+  /** The candidates ahead of the admitted one that had no room at that moment, and why. */
+  readonly refusals: readonly CandidateRefusal[];
 }
 
 /** Called when a call starts waiting: its label, how long the store said, and the queue length. */
@@ -132,7 +134,7 @@ export class WaitQueue {
         if (!(error instanceof StoreUnavailableError)) throw error;
         storeError = error;
       }
-      if (result?.ok) return { reservation: result.reservation, waitedMs: 0 };
+      if (result?.ok) return { reservation: result.reservation, waitedMs: 0, refusals: result.refusals };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
       this.#onWait?.({ label, retryAfterMs, queueLength: this.#waiting + 1 });
@@ -263,7 +265,7 @@ export class WaitQueue {
             }
           }
           if (result?.ok) {
-            await this.#hand(waiter, result.reservation);
+            await this.#hand(waiter, result);
             continue;
           }
           const retryAfterMs = this.#note(waiter, result);
@@ -283,13 +285,13 @@ export class WaitQueue {
   }
 
   /** Resolve a waiter with its reservation, or give the reservation back when the waiter left meanwhile. */
-  async #hand(waiter: Waiter, reservation: Reservation): Promise<void> {
+  async #hand(waiter: Waiter, admitted: ReserveResult & { ok: true }): Promise<void> {
     if (this.#remove(waiter)) {
-      waiter.resolve({ reservation, waitedMs: this.#clock.now() - waiter.since });
+      waiter.resolve({ reservation: admitted.reservation, waitedMs: this.#clock.now() - waiter.since, refusals: admitted.refusals });
       return;
     }
     try {
-      await this.#store.release(reservation); // aborted (or timed out) while the store answered
+      await this.#store.release(admitted.reservation); // aborted (or timed out) while the store answered
     } catch (error) {
       this.#onStoreError?.('release', error);
     }
@@ -334,7 +336,7 @@ export class WaitQueue {
         waiter.lastStoreError = error as Error;
       }
       if (result?.ok) {
-        await this.#hand(waiter, result.reservation);
+        await this.#hand(waiter, result);
         return;
       }
       if (result !== undefined || waiter.lastStoreError instanceof StoreUnavailableError) this.#note(waiter, result);

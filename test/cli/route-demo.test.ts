@@ -25,9 +25,13 @@ describe('cli: mistral-router route (dry run)', () => {
   for (const [args, message] of [
     [['--endpoint', 'images'], /--endpoint expects chat, embeddings or fim/],
     [['--strategy', 'cheapest'], /--strategy expects one of smallest-sufficient, newest, prefer/],
-    [['--prompt-tokens', '-1'], /Option '--prompt-tokens' argument is ambiguous|--prompt-tokens expects a whole number/],
+    [['--prompt-tokens', '-1'], /--prompt-tokens expects a whole number >= 0, received "-1"/],
     [['--capability', 'telepathy'], /unknown capability "telepathy"/],
+    [['--capability', ',,'], /--capability expects a comma-separated list of capabilities/],
     [['--model', 'gpt-4'], /model: unknown model "gpt-4"/],
+    [['--tier', 'gold'], /--tier: unknown tier "gold"; known tiers: free/],
+    [['--endpoint', 'embeddings', '--max-tokens', 'abc'], /--max-tokens expects a whole number >= 0, received "abc"/],
+    [['--prefer', 'open-mistral-nemo,'], /--prefer expects a comma-separated list of names/],
   ] as const) {
     it(`exits 2 for ${args.join(' ')}`, async () => {
       const { code, err } = await run('route', ...args);
@@ -35,6 +39,27 @@ describe('cli: mistral-router route (dry run)', () => {
       expect(code).to.equal(2);
     });
   }
+});
+
+describe('cli: route --prefer and --exclude', () => {
+  it('puts the preferred models first, in the order given, and leaves the excluded out', async () => {
+    const { code, out } = await run('route', '--prefer', 'open-mistral-nemo,mistral-small-2506', '--exclude', 'mistral-small-2503', '--json');
+    expect(code).to.equal(0);
+    const plan = JSON.parse(out) as { chosen: string; need: { strategy: string }; candidates: { model: string }[]; rejected: { model: string; reason: string }[] };
+    expect(plan.need.strategy).to.equal('prefer');
+    expect(plan.candidates.slice(0, 2).map((c) => c.model)).to.deep.equal(['open-mistral-nemo', 'mistral-small-2506']);
+    expect(plan.candidates.map((c) => c.model)).to.not.include('mistral-small-2503');
+    expect(plan.rejected.find((r) => r.model === 'mistral-small-2503')?.reason).to.match(/exclude/);
+  });
+});
+
+describe('cli: no command', () => {
+  it('prints the usage on stderr and exits 2', async () => {
+    const { code, out, err } = await run();
+    expect(code).to.equal(2);
+    expect(out).to.equal('');
+    expect(err).to.match(/^Usage: mistral-router <command>/);
+  });
 });
 
 describe('cli: mistral-router demo', function () {

@@ -150,11 +150,18 @@ describe('router: quota, fallback and waiting', () => {
       { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: null, ...limits } }], fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } },
     );
     const served: string[] = [];
+    const passedOver: unknown[] = [];
     for (let i = 0; i < 4; i++) {
       const result = await drive(clock, router.chat.complete({ model: 'mistral-small-2506', messages: text('hello'), maxTokens: 300 }));
       served.push(result.routing.model);
+      passedOver.push(result.routing.passedOver);
     }
     expect(served).to.deep.equal(['mistral-small-2506', 'mistral-small-2506', 'mistral-small-2506', 'open-mistral-nemo']);
+    // The decision says why: the first candidate's tokens per minute were full, with room again within about a minute.
+    expect(passedOver.slice(0, 3)).to.deep.equal([[], [], []]);
+    const [skipped] = passedOver[3] as { workspace: string; model: string; windows: string[]; retryAfterMs: number }[];
+    expect(skipped).to.deep.include({ workspace: 'team-a', model: 'mistral-small-2506', windows: ['tokens-per-minute'] });
+    expect(skipped?.retryAfterMs).to.be.within(1, 61_000); // a sliding minute of one-second sub-buckets
     expect(emulator.stats().responses['429'] ?? 0).to.equal(0); // the router knew before asking
     // A minute later the first model has room again.
     clock.advance(61_000);
