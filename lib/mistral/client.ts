@@ -38,7 +38,7 @@ export interface Attempt {
   finish(): void;
   /**
    * Call `callback` (once) if the attempt's signal aborts before `finish()`: its timeout passed, or the
-   * caller's signal fired. Called right after the abort.
+   * caller's signal fired. Called right after the abort, or at once if that happened already.
    */
   onCancel(callback: (reason: Error) => void): void;
 }
@@ -76,8 +76,10 @@ export class WorkspaceClient {
     let timeoutId = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancelled: ((reason: Error) => void) | undefined;
+    let cancelReason: Error | undefined;
     const cancel = (error: Error) => {
       if (finished || controller.signal.aborted) return;
+      cancelReason = error;
       controller.abort(error);
       cancelled?.(error);
     };
@@ -103,6 +105,11 @@ export class WorkspaceClient {
         signal?.removeEventListener('abort', onAbort);
       },
       onCancel: (callback) => {
+        // Cancelled already (between the first chunk and this call): call back at once.
+        if (cancelReason !== undefined && !finished) {
+          callback(cancelReason);
+          return;
+        }
         cancelled = (reason) => {
           cancelled = undefined;
           callback(reason);

@@ -551,6 +551,12 @@ export class Router {
       const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first);
       state.waitedMs += acquired.waitedMs;
       state.refusals = acquired.refusals;
+      if (signal?.aborted) {
+        // Aborted as the reservation arrived: nothing was sent, so everything goes back.
+        await this.#bookkeeping('release', () => this.store.release(acquired.reservation));
+        void this.#queue.pump();
+        throw new AbortError('The request was aborted while waiting for quota.');
+      }
       return acquired.reservation;
     } catch (error) {
       if (RouterError.isInstance(error) && error.code === 'QUOTA_EXHAUSTED') {
@@ -831,6 +837,13 @@ export class Router {
     let phase: 'unread' | 'reading' | 'ended' = 'unread';
     let obtained = false;
     let usage: { promptTokens?: number; totalTokens?: number } | undefined;
+    // A chunk with a finish reason ends the answer: a cancel after it cuts nothing.
+    let complete = false;
+    const note = (event: CompletionEvent) => {
+      if (event.data.usage !== undefined) usage = event.data.usage as typeof usage;
+      if (event.data.choices.some((choice) => choice.finishReason !== null && choice.finishReason !== undefined)) complete = true;
+    };
+    if (!first.done) note(first.value);
     let ending: Promise<void> | undefined;
     const closeUpstream = async (): Promise<void> => {
       try {
@@ -856,8 +869,8 @@ export class Router {
     // cancelled and the reservation settled, even when nobody reads on. A reader then gets the typed error.
     let cancelled: Error | undefined;
     attempt.onCancel((reason) => {
-      cancelled = reason;
-      void end(false);
+      if (!complete) cancelled = reason;
+      void end(complete);
     });
     const read = async function* (this: Router): AsyncGenerator<CompletionEvent> {
       if (phase === 'ended') throw notReadable();
@@ -866,13 +879,15 @@ export class Router {
         let next = first;
         while (!next.done) {
           if (cancelled !== undefined) throw cancelled;
-          if (next.value.data.usage !== undefined) usage = next.value.data.usage as typeof usage;
           yield next.value;
           next = await iterator.next();
+          if (!next.done) note(next.value);
         }
         // Closed by a cancel while waiting for the next chunk: the answer is cut short, not complete.
         if (cancelled !== undefined) throw cancelled;
       } catch (error) {
+        // The answer was complete (its finish reason came) when the connection failed: nothing is missing.
+        if (complete) return;
         // After the first chunk the caller has part of an answer: no fallback, a typed error.
         await end(false);
         const failure = classifyFailure(error);

@@ -63,6 +63,13 @@ const keysOf = (request: ReserveRequest): string[] => request.candidates.map((c)
 
 const NO_WORKSPACES: readonly string[] = [];
 
+/** The waiter's request without the candidates whose pair is in `blocked` (undefined when none is left). */
+function openPart(waiter: Waiter, blocked: ReadonlySet<string>): ReserveRequest | undefined {
+  if (!waiter.keys.some((k) => blocked.has(k))) return waiter.request;
+  const candidates = waiter.request.candidates.filter((_, i) => !blocked.has(waiter.keys[i] as string));
+  return candidates.length === 0 ? undefined : { ...waiter.request, candidates };
+}
+
 /** The workspaces whose workspace-wide window took part in a refusal. */
 function refusedWorkspaces(result: ReserveResult): readonly string[] {
   let workspaces: string[] | undefined;
@@ -88,6 +95,8 @@ export class WaitQueue {
   #timerAt = Number.POSITIVE_INFINITY;
   #pumping = false;
   #pumpAgain = false;
+  /** Counts the calls to pump(): each says capacity may have come back (see acquire). */
+  #returns = 0;
 
   readonly #onWait: WaitListener | undefined;
   readonly #onStoreError: StoreErrorListener | undefined;
@@ -127,6 +136,7 @@ export class WaitQueue {
     if (keys === undefined || !this.#conflicts(keys, request)) {
       let result: ReserveResult | undefined;
       let storeError: Error | undefined;
+      const returns = this.#returns;
       try {
         // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
         result = first ?? (this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request));
@@ -134,12 +144,21 @@ export class WaitQueue {
         if (!(error instanceof StoreUnavailableError)) throw error;
         storeError = error;
       }
+      if (signal?.aborted) {
+        // Aborted while a remote store answered: give back what it granted, queue nothing.
+        if (result?.ok) await this.#giveBack(result.reservation);
+        throw new AbortError('The request was aborted while waiting for quota.');
+      }
       if (result?.ok) return { reservation: result.reservation, waitedMs: 0, refusals: result.refusals };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
       this.#onWait?.({ label, retryAfterMs, queueLength: this.#waiting + 1 });
       keys ??= keysOf(request);
-      return this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, result, storeError);
+      const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, result, storeError);
+      // Capacity came back while the store answered (a settle, a release: their pump found nobody waiting):
+      // the refusal may be stale already, so try the queue now instead of at the refusal's retry time.
+      if (this.#returns !== returns) void this.pump();
+      return acquired;
     }
     this.#onWait?.({ label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, undefined, undefined);
@@ -238,6 +257,7 @@ export class WaitQueue {
 
   /** Try the waiting calls in order. Called on the timer and whenever capacity may have returned. */
   async pump(): Promise<void> {
+    this.#returns++;
     if (this.#waiting === 0) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
@@ -253,10 +273,12 @@ export class WaitQueue {
         for (let i = 0; i < queue.length; i++) {
           const waiter = queue[i] as Waiter;
           if (!waiter.queued) continue; // served, aborted or timed out meanwhile
-          if (waiter.keys.some((k) => blocked.has(k))) continue;
+          // Pairs an earlier waiter still waits for are its; this waiter may take only the others now.
+          const request = blocked.size === 0 ? waiter.request : openPart(waiter, blocked);
+          if (request === undefined) continue; // an earlier waiter wants every pair this one wants
           let result: ReserveResult | undefined;
           try {
-            result = await this.#store.reserve(waiter.request);
+            result = await this.#store.reserve(request);
           } catch (error) {
             waiter.lastStoreError = error as Error;
             if (!(error instanceof StoreUnavailableError)) {
@@ -269,7 +291,7 @@ export class WaitQueue {
             continue;
           }
           const retryAfterMs = this.#note(waiter, result);
-          if (this.#clock.now() + retryAfterMs > waiter.deadline) {
+          if (request === waiter.request && this.#clock.now() + retryAfterMs > waiter.deadline) {
             // It leaves the queue, so it holds nobody back: the waiters behind it are tried in this pass.
             if (this.#remove(waiter)) waiter.reject(exhausted(retryAfterMs, waiter.deadline - waiter.since, waiter.plan, waiter.lastStoreError));
             continue;
@@ -290,8 +312,13 @@ export class WaitQueue {
       waiter.resolve({ reservation: admitted.reservation, waitedMs: this.#clock.now() - waiter.since, refusals: admitted.refusals });
       return;
     }
+    await this.#giveBack(admitted.reservation); // aborted (or timed out) while the store answered
+  }
+
+  /** Return a reservation nobody will use; a store that fails here is reported, never thrown. */
+  async #giveBack(reservation: Reservation): Promise<void> {
     try {
-      await this.#store.release(admitted.reservation); // aborted (or timed out) while the store answered
+      await this.#store.release(reservation);
     } catch (error) {
       this.#onStoreError?.('release', error);
     }
@@ -322,16 +349,18 @@ export class WaitQueue {
 
   /**
    * A waiter's bound is reached. Capacity may return at that very moment (a wait of exactly `maxWaitMs`),
-   * so it gets one last try, unless an earlier waiter for the same pair is still ahead of it (FIFO). Then
-   * it leaves with the time the store last gave, minus what has passed since.
+   * so it gets one last try, on the pairs no earlier waiter still waits for (FIFO). Then it leaves, with
+   * the time the store last gave minus what has passed since; for pairs an earlier waiter holds, no sooner
+   * than that waiter's.
    */
   async #expire(waiter: Waiter): Promise<void> {
     if (!waiter.queued) return;
-    const ahead = this.#ahead(waiter);
-    if (ahead === undefined) {
+    const { blocked, aheadMs } = this.#ahead(waiter);
+    const request = blocked.size === 0 ? waiter.request : openPart(waiter, blocked);
+    if (request !== undefined) {
       let result: ReserveResult | undefined;
       try {
-        result = await this.#store.reserve(waiter.request);
+        result = await this.#store.reserve(request);
       } catch (error) {
         waiter.lastStoreError = error as Error;
       }
@@ -347,8 +376,10 @@ export class WaitQueue {
       waiter.reject(storeError);
       return;
     }
-    // Behind another waiter, it cannot go before that one does: capacity returns no sooner than for it.
-    const retryAfterMs = Math.max(this.#remaining(waiter), ahead === undefined ? 0 : this.#remaining(ahead));
+    const own = this.#remaining(waiter);
+    // Tried on every pair: the store's answer. On some: the sooner of its answer and the waiter ahead's.
+    // On none (every pair held by earlier waiters): no sooner than the waiter ahead.
+    const retryAfterMs = request === waiter.request ? own : request !== undefined ? Math.min(own, aheadMs) : Math.max(own, aheadMs);
     waiter.reject(exhausted(retryAfterMs, waiter.deadline - waiter.since, waiter.plan, storeError));
   }
 
@@ -358,13 +389,20 @@ export class WaitQueue {
     return Number.isFinite(lastRetryAfterMs) ? Math.max(0, lastRetryAfterMs - (this.#clock.now() - waiter.lastAskedAt)) : lastRetryAfterMs;
   }
 
-  /** The first waiter queued earlier and still waiting that wants one of the same pairs, if any. */
-  #ahead(waiter: Waiter): Waiter | undefined {
+  /**
+   * The pairs that waiters queued before this one still wait for, and the latest of their remaining waits
+   * among those that want a pair this one wants.
+   */
+  #ahead(waiter: Waiter): { blocked: Set<string>; aheadMs: number } {
+    const blocked = new Set<string>();
+    let aheadMs = 0;
     for (const other of this.#queue) {
-      if (other === waiter) return undefined;
-      if (other.queued && other.keys.some((k) => waiter.keys.includes(k))) return other;
+      if (other === waiter) break;
+      if (!other.queued) continue;
+      for (const key of other.keys) blocked.add(key);
+      if (other.keys.some((k) => waiter.keys.includes(k))) aheadMs = Math.max(aheadMs, this.#remaining(other));
     }
-    return undefined;
+    return { blocked, aheadMs };
   }
 
   /** Reject every waiter (router closing). */

@@ -9,6 +9,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/em
 import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError } from '../../lib/errors.js';
 import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/quota/memory-store.js';
+import type { QuotaStore } from '../../lib/quota/types.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';
 const KEY_B = 'sk-test-key-workspace-b-9876543210';
@@ -388,6 +389,35 @@ describe('router: failures', () => {
   });
 });
 
+describe('router: an abort while a remote store answers', () => {
+  it('nothing is sent and nothing stays counted: the reservation is released, not settled', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A] });
+    const memory = new MemoryStore({ clock });
+    // The same store behind a promise turn, as a remote one answers (and not a MemoryStore: no sync path).
+    const remote = new Proxy({}, {
+      get: (_, key) => {
+        const value = Reflect.get(memory, key) as unknown;
+        return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
+      },
+    }) as unknown as QuotaStore;
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: remote });
+    try {
+      const controller = new AbortController();
+      const call = router.chat.complete({ messages: text('hi'), maxTokens: 5 }, { signal: controller.signal });
+      controller.abort(); // before the store has answered
+      await rejects(call, AbortError, /aborted/);
+      expect(emulator.stats().requests).to.equal(0);
+      const windows = await memory.snapshot('team-a');
+      expect(windows.find((w) => w.kind === 'requests-per-second')?.used ?? 0).to.equal(0);
+      expect(await memory.pendingReservations()).to.equal(0);
+    } finally {
+      await router.close();
+      await emulator.stop();
+    }
+  });
+});
+
 describe('router: streams', () => {
   it('streams chunks and settles with the usage of the last chunk', async () => {
     const { router, clock, store } = await setup();
@@ -524,6 +554,22 @@ describe('router: streams', () => {
     await chunks.next();
     reading.abort();
     await rejects(chunks.next(), AbortError, /aborted/);
+    await expectNoReservationLeft(store);
+  });
+
+  it('a timeout after the whole answer came (finish reason seen) is no failure: the stream ends normally', async () => {
+    const { router, clock, store, events } = await setup({}, { timeoutMs: 150 });
+    const stream = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 5 }));
+    const chunks = stream[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) throw new Error('the stream ended before its finish reason');
+      if (next.value.data.choices[0]?.finishReason) break;
+    }
+    await pause(400); // the attempt's timeout passes while the caller handles the last chunk
+    expect(await chunks.next()).to.deep.equal({ done: true, value: undefined });
+    expect(doneEvents(events)).to.deep.equal([true]);
+    expect(stream.routing.tokens.used).to.be.a('number');
     await expectNoReservationLeft(store);
   });
 

@@ -126,6 +126,76 @@ describe('wait queue', () => {
     expect(third.done).to.equal(false);
   });
 
+  it('FIFO per pair across overlapping candidate lists: a waiter takes the pairs no earlier waiter waits for, before any later waiter', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    const onlyA: ReserveRequest = { candidates: [forModel('a', 100).candidates[0]!], tokens: 100 };
+    const aOrB: ReserveRequest = { candidates: [...onlyA.candidates, forModel('b', 100).candidates[0]!], tokens: 100 };
+    const onlyB: ReserveRequest = { candidates: [aOrB.candidates[1]!], tokens: 100 };
+    expect((await store.reserve(onlyA)).ok).to.equal(true); // a's tokens: full for a minute
+    await clock.advanceAsync(2_000); // (and the request slot free again)
+    const first = track(queue.acquire(onlyA, 120_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    const second = track(queue.acquire(aOrB, 120_000, undefined, undefined)); // behind first on a; b has room
+    await clock.advanceAsync(0);
+    expect(second.done, 'served on b, the pair nobody ahead waits for').to.equal(true);
+    expect((second.value as Acquired).reservation.model).to.equal('b');
+    const third = track(queue.acquire(onlyB, 120_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(first.done).to.equal(false);
+    expect(third.done, 'b is full now: it waits').to.equal(false);
+
+  });
+
+  it('an abort while a remote store answers the first reserve rejects at once and gives back what it granted', async () => {
+    const clock = new FakeClock(START);
+    const memory = new MemoryStore({ clock });
+    const remote = { reserve: (r: ReserveRequest) => memory.reserve(r), release: (r: never) => memory.release(r) } as unknown as QuotaStore;
+    const queue = new WaitQueue(remote, clock);
+    for (const full of [true, false]) {
+      const held = full ? await memory.reserve(request) : undefined;
+      const controller = new AbortController();
+      const call = track(queue.acquire(request, 120_000, controller.signal, undefined));
+      controller.abort(); // while the store answers
+      await clock.advanceAsync(0);
+      expect(call.error, full ? 'refused, then aborted' : 'admitted, then aborted').to.be.instanceOf(AbortError);
+      expect(queue.length).to.equal(0);
+      expect(await memory.pendingReservations()).to.equal(full ? 1 : 0);
+      if (held?.ok) await memory.release(held.reservation);
+    }
+  });
+
+  it('capacity that comes back while a remote store answers a new call is not missed', async () => {
+    const clock = new FakeClock(START);
+    const memory = new MemoryStore({ clock });
+    let gate: Promise<void> | undefined;
+    const remote = {
+      async reserve(r: ReserveRequest): Promise<ReserveResult> {
+        const result = await memory.reserve(r);
+        if (gate !== undefined) await gate;
+        return result;
+      },
+      release: (r: never) => memory.release(r),
+    } as unknown as QuotaStore;
+    const queue = new WaitQueue(remote, clock);
+    const tokens: ReserveRequest = { candidates: [forModel('a', 100).candidates[0]!], tokens: 100 };
+    const held = await memory.reserve(tokens);
+    if (!held.ok) throw new Error('the first call should be admitted');
+    let open: () => void = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    const call = track(queue.acquire(tokens, 120_000, undefined, undefined)); // refused for a minute, answer in flight
+    await clock.advanceAsync(0);
+    await memory.release(held.reservation); // another call gives its tokens back...
+    await queue.pump(); // ...and the router says so: nobody waits yet
+    gate = undefined;
+    open();
+    await clock.advanceAsync(0);
+    await clock.advanceAsync(0);
+    expect(call.done, 'served when the stale refusal arrived').to.equal(true);
+    expect(call.error).to.equal(undefined);
+  });
+
   it('a store that cannot take back a reservation (its waiter left meanwhile) is reported, not an unhandled rejection', async () => {
     const clock = new FakeClock(START);
     let reserves = 0;
