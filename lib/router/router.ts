@@ -229,6 +229,8 @@ export class Router {
 
   readonly #clock: Clock;
   readonly #workspaces: Workspace[];
+  /** Ends each stream still open (see close()). */
+  readonly #openStreams = new Set<() => Promise<void>>();
   readonly #queue: WaitQueue;
   readonly #tokens: TokenEstimator;
   readonly #planCache: LRUCache<string, RankedModels>;
@@ -384,6 +386,8 @@ export class Router {
   /** Close the store and reject waiting calls. */
   async close(): Promise<void> {
     this.#queue.close();
+    // Streams still open end now (their readers get STREAM_FAILED), settled before the store closes.
+    await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
     await this.store.close();
   }
 
@@ -855,6 +859,7 @@ export class Router {
     const end = (ok: boolean): Promise<void> => {
       if (ending !== undefined) return ending;
       phase = 'ended';
+      this.#openStreams.delete(closeOnRouterClose);
       attempt.finish();
       ending = (async () => {
         await closeUpstream();
@@ -868,6 +873,11 @@ export class Router {
     // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
     // cancelled and the reservation settled, even when nobody reads on. A reader then gets the typed error.
     let cancelled: Error | undefined;
+    const closeOnRouterClose = (): Promise<void> => {
+      if (!complete) cancelled ??= new RouterError('STREAM_FAILED', 'The router was closed while this stream was open.');
+      return end(complete);
+    };
+    this.#openStreams.add(closeOnRouterClose);
     attempt.onCancel((reason) => {
       if (!complete) cancelled = reason;
       void end(complete);

@@ -573,6 +573,21 @@ describe('router: streams', () => {
     await expectNoReservationLeft(store);
   });
 
+  it('router.close() ends the streams still open: settled before the store closes, a reader gets STREAM_FAILED', async () => {
+    const { router, clock, store, events } = await setup();
+    const unread = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }));
+    clock.advance(1_000);
+    const reading = await drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 40 }));
+    const chunks = reading[Symbol.asyncIterator]();
+    await chunks.next();
+    expect(await store.pendingReservations()).to.equal(2);
+    await router.close();
+    expect(await store.pendingReservations()).to.equal(0);
+    expect(doneEvents(events)).to.deep.equal([false, false]);
+    await rejects(chunks.next(), RouterError, /router was closed/);
+    expect(() => unread[Symbol.asyncIterator]()).to.throw(RouterError);
+  });
+
   it('emits done (ok: false) when every attempt of a stream fails before its first chunk', async () => {
     const { router, clock, store, events } = await setup({ faults: { errorRate: 1 } as never }, { maxAttempts: 2 });
     await rejects(drive(clock, router.chat.stream({ messages: text('tell me'), maxTokens: 12 })), UpstreamError, /HTTP 5/);
