@@ -41,6 +41,8 @@ export interface Attempt {
    * caller's signal fired. Called right after the abort, or at once if that happened already.
    */
   onCancel(callback: (reason: Error) => void): void;
+  /** Abort the attempt now with `reason` (as its timeout would): `onCancel` is called. No-op once finished. */
+  cancel(reason: Error): void;
 }
 
 const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
@@ -104,6 +106,7 @@ export class WorkspaceClient {
         else this.#deadlines.done(timeoutId);
         signal?.removeEventListener('abort', onAbort);
       },
+      cancel,
       onCancel: (callback) => {
         // Cancelled already (between the first chunk and this call): call back at once.
         if (cancelReason !== undefined && !finished) {

@@ -231,6 +231,7 @@ export class Router {
   readonly #workspaces: Workspace[];
   /** Ends each stream still open (see close()). */
   readonly #openStreams = new Set<() => Promise<void>>();
+  #closed = false;
   readonly #queue: WaitQueue;
   readonly #tokens: TokenEstimator;
   readonly #planCache: LRUCache<string, RankedModels>;
@@ -385,6 +386,7 @@ export class Router {
 
   /** Close the store and reject waiting calls. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#queue.close();
     // Streams still open end now (their readers get STREAM_FAILED), settled before the store closes.
     await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
@@ -874,16 +876,19 @@ export class Router {
     // cancelled and the reservation settled, even when nobody reads on. A reader then gets the typed error.
     let cancelled: Error | undefined;
     const closeOnRouterClose = (): Promise<void> => {
-      if (!complete) cancelled ??= new RouterError('STREAM_FAILED', 'The router was closed while this stream was open.');
+      // Abort the request first: a read waiting on a quiet connection then ends, and so can the stream.
+      attempt.cancel(new RouterError('STREAM_FAILED', 'The router was closed while this stream was open.'));
       return end(complete);
     };
     this.#openStreams.add(closeOnRouterClose);
+    if (this.#closed) void closeOnRouterClose(); // its first chunk came after close()
     attempt.onCancel((reason) => {
       if (!complete) cancelled = reason;
       void end(complete);
     });
     const read = async function* (this: Router): AsyncGenerator<CompletionEvent> {
-      if (phase === 'ended') throw notReadable();
+      // Ended unread: nothing to read, unless the first chunk already held the whole answer.
+      if (phase === 'ended' && !complete) throw notReadable();
       phase = 'reading';
       try {
         let next = first;
@@ -930,7 +935,7 @@ export class Router {
     return {
       routing,
       [Symbol.asyncIterator]: () => {
-        if (obtained || phase === 'ended') throw notReadable();
+        if (obtained || (phase === 'ended' && !complete)) throw notReadable();
         obtained = true;
         return chunks;
       },

@@ -134,15 +134,24 @@ export class WaitQueue {
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
     let keys = this.#waiting === 0 ? undefined : keysOf(request);
     if (keys === undefined || !this.#conflicts(keys, request)) {
-      let result: ReserveResult | undefined;
+      let result: ReserveResult | undefined = first;
       let storeError: Error | undefined;
-      const returns = this.#returns;
-      try {
-        // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
-        result = first ?? (this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request));
-      } catch (error) {
-        if (!(error instanceof StoreUnavailableError)) throw error;
-        storeError = error;
+      let returns = this.#returns;
+      // Capacity that came back while a remote store answered (a settle, a release: their pump found
+      // nobody waiting) makes its refusal stale: ask again, a few times at most.
+      for (let asked = 0; asked < 3 && (asked === 0 || (result?.ok === false && this.#returns !== returns)); asked++) {
+        if (asked > 0) returns = this.#returns;
+        else if (first !== undefined) continue;
+        try {
+          // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
+          result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request);
+          storeError = undefined;
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          storeError = error;
+          result = undefined;
+        }
+        if (signal?.aborted) break;
       }
       if (signal?.aborted) {
         // Aborted while a remote store answered: give back what it granted, queue nothing.

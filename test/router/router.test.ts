@@ -53,6 +53,7 @@ afterEach(async () => {
   }
 });
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (content: string) => [{ role: 'user' as const, content }];
 
 /**
@@ -418,6 +419,67 @@ describe('router: an abort while a remote store answers', () => {
   });
 });
 
+describe('router: streams over a stubbed SDK stream (exact chunk timing)', () => {
+  type StubChunk = { event: string; data: { id: string; model: string; choices: { index: number; delta: { content: string }; finishReason: string | null }[]; usage?: { promptTokens: number; completionTokens: number; totalTokens: number } } };
+  const chunk = (finishReason: string | null, usage?: StubChunk['data']['usage']): StubChunk => ({ event: 'message', data: { id: 'x', model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finishReason }], usage } });
+  const stubbed = (options: Partial<RouterOptions>, stream: (signal: AbortSignal | undefined) => ReadableStream<StubChunk>) => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const store = new MemoryStore({ clock });
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, ...options });
+    const sdk = router.sdk('team-a') as unknown as { chat: { stream: (request: unknown, options: { signal?: AbortSignal }) => Promise<ReadableStream<StubChunk>> } };
+    sdk.chat.stream = async (_request, requestOptions) => stream(requestOptions.signal);
+    const dones: boolean[] = [];
+    router.events.on('done', (event) => dones.push(event.ok));
+    return { router, store, dones };
+  };
+
+  it('router.close() ends a stream whose reader waits on a quiet connection', async () => {
+    const { router, store } = stubbed({}, (signal) => {
+      let sent = false;
+      return new ReadableStream<StubChunk>({
+        pull(controller) {
+          if (!sent) {
+            sent = true;
+            controller.enqueue(chunk(null));
+            return;
+          }
+          // Quiet until the request is aborted, as a fetch body is.
+          return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+        },
+      });
+    });
+    const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 });
+    const chunks = stream[Symbol.asyncIterator]();
+    await chunks.next();
+    const waiting = chunks.next().then(() => undefined, (error: unknown) => error);
+    await pause(10);
+    let closed = false;
+    const closing = router.close().then(() => (closed = true));
+    await Promise.race([closing, pause(1_000)]);
+    expect(closed, 'router.close() resolved').to.equal(true);
+    expect(await store.pendingReservations()).to.equal(0);
+    const error = await waiting;
+    expect(error).to.be.instanceOf(RouterError);
+    expect((error as RouterError).code).to.equal('STREAM_FAILED');
+  });
+
+  it('an answer complete in its first chunk can still be read after the attempt\'s timeout', async () => {
+    const { router, store, dones } = stubbed({ timeoutMs: 100 }, () => new ReadableStream<StubChunk>({ start: (controller) => controller.enqueue(chunk('stop', { promptTokens: 1, completionTokens: 1, totalTokens: 2 })) }));
+    try {
+      const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 });
+      await pause(300);
+      expect(await store.pendingReservations(), 'settled at the timeout').to.equal(0);
+      const got: unknown[] = [];
+      for await (const event of stream) got.push(event);
+      expect(got).to.have.length(1);
+      expect(dones).to.deep.equal([true]);
+      expect(stream.routing.tokens.used).to.equal(2);
+    } finally {
+      await router.close();
+    }
+  });
+});
+
 describe('router: streams', () => {
   it('streams chunks and settles with the usage of the last chunk', async () => {
     const { router, clock, store } = await setup();
@@ -474,7 +536,6 @@ describe('router: streams', () => {
   });
 
   // Streams end in wall-clock time (the connection, the attempt's timeout): these wait briefly for real.
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const settledWithin = async (store: MemoryStore, ms: number) => {
     for (let waited = 0; waited < ms; waited += 10) {
       if ((await store.pendingReservations()) === 0) return true;

@@ -166,35 +166,40 @@ describe('wait queue', () => {
     }
   });
 
-  it('capacity that comes back while a remote store answers a new call is not missed', async () => {
-    const clock = new FakeClock(START);
-    const memory = new MemoryStore({ clock });
-    let gate: Promise<void> | undefined;
-    const remote = {
-      async reserve(r: ReserveRequest): Promise<ReserveResult> {
-        const result = await memory.reserve(r);
-        if (gate !== undefined) await gate;
-        return result;
-      },
-      release: (r: never) => memory.release(r),
-    } as unknown as QuotaStore;
-    const queue = new WaitQueue(remote, clock);
-    const tokens: ReserveRequest = { candidates: [forModel('a', 100).candidates[0]!], tokens: 100 };
-    const held = await memory.reserve(tokens);
-    if (!held.ok) throw new Error('the first call should be admitted');
-    let open: () => void = () => {};
-    gate = new Promise((resolve) => (open = resolve));
-    const call = track(queue.acquire(tokens, 120_000, undefined, undefined)); // refused for a minute, answer in flight
-    await clock.advanceAsync(0);
-    await memory.release(held.reservation); // another call gives its tokens back...
-    await queue.pump(); // ...and the router says so: nobody waits yet
-    gate = undefined;
-    open();
-    await clock.advanceAsync(0);
-    await clock.advanceAsync(0);
-    expect(call.done, 'served when the stale refusal arrived').to.equal(true);
-    expect(call.error).to.equal(undefined);
-  });
+  for (const [maxWaitMs, label] of [
+    [120_000, 'capacity that comes back while a remote store answers a new call is not missed'],
+    [5_000, 'a refusal longer than the wait bound, made stale while the remote store answered, is asked again'],
+  ] as const) {
+    it(label, async () => {
+      const clock = new FakeClock(START);
+      const memory = new MemoryStore({ clock });
+      let gate: Promise<void> | undefined;
+      const remote = {
+        async reserve(r: ReserveRequest): Promise<ReserveResult> {
+          const result = await memory.reserve(r);
+          if (gate !== undefined) await gate;
+          return result;
+        },
+        release: (r: never) => memory.release(r),
+      } as unknown as QuotaStore;
+      const queue = new WaitQueue(remote, clock);
+      const tokens: ReserveRequest = { candidates: [forModel('a', 100).candidates[0]!], tokens: 100 };
+      const held = await memory.reserve(tokens);
+      if (!held.ok) throw new Error('the first call should be admitted');
+      let open: () => void = () => {};
+      gate = new Promise((resolve) => (open = resolve));
+      const call = track(queue.acquire(tokens, maxWaitMs, undefined, undefined)); // refused for a minute, answer in flight
+      await clock.advanceAsync(0);
+      await memory.release(held.reservation); // another call gives its tokens back...
+      await queue.pump(); // ...and the router says so: nobody waits yet
+      gate = undefined;
+      open();
+      await clock.advanceAsync(0);
+      await clock.advanceAsync(0);
+      expect(call.error, String(call.error)).to.equal(undefined);
+      expect(call.done, 'served when the stale refusal arrived').to.equal(true);
+    });
+  }
 
   it('a store that cannot take back a reservation (its waiter left meanwhile) is reported, not an unhandled rejection', async () => {
     const clock = new FakeClock(START);
