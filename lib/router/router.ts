@@ -872,8 +872,7 @@ export class Router {
       })();
       return ending;
     };
-    // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
-    // cancelled and the reservation settled, even when nobody reads on. A reader then gets the typed error.
+    /** Why the stream was cut short (timeout, abort, router closed); a reader gets it as a typed error. */
     let cancelled: Error | undefined;
     const closeOnRouterClose = (): Promise<void> => {
       // Abort the request first: a read waiting on a quiet connection then ends, and so can the stream.
@@ -882,6 +881,8 @@ export class Router {
     };
     this.#openStreams.add(closeOnRouterClose);
     if (this.#closed) void closeOnRouterClose(); // its first chunk came after close()
+    // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
+    // cancelled and the reservation settled, even when nobody reads on.
     attempt.onCancel((reason) => {
       if (!complete) cancelled = reason;
       void end(complete);
