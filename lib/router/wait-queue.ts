@@ -114,11 +114,6 @@ export class WaitQueue {
   }
 
   /**
-   * Reserve for `request`, waiting in the queue up to `maxWaitMs` when there is no room.
-   * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
-   *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
-   */
-  /**
    * The embedded store's fast path: when nobody waits, ask a {@link MemoryStore} synchronously (no promise,
    * no microtask turn). Its answer, admitted or not; undefined when this path does not apply. A refusal
    * goes to {@link WaitQueue.acquire} as `first`, which then waits, throws or reports as usual.
@@ -128,6 +123,11 @@ export class WaitQueue {
     return this.#store.reserveSync(request);
   }
 
+  /**
+   * Reserve for `request`, waiting in the queue up to `maxWaitMs` when there is no room.
+   * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
+   *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
+   */
   async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = '', first?: ReserveResult): Promise<Acquired> {
     if (signal?.aborted) throw new AbortError();
     const since = this.#clock.now();
@@ -137,11 +137,7 @@ export class WaitQueue {
       let result: ReserveResult | undefined = first;
       let storeError: Error | undefined;
       let returns = this.#returns;
-      // Capacity that came back while a remote store answered (a settle, a release: their pump found
-      // nobody waiting) makes its refusal stale: ask again, a few times at most.
-      for (let asked = 0; asked < 3 && (asked === 0 || (result?.ok === false && this.#returns !== returns)); asked++) {
-        if (asked > 0) returns = this.#returns;
-        else if (first !== undefined) continue;
+      const ask = async () => {
         try {
           // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
           result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request);
@@ -151,7 +147,13 @@ export class WaitQueue {
           storeError = error;
           result = undefined;
         }
-        if (signal?.aborted) break;
+      };
+      if (result === undefined) await ask();
+      // Capacity that came back while a remote store answered (a settle, a release: their pump found
+      // nobody waiting) makes its refusal stale: ask again, twice at most.
+      for (let again = 0; again < 2 && result?.ok === false && this.#returns !== returns && !signal?.aborted; again++) {
+        returns = this.#returns;
+        await ask();
       }
       if (signal?.aborted) {
         // Aborted while a remote store answered: give back what it granted, queue nothing.
