@@ -26,10 +26,12 @@ export type RouterErrorCode =
   | 'QUOTA_EXHAUSTED'
   | 'QUOTA_INVALID'
   | 'STORE_UNAVAILABLE'
+  | 'STORE_FAILED'
   | 'UPSTREAM_ERROR'
   | 'ABORTED'
   | 'CONFIG_INVALID'
   | 'STREAM_FAILED'
+  | 'ROUTER_CLOSED'
   | 'ATTEMPTS_EXHAUSTED';
 
 export interface RouterErrorOptions {
@@ -143,6 +145,23 @@ export class StoreUnavailableError extends RouterError {
   constructor(message: string, options: RouterErrorOptions = {}) {
     super('STORE_UNAVAILABLE', message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * The quota store failed in a way that waiting will not cure: Redis refused the command (`NOPERM` for a
+ * user without EVALSHA, `WRONGTYPE` when other code wrote a key under the store's prefix), a script
+ * error, or a custom store that threw something else. Not retried; `cause` holds the original error.
+ * When the store failed during a reserve, nothing was reserved.
+ */
+export class StoreError extends RouterError {
+  /** The store operation that failed. */
+  readonly operation: string;
+
+  constructor(message: string, operation: string, options: RouterErrorOptions = {}) {
+    super('STORE_FAILED', message, options);
+    this.name = 'StoreError';
+    this.operation = operation;
   }
 }
 

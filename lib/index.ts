@@ -78,6 +78,7 @@ export {
   NoEligibleModelError,
   QuotaExhaustedError,
   StoreUnavailableError,
+  StoreError,
   UpstreamError,
   AbortError,
   type RouterErrorCode,

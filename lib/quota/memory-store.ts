@@ -58,6 +58,14 @@ export interface MemoryStoreOptions {
    * @default 100_000
    */
   readonly maxWindows?: number;
+  /**
+   * How long a reservation stays pending before the store forgets it (its holder never settled or
+   * released it: a lease forgotten by a bug). It then counts as settled at its estimate, as in the Redis
+   * store: its hold goes, so its windows can be dropped once idle, and a late settle or release changes
+   * nothing. Longer than your longest call, streams included.
+   * @default 600000 (10 minutes)
+   */
+  readonly reservationTtlMs?: number;
 }
 
 /**
@@ -251,6 +259,10 @@ export class MemoryStore implements QuotaStore {
   readonly #pending: (PendingReservation | undefined)[] = new Array<PendingReservation | undefined>(PENDING_RING).fill(undefined);
   readonly #pendingOld = new Map<number, PendingReservation>();
   #pendingCount = 0;
+  /** reservationTtlMs. */
+  readonly #ttl: number;
+  /** When the oldest pending reservation expires (Infinity when none is pending): see #reap. */
+  #nextExpiry = Number.POSITIVE_INFINITY;
   readonly #resolved = new WeakMap<QuotaCandidate, ResolvedCandidate>();
   /** The hot part of #resolved: each candidate's current `refs`. */
   readonly #refs = new WeakMap<QuotaCandidate, readonly number[]>();
@@ -262,10 +274,14 @@ export class MemoryStore implements QuotaStore {
   #lastNow = Number.NEGATIVE_INFINITY;
   #nextId = 0;
 
-  constructor({ clock = systemClock, maxWindows = 100_000 }: MemoryStoreOptions = {}) {
+  constructor({ clock = systemClock, maxWindows = 100_000, reservationTtlMs = 600_000 }: MemoryStoreOptions = {}) {
     if (!Number.isSafeInteger(maxWindows) || maxWindows < 1) {
       throw new ConfigError('maxWindows', `must be an integer >= 1, received ${String(maxWindows)}`);
     }
+    if (!Number.isSafeInteger(reservationTtlMs) || reservationTtlMs < 1) {
+      throw new ConfigError('reservationTtlMs', `must be a positive integer of ms, received ${String(reservationTtlMs)}`);
+    }
+    this.#ttl = reservationTtlMs;
     if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function') {
       throw new ConfigError('clock', 'must be a Clock with a now() method');
     }
@@ -431,6 +447,7 @@ export class MemoryStore implements QuotaStore {
     const { tokens, candidates } = request;
     this.#beginOperation();
     const now = this.#now();
+    if (now >= this.#nextExpiry) this.#reap(now);
     let refusals: CandidateRefusal[] | undefined;
     for (let c = 0; c < candidates.length; c++) {
       const candidate = candidates[c] as QuotaCandidate;
@@ -589,6 +606,43 @@ export class MemoryStore implements QuotaStore {
     if (older !== undefined) this.#pendingOld.set(older.seq, older);
     this.#pending[slot] = pending;
     this.#pendingCount++;
+    if (this.#nextExpiry === Number.POSITIVE_INFINITY) this.#nextExpiry = pending.at + this.#ttl;
+  }
+
+  /**
+   * Forget the reservations pending for reservationTtlMs or longer: each counts as settled at its
+   * estimate (its charge stays, its hold goes). Runs when the oldest one expires (checked by reserve,
+   * snapshot and pendingReservations), so it costs nothing while reservations are settled in time: one
+   * pass over the ring and the older ones, which are in the order they were made, so the pass over them
+   * stops at the first one still valid.
+   */
+  #reap(now: number): void {
+    const cutoff = now - this.#ttl;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [seq, pending] of this.#pendingOld) {
+      if (pending.at > cutoff) {
+        oldest = pending.at;
+        break;
+      }
+      this.#pendingOld.delete(seq);
+      this.#forget(pending);
+    }
+    for (let slot = 0; slot < PENDING_RING; slot++) {
+      const pending = this.#pending[slot];
+      if (pending === undefined) continue;
+      if (pending.at > cutoff) {
+        if (pending.at < oldest) oldest = pending.at;
+        continue;
+      }
+      this.#pending[slot] = undefined;
+      this.#forget(pending);
+    }
+    this.#nextExpiry = oldest + this.#ttl;
+  }
+
+  #forget(pending: PendingReservation): void {
+    this.#pendingCount--;
+    this.#giveBack(pending, 0, 0);
   }
 
   /**
@@ -663,6 +717,7 @@ export class MemoryStore implements QuotaStore {
   /** {@inheritDoc QuotaStore.snapshot} */
   async snapshot(workspace?: string): Promise<WindowSnapshot[]> {
     const now = this.#now();
+    if (now >= this.#nextExpiry) this.#reap(now);
     const out: WindowSnapshot[] = [];
     for (const state of this.#allStates()) {
       if (workspace !== undefined && state.workspace !== workspace) continue;
@@ -684,6 +739,8 @@ export class MemoryStore implements QuotaStore {
 
   /** {@inheritDoc QuotaStore.pendingReservations} */
   async pendingReservations(): Promise<number> {
+    const now = this.#now();
+    if (now >= this.#nextExpiry) this.#reap(now);
     return this.#pendingCount;
   }
 

@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
-import { RouterError, StoreUnavailableError } from '../errors.js';
+import { RouterError, StoreError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from '../deadlines.js';
 import { MemoryStore } from './memory-store.js';
 import {
@@ -48,7 +48,7 @@ import type {
 import { WINDOW_KINDS } from './types.js';
 import { validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
 
-export { StoreUnavailableError } from '../errors.js';
+export { StoreError, StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
 export { prefixPattern } from './redis-scripts.js';
 
@@ -129,7 +129,7 @@ export interface RedisStoreOptions {
   readonly reservationTtlMs?: number;
   /**
    * The local store used under `fail-open` while Redis is unreachable.
-   * @default a MemoryStore on the same clock
+   * @default a MemoryStore on the same clock, with the same reservationTtlMs
    */
   readonly createFallbackStore?: () => QuotaStore;
 }
@@ -235,8 +235,11 @@ export class RedisStore implements QuotaStore {
   /** Settles, releases and observations waiting for the end of the tick, by slot group. */
   readonly #pieces = new Map<string, QueuedPiece[]>();
   #fallback: QuotaStore | undefined;
-  /** Ids of reservations the fallback store issued: they are settled there, never in Redis. */
-  readonly #fallbackIds = new Set<string>();
+  /**
+   * Ids of reservations the fallback store issued, with when (wall ms): they are settled there, never in
+   * Redis. One nobody settles is forgotten after reservationTtlMs, as the stores forget it.
+   */
+  readonly #fallbackIds = new Map<string, number>();
   /** Settles/releases that could not reach Redis, by reservation id, replayed when it answers. */
   readonly #deferred = new Map<string, () => Promise<unknown>>();
   /** When Redis became unreachable (store time), undefined while it answers. */
@@ -276,7 +279,7 @@ export class RedisStore implements QuotaStore {
     this.#timeoutMs = commandTimeoutMs;
     this.#deadlines = new Deadlines(commandTimeoutMs, () => new StoreUnavailableError(`RedisStore: Redis did not answer within ${commandTimeoutMs} ms.`));
     this.#reservationTtlMs = reservationTtlMs;
-    this.#createFallback = createFallbackStore ?? (() => new MemoryStore(clock === undefined ? {} : { clock }));
+    this.#createFallback = createFallbackStore ?? (() => new MemoryStore(clock === undefined ? { reservationTtlMs } : { clock, reservationTtlMs }));
     if (onEvent !== undefined) for (const type of ['storeError', 'fallback', 'recovered'] as const) this.on(type, onEvent);
 
     if (redis instanceof Redis || redis instanceof Cluster) {
@@ -534,7 +537,8 @@ export class RedisStore implements QuotaStore {
     } catch (error) {
       // Kept and replayed when Redis answers (idempotent: the script applies a reservation once); if the
       // process stops first, the reservation expires in Redis after reservationTtlMs.
-      if (!this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
+      // Only an outage is worth a replay: a refused command would be refused again.
+      if (isUnavailable(error) && !this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
       await this.#failed(operation, error);
     }
   }
@@ -707,11 +711,16 @@ export class RedisStore implements QuotaStore {
 
   /**
    * Classifies a failure: a Redis outage becomes a StoreUnavailableError (thrown under fail-closed, an
-   * event under fail-open, which then lets the caller use the fallback); anything else (a bug, a bad
-   * argument) is rethrown as is.
+   * event under fail-open, which then lets the caller use the fallback); a bad argument (a RouterError
+   * or TypeError of the validation) is rethrown as is; anything else Redis answered (`NOPERM`,
+   * `WRONGTYPE`, a script error) becomes a {@link StoreError}: waiting or a local store would not cure it.
    */
   async #failed(operation: RedisStoreOperation, error: unknown): Promise<void> {
-    if (!isUnavailable(error)) throw error;
+    if (!isUnavailable(error)) {
+      if (RouterError.isInstance(error) || error instanceof TypeError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new StoreError(`RedisStore: Redis refused ${operation}: ${reason}`, operation, { cause: error });
+    }
     const unavailable =
       error instanceof StoreUnavailableError
         ? error
@@ -745,7 +754,15 @@ export class RedisStore implements QuotaStore {
 
   async #fallbackReserve(request: ReserveRequest): Promise<ReserveResult> {
     const result = await this.#fallbackStore().reserve(request);
-    if (result.ok) this.#fallbackIds.add(result.reservation.id);
+    if (result.ok) {
+      const now = this.#wallNow();
+      // In the order they were issued: the expired ones are at the front.
+      for (const [id, at] of this.#fallbackIds) {
+        if (at > now - this.#reservationTtlMs) break;
+        this.#fallbackIds.delete(id);
+      }
+      this.#fallbackIds.set(result.reservation.id, now);
+    }
     return result;
   }
 

@@ -232,6 +232,13 @@ export class Router {
   /** Ends each stream still open (see close()). */
   readonly #openStreams = new Set<() => Promise<void>>();
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Calls between their start and their answer (a stream: until it is handed over, then #openStreams). */
+  #inFlight = 0;
+  /** Resolves close()'s wait for the calls in flight. */
+  #drained: (() => void) | undefined;
+  /** Streams handed over after close() began, ending: close() waits for them too. */
+  readonly #lateEndings: Promise<void>[] = [];
   readonly #queue: WaitQueue;
   readonly #tokens: TokenEstimator;
   readonly #planCache: LRUCache<string, RankedModels>;
@@ -384,13 +391,31 @@ export class Router {
     };
   }
 
-  /** Close the store and reject waiting calls. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#queue.close();
-    // Streams still open end now (their readers get STREAM_FAILED), settled before the store closes.
-    await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
-    await this.store.close();
+  /**
+   * Stop: new calls are refused (`ROUTER_CLOSED`), calls waiting for quota are rejected (`ROUTER_CLOSED`),
+   * streams still open end (their readers get `STREAM_FAILED`), calls in flight are let finish (each within
+   * its attempt's timeout; one that would need another attempt gets `ROUTER_CLOSED`), so that every
+   * reservation is settled or released before the store closes. Calling it again returns the same promise.
+   * Leases from `reserve()` are the caller's: settle them before closing.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#queue.close();
+      await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await Promise.all(this.#lateEndings);
+      await this.store.close();
+    })();
+    return this.#closing;
+  }
+
+  /** A call ended: the last one of a closing router lets close() go on. */
+  #callEnded(): void {
+    if (--this.#inFlight === 0 && this.#drained !== undefined) {
+      this.#drained();
+      this.#drained = undefined;
+    }
   }
 
   // ---- preparing a call ------------------------------------------------------------------------
@@ -538,6 +563,7 @@ export class Router {
 
   /** A reservation for the call: at once from the embedded store when it has room and nobody waits, else through the queue. */
   #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Reservation | Promise<Reservation> {
+    if (this.#closed) throw new RouterError('ROUTER_CLOSED', 'The router is closed: it takes no new calls or attempts.');
     const candidates = this.#quotaCandidates(prepared, state);
     if (candidates.length === 0) {
       if (state.lastError !== undefined) throw state.lastError;
@@ -580,6 +606,7 @@ export class Router {
   ): Promise<Routed<T>> {
     const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
+    this.#inFlight++;
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
         const acquiring = this.#acquire(prepared, state, options?.signal);
@@ -619,6 +646,8 @@ export class Router {
     } catch (error) {
       if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts });
       throw error;
+    } finally {
+      this.#callEnded();
     }
   }
 
@@ -778,6 +807,8 @@ export class Router {
   async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
     const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
+    // In flight until handed over; from then on #openStreams holds it.
+    this.#inFlight++;
     try {
       while (state.attempts.length < this.#options.maxAttempts) {
         const reservation = await this.#acquire(prepared, state, options?.signal);
@@ -818,6 +849,8 @@ export class Router {
     } catch (error) {
       if (this.events.has('done')) this.events.emit('done', { endpoint: 'chat', ok: false, attempts: state.attempts });
       throw error;
+    } finally {
+      this.#callEnded();
     }
   }
 
@@ -880,13 +913,19 @@ export class Router {
       return end(complete);
     };
     this.#openStreams.add(closeOnRouterClose);
-    if (this.#closed) void closeOnRouterClose(); // its first chunk came after close()
+    // Its first chunk came after close(), which waits for this ending before it closes the store.
+    if (this.#closed) this.#lateEndings.push(closeOnRouterClose());
     // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
     // cancelled and the reservation settled, even when nobody reads on.
     attempt.onCancel((reason) => {
+      if (stopping) return; // the caller's own return(): see chunks.return
       if (!complete) cancelled = reason;
       void end(complete);
     });
+    /** A next() waits on the connection (async generators queue return() behind it). */
+    let waiting = false;
+    /** The caller called return() while its next() waited: the stream stops as on `break`. */
+    let stopping = false;
     const read = async function* (this: Router): AsyncGenerator<CompletionEvent> {
       // Ended unread: nothing to read, unless the first chunk already held the whole answer.
       if (phase === 'ended' && !complete) throw notReadable();
@@ -896,14 +935,20 @@ export class Router {
         while (!next.done) {
           if (cancelled !== undefined) throw cancelled;
           yield next.value;
-          next = await iterator.next();
+          waiting = true;
+          try {
+            next = await iterator.next();
+          } finally {
+            waiting = false;
+          }
           if (!next.done) note(next.value);
         }
         // Closed by a cancel while waiting for the next chunk: the answer is cut short, not complete.
         if (cancelled !== undefined) throw cancelled;
       } catch (error) {
         // The answer was complete (its finish reason came) when the connection failed: nothing is missing.
-        if (complete) return;
+        // Or the caller stopped while this read waited: its next() ends the stream as a `break` would.
+        if (complete || stopping) return;
         // After the first chunk the caller has part of an answer: no fallback, a typed error.
         await end(false);
         const failure = classifyFailure(error);
@@ -923,6 +968,13 @@ export class Router {
       next: () => read.next(),
       return: async (value?: unknown) => {
         await stopUnread();
+        if (waiting && phase === 'reading') {
+          // A read waits on a quiet connection, and the generator would run return() only after it:
+          // cancel the request so that the read ends now, as a `break` (settled, done ok).
+          stopping = true;
+          attempt.cancel(new RouterError('STREAM_FAILED', 'The caller stopped reading this stream.'));
+          void end(true);
+        }
         return read.return(value as undefined);
       },
       throw: async (error?: unknown) => {

@@ -11,7 +11,7 @@
  * bound gets a last try first (capacity may return at that very moment).
  */
 import type { Clock } from '../clock.js';
-import { AbortError, QuotaExhaustedError, RouterError, StoreUnavailableError, type PlanLike } from '../errors.js';
+import { AbortError, QuotaExhaustedError, RouterError, StoreError, StoreUnavailableError, redactSecrets, type PlanLike } from '../errors.js';
 import { MemoryStore } from '../quota/memory-store.js';
 import type { CandidateRefusal, QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 
@@ -143,7 +143,7 @@ export class WaitQueue {
           result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request);
           storeError = undefined;
         } catch (error) {
-          if (!(error instanceof StoreUnavailableError)) throw error;
+          if (!(error instanceof StoreUnavailableError)) throw asStoreError(error);
           storeError = error;
           result = undefined;
         }
@@ -233,7 +233,7 @@ export class WaitQueue {
       if (refused !== undefined || storeError !== undefined) {
         const retryAfterMs = this.#note(waiter, refused);
         if (storeError !== undefined) waiter.lastStoreError = storeError;
-        if (retryAfterMs > 0) this.#schedule(retryAfterMs);
+        this.#schedule(retryAfterMs);
       }
     });
   }
@@ -254,8 +254,13 @@ export class WaitQueue {
     return true;
   }
 
+  /**
+   * Pump in `inMs` (at least 1 ms: a store refusing with 0, "try again now", is asked again on the next
+   * timer, never in a loop without one), unless a pump comes sooner already.
+   */
   #schedule(inMs: number): void {
-    const at = this.#clock.now() + Math.max(0, inMs);
+    inMs = Math.max(1, inMs);
+    const at = this.#clock.now() + inMs;
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     this.#timer?.();
     this.#timerAt = at;
@@ -291,9 +296,9 @@ export class WaitQueue {
           try {
             result = await this.#store.reserve(request);
           } catch (error) {
-            waiter.lastStoreError = error as Error;
+            waiter.lastStoreError = error instanceof StoreUnavailableError ? error : asStoreError(error);
             if (!(error instanceof StoreUnavailableError)) {
-              if (this.#remove(waiter)) waiter.reject(error as Error);
+              if (this.#remove(waiter)) waiter.reject(waiter.lastStoreError);
               continue;
             }
           }
@@ -373,7 +378,7 @@ export class WaitQueue {
       try {
         result = await this.#store.reserve(request);
       } catch (error) {
-        waiter.lastStoreError = error as Error;
+        waiter.lastStoreError = error instanceof StoreUnavailableError ? error : asStoreError(error);
       }
       if (result?.ok) {
         await this.#hand(waiter, result);
@@ -421,9 +426,20 @@ export class WaitQueue {
     this.#timer?.();
     this.#timer = undefined;
     for (const waiter of [...this.#queue]) {
-      if (this.#remove(waiter)) waiter.reject(new RouterError('QUOTA_EXHAUSTED', 'The router was closed while this call waited for quota.'));
+      if (this.#remove(waiter)) waiter.reject(new RouterError('ROUTER_CLOSED', 'The router was closed while this call waited for quota.'));
     }
   }
+}
+
+/**
+ * What a store's failure becomes for the caller: the store's own RouterError (a StoreUnavailableError, a
+ * validation error) as is; anything else (a custom store's bug, an unexpected reply) a typed StoreError
+ * with the original as `cause`.
+ */
+function asStoreError(error: unknown): Error {
+  if (RouterError.isInstance(error)) return error;
+  const reason = redactSecrets(error instanceof Error ? error.message : String(error));
+  return new StoreError(`The quota store failed to reserve: ${reason}`, 'reserve', { cause: error });
 }
 
 function exhausted(retryAfterMs: number, maxWaitMs: number, plan: PlanLike | undefined, storeError: Error | undefined): Error {

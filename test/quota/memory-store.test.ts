@@ -5,7 +5,7 @@ import { MemoryStore } from '../../lib/quota/memory-store.js';
 import { WINDOW_KINDS } from '../../lib/quota/types.js';
 import { admitted, candidateOf, describeStoreContract, refused, windowOf } from './store-contract.js';
 
-describeStoreContract('MemoryStore', async (clock) => new MemoryStore({ clock }));
+describeStoreContract('MemoryStore', async (clock, options) => new MemoryStore({ clock, ...options }));
 
 describe('MemoryStore (memory-specific)', function () {
   const start = Date.UTC(2026, 2, 10, 12);
@@ -17,6 +17,30 @@ describe('MemoryStore (memory-specific)', function () {
         .with.property('code', 'CONFIG_INVALID');
     }
     expect(() => new MemoryStore({ clock: {} as Clock })).to.throw(RouterError, /clock/);
+    for (const reservationTtlMs of [0, -5, 2.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new MemoryStore({ reservationTtlMs }), String(reservationTtlMs)).to.throw(RouterError, /reservationTtlMs/);
+    }
+  });
+
+  it('a window held only by a forgotten reservation is dropped once the reservation expired and its usage slid out', async function () {
+    const clock = new FakeClock(start);
+    const store = new MemoryStore({ clock, maxWindows: 2, reservationTtlMs: 120_000 });
+    // Ring slots and the older-reservations map: more forgotten reservations than the ring holds.
+    for (let i = 0; i < 1500; i++) admitted(await store.reserve({ candidates: [candidateOf('w', 'forgotten', windowOf('tokensPerMinute', null))], tokens: 1 }));
+    for (let i = 0; i < 4; i++) {
+      const r = admitted(await store.reserve({ candidates: [candidateOf('w', `m${i}`, windowOf('tokensPerMinute', 100))], tokens: 5 }));
+      await store.release(r);
+    }
+    expect(store.windowCount).to.equal(3); // the forgotten reservations pin their window
+    clock.advance(119_999);
+    expect(await store.pendingReservations()).to.equal(1500);
+    clock.advance(1);
+    expect(await store.pendingReservations()).to.equal(0);
+    for (let i = 4; i < 8; i++) {
+      const r = admitted(await store.reserve({ candidates: [candidateOf('w', `m${i}`, windowOf('tokensPerMinute', 100))], tokens: 5 }));
+      await store.release(r);
+    }
+    expect(store.windowCount).to.equal(2);
   });
 
   it('evicts idle windows beyond maxWindows', async function () {

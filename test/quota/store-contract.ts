@@ -61,7 +61,7 @@ let workspaceCounter = 0;
  */
 export function describeStoreContract(
   label: string,
-  makeStore: (clock: FakeClock) => Promise<QuotaStore>,
+  makeStore: (clock: FakeClock, options?: { reservationTtlMs?: number }) => Promise<QuotaStore>,
   teardown: (store: QuotaStore) => Promise<void> = (store) => store.close(),
 ): void {
   describe(`QuotaStore contract: ${label}`, function () {
@@ -246,6 +246,28 @@ export function describeStoreContract(
         await store.release(r2);
         await store.release(r2);
         expect(await store.pendingReservations()).to.equal(0);
+      });
+
+      it('forgets a reservation nobody settles after reservationTtlMs: its charge stays, its hold goes, a late settle changes nothing', async function () {
+        const short = await makeStore(clock, { reservationTtlMs: 5_000 });
+        try {
+          const c = candidateOf(ws, 'small', windowOf('tokensPerMinute', 1000));
+          const forgotten = admitted(await short.reserve({ candidates: [c], tokens: 300 }));
+          clock.advance(4_999);
+          const kept = admitted(await short.reserve({ candidates: [c], tokens: 100 }));
+          expect(await short.pendingReservations()).to.equal(2);
+          clock.advance(1);
+          expect(await short.pendingReservations()).to.equal(1);
+          expect(windowIn(await short.snapshot(ws), 'tokens-per-minute')).to.include({ used: 400, held: 100 });
+          await short.settle(forgotten, 0);
+          await short.release(forgotten);
+          expect(windowIn(await short.snapshot(ws), 'tokens-per-minute')).to.include({ used: 400, held: 100 });
+          await short.settle(kept, 50);
+          expect(windowIn(await short.snapshot(ws), 'tokens-per-minute')).to.include({ used: 350, held: 0 });
+          expect(await short.pendingReservations()).to.equal(0);
+        } finally {
+          await teardown(short);
+        }
       });
 
       it('a refund after the bucket left the window does not free capacity twice', async function () {

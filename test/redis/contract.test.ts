@@ -15,9 +15,9 @@ describe('RedisStore', function () {
   const prefixes = new WeakMap<QuotaStore, string>();
   describeStoreContract(
     'RedisStore',
-    async (clock) => {
+    async (clock, options) => {
       const keyPrefix = uniquePrefix('contract');
-      const store = new RedisStore({ redis: redisUrl, keyPrefix, clock });
+      const store = new RedisStore({ redis: redisUrl, keyPrefix, clock, ...options });
       prefixes.set(store, keyPrefix);
       return store;
     },

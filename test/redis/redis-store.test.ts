@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
-import { RedisStore } from '../../lib/quota/redis-store.js';
+import { RedisStore, StoreError } from '../../lib/quota/redis-store.js';
 import { MemoryStore } from '../../lib/quota/memory-store.js';
 import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
@@ -256,6 +256,29 @@ describe('RedisStore (Redis-specific)', function () {
     admitted(await store.reserve({ candidates: [c], tokens: 40 }));
   });
 
+  it('a command Redis refuses (a key of the wrong type under its prefix) is a typed StoreError, not an outage', async function () {
+    const events: string[] = [];
+    const store = open({ onStoreError: 'fail-open', onEvent: (event) => events.push(event.type) });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
+    // Other code wrote a plain string where the store keeps a window hash.
+    await client.set(`{${prefix}acme}:m:small:tokens-per-minute`, 'not a hash');
+    const error = await store.reserve({ candidates: [c], tokens: 10 }).then(
+      () => expect.fail('reserve should fail'),
+      (e: unknown) => e as StoreError,
+    );
+    expect(error).to.be.instanceOf(StoreError);
+    expect(error.code).to.equal('STORE_FAILED');
+    expect(error.operation).to.equal('reserve');
+    expect(error.message).to.match(/RedisStore: Redis refused reserve: .*WRONGTYPE/);
+    expect((error.cause as Error).name).to.equal('ReplyError');
+    // Not an outage: no fallback store took over, nothing was reserved anywhere.
+    expect(events).to.deep.equal([]);
+    expect(store.usingFallback).to.equal(false);
+    expect(await store.pendingReservations()).to.equal(0);
+    // The workspace's other windows still work.
+    admitted(await store.reserve({ candidates: [candidateOf('acme', 'large', windowOf('tokensPerMinute', 100))], tokens: 10 }));
+  });
+
   it('takes candidates of several workspaces in order, each charged under its own hash tag', async function () {
     const store = open();
     const rps = windowOf('requestsPerSecond', 1);
@@ -287,12 +310,13 @@ describe('RedisStore (Redis-specific)', function () {
   });
 
   it("forgets a crashed process's reservation after reservationTtlMs, keeping its charge", async function () {
-    const crashed = open({ reservationTtlMs: 100 });
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12));
+    const crashed = open({ reservationTtlMs: 100, clock });
     const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 1000));
     admitted(await crashed.reserve({ candidates: [c], tokens: 300 }));
     expect(await crashed.pendingReservations()).to.equal(1);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const survivor = open();
+    clock.advance(150);
+    const survivor = open({ clock });
     expect(await survivor.pendingReservations()).to.equal(0);
     expect(await client.zcard(`{${prefix}acme}:pending`)).to.equal(0);
     const window = (await survivor.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute');

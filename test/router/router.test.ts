@@ -6,7 +6,7 @@ import { getEventListeners } from 'node:events';
 import { expect } from 'chai';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
-import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError } from '../../lib/errors.js';
+import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, StoreError, UpstreamError } from '../../lib/errors.js';
 import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/quota/memory-store.js';
 import type { QuotaStore } from '../../lib/quota/types.js';
@@ -390,6 +390,85 @@ describe('router: failures', () => {
   });
 });
 
+describe('router: a quota store that fails (not an outage)', () => {
+  it('a custom store throwing a plain Error gives the caller a typed StoreError with the cause; nothing is sent', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A] });
+    const memory = new MemoryStore({ clock });
+    const bug = new Error('index out of range in my store');
+    const broken = new Proxy({}, {
+      get: (_, key) => {
+        if (key === 'reserve') return () => Promise.reject(bug);
+        const value = Reflect.get(memory, key) as unknown;
+        return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
+      },
+    }) as unknown as QuotaStore;
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: broken });
+    try {
+      const error = (await rejects(router.chat.complete({ messages: text('hi'), maxTokens: 5 }), StoreError, /quota store failed to reserve: index out of range/)) as StoreError;
+      expect(error.code).to.equal('STORE_FAILED');
+      expect(error.operation).to.equal('reserve');
+      expect(error.cause).to.equal(bug);
+      expect(emulator.stats().requests).to.equal(0);
+    } finally {
+      await router.close();
+      await emulator.stop();
+    }
+  });
+});
+
+describe('router: close()', () => {
+  it('lets a call in flight finish and settle before the store closes; refuses calls after it (ROUTER_CLOSED)', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const memory = new MemoryStore({ clock });
+    const operations: string[] = [];
+    const store = new Proxy(memory, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          operations.push(String(key));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as unknown as QuotaStore;
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    let answer: (value: unknown) => void = () => {};
+    const sdk = router.sdk('team-a') as unknown as { chat: { complete: () => Promise<unknown> } };
+    sdk.chat.complete = () => new Promise((resolve) => (answer = resolve));
+    const call = router.chat.complete({ messages: text('x'), maxTokens: 10 });
+    await pause(5);
+    let closed = false;
+    const closing = router.close().then(() => (closed = true));
+    expect(router.close()).to.equal(router.close());
+    const late = await router.chat.complete({ messages: text('y'), maxTokens: 10 }).then(() => undefined, (error: unknown) => error);
+    expect(late).to.be.instanceOf(RouterError);
+    expect((late as RouterError).code).to.equal('ROUTER_CLOSED');
+    await pause(20);
+    expect(closed, 'close() waits for the call in flight').to.equal(false);
+    answer({ id: 'x', object: 'chat.completion', model: 'mistral-small-2506', created: 0, choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finishReason: 'stop' }], usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 } });
+    const result = await call;
+    expect(result.routing.tokens.used).to.equal(5);
+    await closing;
+    const settled = operations.findIndex((o) => o.startsWith('settle'));
+    expect(settled, operations.join(' ')).to.be.within(0, operations.indexOf('close') - 1);
+    expect(operations.filter((o) => o.startsWith('settle'))).to.have.length(1);
+    expect(await memory.pendingReservations()).to.equal(0);
+  });
+
+  it('rejects a call waiting for quota with ROUTER_CLOSED', async () => {
+    const { router, clock } = await setup();
+    // The free tier allows 1 request per second: the second call waits.
+    await drive(clock, router.chat.complete({ messages: text('a'), maxTokens: 5 }));
+    const waiting = router.chat.complete({ messages: text('b'), maxTokens: 5 }).then(() => undefined, (error: unknown) => error);
+    await pause(5);
+    await router.close();
+    const error = await waiting;
+    expect(error).to.be.instanceOf(RouterError);
+    expect((error as RouterError).code).to.equal('ROUTER_CLOSED');
+  });
+});
+
 describe('router: an abort while a remote store answers', () => {
   it('nothing is sent and nothing stays counted: the reservation is released, not settled', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
@@ -433,21 +512,23 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
     return { router, store, dones };
   };
 
-  it('router.close() ends a stream whose reader waits on a quiet connection', async () => {
-    const { router, store } = stubbed({}, (signal) => {
-      let sent = false;
-      return new ReadableStream<StubChunk>({
-        pull(controller) {
-          if (!sent) {
-            sent = true;
-            controller.enqueue(chunk(null));
-            return;
-          }
-          // Quiet until the request is aborted, as a fetch body is.
-          return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
-        },
-      });
+  /** One chunk, then quiet until the request is aborted, as a fetch body is. */
+  const quietAfterFirstChunk = (signal: AbortSignal | undefined) => {
+    let sent = false;
+    return new ReadableStream<StubChunk>({
+      pull(controller) {
+        if (!sent) {
+          sent = true;
+          controller.enqueue(chunk(null));
+          return;
+        }
+        return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      },
     });
+  };
+
+  it('router.close() ends a stream whose reader waits on a quiet connection', async () => {
+    const { router, store } = stubbed({}, quietAfterFirstChunk);
     const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 });
     const chunks = stream[Symbol.asyncIterator]();
     await chunks.next();
@@ -461,6 +542,27 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
     const error = await waiting;
     expect(error).to.be.instanceOf(RouterError);
     expect((error as RouterError).code).to.equal('STREAM_FAILED');
+  });
+
+  it('return() while a next() waits on a quiet connection stops the stream at once, as a break does', async () => {
+    const { router, store, dones } = stubbed({}, quietAfterFirstChunk);
+    try {
+      const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 });
+      const chunks = stream[Symbol.asyncIterator]();
+      await chunks.next();
+      const waiting = chunks.next();
+      await pause(10);
+      const stopped = chunks.return?.(undefined);
+      const outcome = await Promise.race([Promise.all([waiting, stopped]), pause(1_000).then(() => 'still waiting')]);
+      expect(outcome, 'next() and return() answered').to.deep.equal([
+        { done: true, value: undefined },
+        { done: true, value: undefined },
+      ]);
+      expect(await store.pendingReservations()).to.equal(0);
+      expect(dones).to.deep.equal([true]);
+    } finally {
+      await router.close();
+    }
   });
 
   it('an answer complete in its first chunk can still be read after the attempt\'s timeout', async () => {

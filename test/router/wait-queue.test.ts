@@ -231,4 +231,26 @@ describe('wait queue', () => {
     await pumping; // must not reject
     expect(errors.map((e) => e.operation)).to.deep.equal(['release']);
   });
+
+  it('a store refusing with retryAfterMs 0 ("try again now") is asked again on a timer, not left until the deadline', async () => {
+    const clock = new FakeClock(START);
+    let reserves = 0;
+    const store = {
+      async reserve(): Promise<ReserveResult> {
+        reserves++;
+        if (reserves <= 2) return { ok: false, retryAfterMs: 0, refusals: [] };
+        return { ok: true, reservation: { id: 'r', workspace: 'w', model: 'm', candidateIndex: 0, tokens: 10, requests: 1, at: clock.now(), windows: [] }, refusals: [] };
+      },
+    } as unknown as QuotaStore;
+    const queue = new WaitQueue(store, clock);
+    const call = track(queue.acquire(request, 60_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(call.done).to.equal(false);
+    await clock.advanceAsync(1);
+    await clock.advanceAsync(1);
+    expect(call.error, String(call.error)).to.equal(undefined);
+    expect(call.done).to.equal(true);
+    expect(reserves).to.equal(3);
+    expect((call.value as Acquired).waitedMs).to.equal(2);
+  });
 });
