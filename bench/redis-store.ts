@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, prefixPattern } from '../lib/quota/redis-store.js';
+import { RESERVE_SCRIPT } from '../lib/quota/redis-scripts.js';
 import type { QuotaCandidate, ReserveRequest } from '../lib/quota/types.js';
 import { WINDOW_KINDS } from '../lib/quota/types.js';
 import { report, summarise } from './stats.js';
@@ -148,6 +149,60 @@ async function runProcesses(target: Target, processes: number, inflight = 1): Pr
 
 const results = new Map<string, ReturnType<typeof summarise>>();
 
+/**
+ * Redis's own time per script (INFO commandstats), warm, 5,000 pipelined runs each: RedisStore's reserve
+ * script over one candidate of three windows; the bare Redis commands such a decision cannot do without
+ * (TIME, read and write each of the three windows, record the pending reservation, look at its expiry),
+ * with no logic at all; and rate-limiter-flexible's whole consume script. The floor is what any atomic
+ * three-window decision with a settle-able reservation pays inside Redis, before its own logic: compare it
+ * with rate-limiter-flexible's whole script to see what the decisions/s target asks.
+ */
+async function scriptFloor(): Promise<void> {
+  const client = new Redis(redisUrl);
+  const tag = `{${PREFIX}floor}`;
+  const keys = [`${tag}:pending`, `${tag}:windows`, `${tag}:w:requests-per-second`, `${tag}:m:small:tokens-per-minute`, `${tag}:m:small:tokens-per-month`];
+  const definition = `1|3|${keys.slice(2).map((key) => ` ${key.slice(tag.length)}`).join('')}|1|sr|1000000000|2|mt|1000000000000|3|Mt|1000000000000`;
+  const bare = `
+local t = redis.call('TIME')
+local a = redis.call('HMGET', KEYS[3], 't', 'o', 'c', 'l', 'b', '1')
+local b = redis.call('HMGET', KEYS[4], 't', 'o', 'c', 'l', 'b', '2')
+local c = redis.call('HMGET', KEYS[5], 't', 'o', 'c', 'l', 'b', '3')
+redis.call('HSET', KEYS[3], '1', 5, 't', 6)
+redis.call('HSET', KEYS[4], '2', 5, 't', 6)
+redis.call('HSET', KEYS[5], '3', 5, 't', 6)
+redis.call('ZADD', KEYS[1], 1, ARGV[1])
+redis.call('PTTL', KEYS[1])
+return 1`;
+  // rate-limiter-flexible's script as its RateLimiterRedis defines it (lib/RateLimiterRedis.js).
+  const rlf = `redis.call('set', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+local consumed = redis.call('incrby', KEYS[1], ARGV[1])
+local ttl = redis.call('pttl', KEYS[1])
+if ttl == -1 then
+  redis.call('expire', KEYS[1], ARGV[2])
+  ttl = 1000 * ARGV[2]
+end
+return {consumed, ttl}`;
+  const runs: Array<[string, string, (i: number) => Array<string | number>]> = [
+    ['RedisStore reserve script (1 candidate, 3 windows)', RESERVE_SCRIPT, (i) => [5, ...keys, '', 600_000, 1, 1, 1, definition, `floor.${i}`, 500, 1, 0]],
+    ['bare commands of one decision (no logic)', bare, (i) => [5, ...keys, `floor.${i}`]],
+    ["rate-limiter-flexible's consume script", rlf, () => [1, `${PREFIX}rlf-floor`, 1, 60]],
+  ];
+  try {
+    for (const [label, lua, args] of runs) {
+      const sha = (await client.script('LOAD', lua)) as string;
+      for (let i = 0; i < 500; i++) await client.evalsha(sha, ...(args(i) as [number, ...Array<string | number>]));
+      const before = await scriptStats();
+      const pipeline = client.pipeline();
+      for (let i = 0; i < 5_000; i++) pipeline.evalsha(sha, ...(args(500 + i) as [number, ...Array<string | number>]));
+      await pipeline.exec();
+      const after = await scriptStats();
+      console.log(`  ${label.padEnd(56)} ${((after.usec - before.usec) / (after.calls - before.calls)).toFixed(1)} µs per script in Redis (warm, pipelined)`);
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function flush(): Promise<void> {
   const client = new Redis(redisUrl);
   let cursor = '0';
@@ -191,6 +246,8 @@ async function main(): Promise<void> {
     await runProcesses('redis-store-reserve-settle', 1);
     // A routed call reserves, then settles: the settles of one tick share a script as the reserves do.
     await runProcesses('redis-store-reserve-settle', 1, 16);
+    console.log('\nRedis time per script, what a three-window decision costs before its logic:');
+    await scriptFloor();
   } finally {
     await flush();
   }
