@@ -948,7 +948,9 @@ export class Router {
       } catch (error) {
         // The answer was complete (its finish reason came) when the connection failed: nothing is missing.
         // Or the caller stopped while this read waited: its next() ends the stream as a `break` would.
-        if (complete || stopping) return;
+        // Not when a cancel (timeout, abort, close) came first and the last chunk only after: the stream
+        // was ended as failed (`done` said so), and the reader is told the same.
+        if ((complete && cancelled === undefined) || stopping) return;
         // After the first chunk the caller has part of an answer: no fallback, a typed error.
         await end(false);
         const failure = classifyFailure(error);

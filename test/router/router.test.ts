@@ -512,8 +512,8 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
     return { router, store, dones };
   };
 
-  /** One chunk, then quiet until the request is aborted, as a fetch body is. */
-  const quietAfterFirstChunk = (signal: AbortSignal | undefined) => {
+  /** One chunk, then quiet until the request is aborted (as a fetch body is), then `onAbort` (default: the body fails). */
+  const firstChunkThen = (signal: AbortSignal | undefined, onAbort = (controller: ReadableStreamDefaultController<StubChunk>) => controller.error(signal?.reason)) => {
     let sent = false;
     return new ReadableStream<StubChunk>({
       pull(controller) {
@@ -522,10 +522,16 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
           controller.enqueue(chunk(null));
           return;
         }
-        return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+        return new Promise<void>((resolve) =>
+          signal?.addEventListener('abort', () => {
+            onAbort(controller);
+            resolve();
+          }),
+        );
       },
     });
   };
+  const quietAfterFirstChunk = (signal: AbortSignal | undefined) => firstChunkThen(signal);
 
   it('router.close() ends a stream whose reader waits on a quiet connection', async () => {
     const { router, store } = stubbed({}, quietAfterFirstChunk);
@@ -560,6 +566,29 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
       ]);
       expect(await store.pendingReservations()).to.equal(0);
       expect(dones).to.deep.equal([true]);
+    } finally {
+      await router.close();
+    }
+  });
+
+  it('a timeout that lands before the last chunk fails the stream for the reader too, as done says, even if that chunk follows', async () => {
+    const { router, store, dones } = stubbed({ timeoutMs: 100 }, (signal) =>
+      // The last chunk was already on its way when the request was cancelled.
+      firstChunkThen(signal, (controller) => {
+        controller.enqueue(chunk('stop', { promptTokens: 1, completionTokens: 1, totalTokens: 2 }));
+        controller.close();
+      }),
+    );
+    try {
+      const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 });
+      const got: unknown[] = [];
+      const error = await (async () => {
+        for await (const event of stream) got.push(event);
+      })().then(() => undefined, (e: unknown) => e);
+      expect(dones).to.deep.equal([false]);
+      expect(error, 'the reader learns what done said').to.be.instanceOf(RouterError);
+      expect((error as RouterError).code).to.equal('STREAM_FAILED');
+      expect(await store.pendingReservations()).to.equal(0);
     } finally {
       await router.close();
     }
