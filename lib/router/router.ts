@@ -365,7 +365,18 @@ export class Router {
   async reserve(endpoint: Endpoint, request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, options?: CallOptions): Promise<Lease> {
     const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
-    const reservation = await this.#acquire(prepared, state, options?.signal);
+    let reservation: Reservation;
+    // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
+    this.#inFlight++;
+    try {
+      reservation = await this.#acquire(prepared, state, options?.signal);
+      if (this.#closed) {
+        await this.#bookkeeping('release', () => this.store.release(reservation));
+        throw new RouterError('ROUTER_CLOSED', 'The router was closed while this lease waited for quota.');
+      }
+    } finally {
+      this.#callEnded();
+    }
     const workspace = this.#workspace(reservation.workspace);
     let open = true;
     return {
@@ -401,12 +412,18 @@ export class Router {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
-      this.#queue.close();
+      const queueClosed = this.#queue.close();
       await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       await Promise.all(this.#lateEndings);
+      // The queue's own store calls (a pump's reserve, a release of what came too late) answered.
+      await queueClosed;
       await this.store.close();
-    })();
+    })().catch((error: unknown) => {
+      // A store that failed to close may be closed again by the next close().
+      this.#closing = undefined;
+      throw error;
+    });
     return this.#closing;
   }
 
@@ -894,7 +911,6 @@ export class Router {
     const end = (ok: boolean): Promise<void> => {
       if (ending !== undefined) return ending;
       phase = 'ended';
-      this.#openStreams.delete(closeOnRouterClose);
       attempt.finish();
       ending = (async () => {
         await closeUpstream();
@@ -903,6 +919,9 @@ export class Router {
         routing.tokens = { estimated: prepared.estimated, used: usage?.totalTokens };
         if (this.events.has('done')) this.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts });
       })();
+      // Open until settled: a close() meanwhile waits for this ending before it closes the store.
+      const closed = () => this.#openStreams.delete(closeOnRouterClose);
+      ending.then(closed, closed);
       return ending;
     };
     /** Why the stream was cut short (timeout, abort, router closed); a reader gets it as a typed error. */

@@ -97,6 +97,9 @@ export class WaitQueue {
   #pumpAgain = false;
   /** Counts the calls to pump(): each says capacity may have come back (see acquire). */
   #returns = 0;
+  #closed = false;
+  /** Store calls of a remote store not answered yet: close() waits for them before the store closes. */
+  readonly #busy = new Set<Promise<unknown>>();
 
   readonly #onWait: WaitListener | undefined;
   readonly #onStoreError: StoreErrorListener | undefined;
@@ -106,6 +109,14 @@ export class WaitQueue {
     this.#clock = clock;
     this.#onWait = onWait;
     this.#onStoreError = onStoreError;
+  }
+
+  /** Keeps `operation` in #busy until it settles. */
+  #track<T>(operation: Promise<T>): Promise<T> {
+    this.#busy.add(operation);
+    const done = () => this.#busy.delete(operation);
+    operation.then(done, done);
+    return operation;
   }
 
   /** Calls waiting now. */
@@ -129,6 +140,10 @@ export class WaitQueue {
    *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
    */
   async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = '', first?: ReserveResult): Promise<Acquired> {
+    if (this.#closed) {
+      if (first?.ok) await this.#giveBack(first.reservation);
+      throw closedError();
+    }
     if (signal?.aborted) throw new AbortError();
     const since = this.#clock.now();
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
@@ -140,11 +155,11 @@ export class WaitQueue {
       const ask = async () => {
         try {
           // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
-          result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#store.reserve(request);
+          result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#track(this.#store.reserve(request));
           storeError = undefined;
         } catch (error) {
-          if (!(error instanceof StoreUnavailableError)) throw asStoreError(error);
-          storeError = error;
+          if (!isUnavailable(error)) throw asStoreError(error);
+          storeError = error as Error;
           result = undefined;
         }
       };
@@ -155,10 +170,10 @@ export class WaitQueue {
         returns = this.#returns;
         await ask();
       }
-      if (signal?.aborted) {
-        // Aborted while a remote store answered: give back what it granted, queue nothing.
+      if (signal?.aborted || this.#closed) {
+        // Aborted (or the router closed) while a remote store answered: give back what it granted, queue nothing.
         if (result?.ok) await this.#giveBack(result.reservation);
-        throw new AbortError('The request was aborted while waiting for quota.');
+        throw this.#closed ? closedError() : new AbortError('The request was aborted while waiting for quota.');
       }
       if (result?.ok) return { reservation: result.reservation, waitedMs: 0, refusals: result.refusals };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
@@ -171,6 +186,7 @@ export class WaitQueue {
       if (this.#returns !== returns) void this.pump();
       return acquired;
     }
+    if (this.#closed) throw closedError();
     this.#onWait?.({ label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, undefined, undefined);
     void this.pump();
@@ -259,6 +275,7 @@ export class WaitQueue {
    * timer, never in a loop without one), unless a pump comes sooner already.
    */
   #schedule(inMs: number): void {
+    if (this.#closed) return;
     inMs = Math.max(1, inMs);
     const at = this.#clock.now() + inMs;
     if (this.#timer !== undefined && this.#timerAt <= at) return;
@@ -274,7 +291,7 @@ export class WaitQueue {
   /** Try the waiting calls in order. Called on the timer and whenever capacity may have returned. */
   async pump(): Promise<void> {
     this.#returns++;
-    if (this.#waiting === 0) return;
+    if (this.#waiting === 0 || this.#closed) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -294,10 +311,10 @@ export class WaitQueue {
           if (request === undefined) continue; // an earlier waiter wants every pair this one wants
           let result: ReserveResult | undefined;
           try {
-            result = await this.#store.reserve(request);
+            result = await this.#track(this.#store.reserve(request));
           } catch (error) {
-            waiter.lastStoreError = error instanceof StoreUnavailableError ? error : asStoreError(error);
-            if (!(error instanceof StoreUnavailableError)) {
+            waiter.lastStoreError = isUnavailable(error) ? (error as Error) : asStoreError(error);
+            if (!isUnavailable(error)) {
               if (this.#remove(waiter)) waiter.reject(waiter.lastStoreError);
               continue;
             }
@@ -334,7 +351,7 @@ export class WaitQueue {
   /** Return a reservation nobody will use; a store that fails here is reported, never thrown. */
   async #giveBack(reservation: Reservation): Promise<void> {
     try {
-      await this.#store.release(reservation);
+      await this.#track(this.#store.release(reservation));
     } catch (error) {
       this.#onStoreError?.('release', error);
     }
@@ -376,19 +393,19 @@ export class WaitQueue {
     if (request !== undefined) {
       let result: ReserveResult | undefined;
       try {
-        result = await this.#store.reserve(request);
+        result = await this.#track(this.#store.reserve(request));
       } catch (error) {
-        waiter.lastStoreError = error instanceof StoreUnavailableError ? error : asStoreError(error);
+        waiter.lastStoreError = isUnavailable(error) ? (error as Error) : asStoreError(error);
       }
       if (result?.ok) {
         await this.#hand(waiter, result);
         return;
       }
-      if (result !== undefined || waiter.lastStoreError instanceof StoreUnavailableError) this.#note(waiter, result);
+      if (result !== undefined || isUnavailable(waiter.lastStoreError)) this.#note(waiter, result);
     }
     if (!this.#remove(waiter)) return;
     const storeError = waiter.lastStoreError;
-    if (storeError !== undefined && !(storeError instanceof StoreUnavailableError)) {
+    if (storeError !== undefined && !isUnavailable(storeError)) {
       waiter.reject(storeError);
       return;
     }
@@ -421,14 +438,29 @@ export class WaitQueue {
     return { blocked, aheadMs };
   }
 
-  /** Reject every waiter (router closing). */
-  close(): void {
+  /**
+   * Router closing: reject every waiter, and every later acquire, with ROUTER_CLOSED (a reservation a
+   * remote store grants after this is given back). Resolves once the store calls already made have
+   * answered (and what they granted was given back), so the store can close after it.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
     this.#timer?.();
     this.#timer = undefined;
     for (const waiter of [...this.#queue]) {
       if (this.#remove(waiter)) waiter.reject(new RouterError('ROUTER_CLOSED', 'The router was closed while this call waited for quota.'));
     }
+    while (this.#busy.size > 0) await Promise.allSettled([...this.#busy]);
   }
+}
+
+function closedError(): RouterError {
+  return new RouterError('ROUTER_CLOSED', 'The router is closed: it takes no new calls or attempts.');
+}
+
+/** A StoreUnavailableError, also one from another copy of this package (where instanceof fails). */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || (RouterError.isInstance(error) && error.code === 'STORE_UNAVAILABLE');
 }
 
 /**

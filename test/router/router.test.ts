@@ -9,7 +9,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/em
 import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, StoreError, UpstreamError } from '../../lib/errors.js';
 import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/quota/memory-store.js';
-import type { QuotaStore } from '../../lib/quota/types.js';
+import type { QuotaStore, ReserveResult } from '../../lib/quota/types.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';
 const KEY_B = 'sk-test-key-workspace-b-9876543210';
@@ -418,6 +418,103 @@ describe('router: a quota store that fails (not an outage)', () => {
 });
 
 describe('router: close()', () => {
+  /**
+   * A remote store: the memory store behind `delayMs` of real time per call (not a MemoryStore, so the
+   * router takes no synchronous path). `log` records each call as it is made and as it answers, and
+   * whether it came after close().
+   */
+  const slowStore = (clock: FakeClock, delayMs: number) => {
+    const memory = new MemoryStore({ clock });
+    const log: string[] = [];
+    let closed = false;
+    const store = new Proxy({}, {
+      get: (_, key) => {
+        const value = Reflect.get(memory, key) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const name = String(key);
+          if (closed) log.push(`${name} AFTER CLOSE`);
+          if (name === 'close') closed = true;
+          await pause(name === 'reserve' ? delayMs : 1);
+          const result = await (value as (...a: unknown[]) => unknown).apply(memory, args);
+          log.push(name === 'reserve' ? `reserve ${(result as ReserveResult).ok ? 'granted' : 'refused'}` : name);
+          return result;
+        };
+      },
+    }) as unknown as QuotaStore;
+    return { memory, store, log };
+  };
+
+  it('a call whose reserve a remote store is still answering gets ROUTER_CLOSED at once; what it was granted goes back before the store closes', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const { memory, store, log } = slowStore(clock, 40);
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
+    const call = router.chat.complete({ messages: text('x'), maxTokens: 10 }).then(() => undefined, (error: unknown) => error);
+    await pause(10);
+    const started = performance.now();
+    await router.close();
+    expect(performance.now() - started, 'close() does not wait for maxWaitMs').to.be.below(1_000);
+    const error = await call;
+    expect((error as RouterError).code).to.equal('ROUTER_CLOSED');
+    expect(log).to.deep.equal(['reserve granted', 'release', 'close']);
+    expect(await memory.pendingReservations()).to.equal(0);
+  });
+
+  it('a waiter the queue is asking the store for when close() runs: rejected, and the late grant released before the store closes', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const { memory, store, log } = slowStore(clock, 40);
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
+    const held = await router.reserve('chat', { messages: text('a'), maxTokens: 5 }); // the free tier's one request this second
+    const waiting = router.chat.complete({ messages: text('b'), maxTokens: 5 }).then(() => undefined, (error: unknown) => error);
+    await pause(60); // refused, queued
+    await clock.advanceAsync(1_100); // the queue's timer: its pump asks the store (40 ms)
+    await pause(10);
+    await router.close();
+    expect(((await waiting) as RouterError).code).to.equal('ROUTER_CLOSED');
+    expect(log.filter((entry) => entry.includes('AFTER CLOSE'))).to.deep.equal([]);
+    expect(log.at(-1)).to.equal('close');
+    expect(log.slice(-3)).to.deep.equal(['reserve granted', 'release', 'close']);
+    expect(await memory.pendingReservations()).to.equal(1); // the lease the test holds
+    await held.release();
+  });
+
+  it('a stream already ending (the caller aborted it) when close() runs is settled before the store closes', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const { memory, store, log } = slowStore(clock, 1);
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const sdk = router.sdk('team-a') as unknown as { chat: { stream: (request: unknown, options: { signal?: AbortSignal }) => Promise<ReadableStream<unknown>> } };
+    sdk.chat.stream = async (_request, { signal }) => {
+      let sent = false;
+      return new ReadableStream({
+        pull(controller) {
+          if (sent) return new Promise<void>((resolve) => signal?.addEventListener('abort', () => (controller.error(signal.reason), resolve())));
+          sent = true;
+          controller.enqueue({ event: 'message', data: { id: 'x', model: 'm', choices: [{ index: 0, delta: { content: 'hi' }, finishReason: null }] } });
+        },
+      });
+    };
+    const controller = new AbortController();
+    const stream = await router.chat.stream({ messages: text('x'), maxTokens: 10 }, { signal: controller.signal });
+    await stream[Symbol.asyncIterator]().next();
+    controller.abort();
+    await router.close();
+    expect(log.filter((entry) => entry.includes('AFTER CLOSE'))).to.deep.equal([]);
+    expect(log.slice(-2)).to.deep.equal(['settle', 'close']);
+    expect(await memory.pendingReservations()).to.equal(0);
+  });
+
+  it('router.reserve() in flight when close() runs: ROUTER_CLOSED, nothing left held', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const { memory, store, log } = slowStore(clock, 40);
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const lease = router.reserve('chat', { messages: text('a'), maxTokens: 5 }).then(() => undefined, (error: unknown) => error);
+    await pause(5);
+    await router.close();
+    expect(((await lease) as RouterError).code).to.equal('ROUTER_CLOSED');
+    expect(log).to.deep.equal(['reserve granted', 'release', 'close']);
+    expect(await memory.pendingReservations()).to.equal(0);
+  });
+
   it('lets a call in flight finish and settle before the store closes; refuses calls after it (ROUTER_CLOSED)', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const memory = new MemoryStore({ clock });

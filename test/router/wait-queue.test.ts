@@ -7,7 +7,7 @@ import { FakeClock } from '../../lib/clock.js';
 import { AbortError, QuotaExhaustedError } from '../../lib/errors.js';
 import { MemoryStore } from '../../lib/quota/memory-store.js';
 import { WINDOW_KINDS, type QuotaStore, type ReserveRequest, type ReserveResult } from '../../lib/quota/types.js';
-import { WaitQueue, type Acquired } from '../../lib/router/wait-queue.js';
+import { STORE_RETRY_MS, WaitQueue, type Acquired } from '../../lib/router/wait-queue.js';
 
 const START = Date.UTC(2026, 10, 29, 12, 0, 0, 0);
 
@@ -252,5 +252,26 @@ describe('wait queue', () => {
     expect(call.done).to.equal(true);
     expect(reserves).to.equal(3);
     expect((call.value as Acquired).waitedMs).to.equal(2);
+  });
+
+  it('a StoreUnavailableError from another copy of the package is waited on like our own, not thrown', async () => {
+    const clock = new FakeClock(START);
+    // What another copy's error looks like here: a RouterError by its marker, not by instanceof.
+    const foreign = Object.assign(new Error('Redis is down (other copy)'), { code: 'STORE_UNAVAILABLE', [Symbol.for('mistral-router.error')]: true });
+    let reserves = 0;
+    const store = {
+      async reserve(): Promise<ReserveResult> {
+        reserves++;
+        if (reserves === 1) throw foreign;
+        return { ok: true, reservation: { id: 'r', workspace: 'w', model: 'm', candidateIndex: 0, tokens: 10, requests: 1, at: clock.now(), windows: [] }, refusals: [] };
+      },
+    } as unknown as QuotaStore;
+    const queue = new WaitQueue(store, clock);
+    const call = track(queue.acquire(request, 5_000, undefined, undefined));
+    await clock.advanceAsync(0);
+    expect(call.done, String(call.error)).to.equal(false);
+    await clock.advanceAsync(STORE_RETRY_MS);
+    expect(call.error, String(call.error)).to.equal(undefined);
+    expect((call.value as Acquired).waitedMs).to.equal(STORE_RETRY_MS);
   });
 });
