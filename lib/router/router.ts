@@ -386,18 +386,29 @@ export class Router {
       waitedMs: state.waitedMs,
       passedOver: passedOver(state.refusals),
       plan: prepared.plan,
+      // A settle or release begun before close() is in flight: close() waits for it before the store closes.
       settle: async (usage, headers) => {
         if (!open) return;
         open = false;
-        if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
-        await this.#settleAndLearn(workspace, reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens, headers);
-        void this.#queue.pump();
+        this.#inFlight++;
+        try {
+          if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
+          await this.#settleAndLearn(workspace, reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens, headers);
+          void this.#queue.pump();
+        } finally {
+          this.#callEnded();
+        }
       },
       release: async () => {
         if (!open) return;
         open = false;
-        await this.#bookkeeping('release', () => this.store.release(reservation));
-        void this.#queue.pump();
+        this.#inFlight++;
+        try {
+          await this.#bookkeeping('release', () => this.store.release(reservation));
+          void this.#queue.pump();
+        } finally {
+          this.#callEnded();
+        }
       },
     };
   }

@@ -166,7 +166,7 @@ export class WaitQueue {
       if (result === undefined) await ask();
       // Capacity that came back while a remote store answered (a settle, a release: their pump found
       // nobody waiting) makes its refusal stale: ask again, twice at most.
-      for (let again = 0; again < 2 && result?.ok === false && this.#returns !== returns && !signal?.aborted; again++) {
+      for (let again = 0; again < 2 && result?.ok === false && this.#returns !== returns && !signal?.aborted && !this.#closed; again++) {
         returns = this.#returns;
         await ask();
       }
@@ -216,6 +216,11 @@ export class WaitQueue {
     storeError: Error | undefined,
   ): Promise<Acquired> {
     return new Promise<Acquired>((resolve, reject) => {
+      // Closed meanwhile (a `wait` listener may call router.close()): nobody would serve it.
+      if (this.#closed) {
+        reject(closedError());
+        return;
+      }
       const onAbort = () => {
         if (this.#remove(waiter)) {
           reject(new AbortError('The request was aborted while waiting for quota.'));

@@ -503,6 +503,30 @@ describe('router: close()', () => {
     expect(await memory.pendingReservations()).to.equal(0);
   });
 
+  it('a lease settle begun before close() reaches the store before it closes', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const { memory, store, log } = slowStore(clock, 1);
+    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const lease = await router.reserve('chat', { messages: text('a'), maxTokens: 5 });
+    void lease.settle({ promptTokens: 3, totalTokens: 8 });
+    await router.close();
+    expect(log.filter((entry) => entry.includes('AFTER CLOSE'))).to.deep.equal([]);
+    expect(log.indexOf('settle')).to.be.within(0, log.indexOf('close') - 1);
+    expect(await memory.pendingReservations()).to.equal(0);
+  });
+
+  it('close() called by a wait listener: the call that was about to queue gets ROUTER_CLOSED, close() does not wait for its bound', async () => {
+    const { router, clock, emulator } = await setup();
+    await drive(clock, router.chat.complete({ messages: text('a'), maxTokens: 5 }));
+    let closing: Promise<void> | undefined;
+    router.events.on('wait', () => (closing ??= router.close()));
+    const error = await router.chat.complete({ messages: text('b'), maxTokens: 5 }).then(() => undefined, (e: unknown) => e);
+    expect((error as RouterError).code).to.equal('ROUTER_CLOSED');
+    const closed = await Promise.race([(closing as Promise<void>).then(() => true), pause(1_000).then(() => false)]);
+    expect(closed, 'close() resolved without the clock reaching maxWaitMs').to.equal(true);
+    expect(emulator.stats().requests).to.equal(1);
+  });
+
   it('router.reserve() in flight when close() runs: ROUTER_CLOSED, nothing left held', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 40);
