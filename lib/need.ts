@@ -15,6 +15,8 @@ export const STRATEGIES: readonly Strategy[] = ['smallest-sufficient', 'newest',
 export type Endpoint = 'chat' | 'embeddings' | 'fim';
 
 const endpointCapability: Record<Endpoint, Capability> = { chat: 'chat', embeddings: 'embedding', fim: 'fim' };
+/** The fields of a {@link Need}. */
+const NEED_FIELDS: ReadonlySet<string> = new Set(['capabilities', 'minContext', 'family', 'version', 'openWeights', 'prefer', 'exclude', 'strategy', 'includeDeprecated']);
 
 /** What a caller needs of a model. Every field narrows the candidates. */
 export interface Need {
@@ -72,8 +74,16 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
     throw new NeedError('need', `expected an object, received ${Array.isArray(need) ? 'an array' : typeof need}`);
   }
   const given: Need = need ?? {};
+  for (const key in given) {
+    // A misspelt field (`capability`) would otherwise be ignored and the call routed without it.
+    if (!NEED_FIELDS.has(key)) throw new NeedError(`need.${key}`, `unknown field; known: ${[...NEED_FIELDS].join(', ')}`);
+  }
+  const endpointBit = capabilityBit.get(endpointCapability[endpoint]);
+  if (endpointBit === undefined || !Object.hasOwn(endpointCapability, endpoint)) {
+    throw new NeedError('endpoint', `expected one of ${Object.keys(endpointCapability).join(', ')}, received ${JSON.stringify(endpoint)}`);
+  }
   // Capabilities as a bit mask: a cheap, order-free key, and one shared array per distinct set.
-  let mask = capabilityBit.get(endpointCapability[endpoint]) as number;
+  let mask = endpointBit;
   for (const capability of implied) mask |= capabilityBit.get(capability) as number;
   const requested = given.capabilities;
   if (requested !== undefined) {
@@ -94,6 +104,7 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   const strategy = given.strategy ?? defaultStrategy;
   if (!STRATEGIES.includes(strategy)) throw new NeedError('need.strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
   if (given.openWeights !== undefined && typeof given.openWeights !== 'boolean') throw new NeedError('need.openWeights', 'expected true or false');
+  if (given.includeDeprecated !== undefined && typeof given.includeDeprecated !== 'boolean') throw new NeedError('need.includeDeprecated', 'expected true or false');
   const family = stringList(given.family, 'need.family');
   const prefer = stringList(given.prefer, 'need.prefer') ?? NONE;
   const exclude = stringList(given.exclude, 'need.exclude') ?? NONE;

@@ -46,7 +46,7 @@ import type {
   WindowSpec,
 } from './types.js';
 import { WINDOW_KINDS } from './types.js';
-import { validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
+import { quotaInvalid, validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
 
 export { StoreError, StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
@@ -248,6 +248,7 @@ export class RedisStore implements QuotaStore {
   readonly #detach: () => void;
 
   constructor(options: RedisStoreOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('RedisStore: options must be an object');
     const {
       redis = DEFAULT_URL,
       keyPrefix = 'mr:',
@@ -264,8 +265,14 @@ export class RedisStore implements QuotaStore {
     if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
       throw new TypeError(`RedisStore: onStoreError must be 'fail-closed' or 'fail-open', received ${JSON.stringify(onStoreError)}`);
     }
-    if (!(Number.isFinite(commandTimeoutMs) && commandTimeoutMs > 0)) {
-      throw new TypeError(`RedisStore: commandTimeoutMs must be a positive number of ms, received ${String(commandTimeoutMs)}`);
+    if (!(typeof commandTimeoutMs === 'number' && commandTimeoutMs > 0 && commandTimeoutMs <= 2_147_483_647)) {
+      throw new TypeError(`RedisStore: commandTimeoutMs must be a positive number of ms up to 2147483647 (a timer's limit), received ${String(commandTimeoutMs)}`);
+    }
+    if (clock !== undefined && (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function')) {
+      throw new TypeError('RedisStore: clock must be a Clock with a now() method');
+    }
+    if (createFallbackStore !== undefined && typeof createFallbackStore !== 'function') {
+      throw new TypeError(`RedisStore: createFallbackStore must be a function returning a QuotaStore, received ${typeof createFallbackStore}`);
     }
     if (!(Number.isSafeInteger(reservationTtlMs) && reservationTtlMs > 0)) {
       throw new TypeError(`RedisStore: reservationTtlMs must be a positive integer of ms, received ${String(reservationTtlMs)}`);
@@ -350,11 +357,13 @@ export class RedisStore implements QuotaStore {
   }
 
   async settle(reservation: Reservation, actualTokens: number): Promise<void> {
+    checkReservation(reservation);
     validateActualTokens(actualTokens);
     await this.#giveBack('settle', reservation, actualTokens - reservation.tokens, 0);
   }
 
   async release(reservation: Reservation): Promise<void> {
+    checkReservation(reservation);
     await this.#giveBack('release', reservation, -reservation.tokens, -reservation.requests);
   }
 
@@ -487,6 +496,15 @@ export class RedisStore implements QuotaStore {
     const queue = this.#batches.get(group);
     if (queue === undefined) return;
     this.#batches.delete(group);
+    try {
+      this.#send(group, queue);
+    } catch (error) {
+      // Runs from process.nextTick: a throw here would be an uncaught exception. The batch fails instead.
+      for (const decision of queue) decision.reject(error);
+    }
+  }
+
+  #send(group: string, queue: QueuedDecision[]): void {
     // Settles, releases and observations queued before these decisions go first (one connection: Redis
     // runs scripts in the order sent), so capacity given back earlier in the tick is seen, as in the
     // memory store; a settle always refers to a reservation of an earlier script.
@@ -563,6 +581,15 @@ export class RedisStore implements QuotaStore {
     const queue = this.#pieces.get(group);
     if (queue === undefined) return;
     this.#pieces.delete(group);
+    try {
+      this.#sendPieces(queue);
+    } catch (error) {
+      // As in #flush: never throw from process.nextTick.
+      for (const piece of queue) piece.reject(error);
+    }
+  }
+
+  #sendPieces(queue: QueuedPiece[]): void {
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const chunk = queue.slice(from, from + MAX_BATCH);
       const settles = chunk.filter((piece) => piece.kind === 'settle');
@@ -868,6 +895,13 @@ function reserveCommand(batch: readonly QueuedDecision[], now: number | string, 
     else args.push(listed.length, ...listed);
   });
   return { keys, args };
+}
+
+/** A reservation as reserve returned it (the memory store's check, and its error). */
+function checkReservation(reservation: Reservation): void {
+  if (reservation === null || typeof reservation !== 'object' || typeof reservation.id !== 'string' || !Array.isArray(reservation.windows)) {
+    throw quotaInvalid('reservation', 'must be a Reservation returned by reserve');
+  }
 }
 
 /** The pending member of a reservation (see the key layout in redis-scripts.ts). */

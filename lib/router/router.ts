@@ -125,7 +125,11 @@ export interface Lease {
   /** The candidates ahead of this one passed over for quota (see {@link Decision.passedOver}). */
   readonly passedOver: readonly PassedOver[];
   readonly plan: Plan;
-  /** The call happened: replace the estimate by its usage; pass its response headers to learn limits. Idempotent. */
+  /**
+   * The call happened: replace the estimate by its usage (without `totalTokens`, the estimate stands); pass
+   * its response headers to learn limits. Idempotent. A usage count that is not a whole number >= 0 is a
+   * NeedError and leaves the lease open (settle again, or release).
+   */
   settle(usage?: { readonly promptTokens?: number; readonly totalTokens?: number }, headers?: Headers): Promise<void>;
   /** The call never reached Mistral: return everything. Idempotent. */
   release(): Promise<void>;
@@ -208,12 +212,47 @@ interface CallState {
   refusals: readonly CandidateRefusal[];
 }
 
-function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0): number {
+/** The longest delay a timer can hold (setTimeout's limit): every option that becomes a timer stays under it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || !Number.isInteger(value)) {
-    throw new ConfigError(option, `expected a whole number >= ${min}, received ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || !Number.isInteger(value)) {
+    throw new ConfigError(option, `expected a whole number from ${min} to ${max}, received ${String(value)}`);
   }
   return value;
+}
+
+/** Checks a call's options before anything is reserved. */
+function checkCallOptions(options: CallOptions | undefined): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') throw new NeedError('options', 'expected { signal?, timeoutMs? }');
+  const { signal, timeoutMs } = options;
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
+    throw new NeedError('options.signal', 'expected an AbortSignal');
+  }
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS)) {
+    throw new NeedError('options.timeoutMs', `expected a whole number of ms from 1 to ${MAX_TIMER_MS}, received ${String(timeoutMs)}`);
+  }
+}
+
+/** A usage count a caller reports on a lease: absent, or a whole number of tokens >= 0. */
+function usageCount(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new NeedError(field, `expected a whole number of tokens >= 0, received ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return value;
+}
+
+const QUOTA_STORE_METHODS = ['reserve', 'settle', 'release', 'observe', 'snapshot', 'pendingReservations', 'close'] as const;
+const ESTIMATOR_METHODS = ['estimateInputs', 'estimateText', 'estimateFim', 'estimateMessages', 'observe'] as const;
+
+/** `value` has every method in `methods` (a duck-typed store or estimator), else a ConfigError naming `option`. */
+function checkMethods(option: string, value: unknown, methods: readonly string[]): void {
+  if (value === undefined) return;
+  const missing = value === null || typeof value !== 'object' ? methods : methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) throw new ConfigError(option, `expected an object with ${missing.join(', ')}()`);
 }
 
 export class Router {
@@ -263,15 +302,22 @@ export class Router {
     const { workspaces, catalog, store, clock = systemClock, strategy = 'smallest-sufficient', serverURL, tokenEstimator, planCacheSize } = options;
     if (!Array.isArray(workspaces) || workspaces.length === 0) throw new ConfigError('workspaces', 'expected at least one { name, apiKey, tier }');
     if (!STRATEGIES.includes(strategy)) throw new ConfigError('strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
+    checkMethods('catalog', catalog, ['resolve', 'model', 'hasTier', 'limits', 'query']);
+    checkMethods('store', store, QUOTA_STORE_METHODS);
+    checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
+    checkMethods('clock', clock, ['now', 'setTimer']);
+    if (serverURL !== undefined && (typeof serverURL !== 'string' || !/^https?:\/\//.test(serverURL) || !URL.canParse(serverURL))) {
+      throw new ConfigError('serverURL', `expected an http(s) URL, received ${JSON.stringify(serverURL)}`);
+    }
     this.catalog = catalog ?? loadCatalog();
     this.#clock = clock;
     this.store = store ?? new MemoryStore({ clock });
     this.#options = {
-      maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000),
+      maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000, 0, MAX_TIMER_MS),
       strategy,
       maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 5, 1),
-      cooldownMs: positiveInteger('cooldownMs', options.cooldownMs, 30_000),
-      timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1),
+      cooldownMs: positiveInteger('cooldownMs', options.cooldownMs, 30_000, 0, MAX_TIMER_MS),
+      timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1, MAX_TIMER_MS),
       defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
       unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
     };
@@ -299,6 +345,7 @@ export class Router {
       Object.entries(options.fallbacks ?? {}).map(([model, list]) => {
         const id = this.catalog.resolve(model);
         if (id === undefined) throw new ConfigError(`fallbacks.${model}`, 'unknown model id or alias');
+        if (!Array.isArray(list)) throw new ConfigError(`fallbacks.${model}`, 'expected a list of model ids or aliases');
         list.forEach((fallback, index) => {
           if (this.catalog.resolve(fallback) === undefined) throw new ConfigError(`fallbacks.${model}[${index}]`, `unknown model ${JSON.stringify(fallback)}`);
         });
@@ -363,6 +410,7 @@ export class Router {
    * learns), or release it if the call never reached Mistral. Until then the tokens stay held.
    */
   async reserve(endpoint: Endpoint, request: RoutedChatRequest | RoutedEmbeddingRequest | RoutedFimRequest, options?: CallOptions): Promise<Lease> {
+    checkCallOptions(options);
     const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     let reservation: Reservation;
@@ -389,6 +437,11 @@ export class Router {
       // A settle or release begun before close() is in flight: close() waits for it before the store closes.
       settle: async (usage, headers) => {
         if (!open) return;
+        // Refused before the lease closes: the caller can settle again with good numbers, or release.
+        if (usage !== undefined && (usage === null || typeof usage !== 'object')) throw new NeedError('usage', 'expected { promptTokens?, totalTokens? }');
+        usageCount(usage?.promptTokens, 'usage.promptTokens');
+        usageCount(usage?.totalTokens, 'usage.totalTokens');
+        if (headers === null) headers = undefined;
         open = false;
         this.#inFlight++;
         try {
@@ -495,7 +548,7 @@ export class Router {
     const { models, rejected, candidates } = this.#fit(ranked, contextTokens, normalised.minContext);
     const estimated = promptEstimate + maxOutput;
     const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
-    const wait = maxWaitMs === undefined ? this.#options.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0);
+    const wait = maxWaitMs === undefined ? this.#options.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0, 0, MAX_TIMER_MS);
     return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
   }
 
@@ -632,6 +685,7 @@ export class Router {
     options: CallOptions | undefined,
     send: (sdk: Mistral, request: Record<string, unknown>, options: Attempt['options']) => Promise<T>,
   ): Promise<Routed<T>> {
+    checkCallOptions(options);
     const prepared = this.#prepare(endpoint, request as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     this.#inFlight++;
@@ -833,6 +887,7 @@ export class Router {
   // ---- streams ---------------------------------------------------------------------------------
 
   async #stream(request: RoutedChatRequest, options: CallOptions | undefined): Promise<RoutedStream> {
+    checkCallOptions(options);
     const prepared = this.#prepare('chat', request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
     // In flight until handed over; from then on #openStreams holds it.

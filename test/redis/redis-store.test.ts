@@ -360,6 +360,21 @@ describe('RedisStore (Redis-specific)', function () {
     expect(() => new RedisStore({ redis: redisUrl, onStoreError: 'sometimes' as 'fail-open' })).to.throw(TypeError, /onStoreError/);
     expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 0 })).to.throw(TypeError, /commandTimeoutMs/);
     expect(() => new RedisStore({ redis: redisUrl, reservationTtlMs: -1 })).to.throw(TypeError, /reservationTtlMs/);
+    expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 3e9 })).to.throw(TypeError, /commandTimeoutMs/);
+    // A bad clock used to be accepted, then crash the process from the batch's nextTick at the first reserve.
+    expect(() => new RedisStore({ redis: redisUrl, clock: {} as FakeClock })).to.throw(TypeError, /clock/);
+    expect(() => new RedisStore({ redis: redisUrl, createFallbackStore: 5 as unknown as () => MemoryStore })).to.throw(TypeError, /createFallbackStore/);
+    expect(() => new RedisStore(null as unknown as {})).to.throw(TypeError, /options/);
+  });
+
+  it('refuses a settle or release of something that is not a reservation, typed as the memory store does', async function () {
+    const store = open();
+    for (const bad of [null, undefined, {}, { id: 5 }]) {
+      const settle = await store.settle(bad as never, 1).then(() => undefined, (e: unknown) => e);
+      expect((settle as { code?: string }).code, String(bad)).to.equal('QUOTA_INVALID');
+      const release = await store.release(bad as never).then(() => undefined, (e: unknown) => e);
+      expect((release as { code?: string }).code, String(bad)).to.equal('QUOTA_INVALID');
+    }
   });
 
   it('uses a client it is given without closing it', async function () {

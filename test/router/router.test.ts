@@ -390,6 +390,69 @@ describe('router: failures', () => {
   });
 });
 
+describe('router: bad options and usage are typed errors, before anything is reserved or sent', () => {
+  it('call options, need fields, endpoints and lease usage', async () => {
+    const { router, store, emulator, events } = await setup();
+    const need = async (promise: Promise<unknown>, field: string) => {
+      const error = await promise.then(() => undefined, (e: unknown) => e);
+      expect(error, field).to.be.instanceOf(NeedError);
+      expect((error as NeedError).field).to.equal(field);
+    };
+    // One bad timeoutMs used to time every attempt out at once and cool five models down for every caller.
+    for (const timeoutMs of [-1, 0, Number.NaN, 1.5, 1e300, '100' as unknown as number]) {
+      await need(router.chat.complete({ messages: text('x'), maxTokens: 5 }, { timeoutMs }), 'options.timeoutMs');
+    }
+    // A signal that is no AbortSignal used to throw a raw TypeError with the reservation taken.
+    await need(router.chat.complete({ messages: text('x'), maxTokens: 5 }, { signal: 'x' as unknown as AbortSignal }), 'options.signal');
+    await need(router.chat.stream({ messages: text('x'), maxTokens: 5 }, { signal: {} as AbortSignal }), 'options.signal');
+    await need(router.reserve('bogus' as 'chat', { messages: text('x') }), 'endpoint');
+    await need(router.plan({ messages: text('x') }, 'bogus' as 'chat'), 'endpoint');
+    // A misspelt need field used to be ignored: the call routed to a model without the capability.
+    await need(router.chat.complete({ need: { capability: ['vision'] } as never, messages: text('x') }), 'need.capability');
+    await need(router.chat.complete({ need: { includeDeprecated: 'yes' as unknown as boolean }, messages: text('x') }), 'need.includeDeprecated');
+    expect(emulator.stats().requests).to.equal(0);
+    expect(events.filter((e) => e.name === 'cooldown')).to.deep.equal([]);
+    expect(await store.pendingReservations()).to.equal(0);
+    // A bad usage count on a lease is refused and the lease stays open (it used to close and hold the quota).
+    const lease = await router.reserve('chat', { messages: text('x'), maxTokens: 5 });
+    for (const totalTokens of [Number.POSITIVE_INFINITY, -1, 1.5, Number.NaN, '500' as unknown as number]) {
+      await need(lease.settle({ totalTokens }), 'usage.totalTokens');
+    }
+    await need(lease.settle(5 as never), 'usage');
+    expect(await store.pendingReservations()).to.equal(1);
+    await lease.settle({ promptTokens: 3, totalTokens: 8 }, null as unknown as Headers);
+    expect(await store.pendingReservations()).to.equal(0);
+  });
+
+  it('createRouter options that would break every call are refused, naming the option', () => {
+    const workspaces = [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }];
+    const refuses = (options: Partial<RouterOptions>, option: string) => {
+      const error = (() => {
+        try {
+          createRouter({ workspaces, ...options });
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(error, option).to.be.instanceOf(RouterError);
+      expect((error as RouterError).code, option).to.equal('CONFIG_INVALID');
+      expect((error as Error).message, option).to.contain(option);
+      expect((error as Error).message).to.not.contain(KEY_A);
+    };
+    refuses({ timeoutMs: 3e9 }, 'timeoutMs');
+    refuses({ maxWaitMs: 3e9 }, 'maxWaitMs');
+    refuses({ cooldownMs: 3e9 }, 'cooldownMs');
+    refuses({ fallbacks: { 'mistral-small-2506': 'open-mistral-nemo' as unknown as string[] } }, 'fallbacks.mistral-small-2506');
+    refuses({ serverURL: 'not a url' }, 'serverURL');
+    refuses({ serverURL: 5 as unknown as string }, 'serverURL');
+    refuses({ store: {} as QuotaStore }, 'store');
+    refuses({ tokenEstimator: {} as never }, 'tokenEstimator');
+    refuses({ catalog: {} as never }, 'catalog');
+    refuses({ clock: {} as never }, 'clock');
+  });
+});
+
 describe('router: a quota store that fails (not an outage)', () => {
   it('a custom store throwing a plain Error gives the caller a typed StoreError with the cause; nothing is sent', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
