@@ -245,6 +245,42 @@ function usageCount(value: unknown, field: string): number | undefined {
   return value;
 }
 
+/** A limit an override gives: null (unknown: unmetered) or a whole number >= 0. */
+function overrideLimit(field: string, value: unknown): void {
+  if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) {
+    throw new ConfigError(field, `expected a whole number >= 0 or null, received ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+}
+
+/**
+ * A workspace's overrides, checked, with model aliases resolved to ids (the windows are built per id, so an
+ * override under an alias or a misspelt id would be ignored without a word).
+ */
+function checkOverrides(field: string, overrides: WorkspaceOverrides, catalog: Catalog): WorkspaceOverrides {
+  if (overrides === null || typeof overrides !== 'object') throw new ConfigError(field, 'expected { requestsPerSecond?, models? }');
+  for (const key of Object.keys(overrides)) {
+    if (key !== 'requestsPerSecond' && key !== 'models') throw new ConfigError(`${field}.${key}`, 'unknown field; known: requestsPerSecond, models');
+  }
+  overrideLimit(`${field}.requestsPerSecond`, overrides.requestsPerSecond);
+  if (overrides.models === undefined) return overrides;
+  if (overrides.models === null || typeof overrides.models !== 'object') throw new ConfigError(`${field}.models`, 'expected { [model]: { tokensPerMinute?, tokensPerMonth? } }');
+  const models: Record<string, { tokensPerMinute?: number | null; tokensPerMonth?: number | null }> = {};
+  for (const [name, limits] of Object.entries(overrides.models)) {
+    const at = `${field}.models.${name}`;
+    const id = catalog.resolve(name);
+    if (id === undefined) throw new ConfigError(at, 'unknown model id or alias');
+    if (limits === null || typeof limits !== 'object') throw new ConfigError(at, 'expected { tokensPerMinute?, tokensPerMonth? }');
+    for (const key of Object.keys(limits)) {
+      if (key !== 'tokensPerMinute' && key !== 'tokensPerMonth') throw new ConfigError(`${at}.${key}`, 'unknown field; known: tokensPerMinute, tokensPerMonth');
+    }
+    overrideLimit(`${at}.tokensPerMinute`, limits.tokensPerMinute);
+    overrideLimit(`${at}.tokensPerMonth`, limits.tokensPerMonth);
+    if (models[id] !== undefined) throw new ConfigError(at, `${id} is overridden twice (by id and by alias)`);
+    models[id] = limits;
+  }
+  return { ...overrides, models };
+}
+
 const QUOTA_STORE_METHODS = ['reserve', 'settle', 'release', 'observe', 'snapshot', 'pendingReservations', 'close'] as const;
 const ESTIMATOR_METHODS = ['estimateInputs', 'estimateText', 'estimateFim', 'estimateMessages', 'observe'] as const;
 
@@ -331,8 +367,9 @@ export class Router {
       if (!this.catalog.hasTier(config.tier)) {
         throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${this.catalog.tiers.map((t) => t.name).join(', ')}`);
       }
+      const overrides = config.overrides === undefined ? undefined : checkOverrides(`${field}.overrides`, config.overrides, this.catalog);
       return {
-        config,
+        config: overrides === undefined ? config : { ...config, overrides },
         client: new WorkspaceClient({ name: config.name, apiKey: config.apiKey, serverURL, timeoutMs: this.#options.timeoutMs }),
         disabled: false,
         learnedKinds: new Map(),

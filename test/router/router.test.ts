@@ -450,6 +450,22 @@ describe('router: bad options and usage are typed errors, before anything is res
     refuses({ tokenEstimator: {} as never }, 'tokenEstimator');
     refuses({ catalog: {} as never }, 'catalog');
     refuses({ clock: {} as never }, 'clock');
+    const withOverrides = (overrides: unknown) => ({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: overrides as never }] });
+    const refusesOverrides = (overrides: unknown, option: string) => {
+      expect(() => createRouter(withOverrides(overrides)), option).to.throw(RouterError, option);
+    };
+    refusesOverrides({ requestsPerSecond: -1 }, 'workspaces[0].overrides.requestsPerSecond');
+    refusesOverrides({ requestsPerSecond: '5' }, 'workspaces[0].overrides.requestsPerSecond');
+    refusesOverrides({ requestsPerSecnd: 5 }, 'workspaces[0].overrides.requestsPerSecnd');
+    refusesOverrides({ models: { 'mistral-smal-2506': { tokensPerMinute: 10 } } }, 'workspaces[0].overrides.models.mistral-smal-2506');
+    refusesOverrides({ models: { 'open-mistral-nemo': { tokensPerMinute: 1.5 } } }, 'workspaces[0].overrides.models.open-mistral-nemo.tokensPerMinute');
+    refusesOverrides({ models: { 'mistral-small-2506': { tokensPerMinute: 10 }, 'mistral-small-latest': { tokensPerMinute: 20 } } }, 'overridden twice');
+  });
+
+  it('an override given under a model alias applies to the model', async () => {
+    const { router } = await setup({}, { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { models: { 'mistral-small-latest': { tokensPerMinute: 10 } } } }] });
+    const plan = await router.plan({ model: 'mistral-small-2506', messages: text('x'), maxTokens: 50 });
+    expect(plan.candidates.find((c) => c.model === 'mistral-small-2506')?.room).to.equal(false);
   });
 });
 
