@@ -146,8 +146,15 @@ interface Origin {
  * @throws CatalogError for any unreadable, malformed or inconsistent file.
  */
 export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
+  if (options === null || typeof options !== 'object') throw new TypeError(`loadCatalog: options must be an object, received ${options === null ? 'null' : typeof options}`);
   const { files = [], sources = [], bundled = true } = options;
-  if (!Array.isArray(files)) throw new TypeError(`loadCatalog: option "files" must be an array of paths, received ${typeof files}`);
+  if (!Array.isArray(files) || !files.every((path) => typeof path === 'string' && path !== '')) {
+    throw new TypeError('loadCatalog: option "files" must be an array of file paths (non-empty strings)');
+  }
+  if (!Array.isArray(sources) || !sources.every((source) => source !== null && typeof source === 'object' && typeof source.text === 'string' && typeof source.name === 'string')) {
+    throw new TypeError('loadCatalog: option "sources" must be an array of { name: string, text: string }');
+  }
+  if (typeof bundled !== 'boolean') throw new TypeError(`loadCatalog: option "bundled" must be true or false, received ${typeof bundled}`);
   const schema = loadSchemas();
 
   const documents: { document: CatalogInput; full: boolean }[] = [];

@@ -73,6 +73,15 @@ export function newestVersions(models: readonly Model[]): Map<string, number> {
 
 /** Validate a query's fields (unknown capability, negative context...) and throw NeedError naming the field. */
 export function validateQuery(query: ModelQuery): void {
+  if (query === null || typeof query !== 'object' || Array.isArray(query)) throw new NeedError('query', 'expected an object');
+  if (query.capabilities !== undefined && !Array.isArray(query.capabilities)) throw new NeedError('capabilities', 'expected a list of capabilities');
+  const family = query.family;
+  if (family !== undefined && typeof family !== 'string' && !(Array.isArray(family) && family.every((f) => typeof f === 'string'))) {
+    throw new NeedError('family', 'expected a family name or a list of them');
+  }
+  for (const flag of ['openWeights', 'includeDeprecated'] as const) {
+    if (query[flag] !== undefined && typeof query[flag] !== 'boolean') throw new NeedError(flag, 'expected true or false');
+  }
   query.capabilities?.forEach((capability, index) => {
     if (!isCapability(capability)) {
       throw new NeedError(`capabilities[${index}]`, `unknown capability ${JSON.stringify(capability)}; known: ${CAPABILITIES.join(', ')}`);

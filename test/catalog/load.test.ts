@@ -90,6 +90,16 @@ describe('catalogue: the bundled files', () => {
     expect(catalog.limits('free', 'mistral-small-2506').tokensPerMinute).to.equal(null);
   });
 
+  it('refuses options of the wrong shape, naming the option', () => {
+    expect(() => loadCatalog(null as never)).to.throw(TypeError, /options must be an object/);
+    expect(() => loadCatalog({ sources: 'abc' as never })).to.throw(TypeError, /"sources"/);
+    expect(() => loadCatalog({ sources: [null as never] })).to.throw(TypeError, /"sources"/);
+    expect(() => loadCatalog({ sources: [{ name: 'x', text: 5 as never }] })).to.throw(TypeError, /"sources"/);
+    // A number used to be read as a file descriptor.
+    expect(() => loadCatalog({ files: [5 as never] })).to.throw(TypeError, /"files"/);
+    expect(() => loadCatalog({ bundled: 'no' as never })).to.throw(TypeError, /"bundled"/);
+  });
+
   it('refuses an unknown tier with the known ones named', () => {
     expect(() => loadCatalog().tier('gold')).to.throw(CatalogError, /unknown tier "gold"; known tiers: free/);
   });

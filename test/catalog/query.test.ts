@@ -61,4 +61,11 @@ describe('catalogue: queries', () => {
     expect(() => catalog.query({ minContext: -1 })).to.throw(NeedError, /minContext: expected a whole number/);
     expect(() => catalog.query({ version: 'newest' })).to.throw(NeedError, /version: expected "latest"/);
   });
+
+  it('refuses a query of the wrong shape with NeedError naming the field (raw TypeErrors before)', () => {
+    expect(() => catalog.query(null as never)).to.throw(NeedError, /query: expected an object/);
+    expect(() => catalog.query({ capabilities: 'vision' as never })).to.throw(NeedError, /capabilities: expected a list/);
+    expect(() => catalog.query({ family: 5 as never })).to.throw(NeedError, /family/);
+    expect(() => catalog.query({ openWeights: 'yes' as never })).to.throw(NeedError, /openWeights/);
+  });
 });
