@@ -40,6 +40,9 @@ function loadSchemas(): NonNullable<typeof schemas> {
     copy.required = topRequired;
     const item = copy.definitions[definition];
     if (item !== undefined) item.required = [key];
+    // A tier override may give one limit of a model: the other keeps its earlier value (see mergeTiers).
+    const limits = copy.definitions.modelLimits;
+    if (limits !== undefined) limits.required = [];
     delete (copy as Record<string, unknown>).$id;
     return copy;
   };

@@ -853,7 +853,8 @@ export class Router {
         workspace.learnedKinds.set(window.kind, { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope, limit: null });
         this.#invalidate(true);
       }
-      if (window.limit === undefined) continue;
+      // A limit of 0 comes with 429s: a refusal, not the tier's limit; the stores do not learn it either.
+      if (window.limit === undefined || window.limit === 0) continue;
       let known = workspace.knownLimits.get(window.kind);
       if (known === undefined) workspace.knownLimits.set(window.kind, (known = new Map()));
       const scoped = window.scope === 'workspace' ? '' : model;

@@ -157,6 +157,16 @@ describe('catalogue: malformed files are refused whole, with file, line and fiel
 });
 
 describe('catalogue: user files add and override', () => {
+  it('an override of one limit of a model keeps its other limit (the schema asked for both)', () => {
+    const catalog = loadCatalog({
+      sources: [{ name: 'mine.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      open-mistral-nemo: { tokensPerMinute: 2000000 }\n' }],
+    });
+    const bundled = loadCatalog().limits('free', 'open-mistral-nemo');
+    expect(catalog.limits('free', 'open-mistral-nemo')).to.deep.equal({ ...bundled, tokensPerMinute: 2_000_000 });
+    // A new tier must still be complete, its model limits included.
+    expect(() => loadCatalog({ sources: [{ name: 'new.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: gold\n    requestsPerSecond: 5\n    models:\n      open-mistral-nemo: { tokensPerMinute: 1 }\n' }] })).to.throw(CatalogError, /tokensPerMonth/);
+  });
+
   it('a workspace console limit overrides the bundled tier value, other values stay', () => {
     const catalog = loadCatalog({
       sources: [{ name: 'mine.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      open-mistral-nemo: { tokensPerMinute: 2000, tokensPerMonth: 5000000 }\n' }],

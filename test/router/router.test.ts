@@ -392,7 +392,7 @@ describe('router: failures', () => {
 
 describe('router: bad options and usage are typed errors, before anything is reserved or sent', () => {
   it('call options, need fields, endpoints and lease usage', async () => {
-    const { router, store, emulator, events } = await setup();
+    const { router, store, emulator, events, clock } = await setup();
     const need = async (promise: Promise<unknown>, field: string) => {
       const error = await promise.then(() => undefined, (e: unknown) => e);
       expect(error, field).to.be.instanceOf(NeedError);
@@ -422,6 +422,10 @@ describe('router: bad options and usage are typed errors, before anything is res
     expect(await store.pendingReservations()).to.equal(1);
     await lease.settle({ promptTokens: 3, totalTokens: 8 }, null as unknown as Headers);
     expect(await store.pendingReservations()).to.equal(0);
+    // A limit of 0 (sent with 429s) is not learned by the store, and no event says it was.
+    const other = await drive(clock, router.reserve('chat', { messages: text('x'), maxTokens: 5 }));
+    await other.settle({ totalTokens: 8 }, new Headers({ 'x-ratelimit-limit-tokens-minute': '0', 'x-ratelimit-remaining-tokens-minute': '0' }));
+    expect(events.filter((e) => e.name === 'limitsLearned')).to.deep.equal([]);
   });
 
   it('createRouter options that would break every call are refused, naming the option', () => {
