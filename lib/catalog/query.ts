@@ -76,7 +76,7 @@ export function validateQuery(query: ModelQuery): void {
   if (query === null || typeof query !== 'object' || Array.isArray(query)) throw new NeedError('query', 'expected an object');
   if (query.capabilities !== undefined && !Array.isArray(query.capabilities)) throw new NeedError('capabilities', 'expected a list of capabilities');
   const family = query.family;
-  if (family !== undefined && typeof family !== 'string' && !(Array.isArray(family) && family.every((f) => typeof f === 'string'))) {
+  if (family !== undefined && !(typeof family === 'string' ? family !== '' : Array.isArray(family) && family.length > 0 && family.every((f) => typeof f === 'string' && f !== ''))) {
     throw new NeedError('family', 'expected a family name or a list of them');
   }
   for (const flag of ['openWeights', 'includeDeprecated'] as const) {

@@ -66,6 +66,7 @@ describe('catalogue: queries', () => {
     expect(() => catalog.query(null as never)).to.throw(NeedError, /query: expected an object/);
     expect(() => catalog.query({ capabilities: 'vision' as never })).to.throw(NeedError, /capabilities: expected a list/);
     expect(() => catalog.query({ family: 5 as never })).to.throw(NeedError, /family/);
+    expect(() => catalog.query({ family: '' })).to.throw(NeedError, /family/);
     expect(() => catalog.query({ openWeights: 'yes' as never })).to.throw(NeedError, /openWeights/);
   });
 });
