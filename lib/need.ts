@@ -17,6 +17,8 @@ export type Endpoint = 'chat' | 'embeddings' | 'fim';
 const endpointCapability: Record<Endpoint, Capability> = { chat: 'chat', embeddings: 'embedding', fim: 'fim' };
 /** The fields of a {@link Need}. */
 const NEED_FIELDS: ReadonlySet<string> = new Set(['capabilities', 'minContext', 'family', 'version', 'openWeights', 'prefer', 'exclude', 'strategy', 'includeDeprecated']);
+/** Fields of a normalised need (a plan's `need`, `route --json`) that may come back in a request: ignored. */
+const DERIVED_FIELDS: ReadonlySet<string> = new Set(['signature']);
 
 /** What a caller needs of a model. Every field narrows the candidates. */
 export interface Need {
@@ -76,7 +78,7 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   const given: Need = need ?? {};
   for (const key in given) {
     // A misspelt field (`capability`) would otherwise be ignored and the call routed without it.
-    if (!NEED_FIELDS.has(key)) throw new NeedError(`need.${key}`, `unknown field; known: ${[...NEED_FIELDS].join(', ')}`);
+    if (!NEED_FIELDS.has(key) && !DERIVED_FIELDS.has(key)) throw new NeedError(`need.${key}`, `unknown field; known: ${[...NEED_FIELDS].join(', ')}`);
   }
   const endpointBit = capabilityBit.get(endpointCapability[endpoint]);
   if (endpointBit === undefined || !Object.hasOwn(endpointCapability, endpoint)) {

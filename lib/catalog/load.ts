@@ -40,7 +40,8 @@ function loadSchemas(): NonNullable<typeof schemas> {
     copy.required = topRequired;
     const item = copy.definitions[definition];
     if (item !== undefined) item.required = [key];
-    // A tier override may give one limit of a model: the other keeps its earlier value (see mergeTiers).
+    // A tier override may give one limit of a model the tier already has (the other keeps its value);
+    // mergeTiers requires both for a model (or defaults) the tier did not have.
     const limits = copy.definitions.modelLimits;
     if (limits !== undefined) limits.required = [];
     delete (copy as Record<string, unknown>).$id;
@@ -310,9 +311,26 @@ function mergeTiers(
       tiers.set(entry.name, { ...entry, models: { ...entry.models } });
       return;
     }
+    // Limits merge field by field; a model or default limits the tier did not have must give both.
+    const complete = (limits: Partial<ModelLimits>, at: string, label: string) => {
+      for (const field of ['tokensPerMinute', 'tokensPerMonth'] as const) {
+        if (!(field in limits)) throw document.error('CATALOG_SCHEMA', `${label}: missing required field "${field}" (the tier had no limits to keep)`, at);
+      }
+    };
     const mergedModels: Record<string, Partial<ModelLimits>> = { ...existing.models };
-    for (const [modelId, limits] of Object.entries(entry.models ?? {})) mergedModels[modelId] = { ...mergedModels[modelId], ...limits };
-    tiers.set(entry.name, { ...existing, ...entry, models: mergedModels });
+    for (const [modelId, limits] of Object.entries(entry.models ?? {})) {
+      const earlier = mergedModels[modelId];
+      if (earlier === undefined) complete(limits, `${pointer}/models/${modelId}`, `tier ${JSON.stringify(entry.name)} adds model ${JSON.stringify(modelId)}`);
+      mergedModels[modelId] = { ...earlier, ...limits };
+    }
+    const merged: RawTier = { ...existing, ...entry, models: mergedModels };
+    const defaults = entry.defaultModelLimits as Partial<ModelLimits> | null | undefined;
+    if (defaults != null) {
+      const earlier = existing.defaultModelLimits as Partial<ModelLimits> | null | undefined;
+      if (earlier == null) complete(defaults, `${pointer}/defaultModelLimits`, `tier ${JSON.stringify(entry.name)} sets defaultModelLimits`);
+      merged.defaultModelLimits = { ...earlier, ...defaults };
+    }
+    tiers.set(entry.name, merged);
   });
 }
 

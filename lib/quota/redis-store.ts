@@ -509,9 +509,11 @@ export class RedisStore implements QuotaStore {
     // runs scripts in the order sent), so capacity given back earlier in the tick is seen, as in the
     // memory store; a settle always refers to a reservation of an earlier script.
     this.#flushPieces(group);
+    // Read before anything is sent: what can throw here must throw before a first chunk reaches Redis.
+    const now = this.#now();
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
-      const { keys, args } = reserveCommand(batch, this.#now(), this.#reservationTtlMs);
+      const { keys, args } = reserveCommand(batch, now, this.#reservationTtlMs);
       this.#inFlight.set(group, (this.#inFlight.get(group) ?? 0) + 1);
       const landed = () => {
         const left = (this.#inFlight.get(group) as number) - 1;
@@ -590,12 +592,13 @@ export class RedisStore implements QuotaStore {
   }
 
   #sendPieces(queue: QueuedPiece[]): void {
+    const now = this.#now(); // as in #send: before anything is sent
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const chunk = queue.slice(from, from + MAX_BATCH);
       const settles = chunk.filter((piece) => piece.kind === 'settle');
       const observations = chunk.filter((piece) => piece.kind === 'observe');
       const keys: string[] = [];
-      const args: Array<string | number> = [this.#now(), settles.length, observations.length];
+      const args: Array<string | number> = [now, settles.length, observations.length];
       for (const piece of [...settles, ...observations]) {
         keys.push(...piece.keys);
         args.push(...piece.args);
@@ -678,7 +681,12 @@ export class RedisStore implements QuotaStore {
 
   /** Adds a workspace to the registry once per process (outside the scripts: it lives in another slot). */
   #register(workspace: string): void {
-    const now = this.#wallNow();
+    let now: number;
+    try {
+      now = this.#wallNow();
+    } catch {
+      return; // best effort, and called after a reservation was made: it must not fail the reserve
+    }
     if ((this.#registered.get(workspace) ?? Number.NEGATIVE_INFINITY) > now - 86_400_000) return;
     this.#registered.set(workspace, now);
     const key = workspaceRegistryKey(this.#prefix);

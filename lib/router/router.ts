@@ -225,8 +225,8 @@ function positiveInteger(option: string, value: number | undefined, fallback: nu
 
 /** Checks a call's options before anything is reserved. */
 function checkCallOptions(options: CallOptions | undefined): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object') throw new NeedError('options', 'expected { signal?, timeoutMs? }');
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object') throw new NeedError('options', 'expected { signal?, timeoutMs? }');
   const { signal, timeoutMs } = options;
   if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new NeedError('options.signal', 'expected an AbortSignal');
@@ -342,7 +342,7 @@ export class Router {
     checkMethods('store', store, QUOTA_STORE_METHODS);
     checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
     checkMethods('clock', clock, ['now', 'setTimer']);
-    if (serverURL !== undefined && (typeof serverURL !== 'string' || !/^https?:\/\//.test(serverURL) || !URL.canParse(serverURL))) {
+    if (serverURL !== undefined && (typeof serverURL !== 'string' || !URL.canParse(serverURL) || !['http:', 'https:'].includes(new URL(serverURL).protocol))) {
       throw new ConfigError('serverURL', `expected an http(s) URL, received ${JSON.stringify(serverURL)}`);
     }
     this.catalog = catalog ?? loadCatalog();
@@ -475,7 +475,8 @@ export class Router {
       settle: async (usage, headers) => {
         if (!open) return;
         // Refused before the lease closes: the caller can settle again with good numbers, or release.
-        if (usage !== undefined && (usage === null || typeof usage !== 'object')) throw new NeedError('usage', 'expected { promptTokens?, totalTokens? }');
+        if (usage === null) usage = undefined;
+        if (usage !== undefined && typeof usage !== 'object') throw new NeedError('usage', 'expected { promptTokens?, totalTokens? }');
         usageCount(usage?.promptTokens, 'usage.promptTokens');
         usageCount(usage?.totalTokens, 'usage.totalTokens');
         if (headers === null) headers = undefined;

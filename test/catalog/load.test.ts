@@ -163,6 +163,13 @@ describe('catalogue: user files add and override', () => {
     });
     const bundled = loadCatalog().limits('free', 'open-mistral-nemo');
     expect(catalog.limits('free', 'open-mistral-nemo')).to.deep.equal({ ...bundled, tokensPerMinute: 2_000_000 });
+    const paid = { name: 'paid.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: paid\n    requestsPerSecond: 5\n    defaultModelLimits: { tokensPerMinute: 2000000, tokensPerMonth: 10000000000 }\n    models: {}\n' };
+    // Defaults merge field by field too.
+    const merged = loadCatalog({ sources: [paid, { name: 'd.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: paid\n    defaultModelLimits: { tokensPerMinute: 100000 }\n' }] });
+    expect(merged.limits('paid', 'open-mistral-nemo')).to.deep.equal({ requestsPerSecond: 5, tokensPerMinute: 100_000, tokensPerMonth: 10_000_000_000 });
+    // A model the tier did not list has no earlier limit to keep: both are required (else one would be unmetered).
+    expect(() => loadCatalog({ sources: [paid, { name: 'm.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: paid\n    models:\n      open-mistral-nemo: { tokensPerMinute: 100000 }\n' }] }))
+      .to.throw(CatalogError, /adds model "open-mistral-nemo": missing required field "tokensPerMonth"/);
     // A new tier must still be complete, its model limits included.
     expect(() => loadCatalog({ sources: [{ name: 'new.yaml', text: 'schemaVersion: 1\ntiers:\n  - name: gold\n    requestsPerSecond: 5\n    models:\n      open-mistral-nemo: { tokensPerMinute: 1 }\n' }] })).to.throw(CatalogError, /tokensPerMonth/);
   });

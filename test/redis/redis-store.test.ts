@@ -367,6 +367,18 @@ describe('RedisStore (Redis-specific)', function () {
     expect(() => new RedisStore(null as unknown as {})).to.throw(TypeError, /options/);
   });
 
+  it('a clock that throws mid-tick fails only decisions that were never sent: every admitted reservation, and only those, is pending', async function () {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12));
+    let reads = 0;
+    const breaking = { now: () => (++reads === 3 ? (() => { throw new Error('clock broke'); })() : clock.now()), setTimer: clock.setTimer.bind(clock) };
+    const store = open({ clock: breaking as unknown as FakeClock });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', null));
+    const results = await Promise.all(Array.from({ length: 100 }, () => store.reserve({ candidates: [c], tokens: 1 }).then((r) => r.ok, () => false)));
+    const admittedCount = results.filter(Boolean).length;
+    const reader = open({ clock });
+    expect(await reader.pendingReservations()).to.equal(admittedCount);
+  });
+
   it('refuses a settle or release of something that is not a reservation, typed as the memory store does', async function () {
     const store = open();
     for (const bad of [null, undefined, {}, { id: 5 }]) {

@@ -410,6 +410,9 @@ describe('router: bad options and usage are typed errors, before anything is res
     // A misspelt need field used to be ignored: the call routed to a model without the capability.
     await need(router.chat.complete({ need: { capability: ['vision'] } as never, messages: text('x') }), 'need.capability');
     await need(router.chat.complete({ need: { includeDeprecated: 'yes' as unknown as boolean }, messages: text('x') }), 'need.includeDeprecated');
+    // A plan's normalised need (with its signature), fed back, is a need like any other.
+    const planned = await router.plan({ need: { capabilities: ['vision'] }, messages: text('x') });
+    expect((await router.plan({ need: planned.need as never, messages: text('x') })).candidates[0]?.model).to.equal(planned.candidates[0]?.model);
     expect(emulator.stats().requests).to.equal(0);
     expect(events.filter((e) => e.name === 'cooldown')).to.deep.equal([]);
     expect(await store.pendingReservations()).to.equal(0);
