@@ -20,7 +20,7 @@ import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
 import { classifyFailure, type Failure } from './policy.js';
-import { WaitQueue } from './wait-queue.js';
+import { WaitQueue, closedError } from './wait-queue.js';
 
 /** Limits that replace a tier's for one workspace (e.g. the real ones from its console). */
 export interface WorkspaceOverrides {
@@ -312,8 +312,6 @@ export class Router {
   #inFlight = 0;
   /** Resolves close()'s wait for the calls in flight. */
   #drained: (() => void) | undefined;
-  /** Streams handed over after close() began, ending: close() waits for them too. */
-  readonly #lateEndings: Promise<void>[] = [];
   readonly #queue: WaitQueue;
   readonly #tokens: TokenEstimator;
   readonly #planCache: LRUCache<string, RankedModels>;
@@ -450,18 +448,15 @@ export class Router {
     checkCallOptions(options);
     const prepared = this.#prepare(endpoint, request as unknown as Record<string, unknown>);
     const state: CallState = { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
-    let reservation: Reservation;
     // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
-    this.#inFlight++;
-    try {
-      reservation = await this.#acquire(prepared, state, options?.signal);
+    const reservation = await this.#counted(async () => {
+      const granted = await this.#acquire(prepared, state, options?.signal);
       if (this.#closed) {
-        await this.#bookkeeping('release', () => this.store.release(reservation));
-        throw new RouterError('ROUTER_CLOSED', 'The router was closed while this lease waited for quota.');
+        await this.#bookkeeping('release', () => this.store.release(granted));
+        throw closedError();
       }
-    } finally {
-      this.#callEnded();
-    }
+      return granted;
+    });
     const workspace = this.#workspace(reservation.workspace);
     let open = true;
     return {
@@ -481,25 +476,19 @@ export class Router {
         usageCount(usage?.totalTokens, 'usage.totalTokens');
         if (headers === null) headers = undefined;
         open = false;
-        this.#inFlight++;
-        try {
-          if (typeof usage?.promptTokens === 'number') this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
-          await this.#settleAndLearn(workspace, reservation, usage?.totalTokens !== undefined && usage.totalTokens >= 0 ? usage.totalTokens : reservation.tokens, headers);
+        await this.#counted(async () => {
+          if (usage?.promptTokens !== undefined) this.#tokens.observe(prepared.promptEstimate, usage.promptTokens, prepared.ratio);
+          await this.#settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers);
           void this.#queue.pump();
-        } finally {
-          this.#callEnded();
-        }
+        });
       },
       release: async () => {
         if (!open) return;
         open = false;
-        this.#inFlight++;
-        try {
+        await this.#counted(async () => {
           await this.#bookkeeping('release', () => this.store.release(reservation));
           void this.#queue.pump();
-        } finally {
-          this.#callEnded();
-        }
+        });
       },
     };
   }
@@ -517,7 +506,8 @@ export class Router {
       const queueClosed = this.#queue.close();
       await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-      await Promise.all(this.#lateEndings);
+      // Streams handed over while close() waited, ending since (each stays open until settled).
+      await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
       // The queue's own store calls (a pump's reserve, a release of what came too late) answered.
       await queueClosed;
       await this.store.close();
@@ -527,6 +517,16 @@ export class Router {
       throw error;
     });
     return this.#closing;
+  }
+
+  /** Runs `work` as a call in flight (close() waits for it). The hot paths (#run, #stream) count inline. */
+  async #counted<T>(work: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await work();
+    } finally {
+      this.#callEnded();
+    }
   }
 
   /** A call ended: the last one of a closing router lets close() go on. */
@@ -682,7 +682,7 @@ export class Router {
 
   /** A reservation for the call: at once from the embedded store when it has room and nobody waits, else through the queue. */
   #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Reservation | Promise<Reservation> {
-    if (this.#closed) throw new RouterError('ROUTER_CLOSED', 'The router is closed: it takes no new calls or attempts.');
+    if (this.#closed) throw closedError();
     const candidates = this.#quotaCandidates(prepared, state);
     if (candidates.length === 0) {
       if (state.lastError !== undefined) throw state.lastError;
@@ -1038,7 +1038,7 @@ export class Router {
     };
     this.#openStreams.add(closeOnRouterClose);
     // Its first chunk came after close(), which waits for this ending before it closes the store.
-    if (this.#closed) this.#lateEndings.push(closeOnRouterClose());
+    if (this.#closed) void closeOnRouterClose();
     // The attempt's timeout or the caller's abort ends the stream at once, read or not: the connection is
     // cancelled and the reservation settled, even when nobody reads on.
     attempt.onCancel((reason) => {

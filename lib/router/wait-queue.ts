@@ -459,7 +459,8 @@ export class WaitQueue {
   }
 }
 
-function closedError(): RouterError {
+/** The error of every call, attempt or lease refused because the router is closed. */
+export function closedError(): RouterError {
   return new RouterError('ROUTER_CLOSED', 'The router is closed: it takes no new calls or attempts.');
 }
 
