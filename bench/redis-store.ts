@@ -10,6 +10,12 @@
  * counter key (SET NX + INCRBY + PTTL) with nothing to settle. rate-limiter-flexible runs on a client with
  * the settings its README recommends (`enableOfflineQueue: false`); RedisStore on the client it creates.
  *
+ * `redis-store` is the store as shipped: a process deciding this fast on one candidate gets grants (see the
+ * `localGrants` option) and takes most decisions locally, from capacity Redis charged for it atomically;
+ * the benchmark's limits are high, so grants are as large as they get. `redis-store-no-grants` is the same
+ * store with `localGrants: false`: every decision one script, the cost of the atomic three-window decision
+ * itself.
+ *
  * Run: `node dist/bench/redis-store.js` (REDIS_URL, default redis://127.0.0.1:6379; BENCH_SECONDS, default 2;
  * BENCH_INFLIGHT, default "1,4,16"; BENCH_PROCESSES, default "1,4").
  */
@@ -32,7 +38,7 @@ const PREFIX = `mr-bench-${process.pid}:`;
 /** Calls each measuring process makes before timing. */
 const WARMUP = 500;
 
-type Target = 'redis-store' | 'redis-store-fallback-candidates' | 'redis-store-18-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible' | 'rate-limiter-flexible-3-windows';
+type Target = 'redis-store' | 'redis-store-no-grants' | 'redis-store-fallback-candidates' | 'redis-store-18-candidates' | 'redis-store-reserve-settle' | 'rate-limiter-flexible' | 'rate-limiter-flexible-3-windows';
 
 /** What a measuring process sends back. */
 interface Sample {
@@ -74,7 +80,7 @@ async function measure(target: Target, prefix: string, inflight: number): Promis
     operation = () => Promise.all([perSecond.consume('bench', 1), perMinute.consume('bench:small', 500), perMonth.consume('bench:small', 500)]);
     close = async () => void client.disconnect();
   } else {
-    const store = new RedisStore({ redis: redisUrl, keyPrefix: prefix });
+    const store = new RedisStore({ redis: redisUrl, keyPrefix: prefix, localGrants: target !== 'redis-store-no-grants' });
     const request: ReserveRequest =
       target === 'redis-store-fallback-candidates'
         ? // Two full candidates (zero tokens per minute) before the one that admits: a fallback decision.
@@ -183,7 +189,7 @@ if ttl == -1 then
 end
 return {consumed, ttl}`;
   const runs: Array<[string, string, (i: number) => Array<string | number>]> = [
-    ['RedisStore reserve script (1 candidate, 3 windows)', RESERVE_SCRIPT, (i) => [5, ...keys, '', 600_000, 1, 1, 1, definition, `floor.${i}`, 500, 1, 0]],
+    ['RedisStore reserve script (1 candidate, 3 windows)', RESERVE_SCRIPT, (i) => [5, ...keys, '', 600_000, 1, 1, 1, definition, `floor.${i}`, 500, 1, 0, 0]],
     ['bare commands of one decision (no logic)', bare, (i) => [5, ...keys, `floor.${i}`]],
     ["rate-limiter-flexible's consume script", rlf, () => [1, `${PREFIX}rlf-floor`, 1, 60]],
   ];
@@ -224,19 +230,24 @@ async function main(): Promise<void> {
   }
   console.log(`Redis store benchmark against ${redisUrl}, ${seconds} s per line`);
   console.log('RedisStore: 1 script = check + charge 3 windows (rps, tokens/min, tokens/month) + pending reservation;');
+  console.log('  as shipped, a process deciding fast takes most decisions from grants (no round trip); no-grants: every decision 1 script;');
   console.log('rate-limiter-flexible: 1 script = 1 fixed-window counter key (SET NX, INCRBY, PTTL), nothing to settle;');
   console.log('rate-limiter-flexible-3-windows: the same three windows as three limiters consumed together (not atomic, no refund)\n');
   try {
     for (const processes of processLevels) {
       for (const inflight of inflightLevels) {
-        for (const target of ['redis-store', 'rate-limiter-flexible', 'rate-limiter-flexible-3-windows'] as const) await runProcesses(target, processes, inflight);
-        const ours = results.get(`redis-store:${processes}:${inflight}`);
-        for (const baseline of ['rate-limiter-flexible', 'rate-limiter-flexible-3-windows']) {
-          const theirs = results.get(`${baseline}:${processes}:${inflight}`);
-          if (ours === undefined || theirs === undefined) continue;
-          console.log(
-            `  -> x${processes} proc, ${inflight} in flight: RedisStore ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of ${baseline}, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency`,
-          );
+        for (const target of ['redis-store', 'redis-store-no-grants', 'rate-limiter-flexible', 'rate-limiter-flexible-3-windows'] as const) {
+          await runProcesses(target, processes, inflight);
+        }
+        for (const [name, label] of [['redis-store', 'RedisStore'], ['redis-store-no-grants', 'RedisStore without grants']] as const) {
+          const ours = results.get(`${name}:${processes}:${inflight}`);
+          for (const baseline of ['rate-limiter-flexible', 'rate-limiter-flexible-3-windows']) {
+            const theirs = results.get(`${baseline}:${processes}:${inflight}`);
+            if (ours === undefined || theirs === undefined) continue;
+            console.log(
+              `  -> x${processes} proc, ${inflight} in flight: ${label} ${(ours.opsPerSecond / theirs.opsPerSecond).toFixed(2)}x the decisions/s of ${baseline}, median ${(ours.medianUs / theirs.medianUs).toFixed(2)}x its latency`,
+            );
+          }
         }
         console.log('');
       }

@@ -38,7 +38,8 @@
  * N + 1 buckets (constant memory whatever the request rate).
  *
  * A pending reservation is one zset member, `id tokens requests :suffix1 :suffix2 ...` (the window keys
- * it charged, without the `{PW}` tag), scored `at + reservationTtlMs`. Settle rebuilds the member from the
+ * it charged, without the `{PW}` tag), scored `at + reservationTtlMs`; a grant (see RESERVE_SCRIPT) is one
+ * member too, its id the id of the decision that asked for it plus `+`. Settle rebuilds the member from the
  * Reservation and removes it (a miss means already settled, released or expired); snapshot parses the
  * members for `held`. Expired members (a crashed holder) are removed when a reserve renews the key's
  * expiry (at most once per reservation TTL) and before every snapshot; their charge stays counted at the
@@ -116,6 +117,12 @@ export function workspaceRegistryKey(prefix: string): string {
 export function prefixPattern(prefix: string): string {
   return `{${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
 }
+
+/**
+ * A grant (see RESERVE_SCRIPT) takes at most 1/GRANT_SHARE of the room each window has left, so that one
+ * process's grant never takes a window's last capacity, and several processes' grants together leave room.
+ */
+export const GRANT_SHARE = 4;
 
 /** Lifetimes, in ms, beyond the strict minimum (clock skew, a script running at the edge of a bucket). */
 export const EXPIRY_MARGIN = {
@@ -360,12 +367,23 @@ end
  * then D candidate definitions, one argument each: `g|window count|member suffix|w|layout code|configured
  * limit|w|code|limit...` ('' = unknown limit; names are URI-encoded, so `|` never occurs in them), read only
  * for the candidates a decision reaches (a decision whose first candidate has room reads one); then R
- * decisions: id, tokens, requests, C, and C candidate numbers (1..D, in the caller's order), or C = 0 for
- * "every definition, in order" (one decision, or decisions sharing one candidate list).
+ * decisions: id, tokens, requests, want (the grant asked for, 0 = none), C, and C candidate numbers (1..D,
+ * in the caller's order), or C = 0 for "every definition, in order" (one decision, or decisions sharing one
+ * candidate list).
+ *
+ * A grant: a decision admitted by the first candidate of its list with `want` >= 2 also charges, in the same
+ * step, up to `want` more decisions of its size (tokens and requests) to that candidate's windows, as long
+ * as each window keeps room: a window gives at most 1/GRANT_SHARE of the room left after the decision. The
+ * grant is one more pending member (`id+`, its tokens and requests), and it is valid until the end of the
+ * bucket it charged in the window with the shortest buckets: a decision the process takes from it locally
+ * before then lands in exactly the buckets it would have charged itself, so every window's arithmetic
+ * (and the limit) holds as if each had run this script. The process splits the grant when it ends (see
+ * AFTER_SCRIPT): what it did not use goes back, the decisions still pending become members of their own.
  *
  * Returns `{ now, decision1, ..., decisionR }`, each decision the number of the candidate taken (1-based in
- * its list) when the first candidate it tried was admitted, else `{ ok, candidate (0 when none),
- * refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
+ * its list) when the first candidate it tried was admitted, `{ 2, n, until }` when it was admitted by the
+ * first candidate with a grant of n more decisions valid until `until` (store ms), else `{ ok, candidate
+ * (0 when none), refusals... }`, a refusal being `{ candidate, retryAfterMs, { window, limit, used, needed,
  * retryAfterMs, blocked }... }` (-1 = never / unknown: Lua numbers cross to Redis as integers, so Infinity
  * and null travel as -1).
  */
@@ -374,6 +392,7 @@ local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local kbase = 2 * G
+local GRANT_SHARE = ${GRANT_SHARE}
 -- Candidate definitions, split on first use, their numbers converted once (a batch reads one definition
 -- for many decisions).
 local defs = {}
@@ -398,12 +417,12 @@ local states = {}
 local adds = {}
 local out = { now }
 for r = 1, R do
-  local id, tokens_s, requests_s, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local id, tokens_s, requests_s, want, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   local tokens, requests = tonumber(tokens_s), tonumber(requests_s)
   local count = listed == 0 and D or listed
   local result = nil
   for c = 1, count do
-    local def = def_of(listed == 0 and c or tonumber(ARGV[a + 3 + c]))
+    local def = def_of(listed == 0 and c or tonumber(ARGV[a + 4 + c]))
     local g, nw = def[1], def[2]
     local refused, worst = nil, 0
     local p = 4
@@ -453,6 +472,43 @@ for r = 1, R do
       list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. def[3]
       -- Admitted with no refusal before: the candidate number alone (no table to build and send).
       if result then result[1], result[2] = 1, c else result = c end
+      if want > 1 and c == 1 then
+        -- A grant: up to 'want' more decisions of this size on this candidate, charged now, each window
+        -- giving at most 1/GRANT_SHARE of the room it has left; worth it from two decisions on.
+        local n = want
+        p = 4
+        for i = 1, nw do
+          local st = states[def[p]]
+          p = p + 3
+          local cost = st.tok and tokens or requests
+          local lim = st.l or st.cn
+          if lim and cost > 0 then
+            local cap = floor((lim - st.t) / (GRANT_SHARE * cost))
+            if cap < n then n = cap end
+          end
+        end
+        if n > 1 then
+          local until_ms = nil
+          p = 4
+          for i = 1, nw do
+            local st = states[def[p]]
+            p = p + 3
+            local cost = (st.tok and tokens or requests) * n
+            if cost > 0 then
+              if st.cur == 0 then st.fresh = true end
+              st.cur = st.cur + cost
+              st.t = st.t + cost
+              st.dirty = true
+            end
+            -- The grant lives while every window is in the bucket it charged.
+            local e = st.bms == 0 and month_start(st.k + 1) or (st.k + 1) * st.bms
+            if not until_ms or e < until_ms then until_ms = e end
+          end
+          list[#list + 1] = now + ttl
+          list[#list + 1] = id .. '+ ' .. (tokens * n) .. ' ' .. (requests * n) .. def[3]
+          result = { 2, n, until_ms }
+        end
+      end
       break
     end
     local entry = { c, worst }
@@ -461,7 +517,7 @@ for r = 1, R do
     result[#result + 1] = entry
   end
   out[r + 1] = result
-  a = a + 4 + listed
+  a = a + 5 + listed
 end
 -- Write back every window charged, once; move expiries only where a bucket opened.
 local registries = nil
@@ -504,8 +560,9 @@ return out
  * M observations'. KEYS: the settles' keys, then the observations'. Returns one number per settle.
  *
  * A settle or release gives back (or charges) the difference in the buckets its reservation charged, once.
- * Its arguments: window count, member (see the layout), at, token delta, request delta, and one layout code
- * per window; its KEYS: its workspace's `pending` key, then its window keys. A delta lands in the bucket
+ * Its arguments: window count, member (see the layout), at, token delta, request delta, A (members to add:
+ * 0, or for a grant split the number of its decisions still pending), when A > 0 their score and the A
+ * members, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys. A delta lands in the bucket
  * of `at` only while that bucket still counts (after that it no longer counts anywhere), and only if the
  * window still exists. Its number in the reply: 1 when applied, 0 when it was already settled, released or
  * expired. A window several settles touch is read once (one HMGET of `o`, `t` and the first bucket; another
@@ -532,12 +589,24 @@ local wins, order = {}, {}
 local out = {}
 for j = 1, S do
   local nw, member = tonumber(ARGV[a]), ARGV[a + 1]
-  local at, dt, dr = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  a = a + 5
+  local at, dt, dr, na = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  a = a + 6
+  local adds = a
+  if na > 0 then a = a + 1 + na end
   if redis.call('ZREM', KEYS[k], member) == 0 then
     out[j] = 0
   else
     out[j] = 1
+    if na > 0 then
+      -- A grant split: the decisions it admitted that are not settled yet become pending reservations of
+      -- their own, with the grant's expiry.
+      local zadd = { KEYS[k] }
+      for m = 1, na do
+        zadd[#zadd + 1] = ARGV[adds]
+        zadd[#zadd + 1] = ARGV[adds + m]
+      end
+      redis.call('ZADD', unpack(zadd))
+    end
     for i = 1, nw do
       local key, code = KEYS[k + i], ARGV[a + i - 1]
       local bms, n, tok = geometry(code)
@@ -699,7 +768,8 @@ return out
  * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
  * reservation ttl, tokens, requests, candidate count, then per candidate: its member, window count, and one
  * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
- * minus the ttl. Returns 1 when something was released.
+ * minus the ttl; when it is the first candidate, a grant given with the decision (member `id+ ...`) is
+ * released too. Returns 1 when something was released.
  */
 export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
 local now = now_ms(ARGV[1])
@@ -713,6 +783,21 @@ for c = 1, count do
     redis.call('ZREM', KEYS[1], member)
     local at = tonumber(score) - ttl
     for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens, -requests) end
+    if c == 1 then
+      -- The grant the decision may have been given with it ('id+ tokens requests ...'): it goes too.
+      local pattern = string.match(member, '^%S+') .. '+ *'
+      local cursor = '0'
+      repeat
+        local page = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', pattern, 'COUNT', 1000)
+        cursor = page[1]
+        for m = 1, #page[2], 2 do
+          local grant = page[2][m]
+          local gt, gr = string.match(grant, '^%S+ (%d+) (%d+)')
+          redis.call('ZREM', KEYS[1], grant)
+          for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tonumber(gt), -tonumber(gr)) end
+        end
+      until cursor == '0'
+    end
     return 1
   end
   kc = kc + nw

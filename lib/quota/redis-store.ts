@@ -14,6 +14,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreError, StoreUnavailableError } from '../errors.js';
@@ -132,6 +133,23 @@ export interface RedisStoreOptions {
    * @default a MemoryStore on the same clock, with the same reservationTtlMs
    */
   readonly createFallbackStore?: () => QuotaStore;
+  /**
+   * Grants: when this process makes decisions on one candidate at a high rate (two or more within
+   * 100 ms), a decision that goes to Redis also asks for a grant, up to as many more decisions of its size
+   * as the process made in the last 100 ms (at most 256). Redis charges the grant in the same atomic
+   * script, only where every window keeps room (a grant takes at most a quarter of what a window has
+   * left), and the process then takes those decisions locally, without a round trip, until the end of the
+   * bucket the grant charged (at most 50 ms for a requests-per-second window, never more than 250 ms).
+   * Every decision taken from a grant lands in the buckets it would have charged itself, so no window ever
+   * admits more than its limit, across the fleet; what a grant did not use goes back to Redis when it ends
+   * (the capacity it held meanwhile is the price: other processes may see a refusal a grant's unused part
+   * caused, for at most its lifetime). Settles of decisions taken from a grant are local until it ends,
+   * then ordinary pending reservations. `snapshot()` and `pendingReservations()` end this process's grants
+   * first, so they report exact figures. At low rates (or small limits: the free tier's 1 request per
+   * second never gives a grant) nothing changes: every decision is one script. `false`: never ask.
+   * @default true
+   */
+  readonly localGrants?: boolean;
 }
 
 /**
@@ -158,10 +176,59 @@ interface QueuedDecision {
   readonly id: string;
   readonly tokens: number;
   readonly requests: number;
+  /** The grant asked for (see RESERVE_SCRIPT): 0 = none. */
+  readonly want: number;
   readonly candidates: readonly ResolvedCandidate[];
-  resolve(reply: [number, DecisionReply]): void;
+  resolve(reply: [number, DecisionReply, number]): void;
   reject(error: unknown): void;
 }
+
+/**
+ * A grant (see RESERVE_SCRIPT and the `localGrants` option): decisions on one candidate, charged in Redis
+ * as one pending member, that this process takes locally until `deadline`.
+ */
+interface Grant {
+  /** The id of the decision that asked for it, plus `+`; a decision taken from it is `id/n`. */
+  readonly id: string;
+  readonly candidate: ResolvedCandidate;
+  /** The demand whose grant it is (while open). */
+  readonly demand: Demand;
+  /** The slot group of its workspace ('' on a standalone Redis). */
+  readonly group: string;
+  /** Store time it was charged at (the buckets every decision taken from it lands in). */
+  readonly at: number;
+  /** Tokens and requests its member holds in Redis. */
+  readonly tokens: number;
+  readonly requests: number;
+  /** What is left to take. */
+  tokensLeft: number;
+  requestsLeft: number;
+  /** Local time (see #localNow) from which it is no longer used. */
+  readonly deadline: number;
+  next: number;
+  /** Decisions taken from it and not settled yet: id -> [tokens, requests]. */
+  readonly open: Map<string, [number, number]>;
+  /** What the settled ones used. */
+  usedTokens: number;
+  usedRequests: number;
+  /**
+   * `open`: decisions may be taken; `closed`: ended, its split not applied yet (settles stay local);
+   * `splitting`: the split is on its way (settles wait for it); `done`: split, or given up on.
+   */
+  phase: 'open' | 'closed' | 'splitting' | 'done';
+  splitting: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** How this process used one candidate lately, and the grant it holds on it. */
+interface Demand {
+  since: number;
+  count: number;
+  previous: number;
+  asking: boolean;
+  grant: Grant | undefined;
+}
+
 /** A settle, release or observe waiting for its batch: its KEYS and its part of ARGV (see AFTER_SCRIPT). */
 interface QueuedPiece {
   readonly kind: 'settle' | 'observe';
@@ -190,6 +257,12 @@ const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGA
 const MAX_BATCH = 64;
 /** Decisions that leave at once when no reserve script of their group is in flight (see #decide). */
 const EARLY_BATCH = 8;
+
+/** The period over which demand for a candidate is counted (local ms), and the most decisions one grant holds. */
+const DEMAND_PERIOD_MS = 100;
+const MAX_GRANT = 256;
+/** The longest a grant is used, whatever its windows' buckets (a month window's bucket is a month). */
+const MAX_GRANT_MS = 250;
 
 /** Settles and releases kept while Redis is unreachable; beyond this the reservation TTL is the backstop. */
 const MAX_DEFERRED = 10_000;
@@ -245,7 +318,13 @@ export class RedisStore implements QuotaStore {
   /** When Redis became unreachable (store time), undefined while it answers. */
   #downSince: number | undefined;
   #closed = false;
+  /** close() began: no grant is used or opened any more (its splits are still sent). */
+  #closing: Promise<void> | undefined;
   readonly #detach: () => void;
+  readonly #grantsOn: boolean;
+  readonly #demand = new WeakMap<ResolvedCandidate, Demand>();
+  /** Grants not split yet, by id: settles of the decisions taken from them are local. */
+  readonly #grants = new Map<string, Grant>();
 
   constructor(options: RedisStoreOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisStore: options must be an object');
@@ -258,7 +337,10 @@ export class RedisStore implements QuotaStore {
       commandTimeoutMs = 1_000,
       reservationTtlMs = 600_000,
       createFallbackStore,
+      localGrants = true,
     } = options;
+    if (typeof localGrants !== 'boolean') throw new TypeError(`RedisStore: localGrants must be a boolean, received ${String(localGrants)}`);
+    this.#grantsOn = localGrants;
     if (typeof keyPrefix !== 'string' || /[{}\s]/.test(keyPrefix)) {
       throw new TypeError(`RedisStore: keyPrefix must be a string without braces or whitespace, received ${JSON.stringify(keyPrefix)}`);
     }
@@ -347,9 +429,17 @@ export class RedisStore implements QuotaStore {
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const requests = validateReserveRequest(request);
     const resolved = request.candidates.map((candidate, i) => this.#resolve(candidate, i));
+    // From the moment close() begins (its grants are being split): no new quota.
+    if (this.#closing !== undefined) throw new StoreUnavailableError('RedisStore: the store is closed.');
     if (this.usingFallback && !this.#isReady()) return this.#fallbackReserve(request);
+    let demand: Demand | undefined;
+    if (this.#grantsOn) {
+      demand = this.#demandOf(resolved[0] as ResolvedCandidate);
+      const local = this.#fromGrant(demand, request, requests);
+      if (local !== undefined) return local;
+    }
     try {
-      return await this.#reserveInRedis(request, resolved, requests);
+      return await this.#reserveInRedis(request, resolved, requests, demand);
     } catch (error) {
       await this.#failed('reserve', error);
       return this.#fallbackReserve(request);
@@ -369,6 +459,8 @@ export class RedisStore implements QuotaStore {
 
   async observe(observation: UpstreamObservation): Promise<void> {
     validateObservation(observation);
+    // A 429 means the upstream sees less room than the windows did: grants of the workspace end now.
+    if (observation.rateLimited !== undefined && this.#grants.size > 0) void this.#endGrants(observation.workspace);
     if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().observe(observation);
     try {
       await this.#observeInRedis(observation);
@@ -380,6 +472,8 @@ export class RedisStore implements QuotaStore {
 
   async snapshot(workspace?: string): Promise<WindowSnapshot[]> {
     if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().snapshot(workspace);
+    // What this process's grants hold and did not use goes back first, so the figures are exact.
+    if (this.#grants.size > 0) await this.#endGrants(workspace);
     try {
       const inspected = await this.#inspect(workspace);
       return inspected.flatMap(({ workspace: name, reply }) => {
@@ -399,6 +493,8 @@ export class RedisStore implements QuotaStore {
   async pendingReservations(): Promise<number> {
     const local = this.#fallback === undefined ? 0 : await this.#fallback.pendingReservations();
     if (this.usingFallback && !this.#isReady()) return local;
+    // A grant is one member however many decisions it admitted: split, each open decision is one.
+    if (this.#grants.size > 0) await this.#endGrants();
     try {
       const inspected = await this.#inspect(undefined);
       return local + inspected.reduce((sum, { reply }) => sum + Number(reply[1]), 0);
@@ -413,7 +509,13 @@ export class RedisStore implements QuotaStore {
    * still deferred are dropped (their reservations expire after `reservationTtlMs`).
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // Grants first: what they hold and did not use goes back, their open decisions become pending members.
+    await this.#endGrants();
     this.#closed = true;
     this.#detach();
     if (this.#ownsClient) {
@@ -428,7 +530,7 @@ export class RedisStore implements QuotaStore {
 
   // ---- Redis operations -------------------------------------------------------------------------
 
-  async #reserveInRedis(request: ReserveRequest, resolved: readonly ResolvedCandidate[], requests: number): Promise<ReserveResult> {
+  async #reserveInRedis(request: ReserveRequest, resolved: readonly ResolvedCandidate[], requests: number, demand: Demand | undefined): Promise<ReserveResult> {
     const candidates = request.candidates;
     const cluster = this.#redis instanceof Cluster;
     let refusals: CandidateRefusal[] | undefined;
@@ -442,15 +544,41 @@ export class RedisStore implements QuotaStore {
       }
       const id = `${this.#idPrefix}.${(this.#nextId++).toString(36)}`;
       const run = start === 0 && end === candidates.length ? resolved : resolved.slice(start, end);
-      const [now, decision] = await this.#decide(cluster ? (run[0] as ResolvedCandidate).keys.tag : '', id, request.tokens, requests, run);
+      const group = cluster ? (run[0] as ResolvedCandidate).keys.tag : '';
+      // A grant is asked for on the request's first candidate only, by one decision at a time.
+      const want = start === 0 && demand !== undefined && !demand.asking ? wanted(demand) : 0;
+      if (want > 0) (demand as Demand).asking = true;
+      let now: number;
+      let decision: DecisionReply;
+      let sentAt: number;
+      try {
+        [now, decision, sentAt] = await this.#decide(group, id, request.tokens, requests, want, run);
+      } finally {
+        if (want > 0) (demand as Demand).asking = false;
+      }
       // The script created the windows it checked, refused or not: list their workspaces for snapshot().
       for (let c = start; c < end; c++) this.#register((candidates[c] as QuotaCandidate).workspace);
-      if (decision.length > 2) {
+      if (decision[0] !== 2 && decision.length > 2) {
         refusals ??= [];
         for (let i = 2; i < decision.length; i++) refusals.push(toCandidateRefusal(decision[i] as Array<number | number[]>, start, candidates));
       }
-      if (decision[0] === 1) {
-        const index = start + (decision[1] as number) - 1;
+      if (decision[0] === 2) {
+        // Admitted by the first candidate, with a grant of n more decisions like it until `until`.
+        const [, n, until] = decision as [number, number, number];
+        this.#openGrant(demand as Demand, {
+          id: `${id}+`,
+          candidate: resolved[0] as ResolvedCandidate,
+          group,
+          at: now,
+          tokens: n * request.tokens,
+          requests: n * requests,
+          // Within a tenth of the reservation TTL too: its member, and the members its open decisions
+          // become, expire `reservationTtlMs` after `at`.
+          deadline: sentAt + Math.min(until - now, MAX_GRANT_MS, this.#reservationTtlMs / 10),
+        });
+      }
+      if (decision[0] === 1 || decision[0] === 2) {
+        const index = decision[0] === 2 ? start : start + (decision[1] as number) - 1;
         const candidate = candidates[index] as QuotaCandidate;
         const reservation: Reservation = {
           id,
@@ -479,14 +607,14 @@ export class RedisStore implements QuotaStore {
    * whose calls all finish together would leave Redis idle while it queues, then itself idle while Redis
    * runs). When Redis is the bottleneck, scripts are in flight and decisions gather into large batches.
    */
-  #decide(group: string, id: string, tokens: number, requests: number, candidates: readonly ResolvedCandidate[]): Promise<[number, DecisionReply]> {
+  #decide(group: string, id: string, tokens: number, requests: number, want: number, candidates: readonly ResolvedCandidate[]): Promise<[number, DecisionReply, number]> {
     return new Promise((resolve, reject) => {
       let queue = this.#batches.get(group);
       if (queue === undefined) {
         this.#batches.set(group, (queue = []));
         process.nextTick(() => this.#flush(group));
       }
-      queue.push({ id, tokens, requests, candidates, resolve, reject });
+      queue.push({ id, tokens, requests, want, candidates, resolve, reject });
       if (queue.length >= EARLY_BATCH && (this.#inFlight.get(group) ?? 0) === 0) this.#flush(group);
     });
   }
@@ -511,6 +639,9 @@ export class RedisStore implements QuotaStore {
     this.#flushPieces(group);
     // Read before anything is sent: what can throw here must throw before a first chunk reaches Redis.
     const now = this.#now();
+    // Local time before the scripts leave: a grant's deadline counts from here, so it ends no later than
+    // its bucket in Redis's time (Redis read its clock after this).
+    const sentAt = this.#localNow();
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
       const { keys, args } = reserveCommand(batch, now, this.#reservationTtlMs);
@@ -527,7 +658,7 @@ export class RedisStore implements QuotaStore {
           // A decision admitted by the first candidate it tried comes back as that candidate's number alone.
           batch.forEach((decision, i) => {
             const answer = (reply as Array<DecisionReply | number>)[i + 1] as DecisionReply | number;
-            decision.resolve([now, typeof answer === 'number' ? [1, answer] : answer]);
+            decision.resolve([now, typeof answer === 'number' ? [1, answer] : answer, sentAt]);
           });
         },
         (error: unknown) => {
@@ -547,10 +678,19 @@ export class RedisStore implements QuotaStore {
       await (operation === 'settle' ? fallback.settle(reservation, reservation.tokens + tokenDelta) : fallback.release(reservation));
       return;
     }
+    if (this.#grants.size > 0) {
+      // A decision taken from a grant is settled locally until the grant is split; then it is pending in Redis.
+      const grant = this.#grants.get(reservation.id.slice(0, reservation.id.lastIndexOf('/')));
+      if (grant !== undefined && grant.phase === 'splitting') await grant.splitting;
+      if (grant !== undefined && (grant.phase === 'open' || grant.phase === 'closed')) {
+        settleInGrant(grant, operation, reservation.id, tokenDelta);
+        return;
+      }
+    }
     const candidate = this.#charged.get(reservation) ?? this.#resolve(reservation, 0);
     const group = this.#redis instanceof Cluster ? candidate.keys.tag : '';
     const keys = [candidate.keys.pending, ...candidate.windowKeys];
-    const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, ...candidate.codes];
+    const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, 0, ...candidate.codes];
     const send = () => this.#queuePiece('settle', group, keys, args);
     try {
       await send();
@@ -561,6 +701,152 @@ export class RedisStore implements QuotaStore {
       if (isUnavailable(error) && !this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
       await this.#failed(operation, error);
     }
+  }
+
+  // ---- grants -----------------------------------------------------------------------------------
+
+  /** Counts one decision on `candidate` (the first of its request) toward the demand that sizes a grant. */
+  #demandOf(candidate: ResolvedCandidate): Demand {
+    const now = this.#localNow();
+    let demand = this.#demand.get(candidate);
+    if (demand === undefined) {
+      demand = { since: now, count: 0, previous: 0, asking: false, grant: undefined };
+      this.#demand.set(candidate, demand);
+    } else if (now - demand.since >= DEMAND_PERIOD_MS) {
+      // The last period's count still speaks for the next one only if it just ended.
+      demand.previous = now - demand.since < 2 * DEMAND_PERIOD_MS ? demand.count : 0;
+      demand.count = 0;
+      demand.since = now;
+    }
+    demand.count++;
+    return demand;
+  }
+
+  /** A decision taken from the grant on the request's first candidate, when it is valid and has room. */
+  #fromGrant(demand: Demand, request: ReserveRequest, requests: number): ReserveResult | undefined {
+    const grant = demand.grant;
+    if (grant === undefined) return undefined;
+    if (this.#localNow() >= grant.deadline) {
+      this.#closeGrant(grant);
+      return undefined;
+    }
+    if (grant.tokensLeft < request.tokens || grant.requestsLeft < requests) return undefined;
+    grant.tokensLeft -= request.tokens;
+    grant.requestsLeft -= requests;
+    const id = `${grant.id}/${(grant.next++).toString(36)}`;
+    grant.open.set(id, [request.tokens, requests]);
+    const candidate = request.candidates[0] as QuotaCandidate;
+    const reservation: Reservation = {
+      id,
+      workspace: candidate.workspace,
+      model: candidate.model,
+      candidateIndex: 0,
+      tokens: request.tokens,
+      requests,
+      at: grant.at,
+      windows: candidate.windows,
+    };
+    this.#charged.set(reservation, grant.candidate);
+    return { ok: true, reservation, refusals: [] };
+  }
+
+  #openGrant(demand: Demand, from: Pick<Grant, 'id' | 'candidate' | 'group' | 'at' | 'tokens' | 'requests' | 'deadline'>): void {
+    if (demand.grant !== undefined) this.#closeGrant(demand.grant);
+    const grant: Grant = {
+      ...from,
+      demand,
+      tokensLeft: from.tokens,
+      requestsLeft: from.requests,
+      next: 0,
+      open: new Map(),
+      usedTokens: 0,
+      usedRequests: 0,
+      phase: 'open',
+      splitting: undefined,
+      timer: undefined,
+    };
+    this.#grants.set(grant.id, grant);
+    const left = grant.deadline - this.#localNow();
+    if (left <= 0 || this.#closing !== undefined) {
+      this.#closeGrant(grant);
+      return;
+    }
+    demand.grant = grant;
+    // Ends it on time when no decision comes to notice (with an injected clock: on this process's time).
+    grant.timer = setTimeout(() => this.#closeGrant(grant), Math.ceil(left));
+    grant.timer.unref?.();
+  }
+
+  /** Ends a grant: no decision is taken from it any more; its split leaves with the next script. */
+  #closeGrant(grant: Grant): void {
+    if (grant.phase !== 'open') return;
+    grant.phase = 'closed';
+    clearTimeout(grant.timer);
+    if (grant.demand.grant === grant) grant.demand.grant = undefined;
+    void this.#split(grant);
+  }
+
+  /** Splits a closed grant; an outage keeps it for the replay on recovery. Never rejects. */
+  async #split(grant: Grant): Promise<void> {
+    try {
+      await this.#sendSplit(grant);
+    } catch (error) {
+      if (isUnavailable(error) && grant.phase === 'closed' && !this.#deferred.has(grant.id) && this.#deferred.size < MAX_DEFERRED) {
+        this.#deferred.set(grant.id, () => this.#sendSplit(grant));
+      }
+      await this.#failed('settle', error).catch(() => {});
+    }
+  }
+
+  /**
+   * One AFTER_SCRIPT settle piece: the grant's member goes; what it charged and its decisions did not use
+   * goes back; its decisions still open become pending members of their own (settled like any other).
+   */
+  #sendSplit(grant: Grant): Promise<void> {
+    if (grant.phase !== 'closed') return Promise.resolve();
+    const candidate = grant.candidate;
+    const members: string[] = [];
+    let tokens = grant.usedTokens;
+    let requests = grant.usedRequests;
+    for (const [id, [t, r]] of grant.open) {
+      members.push(pendingMember(id, t, r, candidate));
+      tokens += t;
+      requests += r;
+    }
+    const keys = [candidate.keys.pending, ...candidate.windowKeys];
+    const args: Array<string | number> = [candidate.codes.length, pendingMember(grant.id, grant.tokens, grant.requests, candidate), grant.at, tokens - grant.tokens, requests - grant.requests, members.length];
+    if (members.length > 0) args.push(grant.at + this.#reservationTtlMs, ...members);
+    args.push(...candidate.codes);
+    grant.phase = 'splitting';
+    const sending = this.#queuePiece('settle', grant.group, keys, args).then(
+      () => {
+        grant.phase = 'done';
+        this.#grants.delete(grant.id);
+      },
+      (error: unknown) => {
+        if (isUnavailable(error)) grant.phase = 'closed';
+        else {
+          // Refused (not an outage): sending it again would be refused again. The grant's member expires
+          // after reservationTtlMs, counted at its full size; its decisions settle to nothing in Redis.
+          grant.phase = 'done';
+          this.#grants.delete(grant.id);
+        }
+        throw error;
+      },
+    );
+    grant.splitting = sending.catch(() => {});
+    return sending;
+  }
+
+  /** Ends every grant (of one workspace), and waits until their splits were answered. */
+  async #endGrants(workspace?: string): Promise<void> {
+    const waits: Array<Promise<void>> = [];
+    for (const grant of [...this.#grants.values()]) {
+      if (workspace !== undefined && grant.candidate.keys.tag !== workspaceKeys(this.#prefix, workspace).tag) continue;
+      this.#closeGrant(grant);
+      if (grant.splitting !== undefined) waits.push(grant.splitting);
+    }
+    await Promise.all(waits);
   }
 
   /**
@@ -823,6 +1109,11 @@ export class RedisStore implements QuotaStore {
     return this.#clock === undefined ? '' : this.#clock.now();
   }
 
+  /** This process's time for grant deadlines: the injected clock, else a monotonic one. */
+  #localNow(): number {
+    return this.#clock === undefined ? performance.now() : this.#clock.now();
+  }
+
   #wallNow(): number {
     return (this.#clock ?? systemClock).now();
   }
@@ -897,7 +1188,7 @@ function reserveCommand(batch: readonly QueuedDecision[], now: number | string, 
   for (const definition of defined) args.push(definition);
   batch.forEach((decision, d) => {
     const listed = numbers[d] as number[];
-    args.push(decision.id, decision.tokens, decision.requests);
+    args.push(decision.id, decision.tokens, decision.requests, decision.want);
     // 0 = every definition in order (the common case: one decision, or decisions sharing one list).
     if (listed.length === defined.length && listed.every((number, i) => number === i + 1)) args.push(0);
     else args.push(listed.length, ...listed);
@@ -915,6 +1206,29 @@ function checkReservation(reservation: Reservation): void {
 /** The pending member of a reservation (see the key layout in redis-scripts.ts). */
 function pendingMember(id: string, tokens: number, requests: number, candidate: ResolvedCandidate): string {
   return `${id} ${tokens} ${requests}${candidate.suffix}`;
+}
+
+/** How many more decisions a grant should hold: the demand of the last 100 ms (0 = too little to ask). */
+function wanted(demand: Demand): number {
+  const recent = Math.max(demand.count, demand.previous);
+  return recent < 2 ? 0 : Math.min(recent, MAX_GRANT);
+}
+
+/** Settles or releases one decision taken from a grant that is not split yet (a second time: nothing). */
+function settleInGrant(grant: Grant, operation: 'settle' | 'release', id: string, tokenDelta: number): void {
+  const taken = grant.open.get(id);
+  if (taken === undefined) return;
+  grant.open.delete(id);
+  const [tokens, requests] = taken;
+  if (operation === 'settle') {
+    grant.usedTokens += tokens + tokenDelta;
+    grant.usedRequests += requests;
+    // Still open: what the estimate held beyond the actual use can be taken again (same buckets).
+    if (grant.phase === 'open') grant.tokensLeft -= tokenDelta;
+  } else if (grant.phase === 'open') {
+    grant.tokensLeft += tokens;
+    grant.requestsLeft += requests;
+  }
 }
 
 function countOrEmpty(value: number | undefined): number | string {

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { RedisStore, type RedisStoreEvent, type RedisStoreOptions } from '../../lib/quota/redis-store.js';
+import type { Reservation } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { freePort, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
 
@@ -120,6 +121,32 @@ describe('RedisStore when Redis fails', function () {
       await store.release(again);
       expect(store.deferredOperations).to.equal(0);
       expect(await store.pendingReservations()).to.equal(0);
+      expect(events.map((e) => e.type)).to.include.members(['storeError', 'recovered']);
+    });
+
+    it('a grant that ends while Redis is down: its decisions settle locally, its split is kept and replayed', async function () {
+      const { store, events } = open({ redis: `redis://127.0.0.1:${port}` });
+      // One window with 1 s buckets: a grant lives up to 250 ms (real time here: the server is real).
+      const perMinute = candidateOf('acme', 'small', windowOf('tokensPerMinute', 1_000_000));
+      let granted: Reservation | undefined;
+      for (let i = 0; i < 50 && granted === undefined; i++) {
+        const r = admitted(await store.reserve({ candidates: [perMinute], tokens: 10 }));
+        if (r.id.includes('/')) granted = r;
+      }
+      if (granted === undefined) expect.fail('no decision was taken from a grant');
+      await (servers.pop() as SpawnedRedis).kill();
+      // Settled locally: the grant carries it to Redis when it is split.
+      await within(TIMEOUT_MS, store.settle(granted, 5), 'settle of a decision taken from a grant');
+      // The grant ends on its timer; its split cannot reach Redis and is kept.
+      for (let i = 0; i < 100 && store.deferredOperations === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(store.deferredOperations).to.equal(1);
+      const recovered = nextEvent(store, 'recovered');
+      servers.push(await spawnRedis(port));
+      expect((await recovered).replayed).to.equal(1);
+      expect(store.deferredOperations).to.equal(0);
+      // The restarted server kept nothing (no persistence here): the split found no grant and changed nothing.
+      expect(await store.pendingReservations()).to.equal(0);
+      admitted(await store.reserve({ candidates: [perMinute], tokens: 10 }));
       expect(events.map((e) => e.type)).to.include.members(['storeError', 'recovered']);
     });
 
