@@ -434,8 +434,9 @@ export class RedisStore implements QuotaStore {
     if (this.usingFallback && !this.#isReady()) return this.#fallbackReserve(request);
     let demand: Demand | undefined;
     if (this.#grantsOn) {
-      demand = this.#demandOf(resolved[0] as ResolvedCandidate);
-      const local = this.#fromGrant(demand, request, requests);
+      const now = this.#localNow();
+      demand = this.#demandOf(resolved[0] as ResolvedCandidate, now);
+      const local = this.#fromGrant(demand, request, requests, now);
       if (local !== undefined) return local;
     }
     try {
@@ -706,8 +707,7 @@ export class RedisStore implements QuotaStore {
   // ---- grants -----------------------------------------------------------------------------------
 
   /** Counts one decision on `candidate` (the first of its request) toward the demand that sizes a grant. */
-  #demandOf(candidate: ResolvedCandidate): Demand {
-    const now = this.#localNow();
+  #demandOf(candidate: ResolvedCandidate, now: number): Demand {
     let demand = this.#demand.get(candidate);
     if (demand === undefined) {
       demand = { since: now, count: 0, previous: 0, asking: false, grant: undefined };
@@ -723,10 +723,10 @@ export class RedisStore implements QuotaStore {
   }
 
   /** A decision taken from the grant on the request's first candidate, when it is valid and has room. */
-  #fromGrant(demand: Demand, request: ReserveRequest, requests: number): ReserveResult | undefined {
+  #fromGrant(demand: Demand, request: ReserveRequest, requests: number, now: number): ReserveResult | undefined {
     const grant = demand.grant;
     if (grant === undefined) return undefined;
-    if (this.#localNow() >= grant.deadline) {
+    if (now >= grant.deadline) {
       this.#closeGrant(grant);
       return undefined;
     }
@@ -791,8 +791,13 @@ export class RedisStore implements QuotaStore {
     try {
       await this.#sendSplit(grant);
     } catch (error) {
-      if (isUnavailable(error) && grant.phase === 'closed' && !this.#deferred.has(grant.id) && this.#deferred.size < MAX_DEFERRED) {
-        this.#deferred.set(grant.id, () => this.#sendSplit(grant));
+      if (grant.phase === 'closed') {
+        if (!this.#deferred.has(grant.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(grant.id, () => this.#sendSplit(grant));
+        else if (!this.#deferred.has(grant.id)) {
+          // Too much kept already: as for a settle, the reservation TTL is the backstop (its member expires).
+          grant.phase = 'done';
+          this.#grants.delete(grant.id);
+        }
       }
       await this.#failed('settle', error).catch(() => {});
     }

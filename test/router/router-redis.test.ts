@@ -92,4 +92,38 @@ describe('router with the Redis store', function () {
       await flushPrefix(keyPrefix);
     }
   });
+
+  it('calls in quick succession take their decisions from grants: same answers, exact usage in Redis, nothing pending', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
+    const models = { 'mistral-small-2506': { tokensPerMinute: 1_000_000, tokensPerMonth: 1_000_000_000 } };
+    const overrides = { requestsPerSecond: 1_000, models };
+    const emulator = await startEmulator({ tier: 'free', clock, overrides });
+    const keyPrefix = uniquePrefix('router-grants');
+    const store = new RedisStore({ redis: redisUrl, keyPrefix, clock });
+    let granted = 0;
+    const reserve = store.reserve.bind(store);
+    store.reserve = async (request) => {
+      const result = await reserve(request);
+      if (result.ok && result.reservation.id.includes('/')) granted++;
+      return result;
+    };
+    const router = createRouter({ workspaces: [{ name: 'fast', apiKey: 'fast-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
+    try {
+      const results = [];
+      for (let i = 0; i < 30; i++) {
+        results.push(await router.chat.complete({ model: 'mistral-small-2506', messages: [{ role: 'user', content: `call ${i} `.repeat(1 + (i % 3)) }], maxTokens: 10 }));
+      }
+      expect(emulator.stats().responses['200']).to.equal(30);
+      expect(granted, 'decisions taken from grants').to.be.greaterThan(15);
+      const used = results.reduce((sum, r) => sum + (r.usage?.totalTokens ?? 0), 0);
+      // snapshot() ends the grant first: every estimate was replaced by the real usage, nothing is held.
+      const minute = (await store.snapshot('fast')).find((w) => w.kind === 'tokens-per-minute' && w.model === 'mistral-small-2506');
+      expect(minute).to.include({ used, held: 0 });
+      expect(await store.pendingReservations()).to.equal(0);
+    } finally {
+      await router.close();
+      await emulator.stop();
+      await flushPrefix(keyPrefix);
+    }
+  });
 });
