@@ -15,6 +15,7 @@
  * | `{PW}:m:M:K` | hash | a model-scoped window (e.g. tokens-per-minute of model M) | see below |
  * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | 35 days, renewed |
  * | `{PW}:pending` | zset | one member per pending reservation, scored by its expiry (store ms) | 2 x reservation TTL, renewed |
+ * | `{PW}:early` | hash | decisions taken from a grant that another instance settled before the grant was split (field: its id) | when the newest such grant's member expires |
  * | `{P}workspaces` | set | encoded workspace names (for snapshot() and pendingReservations() of all workspaces) | 35 days, refreshed |
  *
  * A window hash has one field per sub-bucket, named by the bucket's absolute index (`floor(t / bucketMs)`,
@@ -123,6 +124,9 @@ export function prefixPattern(prefix: string): string {
  * process's grant never takes a window's last capacity, and several processes' grants together leave room.
  */
 export const GRANT_SHARE = 4;
+
+/** The longest a grant lives, whatever its windows' buckets (a month window's bucket is a month). */
+export const MAX_GRANT_MS = 250;
 
 /** Lifetimes, in ms, beyond the strict minimum (clock skew, a script running at the edge of a bucket). */
 export const EXPIRY_MARGIN = {
@@ -262,9 +266,9 @@ local function open(key, code, now, registry, cfg)
   local bms, n, tok = geometry(code)
   if not bms then error('unknown window layout ' .. tostring(code)) end
   local k = bucket(now, bms)
-  local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k)
+  local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k, 'g', 'ge')
   local st = { key = key, reg = registry, bms = bms, n = n, tok = tok, k = k, c = r[3] or '', l = tonumber(r[4]),
-    b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0 }
+    b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0, g = tonumber(r[7]) or 0, ge = tonumber(r[8]) or 0 }
   if r[1] then
     st.t, st.o = tonumber(r[1]), tonumber(r[2])
     if k - n > st.o then slide(st) end
@@ -272,7 +276,7 @@ local function open(key, code, now, registry, cfg)
   end
   -- New (or left by an older layout: start clean).
   redis.call('DEL', key)
-  st.t, st.o, st.c, st.l, st.b, st.cur = 0, k - n, '', nil, 0, 0
+  st.t, st.o, st.c, st.l, st.b, st.cur, st.g, st.ge = 0, k - n, '', nil, 0, 0, 0, 0
   if cfg and cfg ~= '' then
     redis.call('HSET', key, 't', 0, 'o', st.o, 'p', code, 'c', cfg)
     st.c = cfg
@@ -322,6 +326,8 @@ local function check(st, cost, now, configured)
       retry = j * st.bms - now
     end
   end
+  -- Room that grants hold and will give back within their short lives: the retry is at most their end.
+  if retry > 0 and st.ge > now and used - st.g + cost <= lim and st.ge - now < retry then retry = st.ge - now end
   if blocked and retry ~= -1 and st.b - now > retry then retry = st.b - now end
   return { lim or -1, used, cost, retry, blocked and 1 or 0 }
 end
@@ -375,7 +381,8 @@ end
  * step, up to `want` more decisions of its size (tokens and requests) to that candidate's windows, as long
  * as each window keeps room: a window gives at most 1/GRANT_SHARE of the room left after the decision. The
  * grant is one more pending member (`id+`, its tokens and requests), and it is valid until the end of the
- * bucket it charged in the window with the shortest buckets: a decision the process takes from it locally
+ * bucket it charged in the window with the shortest buckets (and at most MAX_GRANT_MS, or a tenth of the
+ * reservation TTL): a decision the process takes from it locally
  * before then lands in exactly the buckets it would have charged itself, so every window's arithmetic
  * (and the limit) holds as if each had run this script. The process splits the grant when it ends (see
  * AFTER_SCRIPT): what it did not use goes back, the decisions still pending become members of their own.
@@ -393,6 +400,7 @@ local ttl = tonumber(ARGV[2])
 local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local kbase = 2 * G
 local GRANT_SHARE = ${GRANT_SHARE}
+local MAX_GRANT_MS = ${MAX_GRANT_MS}
 -- Candidate definitions, split on first use, their numbers converted once (a batch reads one definition
 -- for many decisions).
 local defs = {}
@@ -472,7 +480,7 @@ for r = 1, R do
       list[#list + 1] = id .. ' ' .. tokens_s .. ' ' .. requests_s .. def[3]
       -- Admitted with no refusal before: the candidate number alone (no table to build and send).
       if result then result[1], result[2] = 1, c else result = c end
-      if want > 1 and c == 1 then
+      if want > 1 and c == 1 and nw > 0 then
         -- A grant: up to 'want' more decisions of this size on this candidate, charged now, each window
         -- giving at most 1/GRANT_SHARE of the room it has left; worth it from two decisions on.
         local n = want
@@ -488,7 +496,18 @@ for r = 1, R do
           end
         end
         if n > 1 then
+          -- The grant lives while every window is in the bucket it charged.
           local until_ms = nil
+          p = 4
+          for i = 1, nw do
+            local st = states[def[p]]
+            p = p + 3
+            local e = st.bms == 0 and month_start(st.k + 1) or (st.k + 1) * st.bms
+            if not until_ms or e < until_ms then until_ms = e end
+          end
+          -- And no longer than MAX_GRANT_MS, nor a tenth of the reservation TTL (its member expires after it).
+          local longest = now + math.min(MAX_GRANT_MS, floor(ttl / 10))
+          if until_ms > longest then until_ms = longest end
           p = 4
           for i = 1, nw do
             local st = states[def[p]]
@@ -499,13 +518,14 @@ for r = 1, R do
               st.cur = st.cur + cost
               st.t = st.t + cost
               st.dirty = true
+              -- What grants hold, and until when at most (for the retry of a refusal meanwhile).
+              st.g = st.g + cost
+              if until_ms > st.ge then st.ge = until_ms end
+              st.granted = true
             end
-            -- The grant lives while every window is in the bucket it charged.
-            local e = st.bms == 0 and month_start(st.k + 1) or (st.k + 1) * st.bms
-            if not until_ms or e < until_ms then until_ms = e end
           end
           list[#list + 1] = now + ttl
-          list[#list + 1] = id .. '+ ' .. (tokens * n) .. ' ' .. (requests * n) .. def[3]
+          list[#list + 1] = id .. '+ ' .. string.format('%.0f', tokens * n) .. ' ' .. string.format('%.0f', requests * n) .. def[3]
           result = { 2, n, until_ms }
         end
       end
@@ -523,7 +543,8 @@ end
 local registries = nil
 for _, st in pairs(states) do
   if st.dirty then
-    redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
+    if st.granted then redis.call('HSET', st.key, st.k, st.cur, 't', st.t, 'g', st.g, 'ge', st.ge)
+    else redis.call('HSET', st.key, st.k, st.cur, 't', st.t) end
     if st.fresh then
       redis.call('PEXPIRE', st.key, ttl_of(st, now))
       registries = registries or {}
@@ -562,11 +583,14 @@ return out
  * A settle or release gives back (or charges) the difference in the buckets its reservation charged, once.
  * Its arguments: window count, member (see the layout), at, token delta, request delta, A (members to add:
  * 0, or for a grant split the number of its decisions still pending), when A > 0 their score and the A
- * members, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys. A delta lands in the bucket
- * of `at` only while that bucket still counts (after that it no longer counts anywhere), and only if the
- * window still exists. Its number in the reply: 1 when applied, 0 when it was already settled, released or
- * expired. A window several settles touch is read once (one HMGET of `o`, `t` and the first bucket; another
- * bucket of the same window costs one HGET) and written once (one HSET, and one HDEL for emptied buckets).
+ * members, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys.
+ * A delta lands in the bucket of `at` only while that bucket still counts (after that it no longer counts
+ * anywhere), and only if the window still exists. Its number in the reply: 1 when applied, 0 when it was
+ * already settled, released or expired. A decision taken from a grant (id `G/n`, G the grant's id) that is
+ * not pending yet because its grant was not split is applied all the same while the grant's member is
+ * pending, and noted in `early`; the split then skips it. A window several settles touch is read once (one
+ * HMGET of `o`, `t` and the first bucket; another bucket of the same window costs one HGET) and written
+ * once (one HSET, and one HDEL for emptied buckets).
  *
  * An observation takes what the upstream reported into the windows of a workspace. Its arguments: the
  * number of KEYS it uses, the number of observed windows, per observed window: layout code, limit,
@@ -581,6 +605,7 @@ return out
  * its expiry moved once, at the end.
  */
 export const AFTER_SCRIPT = `${BASE}${WINDOWS}
+local function early_key(pending_key) return string.sub(pending_key, 1, #pending_key - #'pending') .. 'early' end
 local now = now_ms(ARGV[1])
 local S, M = tonumber(ARGV[2]), tonumber(ARGV[3])
 local a, k = 4, 1
@@ -593,19 +618,53 @@ for j = 1, S do
   a = a + 6
   local adds = a
   if na > 0 then a = a + 1 + na end
-  if redis.call('ZREM', KEYS[k], member) == 0 then
+  local applied = redis.call('ZREM', KEYS[k], member) == 1
+  if not applied then
+    -- A decision taken from a grant not split yet, settled by another instance than the grant's: applied
+    -- now, and marked so that the split does not make it a pending member.
+    local sid = string.match(member, '^%S+')
+    local gid = string.match(sid, '^(.+%+)/%w+$')
+    if gid then
+      local cursor, score = '0', nil
+      repeat
+        local page = redis.call('ZSCAN', KEYS[k], cursor, 'MATCH', gid .. ' *', 'COUNT', 1000)
+        cursor = page[1]
+        if #page[2] > 0 then score = tonumber(page[2][2]) end
+      until score or cursor == '0'
+      local early = early_key(KEYS[k])
+      if score and redis.call('HSETNX', early, sid, 1) == 1 then
+        applied = true
+        if redis.call('PTTL', early) < score - now + SLIDE_MARGIN then redis.call('PEXPIRE', early, floor(score - now + SLIDE_MARGIN)) end
+      end
+    end
+  end
+  if not applied then
     out[j] = 0
   else
     out[j] = 1
+    local gt, gr = string.match(member, '^%S+%+ (%d+) (%d+)')
+    if gt then
+      -- A grant ends: the windows no longer hold it for the retry of a refusal.
+      for i = 1, nw do
+        local key = KEYS[k + i]
+        local _, _, tok = geometry(ARGV[a + i - 1])
+        if redis.call('HEXISTS', key, 'g') == 1 then redis.call('HINCRBY', key, 'g', -tonumber(tok and gt or gr)) end
+      end
+    end
     if na > 0 then
       -- A grant split: the decisions it admitted that are not settled yet become pending reservations of
-      -- their own, with the grant's expiry.
+      -- their own, with the grant's expiry (but for those another instance settled already).
+      local early = early_key(KEYS[k])
+      local check = redis.call('EXISTS', early) == 1
       local zadd = { KEYS[k] }
       for m = 1, na do
-        zadd[#zadd + 1] = ARGV[adds]
-        zadd[#zadd + 1] = ARGV[adds + m]
+        local add = ARGV[adds + m]
+        if not (check and redis.call('HDEL', early, string.match(add, '^%S+')) == 1) then
+          zadd[#zadd + 1] = ARGV[adds]
+          zadd[#zadd + 1] = add
+        end
       end
-      redis.call('ZADD', unpack(zadd))
+      if #zadd > 1 then redis.call('ZADD', unpack(zadd)) end
     end
     for i = 1, nw do
       local key, code = KEYS[k + i], ARGV[a + i - 1]
@@ -766,15 +825,15 @@ return out
  * after all is undone instead of holding its cost until the reservation TTL.
  *
  * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
- * reservation ttl, tokens, requests, candidate count, then per candidate: its member, window count, and one
+ * reservation ttl, tokens, requests, the grant the decision asked for (0 = none), candidate count, then per candidate: its member, window count, and one
  * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
  * minus the ttl; when it is the first candidate, a grant given with the decision (member `id+ ...`) is
  * released too. Returns 1 when something was released.
  */
 export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
 local now = now_ms(ARGV[1])
-local ttl, tokens, requests, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local a, kc = 6, 2
+local ttl, tokens, requests, want, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local a, kc = 7, 2
 for c = 1, count do
   local member, nw = ARGV[a], tonumber(ARGV[a + 1])
   a = a + 2
@@ -783,20 +842,17 @@ for c = 1, count do
     redis.call('ZREM', KEYS[1], member)
     local at = tonumber(score) - ttl
     for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens, -requests) end
-    if c == 1 then
-      -- The grant the decision may have been given with it ('id+ tokens requests ...'): it goes too.
-      local pattern = string.match(member, '^%S+') .. '+ *'
-      local cursor = '0'
-      repeat
-        local page = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', pattern, 'COUNT', 1000)
-        cursor = page[1]
-        for m = 1, #page[2], 2 do
-          local grant = page[2][m]
-          local gt, gr = string.match(grant, '^%S+ (%d+) (%d+)')
-          redis.call('ZREM', KEYS[1], grant)
-          for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tonumber(gt), -tonumber(gr)) end
+    if c == 1 and want > 1 then
+      -- The grant the decision may have been given with it: 'id+ n*tokens n*requests suffix' for one n in
+      -- 2..want (what the script gave it). It goes too.
+      local id, suffix = string.match(member, '^(%S+) %S+ %S+(.*)$')
+      for n = 2, want do
+        local gt, gr = string.format('%.0f', tokens * n), string.format('%.0f', requests * n)
+        if redis.call('ZREM', KEYS[1], id .. '+ ' .. gt .. ' ' .. gr .. suffix) == 1 then
+          for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens * n, -requests * n) end
+          break
         end
-      until cursor == '0'
+      end
     end
     return 1
   end

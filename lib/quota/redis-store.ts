@@ -216,6 +216,8 @@ interface Grant {
    * `splitting`: the split is on its way (settles wait for it); `done`: split, or given up on.
    */
   phase: 'open' | 'closed' | 'splitting' | 'done';
+  /** Its split was sent once (it may have run even if no answer came): settles go to Redis from then on. */
+  sent: boolean;
   splitting: Promise<void> | undefined;
   timer: NodeJS.Timeout | undefined;
 }
@@ -261,8 +263,6 @@ const EARLY_BATCH = 8;
 /** The period over which demand for a candidate is counted (local ms), and the most decisions one grant holds. */
 const DEMAND_PERIOD_MS = 100;
 const MAX_GRANT = 256;
-/** The longest a grant is used, whatever its windows' buckets (a month window's bucket is a month). */
-const MAX_GRANT_MS = 250;
 
 /** Settles and releases kept while Redis is unreachable; beyond this the reservation TTL is the backstop. */
 const MAX_DEFERRED = 10_000;
@@ -325,6 +325,10 @@ export class RedisStore implements QuotaStore {
   readonly #demand = new WeakMap<ResolvedCandidate, Demand>();
   /** Grants not split yet, by id: settles of the decisions taken from them are local. */
   readonly #grants = new Map<string, Grant>();
+  /** Decisions that asked for a grant and whose grant is not open yet (close() waits for them). */
+  readonly #asking = new Set<Promise<void>>();
+  /** 429s observed so far: a grant asked for before one and given after it ends at once. */
+  #blocks = 0;
 
   constructor(options: RedisStoreOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisStore: options must be an object');
@@ -461,7 +465,10 @@ export class RedisStore implements QuotaStore {
   async observe(observation: UpstreamObservation): Promise<void> {
     validateObservation(observation);
     // A 429 means the upstream sees less room than the windows did: grants of the workspace end now.
-    if (observation.rateLimited !== undefined && this.#grants.size > 0) void this.#endGrants(observation.workspace);
+    if (observation.rateLimited !== undefined) {
+      this.#blocks++;
+      if (this.#grants.size > 0) void this.#endGrants(observation.workspace);
+    }
     if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().observe(observation);
     try {
       await this.#observeInRedis(observation);
@@ -516,6 +523,10 @@ export class RedisStore implements QuotaStore {
 
   async #close(): Promise<void> {
     // Grants first: what they hold and did not use goes back, their open decisions become pending members.
+    // A grant still on its way opens (and ends at once) before they are ended, when the store owns the
+    // client (QUIT lets answers in flight arrive; each is bounded by commandTimeoutMs). On a client the
+    // caller owns, a command in flight fails at close instead, and its cancel takes the grant with it.
+    if (this.#ownsClient) while (this.#asking.size > 0) await Promise.all(this.#asking);
     await this.#endGrants();
     this.#closed = true;
     this.#detach();
@@ -548,35 +559,52 @@ export class RedisStore implements QuotaStore {
       const group = cluster ? (run[0] as ResolvedCandidate).keys.tag : '';
       // A grant is asked for on the request's first candidate only, by one decision at a time.
       const want = start === 0 && demand !== undefined && !demand.asking ? wanted(demand) : 0;
-      if (want > 0) (demand as Demand).asking = true;
+      // Until the grant it may bring is open (or known not to come), close() waits for this decision, and a
+      // 429 observed meanwhile makes the grant end as soon as it opens.
+      let answered: (() => void) | undefined;
+      const blocks = this.#blocks;
+      if (want > 0) {
+        (demand as Demand).asking = true;
+        const asking = new Promise<void>((resolve) => (answered = resolve));
+        this.#asking.add(asking);
+        void asking.then(() => this.#asking.delete(asking));
+      }
       let now: number;
       let decision: DecisionReply;
       let sentAt: number;
       try {
         [now, decision, sentAt] = await this.#decide(group, id, request.tokens, requests, want, run);
+        if (decision[0] === 2) {
+          // Admitted by the first candidate, with a grant of n more decisions like it until `until`.
+          const [, n, until] = decision as [number, number, number];
+          this.#openGrant(
+            demand as Demand,
+            {
+              id: `${id}+`,
+              candidate: resolved[0] as ResolvedCandidate,
+              group,
+              at: now,
+              tokens: n * request.tokens,
+              requests: n * requests,
+              // `until` is the end of the bucket it charged, at most MAX_GRANT_MS and a tenth of the reservation
+              // TTL away (its member, and those of its open decisions, expire reservationTtlMs after `at`).
+              // Less 1 ms: Redis's TIME is read to the ms, rounded down.
+              deadline: sentAt + (until - now) - 1,
+            },
+            this.#blocks !== blocks,
+          );
+        }
       } finally {
-        if (want > 0) (demand as Demand).asking = false;
+        if (want > 0) {
+          (demand as Demand).asking = false;
+          answered?.();
+        }
       }
       // The script created the windows it checked, refused or not: list their workspaces for snapshot().
       for (let c = start; c < end; c++) this.#register((candidates[c] as QuotaCandidate).workspace);
       if (decision[0] !== 2 && decision.length > 2) {
         refusals ??= [];
         for (let i = 2; i < decision.length; i++) refusals.push(toCandidateRefusal(decision[i] as Array<number | number[]>, start, candidates));
-      }
-      if (decision[0] === 2) {
-        // Admitted by the first candidate, with a grant of n more decisions like it until `until`.
-        const [, n, until] = decision as [number, number, number];
-        this.#openGrant(demand as Demand, {
-          id: `${id}+`,
-          candidate: resolved[0] as ResolvedCandidate,
-          group,
-          at: now,
-          tokens: n * request.tokens,
-          requests: n * requests,
-          // Within a tenth of the reservation TTL too: its member, and the members its open decisions
-          // become, expire `reservationTtlMs` after `at`.
-          deadline: sentAt + Math.min(until - now, MAX_GRANT_MS, this.#reservationTtlMs / 10),
-        });
       }
       if (decision[0] === 1 || decision[0] === 2) {
         const index = decision[0] === 2 ? start : start + (decision[1] as number) - 1;
@@ -665,7 +693,7 @@ export class RedisStore implements QuotaStore {
         (error: unknown) => {
           landed();
           for (const decision of batch) {
-            this.#cancel(decision.id, decision.tokens, decision.requests, decision.candidates);
+            this.#cancel(decision.id, decision.tokens, decision.requests, decision.want, decision.candidates);
             decision.reject(error);
           }
         },
@@ -680,10 +708,12 @@ export class RedisStore implements QuotaStore {
       return;
     }
     if (this.#grants.size > 0) {
-      // A decision taken from a grant is settled locally until the grant is split; then it is pending in Redis.
+      // A decision taken from a grant is settled locally until its grant's split is first sent. From then on
+      // it goes to Redis like any settle: pending there once the split ran, applied early (see AFTER_SCRIPT)
+      // if the grant is still pending, kept for the replay like any settle if Redis cannot be reached. (A
+      // split that timed out may have run: settling locally after it would be lost.)
       const grant = this.#grants.get(reservation.id.slice(0, reservation.id.lastIndexOf('/')));
-      if (grant !== undefined && grant.phase === 'splitting') await grant.splitting;
-      if (grant !== undefined && (grant.phase === 'open' || grant.phase === 'closed')) {
+      if (grant !== undefined && !grant.sent) {
         settleInGrant(grant, operation, reservation.id, tokenDelta);
         return;
       }
@@ -730,7 +760,12 @@ export class RedisStore implements QuotaStore {
       this.#closeGrant(grant);
       return undefined;
     }
-    if (grant.tokensLeft < request.tokens || grant.requestsLeft < requests) return undefined;
+    if (grant.tokensLeft < request.tokens || grant.requestsLeft < requests) {
+      // Too small for this one: ended first, so that what it holds is back before this decision is made
+      // (its split leaves ahead of the decision's script), and the decision is not refused because of it.
+      this.#closeGrant(grant);
+      return undefined;
+    }
     grant.tokensLeft -= request.tokens;
     grant.requestsLeft -= requests;
     const id = `${grant.id}/${(grant.next++).toString(36)}`;
@@ -750,7 +785,8 @@ export class RedisStore implements QuotaStore {
     return { ok: true, reservation, refusals: [] };
   }
 
-  #openGrant(demand: Demand, from: Pick<Grant, 'id' | 'candidate' | 'group' | 'at' | 'tokens' | 'requests' | 'deadline'>): void {
+  /** Opens a grant Redis gave; `stale` (a 429 was observed while it was on its way) ends it at once. */
+  #openGrant(demand: Demand, from: Pick<Grant, 'id' | 'candidate' | 'group' | 'at' | 'tokens' | 'requests' | 'deadline'>, stale: boolean): void {
     if (demand.grant !== undefined) this.#closeGrant(demand.grant);
     const grant: Grant = {
       ...from,
@@ -762,12 +798,13 @@ export class RedisStore implements QuotaStore {
       usedTokens: 0,
       usedRequests: 0,
       phase: 'open',
+      sent: false,
       splitting: undefined,
       timer: undefined,
     };
     this.#grants.set(grant.id, grant);
     const left = grant.deadline - this.#localNow();
-    if (left <= 0 || this.#closing !== undefined) {
+    if (left <= 0 || stale || this.#closing !== undefined) {
       this.#closeGrant(grant);
       return;
     }
@@ -823,6 +860,7 @@ export class RedisStore implements QuotaStore {
     if (members.length > 0) args.push(grant.at + this.#reservationTtlMs, ...members);
     args.push(...candidate.codes);
     grant.phase = 'splitting';
+    grant.sent = true;
     const sending = this.#queuePiece('settle', grant.group, keys, args).then(
       () => {
         grant.phase = 'done';
@@ -908,12 +946,12 @@ export class RedisStore implements QuotaStore {
    * Undo a reserve whose answer never came (timeout, lost connection), in case Redis ran it anyway: sent
    * on the same connection, it runs after the reserve. Best effort; the reservation TTL is the backstop.
    */
-  #cancel(id: string, tokens: number, requests: number, resolved: readonly ResolvedCandidate[]): void {
+  #cancel(id: string, tokens: number, requests: number, want: number, resolved: readonly ResolvedCandidate[]): void {
     const tags = new Set(resolved.map((candidate) => candidate.keys.tag));
     for (const tag of tags) {
       const ofWorkspace = resolved.filter((candidate) => candidate.keys.tag === tag);
       const keys: string[] = [(ofWorkspace[0] as ResolvedCandidate).keys.pending];
-      const args: Array<string | number> = [this.#now(), this.#reservationTtlMs, tokens, requests, ofWorkspace.length];
+      const args: Array<string | number> = [this.#now(), this.#reservationTtlMs, tokens, requests, want, ofWorkspace.length];
       for (const r of ofWorkspace) {
         keys.push(...r.windowKeys);
         args.push(pendingMember(id, tokens, requests, r), r.codes.length, ...r.codes);

@@ -177,11 +177,63 @@ describe('RedisStore grants', function () {
     const definition = `1|1| :m:small:tokens-per-minute|1|mt|1000000`;
     // One decision of 100 tokens asking for a grant of 8 more, as RedisStore sends it.
     const reply = (await client.eval(RESERVE_SCRIPT, keys.length, ...keys, START, 600_000, 1, 1, 1, definition, 'x.1', 100, 1, 8, 0)) as unknown[];
-    expect(reply[1]).to.deep.equal([2, 8, START + 1_000]);
+    expect(reply[1]).to.deep.equal([2, 8, START + 250]); // its bucket ends in 1 s; a grant lives 250 ms at most
     expect(await client.zcard(keys[0] as string)).to.equal(2);
-    const cancelled = await client.eval(CANCEL_SCRIPT, 2, keys[0] as string, keys[2] as string, START + 5, 600_000, 100, 1, 1, 'x.1 100 1 :m:small:tokens-per-minute', 1, 'mt');
+    const cancelled = await client.eval(CANCEL_SCRIPT, 2, keys[0] as string, keys[2] as string, START + 5, 600_000, 100, 1, 8, 1, 'x.1 100 1 :m:small:tokens-per-minute', 1, 'mt');
     expect(cancelled).to.equal(1);
     expect(await client.zcard(keys[0] as string)).to.equal(0);
     expect(await client.hget(keys[2] as string, 't')).to.equal('0');
+  });
+
+  it("a refusal caused by another process's grant says to retry when the grant ends, not when the window slides", async function () {
+    const a = open();
+    const b = open({ localGrants: false });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMonth', 1_000_000));
+    for (let i = 0; i < 40; i++) admitted(await a.reserve({ candidates: [c], tokens: 1_000 }));
+    // What is really used (40,000) leaves room for 959,000; A's grant holds part of it for at most 250 ms.
+    const refusal = refused(await b.reserve({ candidates: [c], tokens: 959_000 }));
+    expect(refusal.retryAfterMs).to.be.within(1, 250);
+    clock.advance(refusal.retryAfterMs);
+    await a.snapshot('acme'); // A's grant ends (its next decision or its timer would end it too)
+    admitted(await b.reserve({ candidates: [c], tokens: 959_000 }));
+  });
+
+  it("a process's own grant, too small for a decision, ends before that decision is made", async function () {
+    const store = open();
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 1_000_000));
+    for (let i = 0; i < 40; i++) await store.settle(admitted(await store.reserve({ candidates: [c], tokens: 1_000 })), 1_000);
+    // 40,000 used: 959,000 fit, once what the grant holds is back.
+    admitted(await store.reserve({ candidates: [c], tokens: 959_000 }));
+  });
+
+  it('a 429 observed while a grant is on its way ends that grant as soon as it arrives', async function () {
+    const store = open();
+    const c = candidateOf('acme', 'small', windowOf('requestsPerSecond', 1_000), windowOf('tokensPerMinute', 1_000_000));
+    admitted(await store.reserve({ candidates: [c], tokens: 10 }));
+    // The second decision asks for a grant; the batch leaves when the eighth is queued, before the 429.
+    const decisions = Array.from({ length: 8 }, () => store.reserve({ candidates: [c], tokens: 10 }));
+    const observed = store.observe({ workspace: 'acme', model: 'small', windows: [], rateLimited: { kind: 'requests-per-second', blockedForMs: 1_000 } });
+    await Promise.all([...decisions, observed]);
+    clock.advance(1);
+    const after = refused(await store.reserve({ candidates: [c], tokens: 10 }));
+    expect(after.refusals[0]?.windows.some((w) => w.blocked)).to.equal(true);
+  });
+
+  it('a decision taken from a grant can be settled through another instance, before and after the grant is split', async function () {
+    const a = open();
+    const b = open({ localGrants: false });
+    const c = candidateOf('acme', 'small', windowOf('tokensPerMonth', 1_000_000));
+    const taken: Reservation[] = [];
+    for (let i = 0; i < 6; i++) taken.push(admitted(await a.reserve({ candidates: [c], tokens: 10 })));
+    // The last one comes from the grant still open (the earlier grant was split when it ran out).
+    const last = taken[taken.length - 1] as Reservation;
+    expect(fromGrant(last)).to.equal(true);
+    // Settled by B while A's grant is open (not split): applied at once, and not made pending by the split.
+    await b.settle(last, 5);
+    await b.settle(last, 5); // twice: nothing more
+    await a.snapshot('acme'); // A splits its grant
+    for (const reservation of taken.slice(0, -1)) await b.settle(reservation, 5);
+    expect(await b.pendingReservations()).to.equal(0);
+    expect(usedIn(await b.snapshot('acme'), 'tokens-per-month')).to.include({ used: 5 * taken.length, held: 0 });
   });
 });
