@@ -15,6 +15,7 @@
  * | `{PW}:m:M:K` | hash | a model-scoped window (e.g. tokens-per-minute of model M) | see below |
  * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | 35 days, renewed |
  * | `{PW}:pending` | zset | one member per pending reservation, scored by its expiry (store ms) | 2 x reservation TTL, renewed |
+ * | `{PW}:grants` | hash | grant id -> its expiry (store ms), while its member is pending (removed by its split or cancel) | 2 x reservation TTL, renewed with every grant |
  * | `{PW}:early` | hash | decisions taken from a grant that another instance settled before the grant was split (field: its id) | when the newest such grant's member expires |
  * | `{P}workspaces` | set | encoded workspace names (for snapshot() and pendingReservations() of all workspaces) | 35 days, refreshed |
  *
@@ -266,9 +267,9 @@ local function open(key, code, now, registry, cfg)
   local bms, n, tok = geometry(code)
   if not bms then error('unknown window layout ' .. tostring(code)) end
   local k = bucket(now, bms)
-  local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k, 'g', 'ge')
+  local r = redis.call('HMGET', key, 't', 'o', 'c', 'l', 'b', k)
   local st = { key = key, reg = registry, bms = bms, n = n, tok = tok, k = k, c = r[3] or '', l = tonumber(r[4]),
-    b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0, g = tonumber(r[7]) or 0, ge = tonumber(r[8]) or 0 }
+    b = tonumber(r[5]) or 0, cur = tonumber(r[6]) or 0 }
   if r[1] then
     st.t, st.o = tonumber(r[1]), tonumber(r[2])
     if k - n > st.o then slide(st) end
@@ -276,7 +277,7 @@ local function open(key, code, now, registry, cfg)
   end
   -- New (or left by an older layout: start clean).
   redis.call('DEL', key)
-  st.t, st.o, st.c, st.l, st.b, st.cur, st.g, st.ge = 0, k - n, '', nil, 0, 0, 0, 0
+  st.t, st.o, st.c, st.l, st.b, st.cur = 0, k - n, '', nil, 0, 0
   if cfg and cfg ~= '' then
     redis.call('HSET', key, 't', 0, 'o', st.o, 'p', code, 'c', cfg)
     st.c = cfg
@@ -326,8 +327,6 @@ local function check(st, cost, now, configured)
       retry = j * st.bms - now
     end
   end
-  -- Room that grants hold and will give back within their short lives: the retry is at most their end.
-  if retry > 0 and st.ge > now and used - st.g + cost <= lim and st.ge - now < retry then retry = st.ge - now end
   if blocked and retry ~= -1 and st.b - now > retry then retry = st.b - now end
   return { lim or -1, used, cost, retry, blocked and 1 or 0 }
 end
@@ -423,6 +422,7 @@ end
 local a = 6 + D
 local states = {}
 local adds = {}
+local grant_index = {}
 local out = { now }
 for r = 1, R do
   local id, tokens_s, requests_s, want, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
@@ -518,12 +518,12 @@ for r = 1, R do
               st.cur = st.cur + cost
               st.t = st.t + cost
               st.dirty = true
-              -- What grants hold, and until when at most (for the retry of a refusal meanwhile).
-              st.g = st.g + cost
-              if until_ms > st.ge then st.ge = until_ms end
-              st.granted = true
             end
           end
+          local grants = grant_index[g]
+          if not grants then grants = {}; grant_index[g] = grants end
+          grants[#grants + 1] = id .. '+'
+          grants[#grants + 1] = now + ttl
           list[#list + 1] = now + ttl
           list[#list + 1] = id .. '+ ' .. string.format('%.0f', tokens * n) .. ' ' .. string.format('%.0f', requests * n) .. def[3]
           result = { 2, n, until_ms }
@@ -543,8 +543,7 @@ end
 local registries = nil
 for _, st in pairs(states) do
   if st.dirty then
-    if st.granted then redis.call('HSET', st.key, st.k, st.cur, 't', st.t, 'g', st.g, 'ge', st.ge)
-    else redis.call('HSET', st.key, st.k, st.cur, 't', st.t) end
+    redis.call('HSET', st.key, st.k, st.cur, 't', st.t)
     if st.fresh then
       redis.call('PEXPIRE', st.key, ttl_of(st, now))
       registries = registries or {}
@@ -555,6 +554,12 @@ end
 -- The registry outlives every window it lists: it is renewed whenever one of their expiries moves.
 if registries then
   for reg in pairs(registries) do redis.call('PEXPIRE', reg, REGISTRY_KEEP) end
+end
+for g, list in pairs(grant_index) do
+  -- The grants index (grant id -> its expiry), for settles of their decisions by other instances.
+  local key = string.sub(KEYS[2 * g - 1], 1, #KEYS[2 * g - 1] - #'pending') .. 'grants'
+  redis.call('HSET', key, unpack(list))
+  redis.call('PEXPIRE', key, 2 * ttl + SLIDE_MARGIN)
 end
 for g, list in pairs(adds) do
   local pending_key = KEYS[2 * g - 1]
@@ -588,7 +593,9 @@ return out
  * anywhere), and only if the window still exists. Its number in the reply: 1 when applied, 0 when it was
  * already settled, released or expired. A decision taken from a grant (id `G/n`, G the grant's id) that is
  * not pending yet because its grant was not split is applied all the same while the grant's member is
- * pending, and noted in `early`; the split then skips it. A window several settles touch is read once (one
+ * pending (the `grants` index says so), and noted in `early`; the split then skips it. A decision must be
+ * settled once, by one instance: settled by its own (locally, before the split) and by another as well, its
+ * difference is applied twice. A window several settles touch is read once (one
  * HMGET of `o`, `t` and the first bucket; another bucket of the same window costs one HGET) and written
  * once (one HSET, and one HDEL for emptied buckets).
  *
@@ -605,7 +612,8 @@ return out
  * its expiry moved once, at the end.
  */
 export const AFTER_SCRIPT = `${BASE}${WINDOWS}
-local function early_key(pending_key) return string.sub(pending_key, 1, #pending_key - #'pending') .. 'early' end
+-- Another key of the workspace of a pending key ('{PW}:pending' -> '{PW}:name').
+local function sibling(pending_key, name) return string.sub(pending_key, 1, #pending_key - #'pending') .. name end
 local now = now_ms(ARGV[1])
 local S, M = tonumber(ARGV[2]), tonumber(ARGV[3])
 local a, k = 4, 1
@@ -625,13 +633,10 @@ for j = 1, S do
     local sid = string.match(member, '^%S+')
     local gid = string.match(sid, '^(.+%+)/%w+$')
     if gid then
-      local cursor, score = '0', nil
-      repeat
-        local page = redis.call('ZSCAN', KEYS[k], cursor, 'MATCH', gid .. ' *', 'COUNT', 1000)
-        cursor = page[1]
-        if #page[2] > 0 then score = tonumber(page[2][2]) end
-      until score or cursor == '0'
-      local early = early_key(KEYS[k])
+      -- The grant's expiry while it is pending (see the key layout).
+      local score = tonumber(redis.call('HGET', sibling(KEYS[k], 'grants'), gid))
+      if score and score <= now then score = nil end
+      local early = sibling(KEYS[k], 'early')
       if score and redis.call('HSETNX', early, sid, 1) == 1 then
         applied = true
         if redis.call('PTTL', early) < score - now + SLIDE_MARGIN then redis.call('PEXPIRE', early, floor(score - now + SLIDE_MARGIN)) end
@@ -642,19 +647,12 @@ for j = 1, S do
     out[j] = 0
   else
     out[j] = 1
-    local gt, gr = string.match(member, '^%S+%+ (%d+) (%d+)')
-    if gt then
-      -- A grant ends: the windows no longer hold it for the retry of a refusal.
-      for i = 1, nw do
-        local key = KEYS[k + i]
-        local _, _, tok = geometry(ARGV[a + i - 1])
-        if redis.call('HEXISTS', key, 'g') == 1 then redis.call('HINCRBY', key, 'g', -tonumber(tok and gt or gr)) end
-      end
-    end
+    local gid = string.match(member, '^(%S+%+) ')
+    if gid then redis.call('HDEL', sibling(KEYS[k], 'grants'), gid) end
     if na > 0 then
       -- A grant split: the decisions it admitted that are not settled yet become pending reservations of
       -- their own, with the grant's expiry (but for those another instance settled already).
-      local early = early_key(KEYS[k])
+      local early = sibling(KEYS[k], 'early')
       local check = redis.call('EXISTS', early) == 1
       local zadd = { KEYS[k] }
       for m = 1, na do
@@ -849,6 +847,7 @@ for c = 1, count do
       for n = 2, want do
         local gt, gr = string.format('%.0f', tokens * n), string.format('%.0f', requests * n)
         if redis.call('ZREM', KEYS[1], id .. '+ ' .. gt .. ' ' .. gr .. suffix) == 1 then
+          redis.call('HDEL', string.sub(KEYS[1], 1, #KEYS[1] - #'pending') .. 'grants', id .. '+')
           for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens * n, -requests * n) end
           break
         end

@@ -327,8 +327,8 @@ export class RedisStore implements QuotaStore {
   readonly #grants = new Map<string, Grant>();
   /** Decisions that asked for a grant and whose grant is not open yet (close() waits for them). */
   readonly #asking = new Set<Promise<void>>();
-  /** 429s observed so far: a grant asked for before one and given after it ends at once. */
-  #blocks = 0;
+  /** 429s observed so far, by workspace tag: a grant asked for before one and given after it ends at once. */
+  readonly #blocks = new Map<string, number>();
 
   constructor(options: RedisStoreOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisStore: options must be an object');
@@ -466,7 +466,8 @@ export class RedisStore implements QuotaStore {
     validateObservation(observation);
     // A 429 means the upstream sees less room than the windows did: grants of the workspace end now.
     if (observation.rateLimited !== undefined) {
-      this.#blocks++;
+      const { tag } = workspaceKeys(this.#prefix, observation.workspace);
+      this.#blocks.set(tag, (this.#blocks.get(tag) ?? 0) + 1);
       if (this.#grants.size > 0) void this.#endGrants(observation.workspace);
     }
     if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().observe(observation);
@@ -562,7 +563,8 @@ export class RedisStore implements QuotaStore {
       // Until the grant it may bring is open (or known not to come), close() waits for this decision, and a
       // 429 observed meanwhile makes the grant end as soon as it opens.
       let answered: (() => void) | undefined;
-      const blocks = this.#blocks;
+      const tag = (resolved[0] as ResolvedCandidate).keys.tag;
+      const blocks = this.#blocks.get(tag);
       if (want > 0) {
         (demand as Demand).asking = true;
         const asking = new Promise<void>((resolve) => (answered = resolve));
@@ -591,7 +593,7 @@ export class RedisStore implements QuotaStore {
               // Less 1 ms: Redis's TIME is read to the ms, rounded down.
               deadline: sentAt + (until - now) - 1,
             },
-            this.#blocks !== blocks,
+            this.#blocks.get(tag) !== blocks,
           );
         }
       } finally {
