@@ -16,7 +16,7 @@
  * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | 35 days, renewed |
  * | `{PW}:pending` | zset | one member per pending reservation, scored by its expiry (store ms) | 2 x reservation TTL, renewed |
  * | `{PW}:grants` | hash | grant id -> its expiry (store ms), while its member is pending (removed by its split or cancel) | 2 x reservation TTL, renewed with every grant |
- * | `{PW}:early` | hash | decisions taken from a grant that another instance settled before the grant was split (field: its id) | when the newest such grant's member expires |
+ * | `{PW}:early` | hash | decisions taken from a grant that another instance settled before the grant was split (field: its id; value: the token and request deltas applied) | when the newest such grant's member expires |
  * | `{P}workspaces` | set | encoded workspace names (for snapshot() and pendingReservations() of all workspaces) | 35 days, refreshed |
  *
  * A window hash has one field per sub-bucket, named by the bucket's absolute index (`floor(t / bucketMs)`,
@@ -587,15 +587,16 @@ return out
  *
  * A settle or release gives back (or charges) the difference in the buckets its reservation charged, once.
  * Its arguments: window count, member (see the layout), at, token delta, request delta, A (members to add:
- * 0, or for a grant split the number of its decisions still pending), when A > 0 their score and the A
- * members, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys.
+ * 0, or for a grant split the number of its decisions still pending), L (for a grant split, the number of
+ * its decisions settled or released by its own instance), when A > 0 their score and the A members, the L
+ * ids, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys.
  * A delta lands in the bucket of `at` only while that bucket still counts (after that it no longer counts
  * anywhere), and only if the window still exists. Its number in the reply: 1 when applied, 0 when it was
  * already settled, released or expired. A decision taken from a grant (id `G/n`, G the grant's id) that is
  * not pending yet because its grant was not split is applied all the same while the grant's member is
- * pending (the `grants` index says so), and noted in `early`; the split then skips it. A decision must be
- * settled once, by one instance: settled by its own (locally, before the split) and by another as well, its
- * difference is applied twice. A window several settles touch is read once (one
+ * pending (the `grants` index says so), and noted in `early` with the deltas applied; the split then skips
+ * it, or, when its own instance settled it too (one of the L ids), undoes that early delta: settled twice,
+ * by any instances, a decision counts once. A window several settles touch is read once (one
  * HMGET of `o`, `t` and the first bucket; another bucket of the same window costs one HGET) and written
  * once (one HSET, and one HDEL for emptied buckets).
  *
@@ -623,9 +624,12 @@ local out = {}
 for j = 1, S do
   local nw, member = tonumber(ARGV[a]), ARGV[a + 1]
   local at, dt, dr, na = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-  a = a + 6
+  local nl = tonumber(ARGV[a + 6])
+  a = a + 7
   local adds = a
   if na > 0 then a = a + 1 + na end
+  local locals = a
+  a = a + nl
   local applied = redis.call('ZREM', KEYS[k], member) == 1
   if not applied then
     -- A decision taken from a grant not split yet, settled by another instance than the grant's: applied
@@ -637,7 +641,7 @@ for j = 1, S do
       local score = tonumber(redis.call('HGET', sibling(KEYS[k], 'grants'), gid))
       if score and score <= now then score = nil end
       local early = sibling(KEYS[k], 'early')
-      if score and redis.call('HSETNX', early, sid, 1) == 1 then
+      if score and redis.call('HSETNX', early, sid, dt .. ' ' .. dr) == 1 then
         applied = true
         if redis.call('PTTL', early) < score - now + SLIDE_MARGIN then redis.call('PEXPIRE', early, floor(score - now + SLIDE_MARGIN)) end
       end
@@ -649,11 +653,11 @@ for j = 1, S do
     out[j] = 1
     local gid = string.match(member, '^(%S+%+) ')
     if gid then redis.call('HDEL', sibling(KEYS[k], 'grants'), gid) end
+    local early = sibling(KEYS[k], 'early')
+    local check = (na > 0 or nl > 0) and redis.call('EXISTS', early) == 1
     if na > 0 then
       -- A grant split: the decisions it admitted that are not settled yet become pending reservations of
       -- their own, with the grant's expiry (but for those another instance settled already).
-      local early = sibling(KEYS[k], 'early')
-      local check = redis.call('EXISTS', early) == 1
       local zadd = { KEYS[k] }
       for m = 1, na do
         local add = ARGV[adds + m]
@@ -663,6 +667,19 @@ for j = 1, S do
         end
       end
       if #zadd > 1 then redis.call('ZADD', unpack(zadd)) end
+    end
+    if check then
+      -- Decisions its own instance settled or released (their use is in dt and dr) that another instance
+      -- settled early as well: the early delta is undone, so each counts once.
+      for m = 0, nl - 1 do
+        local id = ARGV[locals + m]
+        local delta = redis.call('HGET', early, id)
+        if delta then
+          redis.call('HDEL', early, id)
+          local edt, edr = string.match(delta, '^(%S+) (%S+)$')
+          dt, dr = dt - tonumber(edt), dr - tonumber(edr)
+        end
+      end
     end
     for i = 1, nw do
       local key, code = KEYS[k + i], ARGV[a + i - 1]

@@ -208,6 +208,8 @@ interface Grant {
   next: number;
   /** Decisions taken from it and not settled yet: id -> [tokens, requests]. */
   readonly open: Map<string, [number, number]>;
+  /** Ids of the decisions settled or released here (another instance may have settled one too). */
+  readonly settled: string[];
   /** What the settled ones used. */
   usedTokens: number;
   usedRequests: number;
@@ -723,7 +725,7 @@ export class RedisStore implements QuotaStore {
     const candidate = this.#charged.get(reservation) ?? this.#resolve(reservation, 0);
     const group = this.#redis instanceof Cluster ? candidate.keys.tag : '';
     const keys = [candidate.keys.pending, ...candidate.windowKeys];
-    const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, 0, ...candidate.codes];
+    const args: Array<string | number> = [candidate.codes.length, pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), reservation.at, tokenDelta, requestDelta, 0, 0, ...candidate.codes];
     const send = () => this.#queuePiece('settle', group, keys, args);
     try {
       await send();
@@ -797,6 +799,7 @@ export class RedisStore implements QuotaStore {
       requestsLeft: from.requests,
       next: 0,
       open: new Map(),
+      settled: [],
       usedTokens: 0,
       usedRequests: 0,
       phase: 'open',
@@ -858,9 +861,17 @@ export class RedisStore implements QuotaStore {
       requests += r;
     }
     const keys = [candidate.keys.pending, ...candidate.windowKeys];
-    const args: Array<string | number> = [candidate.codes.length, pendingMember(grant.id, grant.tokens, grant.requests, candidate), grant.at, tokens - grant.tokens, requests - grant.requests, members.length];
+    const args: Array<string | number> = [
+      candidate.codes.length,
+      pendingMember(grant.id, grant.tokens, grant.requests, candidate),
+      grant.at,
+      tokens - grant.tokens,
+      requests - grant.requests,
+      members.length,
+      grant.settled.length,
+    ];
     if (members.length > 0) args.push(grant.at + this.#reservationTtlMs, ...members);
-    args.push(...candidate.codes);
+    args.push(...grant.settled, ...candidate.codes);
     grant.phase = 'splitting';
     grant.sent = true;
     const sending = this.#queuePiece('settle', grant.group, keys, args).then(
@@ -1264,15 +1275,14 @@ function settleInGrant(grant: Grant, operation: 'settle' | 'release', id: string
   const taken = grant.open.get(id);
   if (taken === undefined) return;
   grant.open.delete(id);
-  const [tokens, requests] = taken;
+  grant.settled.push(id);
+  // Recorded only: what an estimate held beyond the actual use, or a released decision, is not taken again
+  // from the grant. Another instance may have given the same back in Redis already (the split undoes that
+  // there), and room given back twice, even for a moment, could admit past a limit.
   if (operation === 'settle') {
+    const [tokens, requests] = taken;
     grant.usedTokens += tokens + tokenDelta;
     grant.usedRequests += requests;
-    // Still open: what the estimate held beyond the actual use can be taken again (same buckets).
-    if (grant.phase === 'open') grant.tokensLeft -= tokenDelta;
-  } else if (grant.phase === 'open') {
-    grant.tokensLeft += tokens;
-    grant.requestsLeft += requests;
   }
 }
 

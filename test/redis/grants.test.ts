@@ -236,4 +236,30 @@ describe('RedisStore grants', function () {
     expect(await b.pendingReservations()).to.equal(0);
     expect(usedIn(await b.snapshot('acme'), 'tokens-per-month')).to.include({ used: 5 * taken.length, held: 0 });
   });
+
+  it('a decision taken from a grant settled or released by two instances counts once, in either order', async function () {
+    const a = open();
+    const b = open({ localGrants: false });
+    const c = candidateOf('acme', 'small', windowOf('requestsPerSecond', 20), windowOf('tokensPerMonth', 1_000_000));
+    const kept: Reservation[] = [];
+    for (let i = 0; i < 3; i++) kept.push(admitted(await a.reserve({ candidates: [c], tokens: 10 })));
+    const fromIt = kept.filter(fromGrant);
+    expect(fromIt.length).to.be.greaterThan(0);
+    // While the grant is open: one settled by B then A, one released by A then B.
+    const extra = admitted(await a.reserve({ candidates: [c], tokens: 10 }));
+    expect(fromGrant(extra)).to.equal(true);
+    await b.settle(fromIt[0] as Reservation, 4);
+    await a.settle(fromIt[0] as Reservation, 4);
+    await a.release(extra);
+    await b.release(extra);
+    await a.snapshot('acme'); // the split
+    for (const r of kept) if (r !== fromIt[0]) await b.settle(r, 4);
+    const snapshot = await b.snapshot('acme');
+    expect(usedIn(snapshot, 'tokens-per-month')).to.include({ used: 4 * kept.length, held: 0 });
+    expect(usedIn(snapshot, 'requests-per-second')).to.include({ used: kept.length, held: 0 });
+    expect(await b.pendingReservations()).to.equal(0);
+    const client = new Redis(redisUrl);
+    connections.push(client);
+    expect(await client.exists(`{${prefix}acme}:early`)).to.equal(0); // nothing left behind
+  });
 });
