@@ -214,8 +214,8 @@ interface Grant {
   usedTokens: number;
   usedRequests: number;
   /**
-   * `open`: decisions may be taken; `closed`: ended, its split not applied yet (settles stay local);
-   * `splitting`: the split is on its way (settles wait for it); `done`: split, or given up on.
+   * `open`: decisions may be taken; `closed`: ended, its split not sent yet or to be sent again (after an
+   * outage); `splitting`: the split is on its way; `done`: split, or given up on.
    */
   phase: 'open' | 'closed' | 'splitting' | 'done';
   /** Its split was sent once (it may have run even if no answer came): settles go to Redis from then on. */
