@@ -150,6 +150,32 @@ describe('RedisStore when Redis fails', function () {
       expect(events.map((e) => e.type)).to.include.members(['storeError', 'recovered']);
     });
 
+    it('a split that timed out but ran anyway: a decision settled after it still reaches Redis, once', async function () {
+      const { store } = open({ redis: `redis://127.0.0.1:${port}`, commandTimeoutMs: 150 });
+      const perMinute = candidateOf('acme', 'small', windowOf('tokensPerMinute', 1_000_000));
+      const taken: Reservation[] = [];
+      for (let i = 0; i < 50 && !taken.some((r) => r.id.includes('/')); i++) taken.push(admitted(await store.reserve({ candidates: [perMinute], tokens: 10 })));
+      const granted = taken.find((r) => r.id.includes('/'));
+      if (granted === undefined) expect.fail('no decision was taken from a grant');
+      for (const r of taken) if (r !== granted) await store.release(r);
+      const admin = new Redis(`redis://127.0.0.1:${port}`);
+      try {
+        // Redis holds every command for 700 ms: the grant's split (sent when its timer ends it) times out,
+        // is kept for the replay, and runs when the pause ends.
+        await admin.call('CLIENT', 'PAUSE', '700');
+        for (let i = 0; i < 100 && store.deferredOperations === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(store.deferredOperations).to.equal(1);
+        await admin.ping(); // answered when the pause is over
+      } finally {
+        admin.disconnect();
+      }
+      // Sent after the split: it goes to Redis, where the split made it a pending member.
+      await store.settle(granted, 4);
+      for (let i = 0; i < 100 && store.deferredOperations > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.pendingReservations()).to.equal(0);
+      expect((await store.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute')).to.include({ used: 4, held: 0 });
+    });
+
     it('fail-open: falls back, settles each reservation in the store that issued it, and returns to Redis', async function () {
       const { store, events, keyPrefix } = open({ redis: `redis://127.0.0.1:${port}`, onStoreError: 'fail-open' });
       const inRedis = admitted(await store.reserve({ candidates: [c()], tokens: 100 }));
