@@ -203,6 +203,10 @@ local function month_index(t)
   return (y - 1970) * 12 + (m - 1)
 end
 
+
+-- Another key of the workspace of a pending key ('{PW}:pending' -> '{PW}:name').
+local function sibling(pending_key, name) return string.sub(pending_key, 1, #pending_key - #'pending') .. name end
+
 local function bucket(t, bms)
   if bms == 0 then return month_index(t) end
   return floor(t / bms)
@@ -423,6 +427,22 @@ local a = 6 + D
 local states = {}
 local adds = {}
 local grant_index = {}
+-- Charges tokens and requests to every window of a candidate whose states are open.
+local function charge(def, nw, tokens, requests)
+  local p = 4
+  for i = 1, nw do
+    local st = states[def[p]]
+    p = p + 3
+    local cost = st.tok and tokens or requests
+    if cost > 0 then
+      -- A bucket opened now moves the key's expiry ((k + N + 1) * bucketMs is fixed within a bucket).
+      if st.cur == 0 then st.fresh = true end
+      st.cur = st.cur + cost
+      st.t = st.t + cost
+      st.dirty = true
+    end
+  end
+end
 local out = { now }
 for r = 1, R do
   local id, tokens_s, requests_s, want, listed = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
@@ -461,19 +481,7 @@ for r = 1, R do
       end
     end
     if not refused then
-      p = 4
-      for i = 1, nw do
-        local st = states[def[p]]
-        p = p + 3
-        local cost = st.tok and tokens or requests
-        if cost > 0 then
-          -- A bucket opened now moves the key's expiry ((k + N + 1) * bucketMs is fixed within a bucket).
-          if st.cur == 0 then st.fresh = true end
-          st.cur = st.cur + cost
-          st.t = st.t + cost
-          st.dirty = true
-        end
-      end
+      charge(def, nw, tokens, requests)
       local list = adds[g]
       if not list then list = {}; adds[g] = list end
       list[#list + 1] = now + ttl
@@ -483,7 +491,10 @@ for r = 1, R do
       if want > 1 and c == 1 and nw > 0 then
         -- A grant: up to 'want' more decisions of this size on this candidate, charged now, each window
         -- giving at most 1/GRANT_SHARE of the room it has left; worth it from two decisions on.
+        -- It lives while every window is in the bucket it charged, and no longer than MAX_GRANT_MS, nor a
+        -- tenth of the reservation TTL (its member expires after it).
         local n = want
+        local until_ms = now + math.min(MAX_GRANT_MS, floor(ttl / 10))
         p = 4
         for i = 1, nw do
           local st = states[def[p]]
@@ -494,32 +505,11 @@ for r = 1, R do
             local cap = floor((lim - st.t) / (GRANT_SHARE * cost))
             if cap < n then n = cap end
           end
+          local e = st.bms == 0 and month_start(st.k + 1) or (st.k + 1) * st.bms
+          if e < until_ms then until_ms = e end
         end
         if n > 1 then
-          -- The grant lives while every window is in the bucket it charged.
-          local until_ms = nil
-          p = 4
-          for i = 1, nw do
-            local st = states[def[p]]
-            p = p + 3
-            local e = st.bms == 0 and month_start(st.k + 1) or (st.k + 1) * st.bms
-            if not until_ms or e < until_ms then until_ms = e end
-          end
-          -- And no longer than MAX_GRANT_MS, nor a tenth of the reservation TTL (its member expires after it).
-          local longest = now + math.min(MAX_GRANT_MS, floor(ttl / 10))
-          if until_ms > longest then until_ms = longest end
-          p = 4
-          for i = 1, nw do
-            local st = states[def[p]]
-            p = p + 3
-            local cost = (st.tok and tokens or requests) * n
-            if cost > 0 then
-              if st.cur == 0 then st.fresh = true end
-              st.cur = st.cur + cost
-              st.t = st.t + cost
-              st.dirty = true
-            end
-          end
+          charge(def, nw, tokens * n, requests * n)
           local grants = grant_index[g]
           if not grants then grants = {}; grant_index[g] = grants end
           grants[#grants + 1] = id .. '+'
@@ -557,7 +547,7 @@ if registries then
 end
 for g, list in pairs(grant_index) do
   -- The grants index (grant id -> its expiry), for settles of their decisions by other instances.
-  local key = string.sub(KEYS[2 * g - 1], 1, #KEYS[2 * g - 1] - #'pending') .. 'grants'
+  local key = sibling(KEYS[2 * g - 1], 'grants')
   redis.call('HSET', key, unpack(list))
   redis.call('PEXPIRE', key, 2 * ttl + SLIDE_MARGIN)
 end
@@ -613,8 +603,6 @@ return out
  * its expiry moved once, at the end.
  */
 export const AFTER_SCRIPT = `${BASE}${WINDOWS}
--- Another key of the workspace of a pending key ('{PW}:pending' -> '{PW}:name').
-local function sibling(pending_key, name) return string.sub(pending_key, 1, #pending_key - #'pending') .. name end
 local now = now_ms(ARGV[1])
 local S, M = tonumber(ARGV[2]), tonumber(ARGV[3])
 local a, k = 4, 1
@@ -864,7 +852,7 @@ for c = 1, count do
       for n = 2, want do
         local gt, gr = string.format('%.0f', tokens * n), string.format('%.0f', requests * n)
         if redis.call('ZREM', KEYS[1], id .. '+ ' .. gt .. ' ' .. gr .. suffix) == 1 then
-          redis.call('HDEL', string.sub(KEYS[1], 1, #KEYS[1] - #'pending') .. 'grants', id .. '+')
+          redis.call('HDEL', sibling(KEYS[1], 'grants'), id .. '+')
           for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens * n, -requests * n) end
           break
         end
