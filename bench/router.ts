@@ -22,7 +22,8 @@ import { startEmulator } from '../lib/emulator/index.js';
 import { normaliseNeed, type Need } from '../lib/need.js';
 import { MemoryStore } from '../lib/quota/memory-store.js';
 import { WINDOW_KINDS, type QuotaCandidate, type WindowSpec } from '../lib/quota/types.js';
-import { createRouter, type PlanCandidate } from '../lib/router/router.js';
+import type { PlanCandidate } from '../lib/router/decision.js';
+import { createRouter } from '../lib/router/router.js';
 import { fitContext, rankModels, type RankedModels } from '../lib/router/plan.js';
 import { latencies, median, percentile, report, summarise, timeAsync, timeSync, type TimingSummary } from './stats.js';
 
@@ -150,7 +151,7 @@ async function decisionBench(): Promise<void> {
   const routerSummary = await timeAsync(decide, asyncOptions);
   report('  ROUTER: router.reserve + lease.settle (the full decision)', routerSummary, ratio(routerSummary.medianUs, baseline.medianUs));
   // For reference: the public dry run, which also snapshots the store's windows per workspace.
-  const dryRun = await timeAsync(() => router.plan(request), asyncOptions);
+  const dryRun = await timeAsync(() => router.plan('chat', request), asyncOptions);
   report('  reference: router.plan() (dry run, async, with snapshots)', dryRun, ratio(dryRun.medianUs, baseline.medianUs));
   await router.close();
   const target = routerSummary.medianUs < 5 ? 'met' : 'NOT met';
@@ -172,7 +173,7 @@ async function overheadBench(): Promise<void> {
     { role: 'user' as const, content: `Question ${i}: ${'what limits apply to this workspace and model? '.repeat(4 + (i % 5))}` },
   ]);
   const maxTokens = 16;
-  const plan = await router.plan({ messages: prompts[0] ?? [], maxTokens });
+  const plan = await router.plan('chat', { messages: prompts[0] ?? [], maxTokens });
   const model = plan.candidates[0]?.model;
   if (model === undefined) throw new Error('bench: no candidate for a plain chat request');
 

@@ -4,29 +4,16 @@
  * The Redis store is at `mistral-router/redis` and the emulator at `mistral-router/emulator`, so that
  * users who need neither never load them.
  */
-export {
-  createRouter,
-  Router,
-  impliedCapabilities,
-  type RouterOptions,
-  type WorkspaceConfig,
-  type WorkspaceOverrides,
-  type RoutingFields,
-  type RoutedChatRequest,
-  type RoutedEmbeddingRequest,
-  type RoutedFimRequest,
-  type CallOptions,
-  type Plan,
-  type PlanCandidate,
-  type Decision,
-  type Lease,
-  type Routed,
-  type RoutedStream,
-} from './router/router.js';
+export { createRouter, Router } from './router/router.js';
+export { type RouterOptions, type WorkspaceConfig, type WorkspaceOverrides, type CallOptions } from './router/options.js';
+export { type RoutingFields, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest } from './router/prepare.js';
+export { type Plan, type PlanCandidate, type Decision, type Routed } from './router/decision.js';
+export { type Lease } from './router/lease.js';
+export { type RoutedStream } from './router/stream.js';
 export { rankModels, fitContext, excessScore, DEFAULT_UNKNOWN_CONTEXT_TOKENS, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
 export { classifyFailure, type Failure, type FailureAction, type FailureKind } from './router/policy.js';
 export { RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
-export { normaliseNeed, STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';
+export { normaliseNeed, impliedCapabilities, STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';
 export { TokenEstimator, type TokenEstimatorOptions } from './tokens.js';
 export {
   loadCatalog,

@@ -139,3 +139,26 @@ export function tokenCount(value: unknown, field: string): number | undefined {
   }
   return value;
 }
+
+/** Capabilities a chat request's content implies: images, audio, tools, JSON output. */
+export function impliedCapabilities(request: Record<string, unknown>): Capability[] {
+  const implied: Capability[] = [];
+  const messages = request.messages as unknown[];
+  let vision = false;
+  let audio = false;
+  for (const message of messages) {
+    const content = (message as { content?: unknown } | null)?.content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content) {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (type === 'image_url') vision = true;
+      else if (type === 'input_audio') audio = true;
+    }
+  }
+  if (vision) implied.push('vision');
+  if (audio) implied.push('audio');
+  if (Array.isArray(request.tools) && request.tools.length > 0) implied.push('function_calling');
+  const format = (request.responseFormat as { type?: string } | undefined)?.type;
+  if (format === 'json_object' || format === 'json_schema') implied.push('json_mode');
+  return implied;
+}

@@ -7,7 +7,9 @@
 import { loadCatalog } from '../catalog/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { QuotaExhaustedError, RouterError } from '../errors.js';
-import { createRouter, type Decision, type RoutedChatRequest } from '../router/router.js';
+import type { Decision } from '../router/decision.js';
+import type { RoutedChatRequest } from '../router/prepare.js';
+import { createRouter } from '../router/router.js';
 import { formatCount, integerFlag, parseFlags, table } from './args.js';
 import type { CliCommand } from './io.js';
 

@@ -202,4 +202,18 @@ export interface QuotaStore {
   pendingReservations(): Promise<number>;
   /** Free resources (connections, timers). */
   close(): Promise<void>;
+  /**
+   * The synchronous fast path, optional: a store that can answer without I/O (an embedded one) may offer
+   * any of these. Each does exactly what its async namesake does, answers in the same call (no promise,
+   * no microtask turn) and throws where the async one would reject. The router and its wait queue call
+   * one when the store has it, the async method otherwise; a store with state elsewhere (Redis) leaves
+   * them out.
+   */
+  reserveSync?(request: ReserveRequest): ReserveResult;
+  /** See {@link QuotaStore.reserveSync} and {@link QuotaStore.settle}. */
+  settleSync?(reservation: Reservation, actualTokens: number): void;
+  /** See {@link QuotaStore.reserveSync} and {@link QuotaStore.release}. */
+  releaseSync?(reservation: Reservation): void;
+  /** See {@link QuotaStore.reserveSync} and {@link QuotaStore.observe}. */
+  observeSync?(observation: UpstreamObservation): void;
 }

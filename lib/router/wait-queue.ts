@@ -11,9 +11,12 @@
  * bound gets a last try first (capacity may return at that very moment).
  */
 import type { Clock } from '../clock.js';
-import { AbortError, QuotaExhaustedError, RouterError, StoreError, StoreUnavailableError, redactSecrets, type PlanLike } from '../errors.js';
-import { MemoryStore } from '../quota/memory-store.js';
+import { AbortError, RouterError, type PlanLike } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
+import { asStoreError, closedError, exhausted, isUnavailable } from './wait-errors.js';
+import { Claims, NO_WORKSPACES, keysOf, openPart, refusedWorkspaces, type Waiter } from './waiters.js';
+
+export { closedError } from './wait-errors.js';
 
 /** How often a wait re-asks a store that failed (fail-closed: wait up to the bound, then throw). */
 export const STORE_RETRY_MS = 250;
@@ -37,60 +40,14 @@ export type WaitListener = (info: { label: string; retryAfterMs: number; queueLe
  */
 export type StoreErrorListener = (operation: 'release', error: unknown) => void;
 
-interface Waiter {
-  readonly request: ReserveRequest;
-  readonly keys: readonly string[];
-  readonly deadline: number;
-  readonly since: number;
-  readonly plan: PlanLike | undefined;
-  readonly resolve: (acquired: Acquired) => void;
-  readonly reject: (error: Error) => void;
-  readonly cleanup: () => void;
-  lastRetryAfterMs: number;
-  /** When the store said `lastRetryAfterMs` (the clock's ms). */
-  lastAskedAt: number;
-  lastStoreError: Error | undefined;
-  /**
-   * Workspaces whose workspace-wide window (requests per second) refused this waiter last time: a new
-   * call on such a workspace queues behind it, whatever model it wants.
-   */
-  workspaces: readonly string[];
-  /** False once resolved, rejected, aborted or timed out; the array drops it at the next compaction. */
-  queued: boolean;
-}
-
-const keysOf = (request: ReserveRequest): string[] => request.candidates.map((c) => `${c.workspace}\u0000${c.model}`);
-
-const NO_WORKSPACES: readonly string[] = [];
-
-/** The waiter's request without the candidates whose pair is in `blocked` (undefined when none is left). */
-function openPart(waiter: Waiter, blocked: ReadonlySet<string>): ReserveRequest | undefined {
-  if (!waiter.keys.some((k) => blocked.has(k))) return waiter.request;
-  const candidates = waiter.request.candidates.filter((_, i) => !blocked.has(waiter.keys[i] as string));
-  return candidates.length === 0 ? undefined : { ...waiter.request, candidates };
-}
-
-/** The workspaces whose workspace-wide window took part in a refusal. */
-function refusedWorkspaces(result: ReserveResult): readonly string[] {
-  let workspaces: string[] | undefined;
-  for (const refusal of result.refusals) {
-    if (!refusal.windows.some((w) => w.scope === 'workspace')) continue;
-    if (workspaces?.includes(refusal.workspace)) continue;
-    (workspaces ??= []).push(refusal.workspace);
-  }
-  return workspaces ?? NO_WORKSPACES;
-}
-
 export class WaitQueue {
   readonly #store: QuotaStore;
   readonly #clock: Clock;
   #queue: Waiter[] = [];
   /** Waiters still queued (the array may hold finished ones until it is compacted). */
   #waiting = 0;
-  /** How many queued waiters want each (workspace, model) pair: new arrivals check conflicts in O(k). */
-  readonly #wanted = new Map<string, number>();
-  /** How many queued waiters a workspace-wide window refused, per workspace (see Waiter.workspaces). */
-  readonly #workspaceWanted = new Map<string, number>();
+  /** What the queued waiters hold: new arrivals check conflicts in O(candidates). */
+  readonly #claims = new Claims();
   #timer: (() => void) | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #pumping = false;
@@ -104,8 +61,12 @@ export class WaitQueue {
   readonly #onWait: WaitListener | undefined;
   readonly #onStoreError: StoreErrorListener | undefined;
 
+  /** The store's synchronous reserve, when it has one (see QuotaStore.reserveSync). */
+  readonly #reserveSync: ((request: ReserveRequest) => ReserveResult) | undefined;
+
   constructor(store: QuotaStore, clock: Clock, onWait?: WaitListener, onStoreError?: StoreErrorListener) {
     this.#store = store;
+    this.#reserveSync = typeof store.reserveSync === 'function' ? store.reserveSync.bind(store) : undefined;
     this.#clock = clock;
     this.#onWait = onWait;
     this.#onStoreError = onStoreError;
@@ -125,13 +86,13 @@ export class WaitQueue {
   }
 
   /**
-   * The embedded store's fast path: when nobody waits, ask a {@link MemoryStore} synchronously (no promise,
-   * no microtask turn). Its answer, admitted or not; undefined when this path does not apply. A refusal
-   * goes to {@link WaitQueue.acquire} as `first`, which then waits, throws or reports as usual.
+   * The fast path of a store with a synchronous reserve: when nobody waits, ask it at once (no promise, no
+   * microtask turn). Its answer, admitted or not; undefined when this path does not apply. A refusal goes
+   * to {@link WaitQueue.acquire} as `first`, which then waits, throws or reports as usual.
    */
   tryNow(request: ReserveRequest, signal: AbortSignal | undefined): ReserveResult | undefined {
-    if (this.#waiting !== 0 || signal?.aborted || !(this.#store instanceof MemoryStore)) return undefined;
-    return this.#store.reserveSync(request);
+    if (this.#waiting !== 0 || signal?.aborted || this.#reserveSync === undefined) return undefined;
+    return this.#reserveSync(request);
   }
 
   /**
@@ -148,14 +109,14 @@ export class WaitQueue {
     const since = this.#clock.now();
     // The pair keys cost an allocation per candidate: only needed when someone waits already, or to wait.
     let keys = this.#waiting === 0 ? undefined : keysOf(request);
-    if (keys === undefined || !this.#conflicts(keys, request)) {
+    if (keys === undefined || !this.#claims.conflict(keys, request)) {
       let result: ReserveResult | undefined = first;
       let storeError: Error | undefined;
       let returns = this.#returns;
       const ask = async () => {
         try {
-          // The embedded store answers synchronously: no promise, no microtask turn on the hot path.
-          result = this.#store instanceof MemoryStore ? this.#store.reserveSync(request) : await this.#track(this.#store.reserve(request));
+          // A synchronous store answers at once: no promise, no microtask turn on the hot path.
+          result = this.#reserveSync !== undefined ? this.#reserveSync(request) : await this.#track(this.#store.reserve(request));
           storeError = undefined;
         } catch (error) {
           if (!isUnavailable(error)) throw asStoreError(error);
@@ -191,18 +152,6 @@ export class WaitQueue {
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, undefined, undefined);
     void this.pump();
     return acquired;
-  }
-
-  /**
-   * Whether a new call must queue behind a waiter: one wants the same (workspace, model) pair, or was
-   * refused by a workspace-wide window of a workspace this call could use. Without the second, a call
-   * for another model took the workspace's next request slot whenever it arrived between the slot's
-   * return and the queue's timer, ahead of a call that had waited for that slot.
-   */
-  #conflicts(keys: readonly string[], request: ReserveRequest): boolean {
-    if (this.#waiting === 0) return false;
-    if (keys.some((k) => this.#wanted.has(k))) return true;
-    return this.#workspaceWanted.size > 0 && request.candidates.some((c) => this.#workspaceWanted.has(c.workspace));
   }
 
   #enqueue(
@@ -249,7 +198,7 @@ export class WaitQueue {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
       this.#waiting++;
-      for (const key of keys) this.#wanted.set(key, (this.#wanted.get(key) ?? 0) + 1);
+      this.#claims.add(waiter);
       // A refusal (or a failed store: `storeError`) came before queueing; none when it queued behind another.
       if (refused !== undefined || storeError !== undefined) {
         const retryAfterMs = this.#note(waiter, refused);
@@ -263,12 +212,7 @@ export class WaitQueue {
     if (!waiter.queued) return false;
     waiter.queued = false;
     this.#waiting--;
-    for (const key of waiter.keys) {
-      const count = (this.#wanted.get(key) ?? 1) - 1;
-      if (count === 0) this.#wanted.delete(key);
-      else this.#wanted.set(key, count);
-    }
-    this.#setWorkspaces(waiter, NO_WORKSPACES);
+    this.#claims.remove(waiter);
     waiter.cleanup();
     // Compact lazily: removing from the middle of a long queue one by one would be quadratic.
     if (this.#queue.length > 32 && this.#waiting < this.#queue.length / 2) this.#queue = this.#queue.filter((w) => w.queued);
@@ -369,20 +313,9 @@ export class WaitQueue {
     waiter.lastAskedAt = this.#clock.now();
     if (result !== undefined) {
       waiter.lastStoreError = undefined;
-      if (waiter.queued) this.#setWorkspaces(waiter, refusedWorkspaces(result));
+      if (waiter.queued) this.#claims.setWorkspaces(waiter, refusedWorkspaces(result));
     }
     return retryAfterMs;
-  }
-
-  #setWorkspaces(waiter: Waiter, workspaces: readonly string[]): void {
-    if (waiter.workspaces === workspaces) return;
-    for (const workspace of waiter.workspaces) {
-      const count = (this.#workspaceWanted.get(workspace) ?? 1) - 1;
-      if (count === 0) this.#workspaceWanted.delete(workspace);
-      else this.#workspaceWanted.set(workspace, count);
-    }
-    for (const workspace of workspaces) this.#workspaceWanted.set(workspace, (this.#workspaceWanted.get(workspace) ?? 0) + 1);
-    waiter.workspaces = workspaces;
   }
 
   /**
@@ -457,33 +390,4 @@ export class WaitQueue {
     }
     while (this.#busy.size > 0) await Promise.allSettled([...this.#busy]);
   }
-}
-
-/** The error of every call, attempt or lease refused because the router is closed. */
-export function closedError(): RouterError {
-  return new RouterError('ROUTER_CLOSED', 'The router is closed: it takes no new calls or attempts.');
-}
-
-/** A StoreUnavailableError, also one from another copy of this package (where instanceof fails). */
-function isUnavailable(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || (RouterError.isInstance(error) && error.code === 'STORE_UNAVAILABLE');
-}
-
-/**
- * What a store's failure becomes for the caller: the store's own RouterError (a StoreUnavailableError, a
- * validation error) as is; anything else (a custom store's bug, an unexpected reply) a typed StoreError
- * with the original as `cause`.
- */
-function asStoreError(error: unknown): Error {
-  if (RouterError.isInstance(error)) return error;
-  const reason = redactSecrets(error instanceof Error ? error.message : String(error));
-  return new StoreError(`The quota store failed to reserve: ${reason}`, 'reserve', { cause: error });
-}
-
-function exhausted(retryAfterMs: number, maxWaitMs: number, plan: PlanLike | undefined, storeError: Error | undefined): Error {
-  if (storeError !== undefined) {
-    return new StoreUnavailableError(`The quota store stayed unavailable for the ${maxWaitMs} ms this call may wait: ${storeError.message}`, { cause: storeError });
-  }
-  const when = Number.isFinite(retryAfterMs) ? `capacity returns in ${Math.ceil(retryAfterMs)} ms` : 'the request is larger than every candidate\'s limit, so it never fits';
-  return new QuotaExhaustedError(`No eligible model has quota for this request within the ${maxWaitMs} ms it may wait; ${when}.`, retryAfterMs, plan);
 }

@@ -108,6 +108,7 @@ describe('router: capability routing through the real SDK', () => {
     expect(result.routing.attempts).to.have.length(1);
     expect(result.routing.attempts[0]).to.deep.include({ workspace: 'team-a', model: result.routing.model, outcome: 'ok', status: 200 });
     expect(result.routing.tokens.used).to.equal(result.usage.totalTokens);
+    expect(Object.isFrozen(result.routing) && Object.isFrozen(result.routing.tokens) && Object.isFrozen(result.routing.attempts), 'a decision is a value').to.equal(true);
     expect(result.routing.plan.rejected.find((r) => r.model === 'mistral-embed')?.reason).to.equal('missing capability: chat, function_calling');
     expect(events.map((e) => e.name)).to.deep.equal(['decision', 'done']);
   });
@@ -124,7 +125,7 @@ describe('router: capability routing through the real SDK', () => {
 
   it('dry run: router.plan() calls nothing and says why each model lost', async () => {
     const { router, emulator } = await setup();
-    const plan = await router.plan({ need: { capabilities: ['vision', 'function_calling'] }, messages: text('x'.repeat(100)), maxTokens: 60_000 });
+    const plan = await router.plan('chat', { need: { capabilities: ['vision', 'function_calling'] }, messages: text('x'.repeat(100)), maxTokens: 60_000 });
     // Equal excess capabilities and windows: newest version first.
     expect(plan.candidates.map((c) => c.model)).to.deep.equal(['mistral-small-2506', 'mistral-small-2503', 'pixtral-large-2411', 'pixtral-12b-2409']);
     expect(plan.candidates.every((c) => c.room === true)).to.equal(true);
@@ -406,13 +407,13 @@ describe('router: bad options and usage are typed errors, before anything is res
     await need(router.chat.complete({ messages: text('x'), maxTokens: 5 }, { signal: 'x' as unknown as AbortSignal }), 'options.signal');
     await need(router.chat.stream({ messages: text('x'), maxTokens: 5 }, { signal: {} as AbortSignal }), 'options.signal');
     await need(router.reserve('bogus' as 'chat', { messages: text('x') }), 'endpoint');
-    await need(router.plan({ messages: text('x') }, 'bogus' as 'chat'), 'endpoint');
+    await need(router.plan('bogus' as 'chat', { messages: text('x') }), 'endpoint');
     // A misspelt need field used to be ignored: the call routed to a model without the capability.
     await need(router.chat.complete({ need: { capability: ['vision'] } as never, messages: text('x') }), 'need.capability');
     await need(router.chat.complete({ need: { includeDeprecated: 'yes' as unknown as boolean }, messages: text('x') }), 'need.includeDeprecated');
     // A plan's normalised need (with its signature), fed back, is a need like any other.
-    const planned = await router.plan({ need: { capabilities: ['vision'] }, messages: text('x') });
-    expect((await router.plan({ need: planned.need as never, messages: text('x') })).candidates[0]?.model).to.equal(planned.candidates[0]?.model);
+    const planned = await router.plan('chat', { need: { capabilities: ['vision'] }, messages: text('x') });
+    expect((await router.plan('chat', { need: planned.need as never, messages: text('x') })).candidates[0]?.model).to.equal(planned.candidates[0]?.model);
     expect(emulator.stats().requests).to.equal(0);
     expect(events.filter((e) => e.name === 'cooldown')).to.deep.equal([]);
     expect(await store.pendingReservations()).to.equal(0);
@@ -471,7 +472,7 @@ describe('router: bad options and usage are typed errors, before anything is res
 
   it('an override given under a model alias applies to the model', async () => {
     const { router } = await setup({}, { workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { models: { 'mistral-small-latest': { tokensPerMinute: 10 } } } }] });
-    const plan = await router.plan({ model: 'mistral-small-2506', messages: text('x'), maxTokens: 50 });
+    const plan = await router.plan('chat', { model: 'mistral-small-2506', messages: text('x'), maxTokens: 50 });
     expect(plan.candidates.find((c) => c.model === 'mistral-small-2506')?.room).to.equal(false);
   });
 });
@@ -484,6 +485,7 @@ describe('router: a quota store that fails (not an outage)', () => {
     const bug = new Error('index out of range in my store');
     const broken = new Proxy({}, {
       get: (_, key) => {
+        if (String(key).endsWith('Sync')) return undefined; // a remote store: no synchronous path
         if (key === 'reserve') return () => Promise.reject(bug);
         const value = Reflect.get(memory, key) as unknown;
         return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
@@ -505,8 +507,8 @@ describe('router: a quota store that fails (not an outage)', () => {
 
 describe('router: close()', () => {
   /**
-   * A remote store: the memory store behind `delayMs` of real time per call (not a MemoryStore, so the
-   * router takes no synchronous path). `log` records each call as it is made and as it answers, and
+   * A remote store: the memory store behind `delayMs` of real time per call (without the `...Sync`
+   * methods, so the router takes no synchronous path). `log` records each call as it is made and as it answers, and
    * whether it came after close().
    */
   const slowStore = (clock: FakeClock, delayMs: number) => {
@@ -515,6 +517,7 @@ describe('router: close()', () => {
     let closed = false;
     const store = new Proxy({}, {
       get: (_, key) => {
+        if (String(key).endsWith('Sync')) return undefined;
         const value = Reflect.get(memory, key) as unknown;
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
@@ -681,9 +684,10 @@ describe('router: an abort while a remote store answers', () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A] });
     const memory = new MemoryStore({ clock });
-    // The same store behind a promise turn, as a remote one answers (and not a MemoryStore: no sync path).
+    // The same store behind a promise turn, as a remote one answers (without the `...Sync` methods: no synchronous path).
     const remote = new Proxy({}, {
       get: (_, key) => {
+        if (String(key).endsWith('Sync')) return undefined;
         const value = Reflect.get(memory, key) as unknown;
         return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
       },
@@ -811,7 +815,8 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
       for await (const event of stream) got.push(event);
       expect(got).to.have.length(1);
       expect(dones).to.deep.equal([true]);
-      expect(stream.routing.tokens.used).to.equal(2);
+      expect((await stream.settled).tokens.used).to.equal(2);
+      expect(stream.routing.tokens.used, 'the decision handed over is not changed').to.equal(undefined);
     } finally {
       await router.close();
     }
@@ -828,7 +833,13 @@ describe('router: streams', () => {
       expect(event.data.choices).to.be.an('array');
     }
     expect(chunks).to.be.greaterThan(1);
-    expect(stream.routing.tokens.used).to.be.a('number');
+    const settled = await stream.settled;
+    expect(settled.tokens.used).to.be.a('number');
+    expect(settled.tokens.estimated).to.equal(stream.routing.tokens.estimated);
+    expect(settled.model).to.equal(stream.routing.model);
+    expect(settled.attempts).to.deep.equal(stream.routing.attempts);
+    expect(stream.routing.tokens.used, 'the decision handed over is not changed').to.equal(undefined);
+    expect(Object.isFrozen(stream.routing) && Object.isFrozen(stream.routing.tokens) && Object.isFrozen(settled)).to.equal(true);
     await expectNoReservationLeft(store);
   });
 
@@ -968,7 +979,7 @@ describe('router: streams', () => {
     await pause(400); // the attempt's timeout passes while the caller handles the last chunk
     expect(await chunks.next()).to.deep.equal({ done: true, value: undefined });
     expect(doneEvents(events)).to.deep.equal([true]);
-    expect(stream.routing.tokens.used).to.be.a('number');
+    expect((await stream.settled).tokens.used).to.be.a('number');
     await expectNoReservationLeft(store);
   });
 

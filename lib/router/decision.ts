@@ -1,0 +1,94 @@
+/**
+ * What the router tells a caller about a request: the {@link Plan} (candidates in order, rejected models
+ * with their reasons) and the {@link Decision} attached to every result as `routing`. Both are values: a
+ * decision does not change after it is handed over.
+ */
+import type { Endpoint, NormalisedNeed } from '../need.js';
+import type { CandidateRefusal } from '../quota/types.js';
+import type { AttemptRecord } from './events.js';
+import type { Rejection } from './plan.js';
+
+/** A candidate of a plan: a (workspace, model) pair, and whether it has room now (dry runs). */
+export interface PlanCandidate {
+  readonly model: string;
+  readonly workspace: string;
+  readonly contextWindow: number | null;
+  /** Dry runs only: whether every window has room for the request now. */
+  readonly room?: boolean;
+  /** Dry runs only: why not (the first full window), when `room` is false. */
+  readonly quota?: string;
+}
+
+/** The plan of one request: candidates in order and every rejected model with its reason. */
+export interface Plan {
+  readonly endpoint: Endpoint;
+  readonly need: NormalisedNeed;
+  readonly tokens: { readonly prompt: number; readonly maxOutput: number; readonly total: number };
+  readonly candidates: readonly PlanCandidate[];
+  readonly rejected: readonly Rejection[];
+}
+
+/** A candidate passed over for quota (see {@link Decision.passedOver}). */
+export interface PassedOver {
+  readonly workspace: string;
+  readonly model: string;
+  /** The window kinds that had no room (e.g. `tokens-per-minute`, `requests-per-second`). */
+  readonly windows: readonly string[];
+  /** ms until it has room again, as the store saw it; Infinity when the request never fits it. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * The explanation attached to every result as `routing`. Frozen: it says what happened up to the moment
+ * it was handed over (a stream's usage comes later, in `stream.settled`).
+ */
+export interface Decision {
+  readonly endpoint: Endpoint;
+  readonly model: string;
+  readonly workspace: string;
+  readonly attempts: readonly AttemptRecord[];
+  /**
+   * The candidates ahead of the chosen one that were passed over for quota when the call went out (the
+   * quota fallback: e.g. mistral-small-2506 out of tokens per minute -> open-mistral-nemo): which windows
+   * had no room, and when the first of them has room again. Empty when the first candidate took it.
+   */
+  readonly passedOver: readonly PassedOver[];
+  readonly waitedMs: number;
+  /** `used`: the usage the response reported; undefined without one (and in a stream's `routing`). */
+  readonly tokens: { readonly estimated: number; readonly used: number | undefined };
+  readonly plan: Plan;
+}
+
+/** A routed result: the SDK's response with its decision. */
+export type Routed<T> = T & { routing: Decision };
+
+const NONE_PASSED_OVER: readonly PassedOver[] = Object.freeze([]);
+
+/** The refusals of a reservation as the decision reports them. */
+export function passedOver(refusals: readonly CandidateRefusal[]): readonly PassedOver[] {
+  if (refusals.length === 0) return NONE_PASSED_OVER;
+  return refusals.map((r) => ({ workspace: r.workspace, model: r.model, windows: r.windows.map((w) => w.kind), retryAfterMs: r.retryAfterMs }));
+}
+
+/** A decision, frozen with its attempts and token counts (the plan is shared with the plan cache's). */
+export function decision(
+  endpoint: Endpoint,
+  chosen: { readonly workspace: string; readonly model: string },
+  attempts: readonly AttemptRecord[],
+  refusals: readonly CandidateRefusal[],
+  waitedMs: number,
+  estimated: number,
+  used: number | undefined,
+  plan: Plan,
+): Decision {
+  return Object.freeze({
+    endpoint,
+    model: chosen.model,
+    workspace: chosen.workspace,
+    attempts: Object.freeze(attempts),
+    passedOver: passedOver(refusals),
+    waitedMs,
+    tokens: Object.freeze({ estimated, used }),
+    plan,
+  });
+}

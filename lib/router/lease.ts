@@ -1,0 +1,85 @@
+/**
+ * The lease of {@link Router.reserve}: quota held for a call the caller makes itself, until it is settled
+ * (the call happened) or released (it never reached Mistral).
+ */
+import { NeedError } from '../errors.js';
+import type { QuotaStore, Reservation } from '../quota/types.js';
+import type { PassedOver, Plan } from './decision.js';
+import type { Learning, Usage } from './learning.js';
+import type { Prepared } from './prepare.js';
+import type { WaitQueue } from './wait-queue.js';
+import type { Workspace } from './workspaces.js';
+
+/** Quota held by {@link Router.reserve} for a call the caller makes itself. */
+export interface Lease {
+  /** The model to call (an endpoint id, not an alias). */
+  readonly model: string;
+  /** The workspace whose API key to use (by name). */
+  readonly workspace: string;
+  readonly estimatedTokens: number;
+  readonly waitedMs: number;
+  /** The candidates ahead of this one passed over for quota (see {@link Decision.passedOver}). */
+  readonly passedOver: readonly PassedOver[];
+  readonly plan: Plan;
+  /**
+   * The call happened: replace the estimate by its usage (without `totalTokens`, the estimate stands); pass
+   * its response headers to learn limits. Idempotent. A usage count that is not a whole number >= 0 is a
+   * NeedError and leaves the lease open (settle again, or release).
+   */
+  settle(usage?: Usage, headers?: Headers): Promise<void>;
+  /** The call never reached Mistral: return everything. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** What a lease needs of its router. */
+export interface LeaseHost {
+  readonly store: QuotaStore;
+  readonly learning: Learning;
+  readonly queue: WaitQueue;
+  /** Runs `work` as a call in flight: a settle or release begun before close() is waited for. */
+  counted(work: () => Promise<void>): Promise<void>;
+}
+
+/** A usage count a caller reports on a lease: absent, or a whole number of tokens >= 0. */
+function usageCount(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new NeedError(field, `expected a whole number of tokens >= 0, received ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return value;
+}
+
+export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, waitedMs: number, passedOver: readonly PassedOver[]): Lease {
+  let open = true;
+  return {
+    model: reservation.model,
+    workspace: reservation.workspace,
+    estimatedTokens: prepared.estimated,
+    waitedMs,
+    passedOver,
+    plan: prepared.plan,
+    settle: async (usage, headers) => {
+      if (!open) return;
+      // Refused before the lease closes: the caller can settle again with good numbers, or release.
+      if (usage === null) usage = undefined;
+      if (usage !== undefined && typeof usage !== 'object') throw new NeedError('usage', 'expected { promptTokens?, totalTokens? }');
+      usageCount(usage?.promptTokens, 'usage.promptTokens');
+      usageCount(usage?.totalTokens, 'usage.totalTokens');
+      if (headers === null) headers = undefined;
+      open = false;
+      await host.counted(async () => {
+        if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
+        await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers);
+        void host.queue.pump();
+      });
+    },
+    release: async () => {
+      if (!open) return;
+      open = false;
+      await host.counted(async () => {
+        await host.learning.bookkeeping('release', () => host.store.release(reservation));
+        void host.queue.pump();
+      });
+    },
+  };
+}
