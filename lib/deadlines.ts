@@ -7,6 +7,22 @@
  * Every bound promise has the same timeout, so deadlines are added in order: the ring is a FIFO, the
  * timer waits for the oldest entry still pending, and answered entries are skipped when it fires.
  */
+import type { Clock } from './clock.js';
+
+/**
+ * The default clock: monotonic, and its timer unref'd (it lingers until the oldest entry's deadline even
+ * when everything was answered, and must not keep a finished process alive; a command really pending
+ * keeps it alive by its own socket).
+ */
+const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(callback, ms) {
+    const handle = setTimeout(callback, ms);
+    handle.unref?.();
+    return () => clearTimeout(handle);
+  },
+};
+
 export class Deadlines {
   readonly #ms: number;
   readonly #timeoutError: () => Error;
@@ -17,15 +33,16 @@ export class Deadlines {
   #rejects: Array<((error: Error) => void) | undefined> = new Array<((error: Error) => void) | undefined>(256).fill(undefined);
   #head = 0;
   #tail = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #clock: () => number;
+  #cancelTimer: (() => void) | undefined;
+  readonly #clock: Clock;
 
   /**
    * @param ms the timeout of every bound promise
    * @param timeoutError the error a promise that did not settle in time rejects with
-   * @param clock a monotonic ms clock (tests may inject one; the timer itself is real)
+   * @param clock the time and the timer (tests inject a FakeClock and advance it)
+   * @default clock `performance.now()` and an unref'd `setTimeout`
    */
-  constructor(ms: number, timeoutError: () => Error, clock: () => number = () => performance.now()) {
+  constructor(ms: number, timeoutError: () => Error, clock: Clock = monotonicClock) {
     this.#ms = ms;
     this.#timeoutError = timeoutError;
     this.#clock = clock;
@@ -70,8 +87,8 @@ export class Deadlines {
 
   /** Reject every pending promise now with `error` (default: the timeout error) and stop the timer. */
   clear(error?: () => Error): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     for (let seq = this.#head; seq < this.#tail; seq++) {
       const slot = seq & this.#mask;
       const reject = this.#rejects[slot];
@@ -85,10 +102,10 @@ export class Deadlines {
     if (this.#tail - this.#head > this.#mask) this.#grow();
     const seq = this.#tail++;
     const slot = seq & this.#mask;
-    this.#deadlines[slot] = this.#clock() + this.#ms;
+    this.#deadlines[slot] = this.#clock.now() + this.#ms;
     this.#seqs[slot] = seq;
     this.#rejects[slot] = reject;
-    if (this.#timer === undefined) this.#arm(this.#ms);
+    if (this.#cancelTimer === undefined) this.#arm(this.#ms);
     return seq;
   }
 
@@ -118,15 +135,12 @@ export class Deadlines {
   }
 
   #arm(ms: number): void {
-    // Unref'd: the timer lingers until the oldest entry's deadline even when everything was answered, and
-    // must not keep a finished process alive; a command really pending keeps it alive by its own socket.
-    this.#timer = setTimeout(() => this.#fire(), Math.max(1, Math.ceil(ms)));
-    this.#timer.unref?.();
+    this.#cancelTimer = this.#clock.setTimer(() => this.#fire(), Math.max(1, Math.ceil(ms)));
   }
 
   #fire(): void {
-    this.#timer = undefined;
-    const now = this.#clock();
+    this.#cancelTimer = undefined;
+    const now = this.#clock.now();
     while (this.#head < this.#tail) {
       const slot = this.#head & this.#mask;
       const reject = this.#rejects[slot];

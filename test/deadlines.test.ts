@@ -2,6 +2,7 @@
  * Deadlines: one timeout, one timer, over many promises (the Redis store's commands) or watched operations (the router's attempts).
  */
 import { expect } from 'chai';
+import { FakeClock } from '../lib/clock.js';
 import { Deadlines } from '../lib/deadlines.js';
 
 class TimedOut extends Error {}
@@ -20,27 +21,34 @@ describe('Deadlines (one timeout, one timer, many promises)', function () {
   });
 
   it('watch/done: calls back an operation not done in time, never one that was', async function () {
-    const deadlines = new Deadlines(30, () => new TimedOut('late'));
+    const clock = new FakeClock();
+    const deadlines = new Deadlines(30, () => new TimedOut('late'), clock);
     const fired: string[] = [];
     const finished = deadlines.watch(() => fired.push('finished'));
     deadlines.watch((error) => fired.push(error instanceof TimedOut ? 'hung' : 'wrong error'));
     deadlines.done(finished);
     deadlines.done(finished); // twice is harmless
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    clock.advance(29);
+    expect(fired, 'nothing fires before the timeout').to.deep.equal([]);
+    clock.advance(1);
     expect(fired).to.deep.equal(['hung']);
     expect(deadlines.pending).to.equal(0);
   });
 
   it('rejects a promise that has not settled within the timeout, and only that one', async function () {
-    const deadlines = new Deadlines(30, () => new TimedOut('late'));
+    const clock = new FakeClock();
+    const deadlines = new Deadlines(30, () => new TimedOut('late'), clock);
     let answer!: (value: string) => void;
     const answered = deadlines.bound(new Promise<string>((resolve) => (answer = resolve)));
     const hung = deadlines.bound(never()).catch((error: unknown) => error);
     answer('in time');
     expect(await answered).to.equal('in time');
-    const started = performance.now();
-    expect(await hung).to.be.instanceOf(TimedOut);
-    expect(performance.now() - started).to.be.below(500);
+    let outcome: unknown = 'pending';
+    void hung.then((value) => (outcome = value));
+    await clock.advanceAsync(29);
+    expect(outcome, 'still pending before the timeout').to.equal('pending');
+    await clock.advanceAsync(1);
+    expect(outcome).to.be.instanceOf(TimedOut);
     expect(deadlines.pending).to.equal(0);
   });
 
