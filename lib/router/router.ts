@@ -14,7 +14,7 @@ import { AbortError, ConfigError, NeedError, NoEligibleModelError, RouterError, 
 import { WorkspaceClient, type Attempt } from '../mistral/client.js';
 import { normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed, type Strategy, STRATEGIES } from '../need.js';
 import { toUpstreamObservation } from '../quota/headers.js';
-import { MemoryStore } from '../quota/memory-store.js';
+import { MemoryStore } from '../quota/memory/index.js';
 import { WINDOW_KINDS, type CandidateRefusal, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveRequest, type ReserveResult, type UpstreamObservation, type WindowSpec } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';

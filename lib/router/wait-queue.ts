@@ -12,7 +12,7 @@
  */
 import type { Clock } from '../clock.js';
 import { AbortError, QuotaExhaustedError, RouterError, StoreError, StoreUnavailableError, redactSecrets, type PlanLike } from '../errors.js';
-import { MemoryStore } from '../quota/memory-store.js';
+import { MemoryStore } from '../quota/memory/index.js';
 import type { CandidateRefusal, QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 
 /** How often a wait re-asks a store that failed (fail-closed: wait up to the bound, then throw). */
