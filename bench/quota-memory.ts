@@ -13,7 +13,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FakeClock, systemClock } from '../lib/clock.js';
-import { MemoryStore } from '../lib/quota/memory-store.js';
+import { MemoryStore } from '../lib/quota/memory/index.js';
 import { WINDOW_KINDS, type QuotaCandidate, type ReserveRequest, type WindowSpec } from '../lib/quota/types.js';
 import { windowStride } from '../lib/quota/window.js';
 import { report, timeAsync, timeSync } from './stats.js';

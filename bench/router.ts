@@ -20,7 +20,7 @@ import { loadCatalog } from '../lib/catalog/index.js';
 import { systemClock } from '../lib/clock.js';
 import { startEmulator } from '../lib/emulator/index.js';
 import { normaliseNeed, type Need } from '../lib/need.js';
-import { MemoryStore } from '../lib/quota/memory-store.js';
+import { MemoryStore } from '../lib/quota/memory/index.js';
 import { WINDOW_KINDS, type QuotaCandidate, type WindowSpec } from '../lib/quota/types.js';
 import type { PlanCandidate } from '../lib/router/decision.js';
 import { createRouter } from '../lib/router/router.js';

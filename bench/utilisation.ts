@@ -24,7 +24,7 @@ import { startEmulator } from '../lib/emulator/index.js';
 import { CHAT_REQUEST_OVERHEAD_TOKENS, CHARACTERS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS } from '../lib/emulator/index.js';
 import { QuotaExhaustedError } from '../lib/errors.js';
 import { normaliseNeed, type Need } from '../lib/need.js';
-import { MemoryStore } from '../lib/quota/memory-store.js';
+import { MemoryStore } from '../lib/quota/memory/index.js';
 import { createRouter } from '../lib/router/router.js';
 import { rankModels } from '../lib/router/plan.js';
 import { TokenEstimator } from '../lib/tokens.js';

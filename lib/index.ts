@@ -36,7 +36,7 @@ export {
   type ModelQuery,
   type VersionConstraint,
 } from './catalog/index.js';
-export { MemoryStore, type MemoryStoreOptions } from './quota/memory-store.js';
+export { MemoryStore, type MemoryStoreOptions } from './quota/memory/index.js';
 export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
 export {
   WINDOW_KINDS,

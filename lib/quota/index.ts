@@ -60,5 +60,5 @@ export type {
   UpstreamRefusal,
   UpstreamRefusalKind,
 } from './headers.js';
-export { MemoryStore } from './memory-store.js';
-export type { MemoryStoreOptions } from './memory-store.js';
+export { MemoryStore } from './memory/index.js';
+export type { MemoryStoreOptions } from './memory/index.js';

@@ -19,7 +19,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from '../deadlines.js';
-import { MemoryStore } from './memory-store.js';
+import { MemoryStore } from './memory/index.js';
 import {
   AFTER_SCRIPT,
   CANCEL_SCRIPT,

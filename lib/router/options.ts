@@ -8,7 +8,7 @@ import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, NeedError } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
-import { MemoryStore } from '../quota/memory-store.js';
+import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';

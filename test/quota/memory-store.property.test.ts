@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { FakeClock } from '../../lib/clock.js';
-import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { QuotaCandidate, Reservation } from '../../lib/quota/types.js';
 import { monthIndex } from '../../lib/quota/window.js';
 import { candidateOf, windowOf } from './store-contract.js';

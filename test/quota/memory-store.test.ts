@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FakeClock, type Clock } from '../../lib/clock.js';
 import { RouterError } from '../../lib/errors.js';
-import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
 import { WINDOW_KINDS } from '../../lib/quota/types.js';
 import { admitted, candidateOf, describeStoreContract, refused, windowOf } from './store-contract.js';
 

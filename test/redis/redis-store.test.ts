@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
 import { RedisStore, StoreError } from '../../lib/quota/redis-store.js';
-import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
 import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { countingConnection, flushPrefix, freePort, redisUrl, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';

@@ -8,7 +8,7 @@ import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
 import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, StoreError, UpstreamError } from '../../lib/errors.js';
 import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
-import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { QuotaStore, ReserveResult } from '../../lib/quota/types.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../lib/clock.js';
 import { AbortError, QuotaExhaustedError } from '../../lib/errors.js';
-import { MemoryStore } from '../../lib/quota/memory-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
 import { WINDOW_KINDS, type QuotaStore, type ReserveRequest, type ReserveResult } from '../../lib/quota/types.js';
 import { STORE_RETRY_MS, WaitQueue, type Acquired } from '../../lib/router/wait-queue.js';
 
