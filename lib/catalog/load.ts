@@ -11,9 +11,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CatalogError } from '../errors.js';
-import { Catalog } from './catalog.js';
-import { CatalogDocument, compileSchema, type CatalogInput, type CatalogSource } from './document.js';
-import type { Capability, Model, ModelLimits, Tier } from './types.js';
+import { Catalog, type CatalogSourceDocument } from './catalog.js';
+import { CatalogDocument, compileSchema, decodeUtf8, type CatalogInput, type CatalogSource } from './document.js';
+import { findReplacementLoop } from './lifecycle.js';
+import type { Capability, Deprecation, Model, ModelLimits, Prices, Stage, Tier } from './types.js';
 
 export interface LoadCatalogOptions {
   /** Extra catalogue files (YAML paths), applied in order after the bundled ones. @default [] */
@@ -85,8 +86,9 @@ function bundledDocuments(schema: NonNullable<typeof schemas>): CatalogInput[] {
 
 function readBundled(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return decodeUtf8(readFileSync(path), path);
   } catch (error) {
+    if (error instanceof CatalogError) throw error;
     throw new CatalogError('CATALOG_FILE', `cannot read the bundled catalogue: ${(error as Error).message}`, { file: path }, { cause: error });
   }
 }
@@ -171,6 +173,8 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
   const aliasOrigins = new Map<string, Origin>();
   const tiers = new Map<string, RawTier>();
   const aliasMaps: { document: CatalogInput; aliases: Record<string, string> }[] = [];
+  const cited = new Map<string, CatalogSourceDocument>();
+  const citations: { document: CatalogInput; pointer: string; id: string; text: string }[] = [];
 
   // Models (and alias maps) of every file first, so that tiers can name models of any file.
   const tierDocuments: { document: CatalogInput; full: boolean }[] = [];
@@ -182,28 +186,49 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
     const record = data as Record<string, unknown>;
     if (!full) {
       for (const key of Object.keys(record)) {
-        if (!['schemaVersion', 'models', 'aliases', 'tiers'].includes(key)) {
-          throw document.error('CATALOG_SCHEMA', `unknown top-level field "${key}" (expected schemaVersion, models, aliases, tiers)`, '', key);
+        if (!['schemaVersion', 'sources', 'models', 'aliases', 'tiers'].includes(key)) {
+          throw document.error('CATALOG_SCHEMA', `unknown top-level field "${key}" (expected schemaVersion, sources, models, aliases, tiers)`, '', key);
         }
       }
       const { tiers: tierList, ...modelPart } = record;
       (document as CatalogDocument).validate(compileSchema(schema.modelOverrides), modelPart);
       if (tierList !== undefined) (document as CatalogDocument).validate(compileSchema(schema.tierOverrides), { schemaVersion: record.schemaVersion, tiers: tierList });
     }
-    if (Array.isArray(record.models)) mergeModels(document, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
+    for (const [key, value] of Object.entries((record.sources as Record<string, CatalogSourceDocument> | undefined) ?? {})) {
+      cited.set(key, Object.freeze({ title: value.title, url: value.url, date: value.date ?? null }));
+    }
+    if (Array.isArray(record.models)) {
+      (record.models as RawModel[]).forEach((entry, index) => {
+        if (typeof entry.source === 'string') citations.push({ document, pointer: `/models/${index}`, id: entry.id, text: entry.source });
+      });
+      mergeModels(document, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
+    }
     if (record.aliases !== undefined) aliasMaps.push({ document, aliases: record.aliases as Record<string, string> });
     if (Array.isArray(record.tiers)) tierDocuments.push({ document, full });
   }
 
   const aliases = buildAliases(models, aliasOrigins, aliasMaps);
   checkDeprecations(models, aliasOrigins);
+  checkCitations(citations, cited);
 
   for (const { document, full } of tierDocuments) {
     const list = (document.data as { tiers: RawTier[] }).tiers;
     mergeTiers(document, list, tiers, models, aliases, full, schema.tierItem);
   }
 
-  return new Catalog([...models.values()].map(toModel), aliases, [...tiers.values()].map(toTier));
+  return new Catalog([...models.values()].map(toModel), aliases, [...tiers.values()].map(toTier), { sources: cited });
+}
+
+/** Every `[key]` a model's `source` cites must be a document of some file's `sources:`. */
+function checkCitations(citations: readonly { document: CatalogInput; pointer: string; id: string; text: string }[], sources: ReadonlyMap<string, CatalogSourceDocument>): void {
+  if (sources.size === 0) return; // a catalogue without a sources map cites free text
+  for (const { document, pointer, id, text } of citations) {
+    for (const [, key] of text.matchAll(/\[([a-z0-9][a-z0-9-]*)\]/g)) {
+      if (!sources.has(key as string)) {
+        throw document.error('CATALOG_SCHEMA', `model ${id}: source cites [${key}], which is not a key of any "sources:" (known: ${[...sources.keys()].join(', ')})`, pointer, 'source');
+      }
+    }
+  }
 }
 
 function mergeModels(
@@ -266,16 +291,23 @@ function buildAliases(
   return aliases;
 }
 
+/** Replacements must be model ids of the catalogue, and no chain of replacements may come back on itself. */
 function checkDeprecations(models: ReadonlyMap<string, RawModel>, aliasOrigins: ReadonlyMap<string, Origin>): void {
+  const at = (id: string, code: 'CATALOG_UNKNOWN_MODEL' | 'CATALOG_REPLACEMENT_LOOP', message: string) => {
+    const origin = aliasOrigins.get(`${id}#deprecation`);
+    return origin === undefined ? new CatalogError(code, message, { file: '<catalogue>' }) : origin.document.error(code, message, origin.pointer, 'deprecation');
+  };
+  const lifecycles = new Map<string, { deprecation: Deprecation | null }>();
   for (const [id, model] of models) {
     const replacement = (model.deprecation as { replacement?: string | null } | null | undefined)?.replacement;
     if (replacement != null && !models.has(replacement)) {
-      const origin = aliasOrigins.get(`${id}#deprecation`);
-      const message = `model ${id}: deprecation.replacement ${JSON.stringify(replacement)} is not a model id in the catalogue`;
-      throw origin === undefined
-        ? new CatalogError('CATALOG_UNKNOWN_MODEL', message, { file: '<catalogue>' })
-        : origin.document.error('CATALOG_UNKNOWN_MODEL', message, origin.pointer, 'deprecation');
+      throw at(id, 'CATALOG_UNKNOWN_MODEL', `model ${id}: deprecation.replacement ${JSON.stringify(replacement)} is not a model id in the catalogue`);
     }
+    lifecycles.set(id, { deprecation: replacement == null ? null : { deprecated: null, retired: null, replacement } });
+  }
+  const loop = findReplacementLoop(lifecycles);
+  if (loop !== undefined) {
+    throw at(loop[0] as string, 'CATALOG_REPLACEMENT_LOOP', `replacements go round in a loop: ${loop.join(' -> ')}; a chain of replacements must end at a model without one`);
   }
 }
 
@@ -344,7 +376,8 @@ function requireComplete(document: CatalogInput, itemSchema: object, entry: unkn
 }
 
 function toModel(raw: RawModel): Model {
-  const deprecation = raw.deprecation as { date?: string | null; replacement?: string | null } | null | undefined;
+  const deprecation = raw.deprecation as Partial<Deprecation> | null | undefined;
+  const prices = raw.prices as Prices | null | undefined;
   return Object.freeze({
     id: raw.id,
     name: (raw.name as string | null | undefined) ?? null,
@@ -357,7 +390,12 @@ function toModel(raw: RawModel): Model {
     openWeights: (raw.openWeights as boolean | null | undefined) ?? null,
     description: (raw.description as string | null | undefined) ?? null,
     aliases: Object.freeze([...((raw.aliases as string[] | undefined) ?? [])]),
-    deprecation: deprecation == null ? null : Object.freeze({ date: deprecation.date ?? null, replacement: deprecation.replacement ?? null }),
+    stage: (raw.stage as Stage | null | undefined) ?? null,
+    prices: prices == null ? null : Object.freeze({ ...prices }),
+    deprecation:
+      deprecation == null
+        ? null
+        : Object.freeze({ deprecated: deprecation.deprecated ?? null, retired: deprecation.retired ?? null, replacement: deprecation.replacement ?? null }),
     source: (raw.source as string | null | undefined) ?? null,
   });
 }

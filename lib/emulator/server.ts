@@ -5,7 +5,9 @@
  * 1. unknown path -> 404, wrong method -> 405 (FastAPI's `{"detail":...}` bodies);
  * 2. missing or unknown API key -> 401 `{"message":"Unauthorized","request_id":...}`;
  * 3. malformed JSON or fields -> 422 (HTTPValidationError shape);
- * 4. unknown model -> 400 `invalid_model`; a model without the capability or context -> 400;
+ * 4. unknown model, a model retired by the emulator's clock, or one not served to the key -> 400
+ *    `invalid_model` (404 `unknown_model` with `invalidModelStatus: 404`); a model without the capability
+ *    or context -> 400;
  * 5. injected faults (drop before responding, 500/502/503, capacity 429/503): they charge nothing;
  * 6. the meters (requests per second/minute, tokens per minute/month) -> 429, charging nothing;
  * 7. the response, whose `usage` is exactly what step 6 charged; a stream may be cut after its first chunk.
@@ -21,6 +23,9 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import type { Model, Tier } from '../catalog/types.js';
 import { loadCatalog } from '../catalog/index.js';
+import { checkCard } from '../catalog/cards.js';
+import { dayOf, dayStartOf, lifecycleStatus } from '../catalog/lifecycle.js';
+import { modelFromCard } from '../catalog/merge.js';
 import { addRateLimitHeaders, type HeaderBag } from './headers.js';
 import { FaultInjector } from './faults.js';
 import { Meter, type MeterLimits, type MeterReading } from './meter.js';
@@ -100,10 +105,28 @@ interface State {
   readonly faults: EmulatorFaults;
   readonly seed: number;
   readonly injector: FaultInjector;
+  readonly invalidModelStatus: 400 | 404;
+  /** Per key, the model ids it is served (keys absent: every model). */
+  readonly servedByKey: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The models of `extraCards`, by id and alias. */
+  readonly extraModels: ReadonlyMap<string, Model>;
+  readonly extraCards: readonly NonNullable<EmulatorOptions['extraCards']>[number][];
 }
 
 function resolveModels(catalog: EmulatorCatalog, names: readonly string[]): Set<string> {
   return new Set(names.map((name) => catalog.model(name)?.id ?? name));
+}
+
+/** The models of extra cards, by id and alias; a card that fails the checks is a TypeError naming it. */
+function extraModelsOf(cards: EmulatorReconfiguration['extraCards']): Map<string, Model> {
+  const models = new Map<string, Model>();
+  (cards ?? []).forEach((raw, index) => {
+    const checked = checkCard(raw, index);
+    if ('issue' in checked) throw new TypeError(`extraCards[${index}]: ${checked.issue.message}`);
+    const model = modelFromCard(checked.card);
+    for (const name of [model.id, ...model.aliases]) models.set(name, model);
+  });
+  return models;
 }
 
 function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration): State {
@@ -122,6 +145,10 @@ function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration):
     faults,
     seed,
     injector: new FaultInjector(faults, seed, faults.models === undefined ? undefined : resolveModels(catalog, faults.models)),
+    invalidModelStatus: options.invalidModelStatus ?? 400,
+    servedByKey: new Map(Object.entries(options.modelsByKey ?? {}).map(([key, names]) => [key, resolveModels(catalog, names)])),
+    extraModels: extraModelsOf(options.extraCards),
+    extraCards: options.extraCards ?? [],
   };
 }
 
@@ -189,16 +216,46 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     apiKeys: options.apiKeys,
     overrides: options.overrides,
     seed: options.seed,
+    invalidModelStatus: options.invalidModelStatus,
+    modelsByKey: options.modelsByKey,
+    extraCards: options.extraCards,
   };
   let state = buildState(catalog, settings);
   const meter = new Meter(clock);
   let stats = new StatsRecorder();
-  // The model list never changes while running: build it once, send the same string every time.
-  const modelList = modelListBody(
-    catalog.models,
-    Math.floor(clock.now() / 1000),
-    aliasesByModel(catalog.models, (name) => catalog.model(name), catalog.aliases?.()),
-  );
+  const created = Math.floor(clock.now() / 1000);
+  const aliases = aliasesByModel(catalog.models, (name) => catalog.model(name), catalog.aliases?.());
+  // The lifecycle moves by the clock's UTC day: the day, its retired models and the model lists of each
+  // key are computed once per day (and per configuration), not per request.
+  let today: { startMs: number; day: string; retired: ReadonlySet<string>; lists: Map<string, string> } | undefined;
+  function dayView() {
+    const now = clock.now();
+    if (today === undefined || now < today.startMs || now >= today.startMs + 86_400_000) {
+      const day = dayOf(now);
+      const retired = new Set(catalog.models.filter((model) => lifecycleStatus(model.deprecation, day) === 'retired').map((model) => model.id));
+      today = { startMs: dayStartOf(now), day, retired, lists: new Map() };
+    }
+    return today;
+  }
+  function modelListFor(s: State, key: string): string {
+    const view = dayView();
+    const served = s.servedByKey.get(key);
+    const listKey = served === undefined ? '' : key;
+    let body = view.lists.get(listKey);
+    if (body === undefined) {
+      const models = catalog.models.filter((model) => !view.retired.has(model.id) && (served === undefined || served.has(model.id)));
+      const extra = s.extraCards.filter((card) => served === undefined || served.has((card as { id: string }).id));
+      body = modelListBody(models, created, aliases, extra);
+      view.lists.set(listKey, body);
+    }
+    return body;
+  }
+  /** Whether a known model is retired today or outside the key's subset. */
+  function notServed(s: State, key: string, id: string): boolean {
+    if (dayView().retired.has(id)) return true;
+    const served = s.servedByKey.get(key);
+    return served !== undefined && !served.has(id);
+  }
   const pendingTimers = new Set<NodeJS.Timeout>();
   let sequence = 0;
   const nextId = () => (++sequence).toString(16).padStart(12, '0');
@@ -249,8 +306,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const parsed = parseCall(endpoint, text);
     if (!parsed.ok) return { reply: json(422, validationErrorBody(parsed.detail)), delayMs: s.latencyMs };
     const call = parsed.call;
-    const model = catalog.model(call.model);
-    if (model === undefined) return { reply: json(400, invalidRequest.unknownModel(call.model)), delayMs: s.latencyMs };
+    const model = catalog.model(call.model) ?? s.extraModels.get(call.model);
+    if (model === undefined || notServed(s, key, model.id)) {
+      stats.refuseModel(call.model);
+      const reply = s.invalidModelStatus === 404 && model !== undefined ? json(404, invalidRequest.unknownModel404(call.model)) : json(400, invalidRequest.unknownModel(call.model));
+      return { reply, delayMs: s.latencyMs };
+    }
     const delayMs = s.latencyMs + s.injector.latencyFor(model.id);
     const limits = limitsFor(s, model.id);
     const family = s.faults.headerFamily ?? 'current';
@@ -327,7 +388,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         res.end(body);
         return;
       }
-      if (authorise(req, res, state.latencyMs) !== undefined) send(res, json(200, modelList), state.latencyMs);
+      const key = authorise(req, res, state.latencyMs);
+      if (key !== undefined) send(res, json(200, modelListFor(state, key)), state.latencyMs);
       return;
     }
     // The body is read before any answer, so that keep-alive connections stay in step.
@@ -368,6 +430,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       meter.reset();
       stats = new StatsRecorder();
       state = buildState(catalog, settings);
+      today = undefined;
     },
     configure(changes) {
       validateOptions(changes);
@@ -382,6 +445,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       // Keep the PRNG's position unless the faults themselves changed: a latency tweak must not replay faults.
       state = changes.faults === undefined && changes.seed === undefined ? { ...rebuilt, injector: previous.injector } : rebuilt;
       settings = next;
+      today = undefined; // the model lists depend on the key subsets and extra cards
     },
   };
 }
