@@ -118,8 +118,10 @@ export class CatalogDocument implements CatalogInput {
   validate(validator: ValidateFunction, data: unknown = this.data): void {
     if (validator(data)) return;
     const errors = validator.errors ?? [];
-    // Report the most specific error: `oneOf` summaries hide the branch that explains the problem.
-    const error = errors.find((e) => e.keyword !== 'oneOf' && e.keyword !== 'if') ?? errors[0];
+    // Report the most specific error: `oneOf` summaries hide the branch that explains the problem, and
+    // in a `null or object` field the object branch's complaint (an unknown field) explains more than `type`.
+    const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if');
+    const error = specific.find((e) => e.keyword !== 'type' && specific.some((t) => t.keyword === 'type' && t.instancePath === e.instancePath)) ?? specific[0] ?? errors[0];
     if (error === undefined) throw this.error('CATALOG_SCHEMA', 'does not match its schema', '');
     const key = error.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : undefined;
     throw this.error('CATALOG_SCHEMA', describeSchemaError(error), error.instancePath, key);

@@ -145,6 +145,8 @@ interface RawTier {
 interface Origin {
   readonly document: CatalogInput;
   readonly pointer: string;
+  /** The file's position in the load order: a conflict is blamed on the later file. */
+  readonly order: number;
 }
 
 /**
@@ -178,7 +180,7 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
 
   // Models (and alias maps) of every file first, so that tiers can name models of any file.
   const tierDocuments: { document: CatalogInput; full: boolean }[] = [];
-  for (const { document, full } of documents) {
+  for (const [order, { document, full }] of documents.entries()) {
     const data = document.data;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw document.error('CATALOG_SCHEMA', 'expected a mapping with schemaVersion and models, aliases or tiers', '');
@@ -201,7 +203,7 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
       (record.models as RawModel[]).forEach((entry, index) => {
         if (typeof entry.source === 'string') citations.push({ document, pointer: `/models/${index}`, id: entry.id, text: entry.source });
       });
-      mergeModels(document, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
+      mergeModels(document, order, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
     }
     if (record.aliases !== undefined) aliasMaps.push({ document, aliases: record.aliases as Record<string, string> });
     if (Array.isArray(record.tiers)) tierDocuments.push({ document, full });
@@ -233,6 +235,7 @@ function checkCitations(citations: readonly { document: CatalogInput; pointer: s
 
 function mergeModels(
   document: CatalogInput,
+  order: number,
   list: RawModel[],
   models: Map<string, RawModel>,
   aliasOrigins: Map<string, Origin>,
@@ -253,8 +256,8 @@ function mergeModels(
     } else {
       models.set(entry.id, { ...existing, ...entry });
     }
-    if (entry.aliases !== undefined) aliasOrigins.set(entry.id, { document, pointer: `${pointer}/aliases` });
-    if (entry.deprecation !== undefined) aliasOrigins.set(`${entry.id}#deprecation`, { document, pointer });
+    if (entry.aliases !== undefined) aliasOrigins.set(entry.id, { document, pointer: `${pointer}/aliases`, order });
+    if (entry.deprecation !== undefined) aliasOrigins.set(`${entry.id}#deprecation`, { document, pointer, order });
   });
 }
 
@@ -264,7 +267,9 @@ function buildAliases(
   aliasMaps: readonly { document: CatalogInput; aliases: Record<string, string> }[],
 ): Map<string, string> {
   const aliases = new Map<string, string>();
-  for (const [id, model] of models) {
+  // Models whose aliases a later file set come last, so that a clash is reported in the file that made it.
+  const byOrder = [...models].sort(([a], [b]) => (aliasOrigins.get(a)?.order ?? 0) - (aliasOrigins.get(b)?.order ?? 0));
+  for (const [id, model] of byOrder) {
     const list = (model.aliases as string[] | undefined) ?? [];
     const origin = aliasOrigins.get(id);
     list.forEach((alias, index) => {

@@ -459,7 +459,7 @@ describe('router: bad options and usage are typed errors, before anything is res
     refuses({ tokenEstimator: {} as never }, 'tokenEstimator');
     refuses({ catalog: {} as never }, 'catalog');
     refuses({ clock: {} as never }, 'clock');
-    const withOverrides = (overrides: unknown) => ({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: overrides as never }] });
+    const withOverrides = (overrides: unknown) => ({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: overrides as never }] });
     const refusesOverrides = (overrides: unknown, option: string) => {
       expect(() => createRouter(withOverrides(overrides)), option).to.throw(RouterError, option);
     };
