@@ -21,6 +21,7 @@ export const CARD_CAPABILITIES = [
   'audio_transcription',
   'audio_transcription_realtime',
   'audio_speech',
+  'unified_resources',
 ] as const;
 
 export type CardCapability = (typeof CARD_CAPABILITIES)[number];
@@ -43,6 +44,7 @@ const FLAG_CAPABILITIES: Readonly<Record<CardCapability, readonly Capability[]>>
   audio_transcription: ['transcription'],
   audio_transcription_realtime: ['transcription'],
   audio_speech: ['speech'],
+  unified_resources: [],
 };
 
 /** Catalogue capabilities no card flag carries: a merged model keeps the bundled value of these. */
@@ -131,7 +133,10 @@ function describe(value: unknown): string {
 export function checkCard(raw: unknown, index: number): { card: CheckedCard } | { issue: CardIssue } {
   const fail = (model: string, field: string, message: string, code: CardIssueCode = 'card-invalid') => ({ issue: { code, model, field, message: `card ${model}: ${field}: ${message}` } });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail(`#${index}`, 'card', `expected an object, received ${describe(raw)}`);
-  const card = snakeKeys(raw as Record<string, unknown>);
+  // The SDK wraps a card whose `type` it does not know as `{ raw, type: 'UNKNOWN', isUnknown: true }`.
+  const unwrapped = (raw as { isUnknown?: unknown; raw?: unknown }).isUnknown === true ? (raw as { raw: unknown }).raw : raw;
+  if (unwrapped === null || typeof unwrapped !== 'object' || Array.isArray(unwrapped)) return fail(`#${index}`, 'card', `expected an object, received ${describe(unwrapped)}`);
+  const card = snakeKeys(unwrapped as Record<string, unknown>);
   const id = card.id;
   if (typeof id !== 'string' || !MODEL_ID.test(id)) return fail(`#${index}`, 'id', `expected a model id, received ${describe(id)}`);
   const optionalString = (field: string): string | null | { issue: CardIssue } => {
@@ -211,6 +216,7 @@ export function capabilityFlags(model: Pick<Model, 'capabilities'>): Record<Card
     audio_transcription: has('transcription'),
     audio_transcription_realtime: false,
     audio_speech: has('speech'),
+    unified_resources: false,
   };
 }
 
@@ -219,6 +225,25 @@ export function cardTimestamp(date: string | null): string | null {
   if (date === null) return null;
   const parsed = new Date(/T/.test(date) ? date : `${date}T00:00:00Z`);
   return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
+}
+
+/** A card with every field the API sends, the given ones kept (the emulator's extra cards). */
+export function completeCard(card: ModelCard, created: number): ModelCard {
+  return {
+    object: 'model',
+    created,
+    owned_by: 'mistralai',
+    name: card.id,
+    description: null,
+    max_context_length: 32768,
+    aliases: [],
+    deprecation: null,
+    deprecation_replacement_model: null,
+    default_model_temperature: null,
+    type: 'base',
+    ...card,
+    capabilities: { ...Object.fromEntries(CARD_CAPABILITIES.map((flag) => [flag, false])), ...card.capabilities },
+  };
 }
 
 /**

@@ -9,7 +9,7 @@
 import { Catalog, EVERY_WORKSPACE } from './catalog.js';
 import { checkCard, CAPABILITIES_NOT_ON_CARDS, type CardIssue, type CheckedCard } from './cards.js';
 import { findReplacementLoop, lifecycleStatus } from './lifecycle.js';
-import type { Model } from './types.js';
+import { CAPABILITIES, type Model } from './types.js';
 
 /** Options of {@link mergeCatalogCards}. */
 export interface MergeCardsOptions {
@@ -176,7 +176,8 @@ export function modelFromCard(card: CheckedCard): Model {
 /** A catalogue model from a card: the card's facts over the bundled entry's, or a new entry. */
 function fromCard(card: CheckedCard, id: string, replacement: string | null, bundled: Model | undefined): Model {
   const kept = bundled?.capabilities.filter((capability) => CAPABILITIES_NOT_ON_CARDS.has(capability)) ?? [];
-  const capabilities = Object.freeze([...new Set([...card.capabilities, ...kept])]);
+  const set = new Set([...card.capabilities, ...kept]);
+  const capabilities = Object.freeze(CAPABILITIES.filter((capability) => set.has(capability)));
   const deprecation =
     card.retired === null && replacement === null
       ? null

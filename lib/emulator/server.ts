@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import type { Model, Tier } from '../catalog/types.js';
 import { loadCatalog } from '../catalog/index.js';
-import { checkCard } from '../catalog/cards.js';
+import { checkCard, completeCard } from '../catalog/cards.js';
 import { dayOf, dayStartOf, lifecycleStatus } from '../catalog/lifecycle.js';
 import { modelFromCard } from '../catalog/merge.js';
 import { addRateLimitHeaders, type HeaderBag } from './headers.js';
@@ -148,7 +148,7 @@ function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration):
     invalidModelStatus: options.invalidModelStatus ?? 400,
     servedByKey: new Map(Object.entries(options.modelsByKey ?? {}).map(([key, names]) => [key, resolveModels(catalog, names)])),
     extraModels: extraModelsOf(options.extraCards),
-    extraCards: options.extraCards ?? [],
+    extraCards: (options.extraCards ?? []).map((card) => completeCard(card, 0)),
   };
 }
 

@@ -104,6 +104,8 @@ function compareSmallest(a: Model, b: Model, needed: readonly Capability[]): num
   return (
     excessScore(a, needed) - excessScore(b, needed) ||
     (a.contextWindow ?? Number.MAX_SAFE_INTEGER) - (b.contextWindow ?? Number.MAX_SAFE_INTEGER) ||
+    // The cheaper of two equally capable models is the smaller one (Ministral 3 3B before Mistral Large 3).
+    (a.prices?.input ?? Number.MAX_VALUE) - (b.prices?.input ?? Number.MAX_VALUE) ||
     versionNumber(b.version) - versionNumber(a.version)
   );
 }
@@ -117,8 +119,8 @@ function compareNewest(a: Model, b: Model, needed: readonly Capability[]): numbe
  * order what is left: an explicitly named model first (or, when it is retired on the plan's day, its
  * replacement chain), then `prefer` in its order (the router puts a model's configured fallbacks there),
  * then current models before preview/labs ones before deprecated ones, each group by the strategy
- * (`smallest-sufficient`: fewest capabilities beyond the need, then the smaller context window, newest
- * version first; `newest`: newest version first). Independent of the request's size.
+ * (`smallest-sufficient`: fewest capabilities beyond the need, then the smaller context window, the lower
+ * input price, newest version first; `newest`: newest version first). Independent of the request's size.
  *
  * A retired model is never a candidate. With `fallback` off, only the named model, or the live models of
  * its replacement chain when it is retired, are candidates.
