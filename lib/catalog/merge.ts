@@ -210,3 +210,17 @@ function fromCard(card: CheckedCard, id: string, replacement: string | null, bun
     source,
   });
 }
+
+/**
+ * The catalogue with some models' retirement days replaced (what an `x-model-deprecation-timestamp`
+ * header announces): each keeps its deprecation day and replacement. A model not in the catalogue is ignored.
+ */
+export function withRetirements(catalog: Catalog, retirements: ReadonlyMap<string, string>): Catalog {
+  if (retirements.size === 0) return catalog;
+  const models = catalog.models.map((model) => {
+    const retired = retirements.get(model.id);
+    if (retired === undefined || model.deprecation?.retired === retired) return model;
+    return Object.freeze({ ...model, deprecation: Object.freeze({ deprecated: model.deprecation?.deprecated ?? null, retired, replacement: model.deprecation?.replacement ?? null }) });
+  });
+  return new Catalog(models, catalog.aliases(), catalog.tiers, { sources: catalog.sources, served: catalog.servedLists() });
+}
