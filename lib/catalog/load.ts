@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { CatalogError } from '../errors.js';
 import { Catalog, type CatalogSourceDocument } from './catalog.js';
 import { CatalogDocument, compileSchema, decodeUtf8, type CatalogInput, type CatalogSource } from './document.js';
-import { findReplacementLoop } from './lifecycle.js';
+import { checkCitations, checkDeprecations, type Citation } from './checks.js';
 import type { Capability, Deprecation, Model, ModelLimits, Prices, Stage, Tier } from './types.js';
+import type { RawModel, Origin } from './checks.js';
 
 export interface LoadCatalogOptions {
   /** Extra catalogue files (YAML paths), applied in order after the bundled ones. @default [] */
@@ -131,10 +132,6 @@ class SnapshotDocument implements CatalogInput {
   }
 }
 
-interface RawModel {
-  id: string;
-  [field: string]: unknown;
-}
 
 interface RawTier {
   name: string;
@@ -142,12 +139,6 @@ interface RawTier {
   [field: string]: unknown;
 }
 
-interface Origin {
-  readonly document: CatalogInput;
-  readonly pointer: string;
-  /** The file's position in the load order: a conflict is blamed on the later file. */
-  readonly order: number;
-}
 
 /**
  * Load, validate and merge the catalogue. Synchronous: it reads a few small files once at start-up.
@@ -176,7 +167,7 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
   const tiers = new Map<string, RawTier>();
   const aliasMaps: { document: CatalogInput; aliases: Record<string, string> }[] = [];
   const cited = new Map<string, CatalogSourceDocument>();
-  const citations: { document: CatalogInput; pointer: string; id: string; text: string }[] = [];
+  const citations: Citation[] = [];
 
   // Models (and alias maps) of every file first, so that tiers can name models of any file.
   const tierDocuments: { document: CatalogInput; full: boolean }[] = [];
@@ -221,17 +212,7 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
   return new Catalog([...models.values()].map(toModel), aliases, [...tiers.values()].map(toTier), { sources: cited });
 }
 
-/** Every `[key]` a model's `source` cites must be a document of some file's `sources:`. */
-function checkCitations(citations: readonly { document: CatalogInput; pointer: string; id: string; text: string }[], sources: ReadonlyMap<string, CatalogSourceDocument>): void {
-  if (sources.size === 0) return; // a catalogue without a sources map cites free text
-  for (const { document, pointer, id, text } of citations) {
-    for (const [, key] of text.matchAll(/\[([a-z0-9][a-z0-9-]*)\]/g)) {
-      if (!sources.has(key as string)) {
-        throw document.error('CATALOG_SCHEMA', `model ${id}: source cites [${key}], which is not a key of any "sources:" (known: ${[...sources.keys()].join(', ')})`, pointer, 'source');
-      }
-    }
-  }
-}
+
 
 function mergeModels(
   document: CatalogInput,
@@ -296,25 +277,7 @@ function buildAliases(
   return aliases;
 }
 
-/** Replacements must be model ids of the catalogue, and no chain of replacements may come back on itself. */
-function checkDeprecations(models: ReadonlyMap<string, RawModel>, aliasOrigins: ReadonlyMap<string, Origin>): void {
-  const at = (id: string, code: 'CATALOG_UNKNOWN_MODEL' | 'CATALOG_REPLACEMENT_LOOP', message: string) => {
-    const origin = aliasOrigins.get(`${id}#deprecation`);
-    return origin === undefined ? new CatalogError(code, message, { file: '<catalogue>' }) : origin.document.error(code, message, origin.pointer, 'deprecation');
-  };
-  const lifecycles = new Map<string, { deprecation: Deprecation | null }>();
-  for (const [id, model] of models) {
-    const replacement = (model.deprecation as { replacement?: string | null } | null | undefined)?.replacement;
-    if (replacement != null && !models.has(replacement)) {
-      throw at(id, 'CATALOG_UNKNOWN_MODEL', `model ${id}: deprecation.replacement ${JSON.stringify(replacement)} is not a model id in the catalogue`);
-    }
-    lifecycles.set(id, { deprecation: replacement == null ? null : { deprecated: null, retired: null, replacement } });
-  }
-  const loop = findReplacementLoop(lifecycles);
-  if (loop !== undefined) {
-    throw at(loop[0] as string, 'CATALOG_REPLACEMENT_LOOP', `replacements go round in a loop: ${loop.join(' -> ')}; a chain of replacements must end at a model without one`);
-  }
-}
+
 
 function mergeTiers(
   document: CatalogInput,

@@ -23,9 +23,6 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import type { Model, Tier } from '../catalog/types.js';
 import { loadCatalog } from '../catalog/index.js';
-import { checkCard, completeCard } from '../catalog/cards.js';
-import { dayOf, dayStartOf, lifecycleStatus } from '../catalog/lifecycle.js';
-import { modelFromCard } from '../catalog/merge.js';
 import { addRateLimitHeaders, type HeaderBag } from './headers.js';
 import { FaultInjector } from './faults.js';
 import { Meter, type MeterLimits, type MeterReading } from './meter.js';
@@ -43,17 +40,16 @@ import {
   REQUESTS_RATE_LIMIT_BODY,
   SERVER_ERROR_BODIES,
   TOKENS_RATE_LIMIT_BODY,
-  aliasesByModel,
   completionBody,
   embeddingsBody,
   invalidRequest,
-  modelListBody,
   replyWords,
   streamEvents,
   unauthorizedBody,
   validationErrorBody,
   type Usage,
 } from './responses.js';
+import { ServedModels } from './served-models.js';
 import { StatsRecorder, type EmulatorStats } from './stats.js';
 import { DEFAULT_COMPLETION_TOKENS } from './token-estimate.js';
 
@@ -106,30 +102,15 @@ interface State {
   readonly seed: number;
   readonly injector: FaultInjector;
   readonly invalidModelStatus: 400 | 404;
-  /** Per key, the model ids it is served (keys absent: every model). */
-  readonly servedByKey: ReadonlyMap<string, ReadonlySet<string>>;
-  /** The models of `extraCards`, by id and alias. */
-  readonly extraModels: ReadonlyMap<string, Model>;
-  readonly extraCards: readonly NonNullable<EmulatorOptions['extraCards']>[number][];
+  /** The models served to each key today (lifecycle, subsets, extra cards). */
+  readonly served: ServedModels;
 }
 
 function resolveModels(catalog: EmulatorCatalog, names: readonly string[]): Set<string> {
   return new Set(names.map((name) => catalog.model(name)?.id ?? name));
 }
 
-/** The models of extra cards, by id and alias; a card that fails the checks is a TypeError naming it. */
-function extraModelsOf(cards: EmulatorReconfiguration['extraCards']): Map<string, Model> {
-  const models = new Map<string, Model>();
-  (cards ?? []).forEach((raw, index) => {
-    const checked = checkCard(raw, index);
-    if ('issue' in checked) throw new TypeError(`extraCards[${index}]: ${checked.issue.message}`);
-    const model = modelFromCard(checked.card);
-    for (const name of [model.id, ...model.aliases]) models.set(name, model);
-  });
-  return models;
-}
-
-function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration): State {
+function buildState(catalog: EmulatorCatalog, clock: Clock, options: EmulatorReconfiguration): State {
   const tier = typeof options.tier === 'object' ? options.tier : catalog.tier(options.tier ?? 'free');
   const overrides = options.overrides ?? {};
   const faults = options.faults ?? {};
@@ -146,9 +127,7 @@ function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration):
     seed,
     injector: new FaultInjector(faults, seed, faults.models === undefined ? undefined : resolveModels(catalog, faults.models)),
     invalidModelStatus: options.invalidModelStatus ?? 400,
-    servedByKey: new Map(Object.entries(options.modelsByKey ?? {}).map(([key, names]) => [key, resolveModels(catalog, names)])),
-    extraModels: extraModelsOf(options.extraCards),
-    extraCards: (options.extraCards ?? []).map((card) => completeCard(card, 0)),
+    served: new ServedModels(catalog, clock, options),
   };
 }
 
@@ -220,42 +199,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     modelsByKey: options.modelsByKey,
     extraCards: options.extraCards,
   };
-  let state = buildState(catalog, settings);
+  let state = buildState(catalog, clock, settings);
   const meter = new Meter(clock);
   let stats = new StatsRecorder();
-  const created = Math.floor(clock.now() / 1000);
-  const aliases = aliasesByModel(catalog.models, (name) => catalog.model(name), catalog.aliases?.());
-  // The lifecycle moves by the clock's UTC day: the day, its retired models and the model lists of each
-  // key are computed once per day (and per configuration), not per request.
-  let today: { startMs: number; day: string; retired: ReadonlySet<string>; lists: Map<string, string> } | undefined;
-  function dayView() {
-    const now = clock.now();
-    if (today === undefined || now < today.startMs || now >= today.startMs + 86_400_000) {
-      const day = dayOf(now);
-      const retired = new Set(catalog.models.filter((model) => lifecycleStatus(model.deprecation, day) === 'retired').map((model) => model.id));
-      today = { startMs: dayStartOf(now), day, retired, lists: new Map() };
-    }
-    return today;
-  }
-  function modelListFor(s: State, key: string): string {
-    const view = dayView();
-    const served = s.servedByKey.get(key);
-    const listKey = served === undefined ? '' : key;
-    let body = view.lists.get(listKey);
-    if (body === undefined) {
-      const models = catalog.models.filter((model) => !view.retired.has(model.id) && (served === undefined || served.has(model.id)));
-      const extra = s.extraCards.filter((card) => served === undefined || served.has((card as { id: string }).id));
-      body = modelListBody(models, created, aliases, extra);
-      view.lists.set(listKey, body);
-    }
-    return body;
-  }
-  /** Whether a known model is retired today or outside the key's subset. */
-  function notServed(s: State, key: string, id: string): boolean {
-    if (dayView().retired.has(id)) return true;
-    const served = s.servedByKey.get(key);
-    return served !== undefined && !served.has(id);
-  }
   const pendingTimers = new Set<NodeJS.Timeout>();
   let sequence = 0;
   const nextId = () => (++sequence).toString(16).padStart(12, '0');
@@ -306,8 +252,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const parsed = parseCall(endpoint, text);
     if (!parsed.ok) return { reply: json(422, validationErrorBody(parsed.detail)), delayMs: s.latencyMs };
     const call = parsed.call;
-    const model = catalog.model(call.model) ?? s.extraModels.get(call.model);
-    if (model === undefined || notServed(s, key, model.id)) {
+    const model = s.served.model(call.model);
+    if (model === undefined || !s.served.serves(key, model.id)) {
       stats.refuseModel(call.model);
       const reply = s.invalidModelStatus === 404 && model !== undefined ? json(404, invalidRequest.unknownModel404(call.model)) : json(400, invalidRequest.unknownModel(call.model));
       return { reply, delayMs: s.latencyMs };
@@ -389,7 +335,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       const key = authorise(req, res, state.latencyMs);
-      if (key !== undefined) send(res, json(200, modelListFor(state, key)), state.latencyMs);
+      if (key !== undefined) send(res, json(200, state.served.listBody(key)), state.latencyMs);
       return;
     }
     // The body is read before any answer, so that keep-alive connections stay in step.
@@ -429,8 +375,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset() {
       meter.reset();
       stats = new StatsRecorder();
-      state = buildState(catalog, settings);
-      today = undefined;
+      state = buildState(catalog, clock, settings);
     },
     configure(changes) {
       validateOptions(changes);
@@ -441,11 +386,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         overrides: changes.overrides === undefined ? settings.overrides : { ...settings.overrides, ...changes.overrides },
       };
       const previous = state;
-      const rebuilt = buildState(catalog, next);
+      const rebuilt = buildState(catalog, clock, next);
       // Keep the PRNG's position unless the faults themselves changed: a latency tweak must not replay faults.
       state = changes.faults === undefined && changes.seed === undefined ? { ...rebuilt, injector: previous.injector } : rebuilt;
       settings = next;
-      today = undefined; // the model lists depend on the key subsets and extra cards
     },
   };
 }
