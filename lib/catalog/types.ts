@@ -183,6 +183,9 @@ export interface ModelQuery {
   readonly version?: VersionConstraint;
   /** Only models with open weights. */
   readonly openWeights?: boolean;
-  /** Include deprecated models. @default true for queries, false for routing plans */
+  /**
+   * `false` leaves out every model whose entry announces a deprecation (a query has no day; plans judge
+   * the lifecycle on their day instead, see `Need.includeDeprecated`). @default true
+   */
   readonly includeDeprecated?: boolean;
 }
