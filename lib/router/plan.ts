@@ -116,8 +116,8 @@ function compareNewest(a: Model, b: Model, needed: readonly Capability[]): numbe
 
 /**
  * Filter the catalogue by the need (capabilities, family, version, licence, lifecycle, exclusions) and
- * order what is left: an explicitly named model first (or, when it is retired on the plan's day, its
- * replacement chain), then `prefer` in its order (the router puts a model's configured fallbacks there),
+ * order what is left: an explicitly named model first, then its replacement chain (in its place when it
+ * is retired on the plan's day), then `prefer` in its order (the router puts a model's configured fallbacks there),
  * then current models before preview/labs ones before deprecated ones, each group by the strategy
  * (`smallest-sufficient`: fewest capabilities beyond the need, then the smaller context window, the lower
  * input price, newest version first; `newest`: newest version first). Independent of the request's size.
@@ -136,8 +136,10 @@ export function rankModels(catalog: Catalog, need: NormalisedNeed, explicitModel
   const { lifecycle } = options;
   const explicit = explicitModel === undefined ? undefined : resolve(explicitModel, 'model');
   const explicitLifecycle = explicit === undefined ? undefined : lifecycle?.of(explicit);
-  // A retired model named by the request: its replacements take its place, in chain order.
-  const chain = explicitLifecycle?.status === 'retired' ? explicitLifecycle.chain : [];
+  // The named model's replacement chain comes right after it (in its place when it is retired), before the
+  // configured fallbacks: if Mistral refuses the named model, its replacement is what it became.
+  const retiredExplicit = explicitLifecycle?.status === 'retired';
+  const chain = explicitLifecycle?.chain ?? [];
   const prefer = need.prefer.map((name, index) => resolve(name, `need.prefer[${index}]`));
   const exclude = new Set(need.exclude.map((name, index) => resolve(name, `need.exclude[${index}]`)));
   const version = need.version === undefined ? undefined : parseVersionConstraint(need.version, 'need.version');
@@ -162,7 +164,7 @@ export function rankModels(catalog: Catalog, need: NormalisedNeed, explicitModel
       rejected.push({ model: model.id, reason: `retired on ${lifecycle?.of(model.id)?.retired ?? lifecycle?.day}${replacement ? ` (replaced by ${replacement})` : ''}` });
       continue;
     }
-    if (explicit !== undefined && !fallback && model.id !== explicit && !chain.includes(model.id)) {
+    if (explicit !== undefined && !fallback && model.id !== explicit && !(retiredExplicit && chain.includes(model.id))) {
       rejected.push({ model: model.id, reason: `not ${explicit} (fallback off)` });
       continue;
     }
@@ -202,7 +204,7 @@ export function rankModels(catalog: Catalog, need: NormalisedNeed, explicitModel
   const group = (model: Model): number => (lifecycle?.deprecated.has(model.id) ? 2 : model.stage === 'preview' || model.stage === 'labs' ? 1 : 0);
   eligible.sort((a, b) => position(a) - position(b) || group(a) - group(b) || order(a, b, need.capabilities));
   const replaced: Replacement | undefined =
-    explicit !== undefined && explicitLifecycle?.status === 'retired'
+    explicit !== undefined && retiredExplicit
       ? { requested: explicitModel as string, retiredModel: explicit, by: eligible[0]?.id ?? null, reason: 'retired' }
       : undefined;
   return { ranked: eligible, rejected, ...(replaced === undefined ? {} : { replaced }), ...(warnings.length === 0 ? {} : { warnings }) };

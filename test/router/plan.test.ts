@@ -46,8 +46,10 @@ describe('plan: the lifecycle on the plan\'s day', () => {
   });
 
   it('uses a deprecated model when named, ranks it after current ones by need, and warns', () => {
-    const named = rankModels(catalog, need(), 'mistral-small-2506', true, { lifecycle: JUNE });
-    expect(named.ranked[0]?.id).to.equal('mistral-small-2506');
+    const named = rankModels(catalog, need({ prefer: ['codestral-2508'] }), 'mistral-small-2506', true, { lifecycle: JUNE });
+    // Named first, then its replacement (if Mistral refuses it), then the configured fallbacks.
+    expect(named.ranked.slice(0, 3).map((model) => model.id)).to.deep.equal(['mistral-small-2506', 'mistral-small-2603', 'codestral-2508']);
+    expect(rankModels(catalog, need(), 'mistral-small-2506', false, { lifecycle: JUNE }).ranked.map((model) => model.id)).to.deep.equal(['mistral-small-2506']);
     expect(named.replaced).to.equal(undefined);
     expect(named.warnings?.find((w) => w.model === 'mistral-small-2506')).to.deep.include({ retired: '2026-07-31', replacement: 'mistral-small-2603' });
     const byNeed = rankModels(catalog, need({ capabilities: ['vision', 'function_calling'] }), undefined, true, { lifecycle: JUNE }).ranked.map((model) => model.id);
