@@ -144,11 +144,11 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
   // Unmetered: one benchmark key would otherwise be refused after the first request of each second.
-  const emulator = await startEmulator({ overrides: { requestsPerSecond: null, models: { 'mistral-small-2503': { tokensPerMinute: null, tokensPerMonth: null } } } });
+  const emulator = await startEmulator({ overrides: { requestsPerSecond: null, models: { 'mistral-small-2603': { tokensPerMinute: null, tokensPerMonth: null } } } });
   // The free tier as is: after the first request of each second, the rest are 429s (the "storm" path).
   const free = await startEmulator({ tier: 'free' });
 
-  const chat = JSON.stringify({ model: 'mistral-small-2503', messages: [{ role: 'user', content: 'Say hello in French, briefly.' }], max_tokens: 16 });
+  const chat = JSON.stringify({ model: 'mistral-small-2603', messages: [{ role: 'user', content: 'Say hello in French, briefly.' }], max_tokens: 16 });
   await measureAll(
     [
       { name: 'baseline: bare node:http, fixed JSON', spec: { url: bareUrl, path: '/', body: chat } },

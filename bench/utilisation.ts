@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { loadCatalog } from '../lib/catalog/index.js';
+import { catalog2025 } from '../test/helpers/catalog-2025.js';
 import { FakeClock } from '../lib/clock.js';
 import { startEmulator } from '../lib/emulator/index.js';
 import { CHAT_REQUEST_OVERHEAD_TOKENS, CHARACTERS_PER_TOKEN, MESSAGE_OVERHEAD_TOKENS } from '../lib/emulator/index.js';
@@ -82,7 +82,9 @@ export async function runUtilisationBench(): Promise<void> {
   const demandTokens = trace.reduce((sum, row) => sum + promptTokens(row) + row.generated, 0);
   const demandPerMinute = (demandTokens / spanMs) * 60_000;
 
-  const catalog = loadCatalog();
+  // The mid-2025 catalogue (the test fixture), where the need leaves exactly the two models of the free tier's
+  // token table: the replay measures the quota arithmetic, which must not move with Mistral's lineup.
+  const catalog = catalog2025;
   const eligible = rankModels(catalog, normaliseNeed(NEED, 'chat', [], 'smallest-sufficient')).ranked.map((m) => m.id);
   if (eligible.length !== 2) throw new Error(`bench: the need leaves ${eligible.length} models eligible, expected 2: ${eligible.join(', ')}`);
   const perModel = Math.floor((demandPerMinute * LIMIT_SHARE) / eligible.length);
@@ -90,10 +92,11 @@ export async function runUtilisationBench(): Promise<void> {
 
   const clock = new FakeClock(Date.UTC(2026, 0, 5, 9, 0, 0));
   const apiKey = 'sk-bench-replay-0123456789';
-  const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [apiKey], overrides });
+  const emulator = await startEmulator({ tier: 'free', catalog, clock, apiKeys: [apiKey], overrides });
   const estimator = new TokenEstimator();
   const ratios: number[] = [];
   const router = createRouter({
+    catalog,
     workspaces: [{ name: 'replay', apiKey, tier: 'free', overrides }],
     serverURL: emulator.url,
     clock,

@@ -38,7 +38,11 @@ export interface Need {
   readonly exclude?: readonly ModelId[];
   /** How to order the rest. @default the router's strategy ('smallest-sufficient') */
   readonly strategy?: Strategy;
-  /** Allow deprecated models. @default false */
+  /**
+   * Deprecated (not yet retired) models are candidates, ranked after current models; `false` leaves them
+   * out. A model the request names is used even when deprecated. Retired models are never candidates.
+   * @default true
+   */
   readonly includeDeprecated?: boolean;
 }
 
@@ -111,7 +115,7 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   const prefer = stringList(given.prefer, 'need.prefer') ?? NONE;
   const exclude = stringList(given.exclude, 'need.exclude') ?? NONE;
   const openWeights = given.openWeights === true;
-  const includeDeprecated = given.includeDeprecated === true;
+  const includeDeprecated = given.includeDeprecated !== false;
   // Built by hand: JSON.stringify of the whole need cost several microseconds on every call.
   const signature = `${mask}|${minContext}|${family === undefined ? '' : family.join(',')}|${given.version ?? ''}|${openWeights ? 1 : 0}|${prefer.length === 0 ? '' : prefer.join(',')}|${exclude.length === 0 ? '' : exclude.join(',')}|${strategy}|${includeDeprecated ? 1 : 0}`;
   return { capabilities: capabilitiesOf(mask), minContext, family, version: given.version, openWeights, prefer, exclude, strategy, includeDeprecated, signature };

@@ -3,6 +3,7 @@
  * Built only by loadCatalog (load.ts), so every instance has passed validation.
  */
 import { CatalogError } from '../errors.js';
+import { LifecycleDay, type Lifecycle } from './lifecycle.js';
 import { newestVersions, parseVersionConstraint, rejectionReason, validateQuery } from './query.js';
 import type { Limit, Model, ModelId, ModelLimits, ModelQuery, Tier } from './types.js';
 
@@ -19,6 +20,27 @@ export interface QueryRejection {
   readonly reason: string;
 }
 
+/** A public document the catalogue's facts cite (`sources:` of models.yaml). */
+export interface CatalogSourceDocument {
+  readonly title: string;
+  readonly url: string;
+  readonly date: string | null;
+}
+
+/** What a catalogue holds beyond models, aliases and tiers. @internal */
+export interface CatalogDetails {
+  /** The cited documents, by key. */
+  readonly sources?: ReadonlyMap<string, CatalogSourceDocument>;
+  /**
+   * Per workspace, the model ids its `GET /v1/models` listed (key `*`: a list applying to every workspace
+   * without its own). A workspace with no entry is served every model.
+   */
+  readonly served?: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** The key of `served` for a model list that applies to every workspace without its own. */
+export const EVERY_WORKSPACE = '*';
+
 export class Catalog {
   /** Every model, in catalogue order. */
   readonly models: readonly Model[];
@@ -28,15 +50,65 @@ export class Catalog {
   readonly #aliases: ReadonlyMap<string, string>;
   readonly #tiers: ReadonlyMap<string, Tier>;
   readonly #newest: ReadonlyMap<string, number>;
+  /** The cited documents, by key. */
+  readonly sources: ReadonlyMap<string, CatalogSourceDocument>;
+  readonly #served: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The last day asked for: a router asks for the same day on every decision. */
+  #day: LifecycleDay | undefined;
 
-  /** @internal Use loadCatalog(). */
-  constructor(models: readonly Model[], aliases: ReadonlyMap<string, string>, tiers: readonly Tier[]) {
+  /** @internal Use loadCatalog() or mergeCatalogCards(). */
+  constructor(models: readonly Model[], aliases: ReadonlyMap<string, string>, tiers: readonly Tier[], details: CatalogDetails = {}) {
     this.models = Object.freeze([...models]);
     this.tiers = Object.freeze([...tiers]);
     this.#byId = new Map(models.map((m) => [m.id, m]));
     this.#aliases = aliases;
     this.#tiers = new Map(tiers.map((t) => [t.name, t]));
     this.#newest = newestVersions(models);
+    this.sources = details.sources ?? new Map();
+    this.#served = details.served ?? new Map();
+  }
+
+  /**
+   * Every model's lifecycle on the UTC day of `at` (epoch ms, a Date, or a day `YYYY-MM-DD`). Computed once
+   * per catalogue and day: asking again for the same day returns the same object at the cost of two
+   * comparisons, so a router may ask on every decision.
+   */
+  lifecycleOn(at: number | Date | string): LifecycleDay {
+    const ms = typeof at === 'number' ? at : typeof at === 'string' ? dayMs(at) : at.getTime();
+    if (!Number.isFinite(ms)) throw new TypeError(`lifecycleOn: expected epoch ms, a Date or a day YYYY-MM-DD, received ${String(at)}`);
+    const cached = this.#day;
+    if (cached !== undefined && cached.covers(ms)) return cached;
+    const day = new LifecycleDay(this.models, ms);
+    this.#day = day;
+    return day;
+  }
+
+  /**
+   * The lifecycle of a model (id or alias) on the day of `at`: current, deprecated or retired, with its
+   * replacement chain resolved to the first model still served that day. Undefined for an unknown name.
+   */
+  lifecycle(idOrAlias: string, at: number | Date | string): Lifecycle | undefined {
+    const id = this.resolve(idOrAlias);
+    return id === undefined ? undefined : this.lifecycleOn(at).of(id);
+  }
+
+  /**
+   * Whether a workspace is served a model (id): true unless a `GET /v1/models` list merged for that
+   * workspace (or for every workspace) left the model out.
+   */
+  isServed(workspace: string, id: string): boolean {
+    const list = this.#served.get(workspace) ?? this.#served.get(EVERY_WORKSPACE);
+    return list === undefined || list.has(id);
+  }
+
+  /** The model ids a workspace's merged model list holds, or undefined when no list was merged for it. */
+  servedTo(workspace: string): ReadonlySet<string> | undefined {
+    return this.#served.get(workspace) ?? this.#served.get(EVERY_WORKSPACE);
+  }
+
+  /** @internal The per-workspace lists, for a merge that builds on this catalogue. */
+  servedLists(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.#served;
   }
 
   /** The model id an id or alias stands for, or undefined. */
@@ -108,4 +180,9 @@ export class Catalog {
   newestVersions(): ReadonlyMap<string, number> {
     return this.#newest;
   }
+}
+
+/** A day YYYY-MM-DD as the epoch ms of its start; NaN for anything else. */
+function dayMs(day: string): number {
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
 }

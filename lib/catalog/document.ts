@@ -44,9 +44,14 @@ export class CatalogDocument implements CatalogInput {
     this.data = document.toJS({ maxAliasCount: 100 });
   }
 
-  /** Parse YAML; syntax errors (including duplicate keys) throw CATALOG_SYNTAX at their line. */
+  /**
+   * Parse YAML; syntax errors (including duplicate keys) throw CATALOG_SYNTAX at their line, and a number
+   * that cannot be a count (`.inf`, `.nan`, `1e400`, anything past Number.MAX_SAFE_INTEGER) throws
+   * CATALOG_SCHEMA at its line, quoting the text received: YAML reads those as Infinity, NaN or a rounded
+   * float, which a schema check would report as `null` or accept as a different number.
+   */
   static parse(source: CatalogSource): CatalogDocument {
-    const { LineCounter, parseDocument } = yaml();
+    const { LineCounter, parseDocument, visit } = yaml();
     const lines = new LineCounter();
     const document = parseDocument(source.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const first = document.errors[0];
@@ -55,6 +60,16 @@ export class CatalogDocument implements CatalogInput {
       const message = first.message.split('\n')[0] ?? first.message;
       throw new CatalogError('CATALOG_SYNTAX', `YAML syntax error: ${message}`, { file: source.name, line: pos.line, column: pos.col }, { cause: first });
     }
+    visit(document, {
+      Scalar(_key, node) {
+        if (typeof node.value !== 'number' || Number.isSafeInteger(node.value) || (Number.isFinite(node.value) && Math.abs(node.value) <= Number.MAX_SAFE_INTEGER)) return;
+        const range = node.range ?? [0, 0];
+        const text = source.text.slice(range[0], range[1]).trim();
+        const pos = lines.linePos(range[0]);
+        const why = Number.isFinite(node.value) ? `beyond Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): it would be read as ${node.value}` : 'not a finite number';
+        throw new CatalogError('CATALOG_SCHEMA', `number out of range: received ${text}, ${why}`, { file: source.name, line: pos.line, column: pos.col });
+      },
+    });
     try {
       return new CatalogDocument(source.name, document, lines);
     } catch (error) {
@@ -64,13 +79,13 @@ export class CatalogDocument implements CatalogInput {
 
   /** Read and parse a file from disk; an unreadable file throws CATALOG_FILE. */
   static read(path: string): CatalogDocument {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(path, 'utf8');
+      bytes = readFileSync(path);
     } catch (error) {
       throw new CatalogError('CATALOG_FILE', `cannot read the catalogue file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { file: path }, { cause: error });
     }
-    return CatalogDocument.parse({ name: path, text });
+    return CatalogDocument.parse({ name: path, text: decodeUtf8(bytes, path) });
   }
 
   /**
@@ -103,12 +118,38 @@ export class CatalogDocument implements CatalogInput {
   validate(validator: ValidateFunction, data: unknown = this.data): void {
     if (validator(data)) return;
     const errors = validator.errors ?? [];
-    // Report the most specific error: `oneOf` summaries hide the branch that explains the problem.
-    const error = errors.find((e) => e.keyword !== 'oneOf' && e.keyword !== 'if') ?? errors[0];
+    // Report the most specific error: `oneOf` summaries hide the branch that explains the problem, and
+    // in a `null or object` field the object branch's complaint (an unknown field) explains more than `type`.
+    const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if');
+    const error = specific.find((e) => e.keyword !== 'type' && specific.some((t) => t.keyword === 'type' && t.instancePath === e.instancePath)) ?? specific[0] ?? errors[0];
     if (error === undefined) throw this.error('CATALOG_SCHEMA', 'does not match its schema', '');
     const key = error.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : undefined;
     throw this.error('CATALOG_SCHEMA', describeSchemaError(error), error.instancePath, key);
   }
+}
+
+/**
+ * The text of a file's bytes, refusing invalid UTF-8 (CATALOG_ENCODING at the line of the first bad byte)
+ * rather than reading it with replacement characters, which would change ids and names without a word.
+ */
+export function decodeUtf8(bytes: Buffer, name: string): string {
+  const text = bytes.toString('utf8');
+  if (!text.includes('\uFFFD')) return text;
+  // Re-encoded, the text equals the bytes up to the first invalid sequence (replaced by EF BF BD).
+  const again = Buffer.from(text, 'utf8');
+  let offset = 0;
+  while (offset < bytes.length && bytes[offset] === again[offset]) offset++;
+  if (offset >= bytes.length && again.length === bytes.length) return text; // U+FFFD written as such
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
+  throw new CatalogError('CATALOG_ENCODING', `invalid UTF-8: byte 0x${byte} at offset ${offset} is not part of a valid character; save the file as UTF-8`, { file: name, line, column: offset - lineStart + 1 });
 }
 
 let ajv: AjvClass | undefined;
@@ -127,7 +168,7 @@ export function compileSchema(schema: object): ValidateFunction {
 
 function describeSchemaError(error: ErrorObject): string {
   const field = error.instancePath === '' ? 'the file' : `field ${error.instancePath.split('/').filter(Boolean).map(unescapePointer).join('.')}`;
-  const received = error.data === undefined ? '' : `, received ${JSON.stringify(error.data)?.slice(0, 80)}`;
+  const received = error.data === undefined ? '' : `, received ${describeValue(error.data)}`;
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required':
@@ -153,6 +194,12 @@ function describeSchemaError(error: ErrorObject): string {
     default:
       return `${field}: ${error.message ?? 'is invalid'}${received}`;
   }
+}
+
+/** A received value as a message shows it: JSON, except the numbers JSON cannot write (Infinity, NaN). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return (JSON.stringify(value) ?? String(value)).slice(0, 80);
 }
 
 function describeType(type: string): string {

@@ -11,9 +11,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CatalogError } from '../errors.js';
-import { Catalog } from './catalog.js';
-import { CatalogDocument, compileSchema, type CatalogInput, type CatalogSource } from './document.js';
-import type { Capability, Model, ModelLimits, Tier } from './types.js';
+import { Catalog, type CatalogSourceDocument } from './catalog.js';
+import { CatalogDocument, compileSchema, decodeUtf8, type CatalogInput, type CatalogSource } from './document.js';
+import { checkCitations, checkDeprecations, type Citation } from './checks.js';
+import type { Capability, Deprecation, Model, ModelLimits, Prices, Stage, Tier } from './types.js';
+import type { RawModel, Origin } from './checks.js';
 
 export interface LoadCatalogOptions {
   /** Extra catalogue files (YAML paths), applied in order after the bundled ones. @default [] */
@@ -85,8 +87,9 @@ function bundledDocuments(schema: NonNullable<typeof schemas>): CatalogInput[] {
 
 function readBundled(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return decodeUtf8(readFileSync(path), path);
   } catch (error) {
+    if (error instanceof CatalogError) throw error;
     throw new CatalogError('CATALOG_FILE', `cannot read the bundled catalogue: ${(error as Error).message}`, { file: path }, { cause: error });
   }
 }
@@ -129,10 +132,6 @@ class SnapshotDocument implements CatalogInput {
   }
 }
 
-interface RawModel {
-  id: string;
-  [field: string]: unknown;
-}
 
 interface RawTier {
   name: string;
@@ -140,10 +139,6 @@ interface RawTier {
   [field: string]: unknown;
 }
 
-interface Origin {
-  readonly document: CatalogInput;
-  readonly pointer: string;
-}
 
 /**
  * Load, validate and merge the catalogue. Synchronous: it reads a few small files once at start-up.
@@ -171,10 +166,12 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
   const aliasOrigins = new Map<string, Origin>();
   const tiers = new Map<string, RawTier>();
   const aliasMaps: { document: CatalogInput; aliases: Record<string, string> }[] = [];
+  const cited = new Map<string, CatalogSourceDocument>();
+  const citations: Citation[] = [];
 
   // Models (and alias maps) of every file first, so that tiers can name models of any file.
   const tierDocuments: { document: CatalogInput; full: boolean }[] = [];
-  for (const { document, full } of documents) {
+  for (const [order, { document, full }] of documents.entries()) {
     const data = document.data;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw document.error('CATALOG_SCHEMA', 'expected a mapping with schemaVersion and models, aliases or tiers', '');
@@ -182,32 +179,44 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
     const record = data as Record<string, unknown>;
     if (!full) {
       for (const key of Object.keys(record)) {
-        if (!['schemaVersion', 'models', 'aliases', 'tiers'].includes(key)) {
-          throw document.error('CATALOG_SCHEMA', `unknown top-level field "${key}" (expected schemaVersion, models, aliases, tiers)`, '', key);
+        if (!['schemaVersion', 'sources', 'models', 'aliases', 'tiers'].includes(key)) {
+          throw document.error('CATALOG_SCHEMA', `unknown top-level field "${key}" (expected schemaVersion, sources, models, aliases, tiers)`, '', key);
         }
       }
       const { tiers: tierList, ...modelPart } = record;
       (document as CatalogDocument).validate(compileSchema(schema.modelOverrides), modelPart);
       if (tierList !== undefined) (document as CatalogDocument).validate(compileSchema(schema.tierOverrides), { schemaVersion: record.schemaVersion, tiers: tierList });
     }
-    if (Array.isArray(record.models)) mergeModels(document, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
+    for (const [key, value] of Object.entries((record.sources as Record<string, CatalogSourceDocument> | undefined) ?? {})) {
+      cited.set(key, Object.freeze({ title: value.title, url: value.url, date: value.date ?? null }));
+    }
+    if (Array.isArray(record.models)) {
+      (record.models as RawModel[]).forEach((entry, index) => {
+        if (typeof entry.source === 'string') citations.push({ document, pointer: `/models/${index}`, id: entry.id, text: entry.source });
+      });
+      mergeModels(document, order, record.models as RawModel[], models, aliasOrigins, full, schema.modelItem);
+    }
     if (record.aliases !== undefined) aliasMaps.push({ document, aliases: record.aliases as Record<string, string> });
     if (Array.isArray(record.tiers)) tierDocuments.push({ document, full });
   }
 
   const aliases = buildAliases(models, aliasOrigins, aliasMaps);
   checkDeprecations(models, aliasOrigins);
+  checkCitations(citations, cited);
 
   for (const { document, full } of tierDocuments) {
     const list = (document.data as { tiers: RawTier[] }).tiers;
     mergeTiers(document, list, tiers, models, aliases, full, schema.tierItem);
   }
 
-  return new Catalog([...models.values()].map(toModel), aliases, [...tiers.values()].map(toTier));
+  return new Catalog([...models.values()].map(toModel), aliases, [...tiers.values()].map(toTier), { sources: cited });
 }
+
+
 
 function mergeModels(
   document: CatalogInput,
+  order: number,
   list: RawModel[],
   models: Map<string, RawModel>,
   aliasOrigins: Map<string, Origin>,
@@ -228,8 +237,8 @@ function mergeModels(
     } else {
       models.set(entry.id, { ...existing, ...entry });
     }
-    if (entry.aliases !== undefined) aliasOrigins.set(entry.id, { document, pointer: `${pointer}/aliases` });
-    if (entry.deprecation !== undefined) aliasOrigins.set(`${entry.id}#deprecation`, { document, pointer });
+    if (entry.aliases !== undefined) aliasOrigins.set(entry.id, { document, pointer: `${pointer}/aliases`, order });
+    if (entry.deprecation !== undefined) aliasOrigins.set(`${entry.id}#deprecation`, { document, pointer, order });
   });
 }
 
@@ -239,7 +248,9 @@ function buildAliases(
   aliasMaps: readonly { document: CatalogInput; aliases: Record<string, string> }[],
 ): Map<string, string> {
   const aliases = new Map<string, string>();
-  for (const [id, model] of models) {
+  // Models whose aliases a later file set come last, so that a clash is reported in the file that made it.
+  const byOrder = [...models].sort(([a], [b]) => (aliasOrigins.get(a)?.order ?? 0) - (aliasOrigins.get(b)?.order ?? 0));
+  for (const [id, model] of byOrder) {
     const list = (model.aliases as string[] | undefined) ?? [];
     const origin = aliasOrigins.get(id);
     list.forEach((alias, index) => {
@@ -266,18 +277,7 @@ function buildAliases(
   return aliases;
 }
 
-function checkDeprecations(models: ReadonlyMap<string, RawModel>, aliasOrigins: ReadonlyMap<string, Origin>): void {
-  for (const [id, model] of models) {
-    const replacement = (model.deprecation as { replacement?: string | null } | null | undefined)?.replacement;
-    if (replacement != null && !models.has(replacement)) {
-      const origin = aliasOrigins.get(`${id}#deprecation`);
-      const message = `model ${id}: deprecation.replacement ${JSON.stringify(replacement)} is not a model id in the catalogue`;
-      throw origin === undefined
-        ? new CatalogError('CATALOG_UNKNOWN_MODEL', message, { file: '<catalogue>' })
-        : origin.document.error('CATALOG_UNKNOWN_MODEL', message, origin.pointer, 'deprecation');
-    }
-  }
-}
+
 
 function mergeTiers(
   document: CatalogInput,
@@ -344,7 +344,8 @@ function requireComplete(document: CatalogInput, itemSchema: object, entry: unkn
 }
 
 function toModel(raw: RawModel): Model {
-  const deprecation = raw.deprecation as { date?: string | null; replacement?: string | null } | null | undefined;
+  const deprecation = raw.deprecation as Partial<Deprecation> | null | undefined;
+  const prices = raw.prices as Prices | null | undefined;
   return Object.freeze({
     id: raw.id,
     name: (raw.name as string | null | undefined) ?? null,
@@ -357,7 +358,12 @@ function toModel(raw: RawModel): Model {
     openWeights: (raw.openWeights as boolean | null | undefined) ?? null,
     description: (raw.description as string | null | undefined) ?? null,
     aliases: Object.freeze([...((raw.aliases as string[] | undefined) ?? [])]),
-    deprecation: deprecation == null ? null : Object.freeze({ date: deprecation.date ?? null, replacement: deprecation.replacement ?? null }),
+    stage: (raw.stage as Stage | null | undefined) ?? null,
+    prices: prices == null ? null : Object.freeze({ ...prices }),
+    deprecation:
+      deprecation == null
+        ? null
+        : Object.freeze({ deprecated: deprecation.deprecated ?? null, retired: deprecation.retired ?? null, replacement: deprecation.replacement ?? null }),
     source: (raw.source as string | null | undefined) ?? null,
   });
 }

@@ -15,6 +15,8 @@ export const CAPABILITIES = [
   'moderation',
   'ocr',
   'code',
+  'transcription',
+  'speech',
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];
@@ -22,23 +24,16 @@ export type Capability = (typeof CAPABILITIES)[number];
 /** Model ids the bundled catalogue knows; any other string is accepted too (user catalogues, new models). */
 export type KnownModelId =
   | 'magistral-small-2507'
-  | 'magistral-small-2506'
-  | 'magistral-medium-latest'
   | 'voxtral-small-2507'
   | 'voxtral-mini-2507'
   | 'mistral-small-2506'
+  | 'magistral-small-2506'
+  | 'devstral-small-2507'
   | 'mistral-small-2503'
   | 'mistral-small-2501'
-  | 'mistral-small-2409'
-  | 'mistral-small-2402'
-  | 'devstral-small-2507'
   | 'devstral-small-2505'
   | 'pixtral-12b-2409'
-  | 'pixtral-large-2411'
   | 'open-mistral-nemo'
-  | 'open-mistral-7b'
-  | 'open-mixtral-8x7b'
-  | 'open-mixtral-8x22b'
   | 'codestral-2405'
   | 'codestral-2501'
   | 'codestral-mamba-2407'
@@ -50,7 +45,43 @@ export type KnownModelId =
   | 'mistral-large-2411'
   | 'mistral-medium'
   | 'mistral-moderation-2411'
-  | 'mistral-saba-2502';
+  | 'mistral-saba-2502'
+  | 'mistral-small-2402'
+  | 'mistral-small-2409'
+  | 'open-mistral-7b'
+  | 'open-mixtral-8x22b'
+  | 'open-mixtral-8x7b'
+  | 'pixtral-large-2411'
+  | 'mistral-small-2603'
+  | 'mistral-medium-3-5'
+  | 'mistral-medium-2508'
+  | 'mistral-medium-2505'
+  | 'mistral-large-2512'
+  | 'ministral-3b-2512'
+  | 'ministral-8b-2512'
+  | 'ministral-14b-2512'
+  | 'codestral-2508'
+  | 'codestral-embed-2505'
+  | 'devstral-2512'
+  | 'devstral-medium-2507'
+  | 'labs-devstral-small-2512'
+  | 'magistral-medium-2506'
+  | 'magistral-medium-2507'
+  | 'magistral-medium-2509'
+  | 'magistral-small-2509'
+  | 'labs-mistral-small-creative'
+  | 'labs-leanstral-2603'
+  | 'labs-leanstral-1-5'
+  | 'mistral-moderation-2603'
+  | 'mistral-ocr-2503'
+  | 'mistral-ocr-2505'
+  | 'mistral-ocr-2512'
+  | 'mistral-ocr-4-0'
+  | 'mistral-ocr-4-1'
+  | 'voxtral-mini-2602'
+  | 'voxtral-mini-transcribe-realtime-2602'
+  | 'voxtral-mini-tts-2603'
+  | 'zai-glm-5-2';
 
 /** A model id: one of the known ones (editors complete them) or any other string. */
 export type ModelId = KnownModelId | (string & {});
@@ -77,10 +108,45 @@ export interface Model {
   readonly description: string | null;
   /** Other names that resolve to this model (e.g. `mistral-small-latest`). */
   readonly aliases: readonly string[];
-  /** Deprecation, when announced. */
-  readonly deprecation: { readonly date: string | null; readonly replacement: string | null } | null;
+  /** Release stage while current (`ga`, `preview`, `labs`); null when unknown. */
+  readonly stage: Stage | null;
+  /** Prices in USD, when the sources give them. */
+  readonly prices: Prices | null;
+  /** The lifecycle, when announced: see {@link Deprecation} and `Catalog.lifecycle()`. */
+  readonly deprecation: Deprecation | null;
   /** Where the facts come from (free text). */
   readonly source: string | null;
+}
+
+/** A model's release stage while it is current. */
+export type Stage = 'ga' | 'preview' | 'labs';
+
+/**
+ * A model's announced end of life. A model is deprecated from `deprecated` (or, with no such date, as soon
+ * as a retirement is announced) and retired from the start (UTC) of `retired`: from then on Mistral
+ * answers "Invalid model" and the router sends its requests to `replacement`.
+ */
+export interface Deprecation {
+  /** Day (YYYY-MM-DD, or an ISO date-time) the model was deprecated; null when not given. */
+  readonly deprecated: string | null;
+  /** Day (YYYY-MM-DD, or an ISO date-time) the model stops being served; null when not announced. */
+  readonly retired: string | null;
+  /** The model that replaces it (id), or null. */
+  readonly replacement: string | null;
+}
+
+/** Prices in USD. Token prices are per million tokens; null where the source gives none. */
+export interface Prices {
+  /** USD per million input tokens. */
+  readonly input: number | null;
+  /** USD per million output tokens (null for embeddings and moderation: input only). */
+  readonly output: number | null;
+  /** USD per minute of audio input (audio models). */
+  readonly audioPerMinute?: number | null;
+  /** USD per thousand pages (OCR). */
+  readonly pagesPerThousand?: number | null;
+  /** USD per thousand annotated pages (OCR). */
+  readonly annotatedPagesPerThousand?: number | null;
 }
 
 /** A limit value: a number, or null when unknown (unmetered until learned from headers). */
@@ -117,6 +183,9 @@ export interface ModelQuery {
   readonly version?: VersionConstraint;
   /** Only models with open weights. */
   readonly openWeights?: boolean;
-  /** Include deprecated models. @default true for queries, false for routing plans */
+  /**
+   * `false` leaves out every model whose entry announces a deprecation (a query has no day; plans judge
+   * the lifecycle on their day instead, see `Need.includeDeprecated`). @default true
+   */
   readonly includeDeprecated?: boolean;
 }

@@ -65,9 +65,28 @@ export const catalogFlags = {
   'open-weights': { type: 'boolean' },
   tier: { type: 'string' },
   'catalog-file': { type: 'string', multiple: true },
+  date: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * The instant whose UTC day the lifecycle is judged on: `--date YYYY-MM-DD`, else now. A calendar check
+ * refuses 2026-02-30 rather than letting Date roll it into March.
+ */
+export function dateFlag(value: string | undefined, now: () => number = Date.now): number {
+  if (value === undefined) return now();
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : Number.NaN;
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) throw new UsageError(`--date expects a day YYYY-MM-DD, received ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** A model's lifecycle on a day, as the tables print it: `current`, `deprecated (retires D)`, `retired -> X`. */
+export function formatLifecycle(lifecycle: { status: string; retired: string | null; successor: string | null } | undefined): string {
+  if (lifecycle === undefined || lifecycle.status === 'current') return 'current';
+  if (lifecycle.status === 'deprecated') return lifecycle.retired === null ? 'deprecated' : `deprecated (retires ${lifecycle.retired})`;
+  return lifecycle.successor === null ? `retired ${lifecycle.retired ?? ''}`.trim() : `retired -> ${lifecycle.successor}`;
+}
 
 /** A whole number >= min from a flag value. */
 export function integerFlag(name: string, value: string | undefined, min = 0): number | undefined {

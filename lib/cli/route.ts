@@ -5,7 +5,7 @@
 import { loadCatalog } from '../catalog/index.js';
 import { normaliseNeed, STRATEGIES, type Endpoint, type Strategy } from '../need.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels } from '../router/plan.js';
-import { capabilitiesFlag, catalogFlags, formatContext, formatCount, integerFlag, listFlag, parseFlags, table, tierFlag } from './args.js';
+import { capabilitiesFlag, catalogFlags, dateFlag, formatContext, formatCount, integerFlag, listFlag, parseFlags, table, tierFlag } from './args.js';
 import { UsageError, type CliCommand } from './io.js';
 
 const help = `Usage: mistral-router route [options]
@@ -23,6 +23,7 @@ const help = `Usage: mistral-router route [options]
   --strategy S         smallest-sufficient (default) | newest | prefer
   --tier NAME          the tier whose limits apply (default free)
   --catalog-file F     extra catalogue file; repeatable
+  --date YYYY-MM-DD    plan on this UTC day: retired models are never chosen (default: today)
   --json               print the plan as JSON
 
 Exit codes: 0 a model was chosen, 1 no model can serve the need, 2 a bad flag or value.
@@ -70,7 +71,9 @@ export const routeCommand: CliCommand = async (args, io) => {
     strategy,
   );
   const total = promptTokens + maxTokens;
-  const plan = fitContext(rankModels(catalog, need, values.model), total, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
+  const lifecycle = catalog.lifecycleOn(dateFlag(values.date));
+  const ranked = rankModels(catalog, need, values.model, true, { lifecycle });
+  const plan = fitContext(ranked, total, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
   // Quota, as far as a dry run can know it: a request larger than a limit never fits that model.
   const rejected = [...plan.rejected];
   const candidates = plan.models.filter((model) => {
@@ -80,10 +83,12 @@ export const routeCommand: CliCommand = async (args, io) => {
     return over === undefined;
   });
   if (values.json) {
-    io.out(`${JSON.stringify({ endpoint, tier, tokens: { prompt: promptTokens, maxOutput: maxTokens, total }, need, chosen: candidates[0]?.id ?? null, candidates: candidates.map((m) => ({ model: m.id, contextWindow: m.contextWindow, limits: catalog.limits(tier, m.id) })), rejected }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ endpoint, tier, day: lifecycle.day, replaced: ranked.replaced ?? null, warnings: ranked.warnings ?? [], tokens: { prompt: promptTokens, maxOutput: maxTokens, total }, need, chosen: candidates[0]?.id ?? null, candidates: candidates.map((m) => ({ model: m.id, contextWindow: m.contextWindow, limits: catalog.limits(tier, m.id) })), rejected }, null, 2)}\n`);
     return candidates.length > 0 ? 0 : 1;
   }
-  io.out(`need: ${need.capabilities.join(', ')}; ${total} tokens (${promptTokens} prompt + ${maxTokens} output); strategy ${strategy}; tier ${tier}\n`);
+  io.out(`need: ${need.capabilities.join(', ')}; ${total} tokens (${promptTokens} prompt + ${maxTokens} output); strategy ${strategy}; tier ${tier}; day ${lifecycle.day}\n`);
+  if (ranked.replaced !== undefined) io.out(`replaced: ${ranked.replaced.requested} is retired; ${ranked.replaced.by ?? 'nothing'} takes its place\n`);
+  for (const warning of ranked.warnings ?? []) io.out(`warning: ${warning.message}\n`);
   if (candidates.length === 0) io.out('chosen: none: no model can serve this need\n');
   else io.out(`chosen: ${candidates[0]?.id}\n`);
   io.out('\ncandidates, in order (the router falls back along this list when quota runs out):\n');

@@ -3,6 +3,7 @@
  * Validated once, at start and on every `configure()`, with messages that name the option and the value.
  */
 import type { Clock } from '../clock.js';
+import type { ModelCard } from '../catalog/cards.js';
 import type { Model, Tier } from '../catalog/types.js';
 
 /**
@@ -84,6 +85,9 @@ export interface EmulatorOverrides {
   readonly models?: Readonly<Record<string, EmulatorModelOverride>>;
 }
 
+/** How the emulator answers a model that is retired (by its clock) or not served to the key. */
+export type InvalidModelStatus = 400 | 404;
+
 /** Options of {@link startEmulator}. */
 export interface EmulatorOptions {
   /** The tier to enforce: a name from the catalogue, or a Tier object. @default 'free' */
@@ -106,12 +110,28 @@ export interface EmulatorOptions {
   readonly overrides?: EmulatorOverrides;
   /** Seed of the fault PRNG. @default 1 */
   readonly seed?: number;
+  /**
+   * The answer to a model retired by the emulator's clock, or not served to the key: 400
+   * `{"type":"invalid_model","code":"1500"}` as Mistral sends it, or 404 `unknown_model` as its docs say.
+   * @default 400
+   */
+  readonly invalidModelStatus?: InvalidModelStatus;
+  /**
+   * Per API key, the only models (ids or aliases) that key is served: `/v1/models` lists only those and
+   * any other model answers "Invalid model". A key not listed is served every model. @default every key every model
+   */
+  readonly modelsByKey?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * `/v1/models` cards of models the catalogue lacks (a newer release, a fine-tuned model): listed, and
+   * callable by their cards' capabilities and context. @default []
+   */
+  readonly extraCards?: readonly ModelCard[];
 }
 
 /** What `configure()` may change on a running emulator. */
 export type EmulatorReconfiguration = Pick<
   EmulatorOptions,
-  'tier' | 'latencyMs' | 'faults' | 'apiKeys' | 'overrides' | 'seed'
+  'tier' | 'latencyMs' | 'faults' | 'apiKeys' | 'overrides' | 'seed' | 'invalidModelStatus' | 'modelsByKey' | 'extraCards'
 >;
 
 function checkRate(name: string, value: number | undefined): void {
@@ -141,6 +161,18 @@ export function validateOptions(options: EmulatorReconfiguration & Pick<Emulator
       throw new TypeError('apiKeys must be an array of non-empty strings');
     }
   }
+  if (options.invalidModelStatus !== undefined && options.invalidModelStatus !== 400 && options.invalidModelStatus !== 404) {
+    throw new TypeError(`invalidModelStatus must be 400 or 404, received ${String(options.invalidModelStatus)}`);
+  }
+  if (options.modelsByKey !== undefined) {
+    if (options.modelsByKey === null || typeof options.modelsByKey !== 'object') throw new TypeError('modelsByKey must be an object of API key -> model ids');
+    for (const [key, models] of Object.entries(options.modelsByKey)) {
+      if (!Array.isArray(models) || models.some((model) => typeof model !== 'string' || model === '')) {
+        throw new TypeError(`modelsByKey[<key ${key.length} characters>] must be an array of model ids`);
+      }
+    }
+  }
+  if (options.extraCards !== undefined && !Array.isArray(options.extraCards)) throw new TypeError('extraCards must be an array of /v1/models cards');
   const faults = options.faults;
   if (faults !== undefined) {
     checkNonNegative('faults.latencyMs', faults.latencyMs);

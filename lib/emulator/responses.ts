@@ -3,6 +3,7 @@
  * model list, and every error body the emulator sends. Bodies the SDK must parse follow the zod schemas
  * of @mistralai/mistralai 2.x (e.g. `deprecation` is an ISO date-time with offset, `type: "base"`).
  */
+import { modelCard, type ModelCard } from '../catalog/cards.js';
 import type { Model } from '../catalog/types.js';
 
 /** Token counts of one call: exactly what was charged. */
@@ -58,6 +59,8 @@ export function validationErrorBody(detail: readonly ValidationDetail[]): string
 /** The 400 bodies for requests a model cannot serve. Messages follow Mistral's wording where known. */
 export const invalidRequest = {
   unknownModel: (model: string) => mistralErrorBody(`Invalid model: ${model}`, 'invalid_model', '1500'),
+  /** The 404 Mistral's docs describe for a retired model (its error glossary's `unknown_model`). */
+  unknownModel404: (model: string) => JSON.stringify({ object: 'error', message: `Invalid model: ${model}`, type: 'invalid_request_error', param: 'model', code: 'unknown_model' }),
   notChatModel: (model: string) => mistralErrorBody(`Model ${model} does not support chat completions`, 'invalid_request_error', '3051'),
   notFimModel: (model: string) => mistralErrorBody(`Model ${model} does not support fill-in-the-middle completions`, 'invalid_request_error', '3051'),
   notEmbeddingModel: (model: string) => mistralErrorBody(`Model ${model} does not support embeddings`, 'invalid_request_error', '3051'),
@@ -226,30 +229,6 @@ export function embeddingsBody(id: string, model: string, inputs: readonly strin
   );
 }
 
-/** The capability flags of `/v1/models`, from catalogue capabilities. */
-function capabilityFlags(model: Model): Record<string, boolean> {
-  const has = (capability: Model['capabilities'][number]) => model.capabilities.includes(capability);
-  return {
-    completion_chat: has('chat'),
-    completion_fim: has('fim'),
-    function_calling: has('function_calling'),
-    fine_tuning: false,
-    vision: has('vision'),
-    ocr: has('ocr'),
-    classification: has('moderation'),
-    moderation: has('moderation'),
-    audio: has('audio'),
-    reasoning: has('reasoning'),
-  };
-}
-
-/** A deprecation date as the ISO date-time with offset that the SDK's schema requires. */
-function deprecationTimestamp(date: string | null): string | null {
-  if (date === null) return null;
-  const parsed = new Date(/T/.test(date) ? date : `${date}T00:00:00Z`);
-  return Number.isNaN(parsed.getTime()) ? null : parsed.toISOString();
-}
-
 /**
  * Every alias of each model, by model id: the aliases its catalogue entry lists that still resolve to it,
  * plus those a top-level alias map points at it (`aliases`, when the catalogue exposes one), in that order.
@@ -266,35 +245,18 @@ export function aliasesByModel(models: readonly Model[], resolve: (name: string)
 }
 
 /**
- * The `/v1/models` body for a catalogue (computed once per catalogue: it never changes while running).
+ * The `/v1/models` body for a list of models and extra cards (the server builds it once per day and key).
  *
  * As Mistral's own list, every alias is also a card of its own: `id` is the alias, `name` the model it
  * resolves to, `aliases` the model's other names (its id first), and capabilities, context and deprecation
  * those of the model. A model's own card lists its aliases. Cards come model by model, each model's card
  * followed by its aliases' cards. `aliases` defaults to each model's catalogue list.
  */
-export function modelListBody(models: readonly Model[], created: number, aliases?: ReadonlyMap<string, readonly string[]>): string {
-  const card = (id: string, model: Model, otherNames: readonly string[]) => ({
-    id,
-    object: 'model',
-    created,
-    owned_by: 'mistralai',
-    capabilities: capabilityFlags(model),
-    name: model.id,
-    description: model.description,
-    // The SDK defaults a missing window to 32768; an unknown one is sent as that default too.
-    max_context_length: model.contextWindow ?? 32768,
-    aliases: otherNames,
-    deprecation: deprecationTimestamp(model.deprecation?.date ?? null),
-    deprecation_replacement_model: model.deprecation?.replacement ?? null,
-    default_model_temperature: null,
-    type: 'base',
+export function modelListBody(models: readonly Model[], created: number, aliases?: ReadonlyMap<string, readonly string[]>, extraCards: readonly ModelCard[] = []): string {
+  const card = (id: string, model: Model, otherNames: readonly string[]) => modelCard(model, id, created, otherNames);
+  const data: ModelCard[] = models.flatMap((model) => {
+    const names = aliases?.get(model.id) ?? model.aliases;
+    return [card(model.id, model, names), ...names.map((alias) => card(alias, model, [model.id, ...names.filter((other) => other !== alias)]))];
   });
-  return JSON.stringify({
-    object: 'list',
-    data: models.flatMap((model) => {
-      const names = aliases?.get(model.id) ?? model.aliases;
-      return [card(model.id, model, names), ...names.map((alias) => card(alias, model, [model.id, ...names.filter((other) => other !== alias)]))];
-    }),
-  });
+  return JSON.stringify({ object: 'list', data: [...data, ...extraCards] });
 }

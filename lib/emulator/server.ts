@@ -5,7 +5,9 @@
  * 1. unknown path -> 404, wrong method -> 405 (FastAPI's `{"detail":...}` bodies);
  * 2. missing or unknown API key -> 401 `{"message":"Unauthorized","request_id":...}`;
  * 3. malformed JSON or fields -> 422 (HTTPValidationError shape);
- * 4. unknown model -> 400 `invalid_model`; a model without the capability or context -> 400;
+ * 4. unknown model, a model retired by the emulator's clock, or one not served to the key -> 400
+ *    `invalid_model` (404 `unknown_model` with `invalidModelStatus: 404`); a model without the capability
+ *    or context -> 400;
  * 5. injected faults (drop before responding, 500/502/503, capacity 429/503): they charge nothing;
  * 6. the meters (requests per second/minute, tokens per minute/month) -> 429, charging nothing;
  * 7. the response, whose `usage` is exactly what step 6 charged; a stream may be cut after its first chunk.
@@ -38,17 +40,16 @@ import {
   REQUESTS_RATE_LIMIT_BODY,
   SERVER_ERROR_BODIES,
   TOKENS_RATE_LIMIT_BODY,
-  aliasesByModel,
   completionBody,
   embeddingsBody,
   invalidRequest,
-  modelListBody,
   replyWords,
   streamEvents,
   unauthorizedBody,
   validationErrorBody,
   type Usage,
 } from './responses.js';
+import { ServedModels } from './served-models.js';
 import { StatsRecorder, type EmulatorStats } from './stats.js';
 import { DEFAULT_COMPLETION_TOKENS } from './token-estimate.js';
 
@@ -100,13 +101,16 @@ interface State {
   readonly faults: EmulatorFaults;
   readonly seed: number;
   readonly injector: FaultInjector;
+  readonly invalidModelStatus: 400 | 404;
+  /** The models served to each key today (lifecycle, subsets, extra cards). */
+  readonly served: ServedModels;
 }
 
 function resolveModels(catalog: EmulatorCatalog, names: readonly string[]): Set<string> {
   return new Set(names.map((name) => catalog.model(name)?.id ?? name));
 }
 
-function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration): State {
+function buildState(catalog: EmulatorCatalog, clock: Clock, options: EmulatorReconfiguration): State {
   const tier = typeof options.tier === 'object' ? options.tier : catalog.tier(options.tier ?? 'free');
   const overrides = options.overrides ?? {};
   const faults = options.faults ?? {};
@@ -122,6 +126,8 @@ function buildState(catalog: EmulatorCatalog, options: EmulatorReconfiguration):
     faults,
     seed,
     injector: new FaultInjector(faults, seed, faults.models === undefined ? undefined : resolveModels(catalog, faults.models)),
+    invalidModelStatus: options.invalidModelStatus ?? 400,
+    served: new ServedModels(catalog, clock, options),
   };
 }
 
@@ -189,16 +195,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     apiKeys: options.apiKeys,
     overrides: options.overrides,
     seed: options.seed,
+    invalidModelStatus: options.invalidModelStatus,
+    modelsByKey: options.modelsByKey,
+    extraCards: options.extraCards,
   };
-  let state = buildState(catalog, settings);
+  let state = buildState(catalog, clock, settings);
   const meter = new Meter(clock);
   let stats = new StatsRecorder();
-  // The model list never changes while running: build it once, send the same string every time.
-  const modelList = modelListBody(
-    catalog.models,
-    Math.floor(clock.now() / 1000),
-    aliasesByModel(catalog.models, (name) => catalog.model(name), catalog.aliases?.()),
-  );
   const pendingTimers = new Set<NodeJS.Timeout>();
   let sequence = 0;
   const nextId = () => (++sequence).toString(16).padStart(12, '0');
@@ -249,8 +252,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const parsed = parseCall(endpoint, text);
     if (!parsed.ok) return { reply: json(422, validationErrorBody(parsed.detail)), delayMs: s.latencyMs };
     const call = parsed.call;
-    const model = catalog.model(call.model);
-    if (model === undefined) return { reply: json(400, invalidRequest.unknownModel(call.model)), delayMs: s.latencyMs };
+    const model = s.served.model(call.model);
+    if (model === undefined || !s.served.serves(key, model.id)) {
+      stats.refuseModel(call.model);
+      const reply = s.invalidModelStatus === 404 && model !== undefined ? json(404, invalidRequest.unknownModel404(call.model)) : json(400, invalidRequest.unknownModel(call.model));
+      return { reply, delayMs: s.latencyMs };
+    }
     const delayMs = s.latencyMs + s.injector.latencyFor(model.id);
     const limits = limitsFor(s, model.id);
     const family = s.faults.headerFamily ?? 'current';
@@ -327,7 +334,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         res.end(body);
         return;
       }
-      if (authorise(req, res, state.latencyMs) !== undefined) send(res, json(200, modelList), state.latencyMs);
+      const key = authorise(req, res, state.latencyMs);
+      if (key !== undefined) send(res, json(200, state.served.listBody(key)), state.latencyMs);
       return;
     }
     // The body is read before any answer, so that keep-alive connections stay in step.
@@ -367,7 +375,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset() {
       meter.reset();
       stats = new StatsRecorder();
-      state = buildState(catalog, settings);
+      state = buildState(catalog, clock, settings);
     },
     configure(changes) {
       validateOptions(changes);
@@ -378,7 +386,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         overrides: changes.overrides === undefined ? settings.overrides : { ...settings.overrides, ...changes.overrides },
       };
       const previous = state;
-      const rebuilt = buildState(catalog, next);
+      const rebuilt = buildState(catalog, clock, next);
       // Keep the PRNG's position unless the faults themselves changed: a latency tweak must not replay faults.
       state = changes.faults === undefined && changes.seed === undefined ? { ...rebuilt, injector: previous.injector } : rebuilt;
       settings = next;

@@ -32,6 +32,8 @@ export interface EmulatorStats {
   readonly faults: FaultStats;
   /** Tokens charged, by resolved model id. */
   readonly tokens: Readonly<Record<string, ModelTokenStats>>;
+  /** Requests answered "Invalid model" (unknown, retired, or not served to the key), by the model name they gave. */
+  readonly invalidModel: Readonly<Record<string, number>>;
 }
 
 interface MutableModelTokenStats {
@@ -54,6 +56,11 @@ export class StatsRecorder {
   };
   readonly faults = { error: 0, capacity: 0, dropBefore: 0, dropMidStream: 0 };
   readonly tokens = new Map<string, MutableModelTokenStats>();
+  readonly invalidModel: Record<string, number> = {};
+
+  refuseModel(name: string): void {
+    this.invalidModel[name] = (this.invalidModel[name] ?? 0) + 1;
+  }
 
   response(status: number | 'dropped'): void {
     this.responses[status] = (this.responses[status] ?? 0) + 1;
@@ -79,6 +86,7 @@ export class StatsRecorder {
       rateLimited: { ...this.rateLimited },
       faults: { ...this.faults },
       tokens: Object.fromEntries([...this.tokens].map(([model, entry]) => [model, { ...entry }])),
+      invalidModel: { ...this.invalidModel },
     };
   }
 }

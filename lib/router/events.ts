@@ -2,6 +2,7 @@
  * The router's typed events. Every payload names workspaces, never API keys. A listener that throws
  * does not break routing: its error is reported as a process warning.
  */
+import type { CardIssue } from '../catalog/cards.js';
 import type { FailureKind } from './policy.js';
 
 export interface AttemptRecord {
@@ -29,6 +30,19 @@ export interface RouterEvents {
   readonly workspaceDisabled: { readonly workspace: string; readonly status: number | undefined };
   /** The quota store failed while settling, releasing or observing after a call (the call's result stands). */
   readonly storeError: { readonly operation: 'settle' | 'release' | 'observe'; readonly message: string };
+  /**
+   * A model the router was asked for or chose is deprecated or retired on the router's day; once per model
+   * and status. `replacement` is where its requests go (the first live model of its replacement chain).
+   */
+  readonly deprecated: { readonly model: string; readonly status: 'deprecated' | 'retired'; readonly retired: string | null; readonly replacement: string | null };
+  /** Mistral answered "Invalid model" for a (workspace, model): it is passed over until `until` (epoch ms). */
+  readonly modelUnavailable: { readonly workspace: string; readonly model: string; readonly until: number; readonly status: number | undefined };
+  /** A refresh from GET /v1/models merged: per workspace, the models added and the cards skipped. */
+  readonly catalogRefreshed: { readonly workspaces: readonly string[]; readonly added: readonly string[]; readonly issues: readonly CardIssue[] };
+  /** A workspace's GET /v1/models failed: its last good list stays in use. */
+  readonly catalogRefreshFailed: { readonly workspace: string; readonly message: string };
+  /** A card was skipped (or one of its aliases dropped) during a refresh, naming the model and the field. */
+  readonly cardSkipped: CardIssue & { readonly workspace: string };
   /** A call finished (successfully or not). */
   readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[] };
 }

@@ -8,6 +8,7 @@
  * | capacity exceeded (code 3505, even as 503), 5xx, connection error, timeout | cool the model down (circuit breaker), next candidate |
  * | prompt too large for the model's context | next candidate with a larger window |
  * | 401 / 403 | that workspace is out, next workspace |
+ * | "Invalid model" (400 code 1500 / `invalid_model`, 404 `unknown_model`) | that (workspace, model) is not served: passed over for a while, next candidate, nothing charged |
  * | other 400 / 422 | the caller's mistake: thrown at once |
  * | aborted by the caller | thrown at once |
  */
@@ -22,10 +23,11 @@ export type FailureKind =
   | 'context-too-long'
   | 'unauthorized'
   | 'invalid-request'
+  | 'invalid-model'
   | 'aborted'
   | 'unknown';
 
-export type FailureAction = 'block-window' | 'cooldown-model' | 'larger-context' | 'disable-workspace' | 'throw';
+export type FailureAction = 'block-window' | 'cooldown-model' | 'larger-context' | 'disable-workspace' | 'model-unavailable' | 'throw';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -54,6 +56,25 @@ function isHttpError(error: unknown): error is HttpErrorShape {
 
 const CONTEXT_TOO_LONG = /too large for model|maximum context length|context length|too many tokens/i;
 
+/**
+ * Whether an answer is Mistral's "this model is not served here": 400 with code `1500` or type
+ * `invalid_model` (what the API sends for a retired or unknown model), or 404 with code `unknown_model`
+ * (what its docs describe). Read from the error object's fields, not its wording.
+ */
+export function isInvalidModel(status: number, body: string | undefined): boolean {
+  if ((status !== 400 && status !== 404) || body === undefined || body === '') return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  if (parsed === null || typeof parsed !== 'object') return false;
+  const { code, type } = parsed as { code?: unknown; type?: unknown };
+  if (status === 400) return code === '1500' || code === 1500 || type === 'invalid_model';
+  return code === 'unknown_model';
+}
+
 /** Classify an error thrown by an SDK call (or by the network under it). */
 export function classifyFailure(error: unknown): Failure {
   const message = error instanceof Error ? error.message : String(error);
@@ -72,6 +93,8 @@ export function classifyFailure(error: unknown): Failure {
     if (status >= 500) return { ...base, kind: 'server-error', action: 'cooldown-model' };
     if ((status === 400 || status === 422) && CONTEXT_TOO_LONG.test(body ?? '')) return { ...base, kind: 'context-too-long', action: 'larger-context' };
     if (status === 408) return { ...base, kind: 'timeout', action: 'cooldown-model' };
+    // Refused before any model ran: nothing was spent, so the attempt's reservation is released whole.
+    if (isInvalidModel(status, body)) return { ...base, kind: 'invalid-model', action: 'model-unavailable', reachedUpstream: false };
     return { ...base, kind: 'invalid-request', action: 'throw' };
   }
   const name = error instanceof Error ? error.name : '';

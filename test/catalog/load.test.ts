@@ -57,9 +57,17 @@ describe('catalogue: the bundled files', () => {
     'magistral-medium-latest',
   ];
 
-  it('hold every model the source document names, and no other', () => {
+  const lineup2026 = [
+    'mistral-small-2603', 'mistral-medium-3-5', 'mistral-large-2512', 'ministral-3b-2512', 'ministral-8b-2512', 'ministral-14b-2512',
+    'codestral-2508', 'codestral-embed-2505', 'voxtral-mini-2602', 'mistral-moderation-2603', 'mistral-ocr-4-1',
+  ];
+
+  it('keep every model the source document names (users pin them), by id or as an alias, and add the 2026 lineup', () => {
     const catalog = loadCatalog();
-    expect(catalog.models.map((m) => m.id)).to.have.members(sourceModels);
+    for (const name of sourceModels) expect(catalog.model(name), name).to.not.equal(undefined);
+    expect(sourceModels.filter((name) => catalog.resolve(name) !== name)).to.deep.equal(['magistral-medium-latest']);
+    expect(catalog.resolve('magistral-medium-latest')).to.equal('magistral-medium-2509');
+    expect(catalog.models.map((m) => m.id)).to.include.members(lineup2026);
   });
 
   it('give the open models the source table values', () => {
@@ -72,8 +80,12 @@ describe('catalogue: the bundled files', () => {
   });
 
   it('write unknown facts as null, never a guess', () => {
-    const nemo7b = loadCatalog().model('open-mistral-7b');
-    expect(nemo7b).to.include({ contextWindow: null, license: null, openWeights: null, version: null, deprecation: null });
+    const catalog = loadCatalog();
+    // Two versions share the endpoint: the version is left unknown; nothing states its licence.
+    expect(catalog.model('open-mistral-7b')).to.include({ contextWindow: 32768, license: null, openWeights: null, version: null });
+    // No price for Moderation 2 in the source; embeddings are priced on input only.
+    expect(catalog.model('mistral-moderation-2603')?.prices).to.equal(null);
+    expect(catalog.model('mistral-embed')?.prices).to.deep.equal({ input: 0.1, output: null });
   });
 
   it('give the free tier exactly as the source says', () => {
@@ -87,6 +99,8 @@ describe('catalogue: the bundled files', () => {
       expect(catalog.limits('free', id).tokensPerMinute, id).to.equal(500_000);
     }
     expect(catalog.limits('free', 'magistral-medium-latest')).to.deep.equal({ requestsPerSecond: 1, tokensPerMinute: null, tokensPerMonth: null });
+    // A model the source's table does not list keeps unknown limits, learned from headers.
+    expect(catalog.limits('free', 'mistral-small-2603')).to.deep.equal({ requestsPerSecond: 1, tokensPerMinute: null, tokensPerMonth: null });
     expect(catalog.limits('free', 'mistral-small-2506').tokensPerMinute).to.equal(null);
   });
 
@@ -116,17 +130,28 @@ describe('catalogue: malformed files are refused whole, with file, line and fiel
     { name: 'limit given as text', text: `schemaVersion: 1\ntiers:\n  - name: free\n    requestsPerSecond: one\n`, code: 'CATALOG_SCHEMA', line: 4, field: /requestsPerSecond: expected a whole number or null/ },
     { name: 'duplicate model id', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    contextWindow: 1000\n  - id: open-mistral-nemo\n    contextWindow: 2000\n`, code: 'CATALOG_DUPLICATE_ID', line: 5, field: /duplicate model id "open-mistral-nemo"/ },
     { name: 'alias that points nowhere', text: `schemaVersion: 1\naliases:\n  mistral-tiny-latest: mistral-tiny-2601\n`, code: 'CATALOG_ALIAS_UNKNOWN', line: 3, field: /alias "mistral-tiny-latest" points at "mistral-tiny-2601"/ },
-    { name: 'alias that points at two models', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    aliases: [mistral-small-latest]\n`, code: 'CATALOG_ALIAS_AMBIGUOUS', line: 4, field: /points at two models \(mistral-small-2506 and open-mistral-nemo\)/ },
+    { name: 'alias that points at two models', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    aliases: [mistral-small-latest]\n`, code: 'CATALOG_ALIAS_AMBIGUOUS', line: 4, field: /points at two models \(mistral-small-2603 and open-mistral-nemo\)/ },
     { name: 'alias equal to a model id', text: `schemaVersion: 1\naliases:\n  open-mistral-nemo: mistral-small-2506\n`, code: 'CATALOG_ALIAS_AMBIGUOUS', line: 3, field: /is also a model id/ },
     { name: 'tier naming an unknown model', text: `schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      mistral-huge-2612: { tokensPerMinute: 1, tokensPerMonth: 2 }\n`, code: 'CATALOG_TIER_UNKNOWN_MODEL', line: 5, field: /names unknown model "mistral-huge-2612"/ },
-    { name: 'tier naming an alias instead of the id', text: `schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      mistral-small-latest: { tokensPerMinute: 1, tokensPerMonth: 2 }\n`, code: 'CATALOG_TIER_UNKNOWN_MODEL', line: 5, field: /use the model id "mistral-small-2506"/ },
+    { name: 'tier naming an alias instead of the id', text: `schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      mistral-small-latest: { tokensPerMinute: 1, tokensPerMonth: 2 }\n`, code: 'CATALOG_TIER_UNKNOWN_MODEL', line: 5, field: /use the model id "mistral-small-2603"/ },
     { name: 'misspelt field', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    contextWindw: 1000\n`, code: 'CATALOG_SCHEMA', line: 4, field: /unknown field "contextWindw"/ },
     { name: 'unquoted version (a number in YAML)', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    version: 24.07\n`, code: 'CATALOG_SCHEMA', line: 4, field: /models\.0\.version: expected a string or null, received 24.07/ },
     { name: 'new model missing its family', text: `schemaVersion: 1\nmodels:\n  - id: brand-new-2601\n    capabilities: [chat]\n`, code: 'CATALOG_SCHEMA', line: 3, field: /new model "brand-new-2601": missing required field "family"/ },
     { name: 'duplicate tier name', text: `schemaVersion: 1\ntiers:\n  - name: scale\n    requestsPerSecond: 5\n    models: {}\n  - name: scale\n    requestsPerSecond: 6\n    models: {}\n`, code: 'CATALOG_DUPLICATE_ID', line: 6, field: /duplicate tier name "scale"/ },
     { name: 'wrong schemaVersion', text: `schemaVersion: 2\nmodels: []\n`, code: 'CATALOG_SCHEMA', line: 1, field: /schemaVersion: expected 1, received 2/ },
     { name: 'unknown top-level field', text: `schemaVersion: 1\nmodles: []\n`, code: 'CATALOG_SCHEMA', line: 2, field: /unknown top-level field "modles"/ },
-    { name: 'deprecation replacement that does not exist', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-7b\n    deprecation: { date: "2025-03-30", replacement: open-mistral-8b }\n`, code: 'CATALOG_UNKNOWN_MODEL', line: 4, field: /deprecation.replacement "open-mistral-8b"/ },
+    { name: 'deprecation replacement that does not exist', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-7b\n    deprecation: { retired: "2025-03-30", replacement: open-mistral-8b }\n`, code: 'CATALOG_UNKNOWN_MODEL', line: 4, field: /deprecation.replacement "open-mistral-8b"/ },
+    { name: 'deprecation in the old shape (date)', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-7b\n    deprecation: { date: "2025-03-30", replacement: null }\n`, code: 'CATALOG_SCHEMA', line: 4, field: /unknown field "date"/ },
+    { name: 'replacement loop', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    deprecation: { retired: "2027-01-01", replacement: mistral-small-2506 }\n`, code: 'CATALOG_REPLACEMENT_LOOP', line: 4, field: /loop: mistral-small-2603 -> mistral-small-2506 -> mistral-small-2603/ },
+    { name: 'a model replacing itself', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    deprecation: { retired: "2027-01-01", replacement: mistral-small-2603 }\n`, code: 'CATALOG_REPLACEMENT_LOOP', line: 4, field: /loop: mistral-small-2603 -> mistral-small-2603/ },
+    { name: 'retirement date that is not a date', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    deprecation: { retired: "soon", replacement: null }\n`, code: 'CATALOG_SCHEMA', line: 4, field: /deprecation/ },
+    { name: 'negative price', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    prices: { input: -1, output: 0.6 }\n`, code: 'CATALOG_SCHEMA', line: 4, field: /prices/ },
+    { name: 'a source citing an unknown key', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    source: "[blog] a rumour"\n`, code: 'CATALOG_SCHEMA', line: 4, field: /cites \[blog\], which is not a key/ },
+    { name: 'infinite context (.inf)', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    contextWindow: .inf\n`, code: 'CATALOG_SCHEMA', line: 4, field: /received \.inf, not a finite number/ },
+    { name: 'not a number (.nan)', text: `schemaVersion: 1\ntiers:\n  - name: free\n    requestsPerSecond: .nan\n`, code: 'CATALOG_SCHEMA', line: 4, field: /received \.nan, not a finite number/ },
+    { name: 'a number past a double (1e400)', text: `schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      open-mistral-nemo: { tokensPerMinute: 1e400, tokensPerMonth: 10 }\n`, code: 'CATALOG_SCHEMA', line: 5, field: /received 1e400, not a finite number/ },
+    { name: 'a context past MAX_SAFE_INTEGER', text: `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    contextWindow: 99999999999999999999\n`, code: 'CATALOG_SCHEMA', line: 4, field: /received 99999999999999999999, beyond Number.MAX_SAFE_INTEGER \(9007199254740991\)/ },
+    { name: 'a limit past MAX_SAFE_INTEGER', text: `schemaVersion: 1\ntiers:\n  - name: free\n    models:\n      open-mistral-nemo: { tokensPerMinute: 10, tokensPerMonth: 9007199254740993 }\n`, code: 'CATALOG_SCHEMA', line: 5, field: /received 9007199254740993, beyond/ },
     { name: 'empty capability list', text: `schemaVersion: 1\nmodels:\n  - id: open-mistral-nemo\n    capabilities: []\n`, code: 'CATALOG_SCHEMA', line: 4, field: /expected at least 1 item/ },
     { name: 'a list where a mapping belongs', text: `- just\n- a list\n`, code: 'CATALOG_SCHEMA', line: 1, field: /expected a mapping/ },
   ];
@@ -144,6 +169,27 @@ describe('catalogue: malformed files are refused whole, with file, line and fiel
 
   it('at least 15 distinct malformed files are covered', () => {
     expect(new Set(cases.map((c) => c.text)).size).to.be.at.least(15);
+  });
+
+  it('refuses invalid UTF-8 in a file with its line, rather than replacing it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mr-catalog-'));
+    const path = join(dir, 'latin1.yaml');
+    // "Modèle" written in Latin-1: 0xE8 starts no valid UTF-8 character.
+    writeFileSync(path, Buffer.concat([Buffer.from('schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    name: "Mod'), Buffer.from([0xe8]), Buffer.from('le"\n')]));
+    try {
+      loadCatalog({ files: [path] });
+      expect.fail('expected the file to be refused');
+    } catch (error) {
+      expect(error).to.be.instanceOf(CatalogError);
+      const refused = error as CatalogError;
+      expect(refused.code).to.equal('CATALOG_ENCODING');
+      expect(refused.file).to.equal(path);
+      expect(refused.line).to.equal(4);
+      expect(refused.message).to.match(/invalid UTF-8: byte 0xe8/);
+    }
+    // A real U+FFFD written as UTF-8 is a character like any other.
+    writeFileSync(path, 'schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    name: "\uFFFD"\n');
+    expect(loadCatalog({ files: [path] }).model('mistral-small-2603')?.name).to.equal('\uFFFD');
   });
 
   it('names the path of an unreadable file', () => {

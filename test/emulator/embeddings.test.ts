@@ -2,13 +2,14 @@ import { expect } from 'chai';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import { embeddingJson } from '../../lib/emulator/responses.js';
 import { sdk } from './support.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 describe('emulator embeddings (stand-in vectors)', () => {
   let emulator: Emulator;
   let other: Emulator;
   beforeEach(async () => {
-    emulator = await startEmulator({ overrides: { requestsPerSecond: null } });
-    other = await startEmulator({ overrides: { requestsPerSecond: null } });
+    emulator = await startEmulator({ catalog: catalog2025, overrides: { requestsPerSecond: null } });
+    other = await startEmulator({ catalog: catalog2025, overrides: { requestsPerSecond: null } });
   });
   afterEach(() => Promise.all([emulator.stop(), other.stop()]));
 

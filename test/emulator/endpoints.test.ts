@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { HTTPValidationError, SDKError } from '@mistralai/mistralai/models/errors';
 import type { BaseModelCard } from '@mistralai/mistralai/models/components';
-import { loadCatalog } from '../../lib/catalog/index.js';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import { chatBody, post, rejection, sdk } from './support.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 describe('emulator endpoints (real SDK)', () => {
   let emulator: Emulator;
   beforeEach(async () => {
     // Requests per second unmetered: these tests are about shapes, not the free tier's 1 request/s.
-    emulator = await startEmulator({ overrides: { requestsPerSecond: null } });
+    emulator = await startEmulator({ catalog: catalog2025, overrides: { requestsPerSecond: null } });
   });
   afterEach(() => emulator.stop());
 
@@ -107,7 +107,7 @@ describe('emulator endpoints (real SDK)', () => {
   });
 
   it('lists aliases a top-level alias map adds or moves, under the model they resolve to', async () => {
-    const base = loadCatalog();
+    const base = catalog2025;
     // A hand-made catalogue: mistral-small-latest moved to mistral-small-2503, plus a new alias.
     const moved = new Map([...base.aliases(), ['mistral-small-latest', 'mistral-small-2503'], ['small-stable', 'mistral-small-2503']]);
     const catalog = {

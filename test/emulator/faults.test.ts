@@ -3,6 +3,7 @@ import { ConnectionError } from '@mistralai/mistralai/models/errors';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator, type EmulatorFaults } from '../../lib/emulator/index.js';
 import { chatBody, post, rejection, sdk } from './support.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 const SMALL = 'mistral-small-2503';
 const REQUESTS = 1000;
@@ -24,7 +25,7 @@ const count = (values: readonly number[], value: number) => values.filter((v) =>
 
 /** Start an emulator without request metering, so only the faults decide the statuses. */
 function faulty(faults: EmulatorFaults, seed = 42): Promise<Emulator> {
-  return startEmulator({ clock: new FakeClock(), overrides: { requestsPerSecond: null }, faults, seed });
+  return startEmulator({ catalog: catalog2025, clock: new FakeClock(), overrides: { requestsPerSecond: null }, faults, seed });
 }
 
 describe('emulator faults', function () {

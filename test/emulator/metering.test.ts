@@ -4,6 +4,7 @@ import { Mistral } from '@mistralai/mistralai';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator } from '../../lib/emulator/index.js';
 import { chatBody, post, rejection, sdk } from './support.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 const SMALL = 'mistral-small-2503';
 // chatBody(model, n) costs 9 prompt tokens + n: see the token-estimate formula.
@@ -20,7 +21,7 @@ describe('emulator metering', () => {
   describe('requests per second (free tier: 1)', () => {
     it('refuses a second request in the same second and serves the next second (SDK)', async () => {
       const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 0, 100));
-      emulator = await startEmulator({ tier: 'free', clock });
+      emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock });
       const client = sdk(emulator);
       const request = { model: SMALL, messages: [{ role: 'user' as const, content: 'hello' }], maxTokens: 1 };
       await client.chat.complete(request);
@@ -36,14 +37,14 @@ describe('emulator metering', () => {
     });
 
     it('meters each API key as its own workspace', async () => {
-      emulator = await startEmulator({ clock: new FakeClock() });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock() });
       expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1), 'a')).status).to.equal(200);
       expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1), 'b')).status).to.equal(200);
       expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1), 'a')).status).to.equal(429);
     });
 
     it('counts the workspace across models', async () => {
-      emulator = await startEmulator({ clock: new FakeClock() });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock() });
       expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1))).status).to.equal(200);
       expect((await post(emulator, '/v1/embeddings', { model: 'mistral-embed', input: 'x' })).status).to.equal(429);
     });
@@ -53,6 +54,7 @@ describe('emulator metering', () => {
     it('admits up to the minute limit exactly, refuses one token more, and resets on the minute', async () => {
       const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 30));
       emulator = await startEmulator({
+    catalog: catalog2025,
         clock,
         overrides: { requestsPerSecond: null, models: { [SMALL]: { tokensPerMinute: 100 } } },
       });
@@ -75,6 +77,7 @@ describe('emulator metering', () => {
     it('admits up to the month limit exactly and resets at 00:00 UTC on the 1st', async () => {
       const clock = new FakeClock(Date.UTC(2026, 0, 31, 23, 59, 0));
       emulator = await startEmulator({
+    catalog: catalog2025,
         clock,
         overrides: { requestsPerSecond: null, models: { 'mistral-small-2503': { tokensPerMinute: null, tokensPerMonth: 100 } } },
       });
@@ -95,6 +98,7 @@ describe('emulator metering', () => {
 
     it('meters tokens per (workspace, model): another model or key is unaffected', async () => {
       emulator = await startEmulator({
+    catalog: catalog2025,
         clock: new FakeClock(),
         overrides: { requestsPerSecond: null, models: { [SMALL]: { tokensPerMinute: 10 } } },
       });
@@ -105,7 +109,7 @@ describe('emulator metering', () => {
     });
 
     it('accepts overrides given by alias', async () => {
-      emulator = await startEmulator({ clock: new FakeClock(), overrides: { models: { 'mistral-small-latest': { tokensPerMinute: 5 } } } });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock(), overrides: { models: { 'mistral-small-latest': { tokensPerMinute: 5 } } } });
       const response = await post(emulator, '/v1/chat/completions', chatBody('mistral-small-2506', 1));
       expect(response.status).to.equal(429);
       expect(response.headers.get('x-ratelimit-limit-tokens-minute')).to.equal('5');
@@ -115,7 +119,7 @@ describe('emulator metering', () => {
   describe('requests per minute (optional)', () => {
     it('refuses over the limit with the requests body and reports req-minute headers', async () => {
       const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 0, 0));
-      emulator = await startEmulator({ clock, overrides: { requestsPerMinute: 2 } });
+      emulator = await startEmulator({ catalog: catalog2025, clock, overrides: { requestsPerMinute: 2 } });
       const first = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       expect(first.headers.get('x-ratelimit-limit-req-minute')).to.equal('2');
       expect(first.headers.get('x-ratelimit-remaining-req-minute')).to.equal('1');
@@ -132,7 +136,7 @@ describe('emulator metering', () => {
 
   describe('headers', () => {
     it('sends the current family on 200 and on 429, with the query cost', async () => {
-      emulator = await startEmulator({ clock: new FakeClock() });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock() });
       const ok = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 11));
       expect(ok.status).to.equal(200);
       const cost = PROMPT + 11;
@@ -155,13 +159,13 @@ describe('emulator metering', () => {
     });
 
     it('sends no window header for an unmetered model, only the query cost', async () => {
-      emulator = await startEmulator({ clock: new FakeClock(), overrides: { models: { [SMALL]: { tokensPerMinute: null, tokensPerMonth: null } } } });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock(), overrides: { models: { [SMALL]: { tokensPerMinute: null, tokensPerMonth: null } } } });
       const ok = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       expect([...ok.headers.keys()].filter((name) => name.startsWith('x-ratelimit'))).to.deep.equal(['x-ratelimit-tokens-query-cost']);
     });
 
     it('can be captured through the SDK HTTPClient response hook on 200 and 429', async () => {
-      emulator = await startEmulator({ clock: new FakeClock() });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock() });
       const seen: { status: number; remaining: string | null }[] = [];
       const httpClient = new HTTPClient();
       httpClient.addHook('response', (response) => {
@@ -179,7 +183,7 @@ describe('emulator metering', () => {
     });
 
     it('omits Retry-After when faults.retryAfter is false', async () => {
-      emulator = await startEmulator({ clock: new FakeClock(), faults: { retryAfter: false } });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock(), faults: { retryAfter: false } });
       await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       const refused = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       expect(refused.status).to.equal(429);
@@ -188,7 +192,7 @@ describe('emulator metering', () => {
 
     it('sends the legacy ratelimitbysize family instead when asked', async () => {
       const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 0, 45));
-      emulator = await startEmulator({ clock, faults: { headerFamily: 'legacy' } });
+      emulator = await startEmulator({ catalog: catalog2025, clock, faults: { headerFamily: 'legacy' } });
       const ok = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       const cost = PROMPT + 1;
       expect(Object.fromEntries([...ok.headers].filter(([name]) => name.includes('ratelimit')))).to.deep.equal({
@@ -210,7 +214,7 @@ describe('emulator metering', () => {
 
   describe('reset and configure', () => {
     it('reset() clears meters and statistics', async () => {
-      emulator = await startEmulator({ clock: new FakeClock() });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock() });
       await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
       expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1))).status).to.equal(429);
       emulator.reset();
@@ -221,7 +225,7 @@ describe('emulator metering', () => {
     });
 
     it('configure() changes limits while keeping the meters', async () => {
-      emulator = await startEmulator({ clock: new FakeClock(), overrides: { requestsPerSecond: null } });
+      emulator = await startEmulator({ catalog: catalog2025, clock: new FakeClock(), overrides: { requestsPerSecond: null } });
       await post(emulator, '/v1/chat/completions', chatBody(SMALL, 11));
       emulator.configure({ overrides: { models: { [SMALL]: { tokensPerMinute: 30 } } } });
       const response = await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1));
@@ -234,7 +238,7 @@ describe('emulator metering', () => {
     it('rejects options that cannot work, naming them', async () => {
       let error: unknown;
       try {
-        emulator = await startEmulator({ faults: { errorRate: 1.5 } });
+        emulator = await startEmulator({ catalog: catalog2025, faults: { errorRate: 1.5 } });
       } catch (caught) {
         error = caught;
       }

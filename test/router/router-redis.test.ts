@@ -9,6 +9,7 @@ import { startEmulator } from '../../lib/emulator/index.js';
 import { createRouter } from '../../lib/index.js';
 import { RedisStore } from '../../lib/quota/redis-store.js';
 import { countingConnection, flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 describe('router with the Redis store', function () {
   this.timeout(30_000);
@@ -18,10 +19,11 @@ describe('router with the Redis store', function () {
 
   it('two routers sharing one workspace through Redis never exceed its 1 request/s upstream', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-    const emulator = await startEmulator({ tier: 'free', clock });
+    const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock });
     const keyPrefix = uniquePrefix('router');
     const routers = [0, 1].map(() =>
       createRouter({
+    catalog: catalog2025,
         workspaces: [{ name: 'shared', apiKey: 'shared-key-123', tier: 'free' }],
         serverURL: emulator.url,
         clock,
@@ -63,11 +65,11 @@ describe('router with the Redis store', function () {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const models = { 'mistral-small-2506': { tokensPerMinute: 1_000_000, tokensPerMonth: 1_000_000_000 } };
     const overrides = { requestsPerSecond: null, models };
-    const emulator = await startEmulator({ tier: 'free', clock, overrides });
+    const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, overrides });
     const keyPrefix = uniquePrefix('router-burst');
     const stats = countingConnection();
     const store = new RedisStore({ redis: stats.redis, keyPrefix, clock });
-    const router = createRouter({ workspaces: [{ name: 'busy', apiKey: 'busy-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'busy', apiKey: 'busy-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
     const scriptsRun = async () => stats.scripts();
     try {
       const before = await scriptsRun();
@@ -97,7 +99,7 @@ describe('router with the Redis store', function () {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const models = { 'mistral-small-2506': { tokensPerMinute: 1_000_000, tokensPerMonth: 1_000_000_000 } };
     const overrides = { requestsPerSecond: 1_000, models };
-    const emulator = await startEmulator({ tier: 'free', clock, overrides });
+    const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, overrides });
     const keyPrefix = uniquePrefix('router-grants');
     const store = new RedisStore({ redis: redisUrl, keyPrefix, clock });
     let granted = 0;
@@ -107,7 +109,7 @@ describe('router with the Redis store', function () {
       if (result.ok && result.reservation.id.includes('/')) granted++;
       return result;
     };
-    const router = createRouter({ workspaces: [{ name: 'fast', apiKey: 'fast-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'fast', apiKey: 'fast-key-123', tier: 'free', overrides }], serverURL: emulator.url, clock, store });
     try {
       const results = [];
       for (let i = 0; i < 30; i++) {

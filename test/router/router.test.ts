@@ -10,6 +10,7 @@ import { AbortError, NeedError, NoEligibleModelError, QuotaExhaustedError, Route
 import { createRouter, type Router, type RouterOptions, type RouterEvents } from '../../lib/index.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { QuotaStore, ReserveResult } from '../../lib/quota/types.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';
 const KEY_B = 'sk-test-key-workspace-b-9876543210';
@@ -27,9 +28,10 @@ const open: Setup[] = [];
 async function setup(emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> {
   // Start mid-second so that second boundaries are visible in the assertions.
   const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-  const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A, KEY_B], ...emulatorOptions });
+  const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY_A, KEY_B], ...emulatorOptions });
   const store = new MemoryStore({ clock });
   const router = createRouter({
+    catalog: catalog2025,
     workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }],
     serverURL: emulator.url,
     clock,
@@ -437,7 +439,7 @@ describe('router: bad options and usage are typed errors, before anything is res
     const refuses = (options: Partial<RouterOptions>, option: string) => {
       const error = (() => {
         try {
-          createRouter({ workspaces, ...options });
+          createRouter({ catalog: catalog2025, workspaces, ...options });
         } catch (e) {
           return e;
         }
@@ -458,7 +460,7 @@ describe('router: bad options and usage are typed errors, before anything is res
     refuses({ tokenEstimator: {} as never }, 'tokenEstimator');
     refuses({ catalog: {} as never }, 'catalog');
     refuses({ clock: {} as never }, 'clock');
-    const withOverrides = (overrides: unknown) => ({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: overrides as never }] });
+    const withOverrides = (overrides: unknown) => ({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: overrides as never }] });
     const refusesOverrides = (overrides: unknown, option: string) => {
       expect(() => createRouter(withOverrides(overrides)), option).to.throw(RouterError, option);
     };
@@ -480,7 +482,7 @@ describe('router: bad options and usage are typed errors, before anything is res
 describe('router: a quota store that fails (not an outage)', () => {
   it('a custom store throwing a plain Error gives the caller a typed StoreError with the cause; nothing is sent', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-    const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A] });
+    const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY_A] });
     const memory = new MemoryStore({ clock });
     const bug = new Error('index out of range in my store');
     const broken = new Proxy({}, {
@@ -491,7 +493,7 @@ describe('router: a quota store that fails (not an outage)', () => {
         return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
       },
     }) as unknown as QuotaStore;
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: broken });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: broken });
     try {
       const error = (await rejects(router.chat.complete({ messages: text('hi'), maxTokens: 5 }), StoreError, /quota store failed to reserve: index out of range/)) as StoreError;
       expect(error.code).to.equal('STORE_FAILED');
@@ -537,7 +539,7 @@ describe('router: close()', () => {
   it('a call whose reserve a remote store is still answering gets ROUTER_CLOSED at once; what it was granted goes back before the store closes', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 40);
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
     const call = router.chat.complete({ messages: text('x'), maxTokens: 10 }).then(() => undefined, (error: unknown) => error);
     await pause(10);
     const started = performance.now();
@@ -552,7 +554,7 @@ describe('router: close()', () => {
   it('a waiter the queue is asking the store for when close() runs: rejected, and the late grant released before the store closes', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 40);
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, maxWaitMs: 60_000 });
     const held = await router.reserve('chat', { messages: text('a'), maxTokens: 5 }); // the free tier's one request this second
     const waiting = router.chat.complete({ messages: text('b'), maxTokens: 5 }).then(() => undefined, (error: unknown) => error);
     await pause(60); // refused, queued
@@ -570,7 +572,7 @@ describe('router: close()', () => {
   it('a stream already ending (the caller aborted it) when close() runs is settled before the store closes', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 1);
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
     const sdk = router.sdk('team-a') as unknown as { chat: { stream: (request: unknown, options: { signal?: AbortSignal }) => Promise<ReadableStream<unknown>> } };
     sdk.chat.stream = async (_request, { signal }) => {
       let sent = false;
@@ -595,7 +597,7 @@ describe('router: close()', () => {
   it('a lease settle begun before close() reaches the store before it closes', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 1);
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
     const lease = await router.reserve('chat', { messages: text('a'), maxTokens: 5 });
     void lease.settle({ promptTokens: 3, totalTokens: 8 });
     await router.close();
@@ -619,7 +621,7 @@ describe('router: close()', () => {
   it('router.reserve() in flight when close() runs: ROUTER_CLOSED, nothing left held', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const { memory, store, log } = slowStore(clock, 40);
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
     const lease = router.reserve('chat', { messages: text('a'), maxTokens: 5 }).then(() => undefined, (error: unknown) => error);
     await pause(5);
     await router.close();
@@ -642,7 +644,7 @@ describe('router: close()', () => {
         };
       },
     }) as unknown as QuotaStore;
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store });
     let answer: (value: unknown) => void = () => {};
     const sdk = router.sdk('team-a') as unknown as { chat: { complete: () => Promise<unknown> } };
     sdk.chat.complete = () => new Promise((resolve) => (answer = resolve));
@@ -682,7 +684,7 @@ describe('router: close()', () => {
 describe('router: an abort while a remote store answers', () => {
   it('nothing is sent and nothing stays counted: the reservation is released, not settled', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-    const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY_A] });
+    const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY_A] });
     const memory = new MemoryStore({ clock });
     // The same store behind a promise turn, as a remote one answers (without the `...Sync` methods: no synchronous path).
     const remote = new Proxy({}, {
@@ -692,7 +694,7 @@ describe('router: an abort while a remote store answers', () => {
         return typeof value === 'function' ? (...args: unknown[]) => Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(memory, args)) : value;
       },
     }) as unknown as QuotaStore;
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: remote });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: emulator.url, clock, store: remote });
     try {
       const controller = new AbortController();
       const call = router.chat.complete({ messages: text('hi'), maxTokens: 5 }, { signal: controller.signal });
@@ -715,7 +717,7 @@ describe('router: streams over a stubbed SDK stream (exact chunk timing)', () =>
   const stubbed = (options: Partial<RouterOptions>, stream: (signal: AbortSignal | undefined) => ReadableStream<StubChunk>) => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
     const store = new MemoryStore({ clock });
-    const router = createRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, ...options });
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock, store, ...options });
     const sdk = router.sdk('team-a') as unknown as { chat: { stream: (request: unknown, options: { signal?: AbortSignal }) => Promise<ReadableStream<StubChunk>> } };
     sdk.chat.stream = async (_request, requestOptions) => stream(requestOptions.signal);
     const dones: boolean[] = [];
