@@ -6,7 +6,7 @@
 import type { Endpoint, NormalisedNeed } from '../need.js';
 import type { CandidateRefusal } from '../quota/types.js';
 import type { AttemptRecord } from './events.js';
-import type { Rejection } from './plan.js';
+import type { LifecycleWarning, Rejection, Replacement } from './plan.js';
 
 /** A candidate of a plan: a (workspace, model) pair, and whether it has room now (dry runs). */
 export interface PlanCandidate {
@@ -26,6 +26,19 @@ export interface Plan {
   readonly tokens: { readonly prompt: number; readonly maxOutput: number; readonly total: number };
   readonly candidates: readonly PlanCandidate[];
   readonly rejected: readonly Rejection[];
+  /** Set when the request named a retired model (by its id or an alias that pointed at it). */
+  readonly replaced?: Replacement;
+  /** The deprecated models among the candidates (they rank after current ones unless named). */
+  readonly warnings?: readonly LifecycleWarning[];
+}
+
+/** How the decision reports a request for a retired model: where it went instead. */
+export interface Replaced {
+  /** The name the request gave. */
+  readonly requested: string;
+  /** The model that answered instead. */
+  readonly by: string;
+  readonly reason: 'retired';
 }
 
 /** A candidate passed over for quota (see {@link Decision.passedOver}). */
@@ -57,12 +70,17 @@ export interface Decision {
   /** `used`: the usage the response reported; undefined without one (and in a stream's `routing`). */
   readonly tokens: { readonly estimated: number; readonly used: number | undefined };
   readonly plan: Plan;
+  /** The request named a retired model: it was routed to `by` instead. Absent otherwise. */
+  readonly replaced?: Replaced;
+  /** The answering model is deprecated: when it retires and what replaces it. Empty otherwise. */
+  readonly warnings: readonly LifecycleWarning[];
 }
 
 /** A routed result: the SDK's response with its decision. */
 export type Routed<T> = T & { routing: Decision };
 
 const NONE_PASSED_OVER: readonly PassedOver[] = Object.freeze([]);
+const NO_WARNINGS: readonly LifecycleWarning[] = Object.freeze([]);
 
 /** The refusals of a reservation as the decision reports them. */
 export function passedOver(refusals: readonly CandidateRefusal[]): readonly PassedOver[] {
@@ -81,7 +99,8 @@ export function decision(
   used: number | undefined,
   plan: Plan,
 ): Decision {
-  return Object.freeze({
+  const warning = plan.warnings === undefined ? undefined : plan.warnings.find((w) => w.model === chosen.model);
+  const routing: Decision = {
     endpoint,
     model: chosen.model,
     workspace: chosen.workspace,
@@ -90,5 +109,10 @@ export function decision(
     waitedMs,
     tokens: Object.freeze({ estimated, used }),
     plan,
-  });
+    warnings: warning === undefined ? NO_WARNINGS : Object.freeze([warning]),
+  };
+  if (plan.replaced !== undefined) {
+    Object.assign(routing, { replaced: Object.freeze({ requested: plan.replaced.requested, by: chosen.model, reason: 'retired' as const }) });
+  }
+  return Object.freeze(routing);
 }

@@ -4,11 +4,11 @@
  * released, the headers are learned, and the action taken: exclude the pair for this call, cool the model
  * down, ask for a larger context, disable the workspace, or throw a typed error with no secret in it.
  */
-import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import { AbortError, NeedError, UpstreamError, redactSecrets } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.js';
 import { pairKey, type Candidates } from './candidates.js';
+import type { CatalogView } from './catalog-view.js';
 import type { AttemptRecord, RouterEventEmitter } from './events.js';
 import type { Learning } from './learning.js';
 import type { Rejection } from './plan.js';
@@ -38,7 +38,7 @@ export class Failures {
   readonly #store: QuotaStore;
   readonly #clock: Clock;
   readonly #events: RouterEventEmitter;
-  readonly #catalog: Catalog;
+  readonly #view: CatalogView;
   readonly #candidates: Candidates;
   readonly #learning: Learning;
   readonly #queue: WaitQueue;
@@ -49,7 +49,7 @@ export class Failures {
     store: QuotaStore;
     clock: Clock;
     events: RouterEventEmitter;
-    catalog: Catalog;
+    view: CatalogView;
     candidates: Candidates;
     learning: Learning;
     queue: WaitQueue;
@@ -59,7 +59,7 @@ export class Failures {
     this.#store = parts.store;
     this.#clock = parts.clock;
     this.#events = parts.events;
-    this.#catalog = parts.catalog;
+    this.#view = parts.view;
     this.#candidates = parts.candidates;
     this.#learning = parts.learning;
     this.#queue = parts.queue;
@@ -98,10 +98,16 @@ export class Failures {
         break;
       }
       case 'larger-context': {
-        const window = this.#catalog.model(reservation.model)?.contextWindow ?? 0;
+        const window = this.#view.catalog.model(reservation.model)?.contextWindow ?? 0;
         state.minContext = Math.max(state.minContext, window + 1);
         break;
       }
+      case 'model-unavailable':
+        // Not served to this workspace (retired early, not in its plan): every call passes the pair over for
+        // a while, this one at once.
+        this.#view.markUnavailable(reservation.workspace, reservation.model, failure.status);
+        (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
+        break;
       case 'disable-workspace':
         this.#candidates.disable(workspace);
         this.#events.emit('workspaceDisabled', { workspace: reservation.workspace, status: failure.status });

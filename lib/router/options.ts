@@ -63,6 +63,14 @@ export interface RouterOptions {
    * the rest of the eligible models in strategy order. Ids or aliases. @default {}
    */
   readonly fallbacks?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Refresh the catalogue from every workspace's `GET /v1/models` at most once per `intervalMs` of the
+   * clock: the first call after the interval starts a refresh in the background (calls never wait for it).
+   * `router.refreshCatalog()` refreshes on demand either way. @default off
+   */
+  readonly refreshCatalog?: { readonly intervalMs: number };
+  /** How long a (workspace, model) that Mistral answered "Invalid model" for is passed over. @default 3_600_000 (one hour) */
+  readonly unavailableMs?: number;
 }
 
 /** Per-call options (like the SDK's). */
@@ -82,6 +90,9 @@ export interface Settings {
   readonly timeoutMs: number;
   readonly defaultMaxTokens: number;
   readonly unknownContextTokens: number;
+  readonly unavailableMs: number;
+  /** The automatic refresh's interval; undefined: off. */
+  readonly refreshIntervalMs: number | undefined;
 }
 
 /** {@link RouterOptions}, checked, with every default applied. */
@@ -196,13 +207,21 @@ function checkFallbacks(fallbacks: RouterOptions['fallbacks'], catalog: Catalog)
   );
 }
 
+function checkRefresh(refresh: RouterOptions['refreshCatalog']): number | undefined {
+  if (refresh === undefined) return undefined;
+  if (refresh === null || typeof refresh !== 'object') throw new ConfigError('refreshCatalog', 'expected { intervalMs }');
+  for (const key of Object.keys(refresh)) if (key !== 'intervalMs') throw new ConfigError(`refreshCatalog.${key}`, 'unknown field; known: intervalMs');
+  if (refresh.intervalMs === undefined) throw new ConfigError('refreshCatalog.intervalMs', 'required: a whole number of ms, at least 1000');
+  return positiveInteger('refreshCatalog.intervalMs', refresh.intervalMs, 0, 1_000, Number.MAX_SAFE_INTEGER);
+}
+
 /** Checks `options` (a ConfigError naming the first bad field) and applies the defaults. */
 export function resolveOptions(options: RouterOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', 'createRouter needs an options object');
   const { workspaces, store, clock = systemClock, strategy = 'smallest-sufficient', serverURL, tokenEstimator, planCacheSize } = options;
   if (!Array.isArray(workspaces) || workspaces.length === 0) throw new ConfigError('workspaces', 'expected at least one { name, apiKey, tier }');
   if (!STRATEGIES.includes(strategy)) throw new ConfigError('strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
-  checkMethods('catalog', options.catalog, ['resolve', 'model', 'hasTier', 'limits', 'query']);
+  checkMethods('catalog', options.catalog, ['resolve', 'model', 'hasTier', 'limits', 'query', 'lifecycleOn', 'isServed']);
   checkMethods('store', store, QUOTA_STORE_METHODS);
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
@@ -218,6 +237,8 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1, MAX_TIMER_MS),
     defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
     unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
+    unavailableMs: positiveInteger('unavailableMs', options.unavailableMs, 3_600_000, 0, MAX_TIMER_MS),
+    refreshIntervalMs: checkRefresh(options.refreshCatalog),
   };
   const names = new Set<string>();
   const checked = workspaces.map((config, index) => checkWorkspace(config, index, names, catalog));

@@ -4,12 +4,12 @@
  * does no I/O, so bad input fails at once with a NeedError naming the field.
  */
 import type { ChatCompletionRequest, EmbeddingRequest, FIMCompletionRequest } from '@mistralai/mistralai/models/components/index.js';
-import type { Catalog } from '../catalog/catalog.js';
 import type { Capability, Model } from '../catalog/types.js';
 import { RouterError } from '../errors.js';
 import { impliedCapabilities, normaliseNeed, tokenCount, type Endpoint, type Need } from '../need.js';
 import type { TokenEstimator } from '../tokens.js';
 import type { Candidates } from './candidates.js';
+import type { CatalogView } from './catalog-view.js';
 import type { Plan } from './decision.js';
 import { MAX_TIMER_MS, positiveInteger, type Settings } from './options.js';
 
@@ -44,7 +44,7 @@ export interface Prepared {
 
 /** What preparing reads: fixed for a router's life. */
 export interface PrepareContext {
-  readonly catalog: Catalog;
+  readonly view: CatalogView;
   readonly tokens: TokenEstimator;
   readonly settings: Settings;
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
@@ -78,13 +78,18 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
     }
     contextTokens = promptEstimate + maxOutput;
   }
-  const configured = typeof model === 'string' ? context.fallbacks.get(context.catalog.resolve(model) ?? model) : undefined;
+  const configured = typeof model === 'string' ? context.fallbacks.get(context.view.catalog.resolve(model) ?? model) : undefined;
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
   const normalised = normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
   const ranked = context.candidates.ranked(endpoint, model as string | undefined, normalised);
   const { models, rejected, candidates } = context.candidates.fit(ranked, contextTokens, normalised.minContext);
   const estimated = promptEstimate + maxOutput;
   const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
+  if (ranked.replaced !== undefined) {
+    Object.assign(plan, { replaced: ranked.replaced });
+    context.view.reportLifecycle(ranked.replaced.retiredModel, context.view.lifecycle());
+  }
+  if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
   const wait = maxWaitMs === undefined ? settings.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0, 0, MAX_TIMER_MS);
   return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
 }

@@ -13,6 +13,7 @@ import type { Attempt } from '../mistral/client.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 import { Candidates } from './candidates.js';
+import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
 import { decision, passedOver, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
 import { RouterEventEmitter } from './events.js';
@@ -45,7 +46,6 @@ const openStream: Send = async (sdk, request, options): Promise<Opened> => {
 
 export class Router {
   readonly events = new RouterEventEmitter();
-  readonly catalog: Catalog;
   readonly store: QuotaStore;
   readonly chat: {
     complete: (request: RoutedChatRequest, options?: CallOptions) => Promise<Routed<ChatCompletionResponse>>;
@@ -55,6 +55,8 @@ export class Router {
   readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
 
   readonly #clock: Clock;
+  readonly #view: CatalogView;
+  readonly #listers: readonly ModelLister[];
   readonly #settings: Settings;
   readonly #workspaces: readonly Workspace[];
   readonly #context: PrepareContext;
@@ -76,15 +78,16 @@ export class Router {
   constructor(options: RouterOptions) {
     const resolved = resolveOptions(options);
     const { catalog, store, clock, settings, tokens } = resolved;
-    this.catalog = catalog;
     this.store = store;
     this.#clock = clock;
     this.#settings = settings;
     this.#workspaces = resolved.workspaces.map((config) => createWorkspace(config, resolved.serverURL, settings.timeoutMs));
     const secrets = resolved.workspaces.map((w) => w.apiKey);
-    const candidates = new Candidates(catalog, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
-    this.#context = { catalog, tokens, settings, fallbacks: resolved.fallbacks, candidates };
-    const learning = (this.#learning = new Learning(store, clock, this.events, catalog, candidates, tokens, secrets));
+    const view = (this.#view = new CatalogView(catalog, clock, this.events, settings.unavailableMs));
+    this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
+    const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
+    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
+    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets));
     this.#queue = new WaitQueue(
       store,
       clock,
@@ -92,7 +95,7 @@ export class Router {
       (operation, error) => learning.storeError(operation, error),
     );
     learning.queue = this.#queue;
-    this.#failures = new Failures({ store, clock, events: this.events, catalog, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
+    this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
     this.#streamHost = { events: this.events, learning, secrets, openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
 
@@ -102,6 +105,31 @@ export class Router {
     };
     this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, sendEmbeddings, false) as Promise<Routed<EmbeddingResponse>> };
     this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, sendFim, false) as Promise<Routed<FIMCompletionResponse>> };
+  }
+
+  /** The catalogue the router plans with: the bundled (or given) one, with the refreshed model lists merged over it. */
+  get catalog(): Catalog {
+    return this.#view.catalog;
+  }
+
+  /**
+   * Fetch every workspace's `GET /v1/models` (the SDK's `models.list()`) and merge the cards over the bundled
+   * catalogue: from the next call on, plans use the merged view, and a model a workspace's list leaves out is
+   * not a candidate for that workspace. A workspace whose list fails keeps its last good one (a
+   * `catalogRefreshFailed` event); bad cards are skipped (`cardSkipped`). Concurrent calls share one refresh.
+   */
+  refreshCatalog(): Promise<RefreshReport> {
+    return this.#view.refresh(this.#listers);
+  }
+
+  /** The automatic refresh (`refreshCatalog: { intervalMs }`): started by a call once the interval passed, never awaited by it. */
+  #maybeRefresh(): void {
+    const interval = this.#settings.refreshIntervalMs;
+    if (interval === undefined) return;
+    const last = this.#view.refreshedAt;
+    if (last !== undefined && this.#clock.now() - last < interval) return;
+    // A failure is already an event per workspace; the refresh never fails a call.
+    this.#view.refresh(this.#listers).catch(() => {});
   }
 
   /** The SDK client of a workspace, for endpoints the router does not route (files, agents...). */
@@ -118,7 +146,7 @@ export class Router {
   async plan(endpoint: Endpoint, request: RoutedRequest, options?: CallOptions): Promise<Plan> {
     checkCallOptions(options);
     const prepared = prepare(this.#context, endpoint, request as unknown as Record<string, unknown>);
-    return dryRun(this.store, this.#clock, this.catalog, (name) => this.#workspace(name), prepared, options?.signal);
+    return dryRun(this.store, this.#clock, this.#view.catalog, (name) => this.#workspace(name), prepared, options?.signal);
   }
 
   /**
@@ -198,6 +226,7 @@ export class Router {
    */
   async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, send: Send, streams: boolean): Promise<object> {
     checkCallOptions(options);
+    this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
@@ -223,6 +252,7 @@ export class Router {
         state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
         if (streams) {
           const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, undefined, prepared.plan);
+          if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
           return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, ...(result as Opened) }, routing);
         }
         attempt.finish();
@@ -230,6 +260,7 @@ export class Router {
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
         const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, usage?.totalTokens, prepared.plan);
+        if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
         if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts });
         return Object.assign(result as object, { routing });
       }
