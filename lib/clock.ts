@@ -76,14 +76,8 @@ export class FakeClock implements Clock {
    */
   async advanceAsync(ms: number): Promise<void> {
     const target = this.#now + ms;
-    for (;;) {
-      await flushMicrotasks();
-      const due = this.#nextDue(target);
-      if (due === undefined) break;
-      this.#timers = this.#timers.filter((t) => t.id !== due.id);
-      this.#now = Math.max(this.#now, due.at);
-      due.callback();
-    }
+    do await flushMicrotasks();
+    while (this.#runNext(target));
     this.#now = target;
     await flushMicrotasks();
   }
@@ -96,14 +90,18 @@ export class FakeClock implements Clock {
     return best;
   }
 
+  /** Fires the earliest timer due by `limit` (time moves to it); false when none is due. */
+  #runNext(limit: number): boolean {
+    const due = this.#nextDue(limit);
+    if (due === undefined) return false;
+    this.#timers = this.#timers.filter((t) => t.id !== due.id);
+    this.#now = Math.max(this.#now, due.at);
+    due.callback();
+    return true;
+  }
+
   #runUntil(target: number): void {
-    for (;;) {
-      const due = this.#nextDue(target);
-      if (due === undefined) break;
-      this.#timers = this.#timers.filter((t) => t.id !== due.id);
-      this.#now = Math.max(this.#now, due.at);
-      due.callback();
-    }
+    while (this.#runNext(target));
     this.#now = target;
   }
 }
