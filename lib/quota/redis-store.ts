@@ -4,7 +4,7 @@
  * the workspace, not the process; this store keeps those windows in Redis so every instance sees them.
  *
  * It is a separate entry point so that users without Redis never load ioredis (an optional peer
- * dependency). The key layout, the Lua and the time source are documented in `redis-scripts.ts`.
+ * dependency). The key layout, the Lua and the time source are documented in `redis/keys.ts` and `redis/scripts/`.
  *
  * @example
  * ```ts
@@ -20,11 +20,8 @@ import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from '../deadlines.js';
 import { MemoryStore } from './memory/index.js';
+import { SCRIPTS, type ScriptName } from './redis/scripts/index.js';
 import {
-  AFTER_SCRIPT,
-  CANCEL_SCRIPT,
-  INSPECT_SCRIPT,
-  RESERVE_SCRIPT,
   EXPIRY_MARGIN,
   layoutCode,
   parseLayoutCode,
@@ -33,7 +30,7 @@ import {
   workspaceKeys,
   workspaceRegistryKey,
   type WorkspaceKeys,
-} from './redis-scripts.js';
+} from './redis/keys.js';
 import type {
   CandidateRefusal,
   QuotaCandidate,
@@ -51,7 +48,7 @@ import { quotaInvalid, validateActualTokens, validateCandidate, validateObservat
 
 export { StoreError, StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
-export { prefixPattern } from './redis-scripts.js';
+export { prefixPattern } from './redis/keys.js';
 
 /** What the store does when Redis cannot be reached. */
 export type StoreErrorPolicy = 'fail-closed' | 'fail-open';
@@ -96,7 +93,7 @@ export interface RedisStoreOptions {
    */
   readonly redis?: Redis | Cluster | RedisOptions | string;
   /**
-   * Prefix of every key (see the key layout in redis-scripts.ts). Stores with different prefixes share nothing.
+   * Prefix of every key (see the key layout in redis/keys.ts). Stores with different prefixes share nothing.
    * @default 'mr:'
    */
   readonly keyPrefix?: string;
@@ -245,14 +242,6 @@ interface QueuedPiece {
 type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
-type ScriptName = 'reserve' | 'after' | 'inspect' | 'cancel';
-
-const SCRIPTS: Record<ScriptName, string> = {
-  reserve: RESERVE_SCRIPT,
-  after: AFTER_SCRIPT,
-  inspect: INSPECT_SCRIPT,
-  cancel: CANCEL_SCRIPT,
-};
 
 /** Replies that mean "Redis cannot serve now", as opposed to a bug in a script or a bad argument. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS|MOVED|ASK)\b/;
@@ -1259,7 +1248,7 @@ function checkReservation(reservation: Reservation): void {
   }
 }
 
-/** The pending member of a reservation (see the key layout in redis-scripts.ts). */
+/** The pending member of a reservation (see the key layout in redis/keys.ts). */
 function pendingMember(id: string, tokens: number, requests: number, candidate: ResolvedCandidate): string {
   return `${id} ${tokens} ${requests}${candidate.suffix}`;
 }
