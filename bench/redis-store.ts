@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, prefixPattern } from '../lib/quota/redis-store.js';
-import { RESERVE_SCRIPT } from '../lib/quota/redis-scripts.js';
+import { RESERVE_SCRIPT } from '../lib/quota/redis/scripts/index.js';
 import type { QuotaCandidate, ReserveRequest } from '../lib/quota/types.js';
 import { WINDOW_KINDS } from '../lib/quota/types.js';
 import { report, summarise } from './stats.js';

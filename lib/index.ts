@@ -60,6 +60,14 @@ export {
   type CatalogSourceDocument,
 } from './catalog/index.js';
 export { MemoryStore, type MemoryStoreOptions } from './quota/memory/index.js';
+export {
+  createFallbackStore,
+  FallbackStore,
+  type FallbackStoreOptions,
+  type FallbackStoreEvent,
+  type FallbackStoreEventType,
+  type FallbackStoreOperation,
+} from './quota/fallback-store.js';
 export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
 export {
   WINDOW_KINDS,

@@ -34,6 +34,7 @@ import {
   type EmulatorOverrides,
   type EmulatorReconfiguration,
 } from './options.js';
+import { answerBody, answerEvents, chatAnswer } from './replies.js';
 import { parseCall, type Endpoint, type ParsedCall } from './requests.js';
 import {
   CAPACITY_BODY,
@@ -305,13 +306,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return { reply: json(200, body, headers), delayMs };
     }
     const id = `cmpl-${nextId()}`;
-    const words = replyWords(model.id);
+    // Tools, JSON output, reasoning: replies.ts; anything else the plain reply, on the fast path.
+    const answer = endpoint === 'chat' ? chatAnswer(call.body, model, id) : undefined;
     if (call.stream) {
       const cutAfterFirst = s.injector.dropMidStream(model.id);
       if (cutAfterFirst) stats.faults.dropMidStream++;
-      return { reply: { kind: 'stream', headers, events: streamEvents(id, model.id, created, words, usage), cutAfterFirst }, delayMs };
+      const events = answer === undefined ? streamEvents(id, model.id, created, replyWords(model.id), usage) : answerEvents(id, model.id, created, answer, usage);
+      return { reply: { kind: 'stream', headers, events, cutAfterFirst }, delayMs };
     }
-    return { reply: json(200, completionBody(id, model.id, created, words.join(''), usage), headers), delayMs };
+    const body = answer === undefined ? completionBody(id, model.id, created, replyWords(model.id).join(''), usage) : answerBody(id, model.id, created, answer, usage);
+    return { reply: json(200, body, headers), delayMs };
   }
 
   /** The key of an authorised request, or undefined after answering 401. */

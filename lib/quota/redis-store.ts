@@ -4,13 +4,13 @@
  * the workspace, not the process; this store keeps those windows in Redis so every instance sees them.
  *
  * It is a separate entry point so that users without Redis never load ioredis (an optional peer
- * dependency). The key layout, the Lua and the time source are documented in `redis-scripts.ts`.
+ * dependency). The key layout, the Lua and the time source are documented in `redis/keys.ts` and `redis/scripts/`.
  *
  * @example
  * ```ts
  * import { RedisStore } from 'mistral-router/redis';
- * const store = new RedisStore({ redis: process.env.REDIS_URL, onStoreError: 'fail-open' });
- * store.on('fallback', (event) => console.warn('quota is local until Redis answers', event.error.message));
+ * const store = new RedisStore({ redis: process.env.REDIS_URL });
+ * store.on('storeError', (event) => console.warn('Redis did not answer', event.operation, event.error.message));
  * ```
  */
 import { randomBytes } from 'node:crypto';
@@ -19,12 +19,8 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreError, StoreUnavailableError } from '../errors.js';
 import { Deadlines } from '../deadlines.js';
-import { MemoryStore } from './memory/index.js';
+import { SCRIPTS, type ScriptName } from './redis/scripts/index.js';
 import {
-  AFTER_SCRIPT,
-  CANCEL_SCRIPT,
-  INSPECT_SCRIPT,
-  RESERVE_SCRIPT,
   EXPIRY_MARGIN,
   layoutCode,
   parseLayoutCode,
@@ -33,7 +29,7 @@ import {
   workspaceKeys,
   workspaceRegistryKey,
   type WorkspaceKeys,
-} from './redis-scripts.js';
+} from './redis/keys.js';
 import type {
   CandidateRefusal,
   QuotaCandidate,
@@ -47,30 +43,22 @@ import type {
   WindowSpec,
 } from './types.js';
 import { WINDOW_KINDS } from './types.js';
+import type { StoreOperation } from './store-events.js';
 import { quotaInvalid, validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
 
 export { StoreError, StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
-export { prefixPattern } from './redis-scripts.js';
-
-/** What the store does when Redis cannot be reached. */
-export type StoreErrorPolicy = 'fail-closed' | 'fail-open';
+export { prefixPattern } from './redis/keys.js';
 
 /** The store operations, as named in events. */
-export type RedisStoreOperation = 'reserve' | 'settle' | 'release' | 'observe' | 'snapshot' | 'pendingReservations';
+export type RedisStoreOperation = StoreOperation;
 
 /** Something the store wants its owner to know about its connection to Redis. */
 export type RedisStoreEvent =
   | {
-      /** An operation could not reach Redis (each failure, whatever the policy). */
+      /** An operation could not reach Redis (each failure; the operation rejects with `error`). */
       readonly type: 'storeError';
       readonly operation: RedisStoreOperation;
-      readonly policy: StoreErrorPolicy;
-      readonly error: StoreUnavailableError;
-    }
-  | {
-      /** fail-open only: a local memory store now answers reserve; the fleet no longer shares this quota. */
-      readonly type: 'fallback';
       readonly error: StoreUnavailableError;
     }
   | {
@@ -96,7 +84,7 @@ export interface RedisStoreOptions {
    */
   readonly redis?: Redis | Cluster | RedisOptions | string;
   /**
-   * Prefix of every key (see the key layout in redis-scripts.ts). Stores with different prefixes share nothing.
+   * Prefix of every key (see the key layout in redis/keys.ts). Stores with different prefixes share nothing.
    * @default 'mr:'
    */
   readonly keyPrefix?: string;
@@ -107,13 +95,6 @@ export interface RedisStoreOptions {
    * @default Redis server time
    */
   readonly clock?: Clock;
-  /**
-   * When Redis cannot be reached: `fail-closed` rejects with {@link StoreUnavailableError} (the router then
-   * waits within its bound or throws); `fail-open` answers from a local memory store (each process then
-   * meters alone, so a fleet can exceed the workspace's limits) and returns to Redis when it answers.
-   * @default 'fail-closed'
-   */
-  readonly onStoreError?: StoreErrorPolicy;
   /** Called with every {@link RedisStoreEvent} (also available through `store.on(type, listener)`). */
   readonly onEvent?: (event: RedisStoreEvent) => void;
   /**
@@ -128,11 +109,6 @@ export interface RedisStoreOptions {
    * @default 600000 (10 minutes)
    */
   readonly reservationTtlMs?: number;
-  /**
-   * The local store used under `fail-open` while Redis is unreachable.
-   * @default a MemoryStore on the same clock, with the same reservationTtlMs
-   */
-  readonly createFallbackStore?: () => QuotaStore;
   /**
    * Grants: when this process makes decisions on one candidate at a high rate (two or more within
    * 100 ms), a decision that goes to Redis also asks for a grant, up to as many more decisions of its size
@@ -245,14 +221,6 @@ interface QueuedPiece {
 type InspectReply = [number, number, Array<[string, string, number, string, string, string, number]>];
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
-type ScriptName = 'reserve' | 'after' | 'inspect' | 'cancel';
-
-const SCRIPTS: Record<ScriptName, string> = {
-  reserve: RESERVE_SCRIPT,
-  after: AFTER_SCRIPT,
-  inspect: INSPECT_SCRIPT,
-  cancel: CANCEL_SCRIPT,
-};
 
 /** Replies that mean "Redis cannot serve now", as opposed to a bug in a script or a bad argument. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|OOM|NOREPLICAS|MOVED|ASK)\b/;
@@ -288,12 +256,10 @@ export class RedisStore implements QuotaStore {
   readonly #ownsClient: boolean;
   readonly #prefix: string;
   readonly #clock: Clock | undefined;
-  readonly #policy: StoreErrorPolicy;
   readonly #timeoutMs: number;
   /** Bounds every command by commandTimeoutMs with one timer (a timer per command cost 20-35 µs each). */
   readonly #deadlines: Deadlines;
   readonly #reservationTtlMs: number;
-  readonly #createFallback: () => QuotaStore;
   readonly #runners: Record<ScriptName, ScriptRunner>;
   readonly #resolved = new WeakMap<QuotaCandidate, ResolvedCandidate>();
   /** The candidate each reservation of this store charged, so settle rebuilds nothing. */
@@ -309,12 +275,6 @@ export class RedisStore implements QuotaStore {
   readonly #inFlight = new Map<string, number>();
   /** Settles, releases and observations waiting for the end of the tick, by slot group. */
   readonly #pieces = new Map<string, QueuedPiece[]>();
-  #fallback: QuotaStore | undefined;
-  /**
-   * Ids of reservations the fallback store issued, with when (wall ms): they are settled there, never in
-   * Redis. One nobody settles is forgotten after reservationTtlMs, as the stores forget it.
-   */
-  readonly #fallbackIds = new Map<string, number>();
   /** Settles/releases that could not reach Redis, by reservation id, replayed when it answers. */
   readonly #deferred = new Map<string, () => Promise<unknown>>();
   /** When Redis became unreachable (store time), undefined while it answers. */
@@ -338,11 +298,9 @@ export class RedisStore implements QuotaStore {
       redis = DEFAULT_URL,
       keyPrefix = 'mr:',
       clock,
-      onStoreError = 'fail-closed',
       onEvent,
       commandTimeoutMs = 1_000,
       reservationTtlMs = 600_000,
-      createFallbackStore,
       localGrants = true,
     } = options;
     if (typeof localGrants !== 'boolean') throw new TypeError(`RedisStore: localGrants must be a boolean, received ${String(localGrants)}`);
@@ -350,17 +308,11 @@ export class RedisStore implements QuotaStore {
     if (typeof keyPrefix !== 'string' || /[{}\s]/.test(keyPrefix)) {
       throw new TypeError(`RedisStore: keyPrefix must be a string without braces or whitespace, received ${JSON.stringify(keyPrefix)}`);
     }
-    if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
-      throw new TypeError(`RedisStore: onStoreError must be 'fail-closed' or 'fail-open', received ${JSON.stringify(onStoreError)}`);
-    }
     if (!(typeof commandTimeoutMs === 'number' && commandTimeoutMs > 0 && commandTimeoutMs <= 2_147_483_647)) {
       throw new TypeError(`RedisStore: commandTimeoutMs must be a positive number of ms up to 2147483647 (a timer's limit), received ${String(commandTimeoutMs)}`);
     }
     if (clock !== undefined && (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function')) {
       throw new TypeError('RedisStore: clock must be a Clock with a now() method');
-    }
-    if (createFallbackStore !== undefined && typeof createFallbackStore !== 'function') {
-      throw new TypeError(`RedisStore: createFallbackStore must be a function returning a QuotaStore, received ${typeof createFallbackStore}`);
     }
     if (!(Number.isSafeInteger(reservationTtlMs) && reservationTtlMs > 0)) {
       throw new TypeError(`RedisStore: reservationTtlMs must be a positive integer of ms, received ${String(reservationTtlMs)}`);
@@ -370,12 +322,10 @@ export class RedisStore implements QuotaStore {
     }
     this.#prefix = keyPrefix;
     this.#clock = clock;
-    this.#policy = onStoreError;
     this.#timeoutMs = commandTimeoutMs;
     this.#deadlines = new Deadlines(commandTimeoutMs, () => new StoreUnavailableError(`RedisStore: Redis did not answer within ${commandTimeoutMs} ms.`));
     this.#reservationTtlMs = reservationTtlMs;
-    this.#createFallback = createFallbackStore ?? (() => new MemoryStore(clock === undefined ? { reservationTtlMs } : { clock, reservationTtlMs }));
-    if (onEvent !== undefined) for (const type of ['storeError', 'fallback', 'recovered'] as const) this.on(type, onEvent);
+    if (onEvent !== undefined) for (const type of ['storeError', 'recovered'] as const) this.on(type, onEvent);
 
     if (redis instanceof Redis || redis instanceof Cluster) {
       this.#redis = redis;
@@ -422,11 +372,6 @@ export class RedisStore implements QuotaStore {
     return this;
   }
 
-  /** Whether calls are currently answered by the local fallback store (fail-open, Redis unreachable). */
-  get usingFallback(): boolean {
-    return this.#policy === 'fail-open' && this.#downSince !== undefined;
-  }
-
   /** Settles and releases waiting for Redis to answer again. */
   get deferredOperations(): number {
     return this.#deferred.size;
@@ -437,7 +382,6 @@ export class RedisStore implements QuotaStore {
     const resolved = request.candidates.map((candidate, i) => this.#resolve(candidate, i));
     // From the moment close() begins (its grants are being split): no new quota.
     if (this.#closing !== undefined) throw new StoreUnavailableError('RedisStore: the store is closed.');
-    if (this.usingFallback && !this.#isReady()) return this.#fallbackReserve(request);
     let demand: Demand | undefined;
     if (this.#grantsOn) {
       const now = this.#localNow();
@@ -448,8 +392,7 @@ export class RedisStore implements QuotaStore {
     try {
       return await this.#reserveInRedis(request, resolved, requests, demand);
     } catch (error) {
-      await this.#failed('reserve', error);
-      return this.#fallbackReserve(request);
+      throw this.#failed('reserve', error);
     }
   }
 
@@ -472,17 +415,14 @@ export class RedisStore implements QuotaStore {
       this.#blocks.set(tag, (this.#blocks.get(tag) ?? 0) + 1);
       if (this.#grants.size > 0) void this.#endGrants(observation.workspace);
     }
-    if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().observe(observation);
     try {
       await this.#observeInRedis(observation);
     } catch (error) {
-      await this.#failed('observe', error);
-      await this.#fallbackStore().observe(observation);
+      throw this.#failed('observe', error);
     }
   }
 
   async snapshot(workspace?: string): Promise<WindowSnapshot[]> {
-    if (this.usingFallback && !this.#isReady()) return this.#fallbackStore().snapshot(workspace);
     // What this process's grants hold and did not use goes back first, so the figures are exact.
     if (this.#grants.size > 0) await this.#endGrants(workspace);
     try {
@@ -492,31 +432,27 @@ export class RedisStore implements QuotaStore {
         return reply[2].flatMap((row) => toSnapshot(name, tag, row) ?? []);
       });
     } catch (error) {
-      await this.#failed('snapshot', error);
-      return this.#fallbackStore().snapshot(workspace);
+      throw this.#failed('snapshot', error);
     }
   }
 
   /**
    * Reservations pending in Redis under this prefix (the whole fleet's: the store cannot tell its own from
-   * another instance's once they are in Redis; expired ones excluded), plus the fallback store's.
+   * another instance's once they are in Redis; expired ones excluded).
    */
   async pendingReservations(): Promise<number> {
-    const local = this.#fallback === undefined ? 0 : await this.#fallback.pendingReservations();
-    if (this.usingFallback && !this.#isReady()) return local;
     // A grant is one member however many decisions it admitted: split, each open decision is one.
     if (this.#grants.size > 0) await this.#endGrants();
     try {
       const inspected = await this.#inspect(undefined);
-      return local + inspected.reduce((sum, { reply }) => sum + Number(reply[1]), 0);
+      return inspected.reduce((sum, { reply }) => sum + Number(reply[1]), 0);
     } catch (error) {
-      await this.#failed('pendingReservations', error);
-      return local;
+      throw this.#failed('pendingReservations', error);
     }
   }
 
   /**
-   * Stop: close the Redis client if the store created it, and the fallback store. Settles and releases
+   * Stop: close the Redis client if the store created it. Settles and releases
    * still deferred are dropped (their reservations expire after `reservationTtlMs`).
    */
   async close(): Promise<void> {
@@ -540,7 +476,6 @@ export class RedisStore implements QuotaStore {
     }
     // Nothing stays pending past close: a command still unanswered (a client the caller owns) fails now.
     this.#deadlines.clear(() => new StoreUnavailableError('RedisStore: the store was closed before Redis answered.'));
-    await this.#fallback?.close();
   }
 
   // ---- Redis operations -------------------------------------------------------------------------
@@ -706,11 +641,6 @@ export class RedisStore implements QuotaStore {
   }
 
   async #giveBack(operation: 'settle' | 'release', reservation: Reservation, tokenDelta: number, requestDelta: number): Promise<void> {
-    if (this.#fallbackIds.delete(reservation.id)) {
-      const fallback = this.#fallbackStore();
-      await (operation === 'settle' ? fallback.settle(reservation, reservation.tokens + tokenDelta) : fallback.release(reservation));
-      return;
-    }
     if (this.#grants.size > 0) {
       // A decision taken from a grant is settled locally until its grant's split is first sent. From then on
       // it goes to Redis like any settle: pending there once the split ran, applied early (see AFTER_SCRIPT)
@@ -734,7 +664,7 @@ export class RedisStore implements QuotaStore {
       // process stops first, the reservation expires in Redis after reservationTtlMs.
       // Only an outage is worth a replay: a refused command would be refused again.
       if (isUnavailable(error) && !this.#deferred.has(reservation.id) && this.#deferred.size < MAX_DEFERRED) this.#deferred.set(reservation.id, send);
-      await this.#failed(operation, error);
+      throw this.#failed(operation, error);
     }
   }
 
@@ -841,7 +771,7 @@ export class RedisStore implements QuotaStore {
           this.#grants.delete(grant.id);
         }
       }
-      await this.#failed('settle', error).catch(() => {});
+      this.#failed('settle', error);
     }
   }
 
@@ -1087,26 +1017,24 @@ export class RedisStore implements QuotaStore {
   // ---- failure policy ------------------------------------------------------------------------------
 
   /**
-   * Classifies a failure: a Redis outage becomes a StoreUnavailableError (thrown under fail-closed, an
-   * event under fail-open, which then lets the caller use the fallback); a bad argument (a RouterError
-   * or TypeError of the validation) is rethrown as is; anything else Redis answered (`NOPERM`,
-   * `WRONGTYPE`, a script error) becomes a {@link StoreError}: waiting or a local store would not cure it.
+   * Classifies a failure, returning the error the operation rejects with: a Redis outage becomes a
+   * StoreUnavailableError (and a `storeError` event); a bad argument (a RouterError or TypeError of the
+   * validation) stays as is; anything else Redis answered (`NOPERM`, `WRONGTYPE`, a script error) becomes
+   * a {@link StoreError}: waiting would not cure it.
    */
-  async #failed(operation: RedisStoreOperation, error: unknown): Promise<void> {
+  #failed(operation: RedisStoreOperation, error: unknown): Error {
     if (!isUnavailable(error)) {
-      if (RouterError.isInstance(error) || error instanceof TypeError) throw error;
+      if (RouterError.isInstance(error) || error instanceof TypeError) return error;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new StoreError(`RedisStore: Redis refused ${operation}: ${reason}`, operation, { cause: error });
+      return new StoreError(`RedisStore: Redis refused ${operation}: ${reason}`, operation, { cause: error });
     }
     const unavailable =
       error instanceof StoreUnavailableError
         ? error
         : new StoreUnavailableError(`RedisStore: Redis did not answer ${operation}: ${(error as Error).message}`, { cause: error });
-    const firstFailure = this.#downSince === undefined;
-    if (firstFailure) this.#downSince = this.#wallNow();
-    this.#emit({ type: 'storeError', operation, policy: this.#policy, error: unavailable });
-    if (this.#policy === 'fail-closed') throw unavailable;
-    if (firstFailure) this.#emit({ type: 'fallback', error: unavailable });
+    if (this.#downSince === undefined) this.#downSince = this.#wallNow();
+    this.#emit({ type: 'storeError', operation, error: unavailable });
+    return unavailable;
   }
 
   async #recover(): Promise<void> {
@@ -1127,25 +1055,6 @@ export class RedisStore implements QuotaStore {
       }
     }
     if (this.#downSince === undefined) this.#emit({ type: 'recovered', unavailableForMs: this.#wallNow() - since, replayed });
-  }
-
-  async #fallbackReserve(request: ReserveRequest): Promise<ReserveResult> {
-    const result = await this.#fallbackStore().reserve(request);
-    if (result.ok) {
-      const now = this.#wallNow();
-      // In the order they were issued: the expired ones are at the front.
-      for (const [id, at] of this.#fallbackIds) {
-        if (at > now - this.#reservationTtlMs) break;
-        this.#fallbackIds.delete(id);
-      }
-      this.#fallbackIds.set(result.reservation.id, now);
-    }
-    return result;
-  }
-
-  #fallbackStore(): QuotaStore {
-    if (this.#fallback === undefined) this.#fallback = this.#createFallback();
-    return this.#fallback;
   }
 
   #emit(event: RedisStoreEvent): void {
@@ -1259,7 +1168,7 @@ function checkReservation(reservation: Reservation): void {
   }
 }
 
-/** The pending member of a reservation (see the key layout in redis-scripts.ts). */
+/** The pending member of a reservation (see the key layout in redis/keys.ts). */
 function pendingMember(id: string, tokens: number, requests: number, candidate: ResolvedCandidate): string {
   return `${id} ${tokens} ${requests}${candidate.suffix}`;
 }

@@ -24,6 +24,8 @@ export type BookkeepingOperation = 'settle' | 'release' | 'observe';
 /** The usage a response reports (the SDK's camel-cased fields). */
 export interface Usage {
   readonly promptTokens?: number;
+  /** The output tokens: with `promptTokens`, what the call's cost is computed from. */
+  readonly completionTokens?: number;
   readonly totalTokens?: number;
 }
 

@@ -14,7 +14,8 @@ import type { Endpoint } from '../need.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
-import { decision, passedOver, type Plan, type Routed } from './decision.js';
+import { costOf, expectedUsd } from '../telemetry/cost.js';
+import { decision, passedOver, type Decision, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
 import { RouterEventEmitter } from './events.js';
 import { Failures, newCallState, summariseRejections, type CallState } from './failures.js';
@@ -96,7 +97,7 @@ export class Router {
     );
     learning.queue = this.#queue;
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
-    this.#streamHost = { events: this.events, learning, secrets, openStreams: this.#openStreams, isClosed: () => this.#closed };
+    this.#streamHost = { events: this.events, learning, secrets, cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
 
     this.chat = {
@@ -237,7 +238,7 @@ export class Router {
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
-        if (this.events.has('decision')) this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+        if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
         const started = this.#clock.now();
         // A stream's attempt (its timeout, the caller's signal) lasts until the stream ends, not its first chunk.
         const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
@@ -251,7 +252,7 @@ export class Router {
         }
         state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
         if (streams) {
-          const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, undefined, prepared.plan);
+          const routing = this.#decision(prepared, reservation, state, undefined);
           if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
           return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, ...(result as Opened) }, routing);
         }
@@ -259,18 +260,30 @@ export class Router {
         const usage = (result as { usage?: Usage }).usage;
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
-        const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, usage?.totalTokens, prepared.plan);
+        const routing = this.#decision(prepared, reservation, state, usage);
         if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
-        if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts });
+        if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
         return Object.assign(result as object, { routing });
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {
-      if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts });
+      if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts, cost: null });
       throw error;
     } finally {
       this.#callEnded();
     }
+  }
+
+  /** The decision of a call that succeeded on `chosen`; its cost from `usage` (none yet for a stream). */
+  #decision(prepared: Prepared, chosen: Reservation, state: CallState, usage: Usage | undefined): Decision {
+    const cost = usage === undefined ? null : costOf(this.#view.catalog.model(chosen.model), prepared.endpoint, usage);
+    return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
+  }
+
+  #emitDecision(prepared: Prepared, chosen: Reservation, state: CallState): void {
+    const { prompt, maxOutput } = prepared.plan.tokens;
+    const estimatedCostUsd = expectedUsd(this.#view.catalog.model(chosen.model), prepared.endpoint, prompt, maxOutput);
+    this.events.emit('decision', { endpoint: prepared.endpoint, workspace: chosen.workspace, model: chosen.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, estimatedCostUsd, waitedMs: state.waitedMs });
   }
 
   /** A reservation for the call: at once from a synchronous store when it has room and nobody waits, else through the queue. */

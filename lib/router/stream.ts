@@ -11,6 +11,7 @@ import type { CompletionEvent } from '@mistralai/mistralai/models/components/ind
 import { AbortError, RouterError, redactSecrets } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
 import type { Reservation } from '../quota/types.js';
+import type { Cost } from '../telemetry/cost.js';
 import type { Decision } from './decision.js';
 import type { RouterEventEmitter } from './events.js';
 import { sanitiseCause } from './failures.js';
@@ -24,8 +25,8 @@ export type RoutedStream = AsyncIterable<CompletionEvent> & {
   /** The decision when the stream was handed over (first chunk in): `tokens.used` is not known yet. */
   readonly routing: Decision;
   /**
-   * The final decision, with the usage of the last chunk in `tokens.used` (undefined when the stream
-   * reported none): resolves once the stream has ended, however it ended, and its reservation is settled.
+   * The final decision, with the usage of the last chunk in `tokens.used` and its `cost` (undefined and
+   * null when the stream reported none): resolves once the stream has ended, however it ended, and its reservation is settled.
    * Never rejects.
    */
   readonly settled: Promise<Decision>;
@@ -36,6 +37,8 @@ export interface StreamHost {
   readonly events: RouterEventEmitter;
   readonly learning: Learning;
   readonly secrets: readonly string[];
+  /** The cost of a usage on a model (see Decision.cost). */
+  cost(model: string, usage: Usage): Cost | null;
   /** The end of every stream still open, called by router.close(). */
   readonly openStreams: Set<() => Promise<void>>;
   isClosed(): boolean;
@@ -78,16 +81,20 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
     if (ending !== undefined) return ending;
     phase = 'ended';
     attempt.finish();
+    const final = (): Decision => {
+      const cost = usage === undefined ? null : host.cost(reservation.model, usage);
+      return Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }), cost });
+    };
     ending = (async () => {
       await closeUpstream();
       const settling = host.learning.succeeded(prepared, reservation, workspace, attemptId, usage);
       if (settling !== undefined) await settling;
-      if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts });
+      if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts, cost: final().cost });
     })();
     // Open until settled: a close() meanwhile waits for this ending before it closes the store.
     const closed = () => {
       host.openStreams.delete(closeOnRouterClose);
-      settle(Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }) }));
+      settle(final());
     };
     ending.then(closed, closed);
     return ending;
