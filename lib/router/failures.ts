@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import { AbortError, NeedError, UpstreamError, redactSecrets } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.js';
+import type { CallObservation } from '../telemetry/observer.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
 import type { AttemptRecord, RouterEventEmitter } from './events.js';
@@ -26,12 +27,14 @@ export interface CallState {
   waitedMs: number;
   /** The refusals that came with the last reservation (candidates ahead of it without room). */
   refusals: readonly CandidateRefusal[];
+  /** Telemetry watching this call (see router.observe), told of its waits. */
+  observed: CallObservation | undefined;
 }
 
 const NO_REFUSALS: readonly CandidateRefusal[] = Object.freeze([]);
 
 export function newCallState(): CallState {
-  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
+  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS, observed: undefined };
 }
 
 export class Failures {
