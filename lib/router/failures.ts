@@ -13,6 +13,7 @@ import type { AttemptRecord, RouterEventEmitter } from './events.js';
 import type { Learning } from './learning.js';
 import type { Rejection } from './plan.js';
 import { classifyFailure, type Failure } from './policy.js';
+import { locateValidationIssue } from './sdk-validation.js';
 import type { WaitQueue } from './wait-queue.js';
 import type { Workspace } from './workspaces.js';
 
@@ -85,7 +86,10 @@ export class Failures {
       case 'throw':
         if (failure.kind === 'aborted') throw new AbortError('The request was aborted by its AbortSignal.', { cause: error });
         if (failure.kind === 'invalid-request' && !failure.reachedUpstream) {
-          throw new NeedError('request', redactSecrets(`the SDK refused the request before sending it: ${failure.message.slice(0, 500)}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+          // The zod tree says which field: name it, not the whole request (its JSON dump helps nobody).
+          const issue = locateValidationIssue(error) ?? { field: 'request', message: failure.message.slice(0, 200) };
+          const message = redactSecrets(`${issue.message.slice(0, 120)}; the SDK refused the request before sending it`, this.#secrets);
+          throw new NeedError({ field: issue.field, message, cause: sanitiseCause(error, this.#secrets) });
         }
         throw upstream;
       case 'block-window':

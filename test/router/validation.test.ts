@@ -85,3 +85,24 @@ describe('router: bad requests are NeedErrors naming the field, saying what was 
     expect(error.message).to.match(/received "100"$/);
   });
 });
+
+describe('router: a request the SDK\'s own schema refuses names the field path, not "request"', () => {
+  it('content 42, a bad role, a chunk\'s text 5, temperature "hot": the path, what was expected, no JSON dump, nothing held', async () => {
+    const { router: r, store } = router();
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ messages: [{ role: 'user', content: 42 }] }, 'messages[0].content', /expected string or array, received number/],
+      [{ messages: [{ role: 'user', content: 'x' }, { role: 'bogus', content: 'x' }] }, 'messages[1].role', /expected one of "assistant", "system", "tool", "user"/],
+      [{ messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }] }, 'messages[0].content[0].text', /expected string, received number/],
+      [{ messages: text('x'), temperature: 'hot' }, 'temperature', /expected number, received string/],
+    ];
+    for (const [request, field, message] of cases) {
+      const error = await needError(r.chat.complete({ ...request, maxTokens: 5 } as never), field);
+      expect(error.message, field).to.match(message);
+      expect(error.message, field).to.match(/the SDK refused the request before sending it/);
+      expect(error.message.length, `${field}: ${error.message}`).to.be.below(200);
+      expect(error.message, field).not.to.match(/[[{]\s*"/);
+      expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.to.include(KEY_A);
+    }
+    expect(await store.pendingReservations()).to.equal(0);
+  });
+});
