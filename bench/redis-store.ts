@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { RedisStore, prefixPattern } from '../lib/quota/redis-store.js';
+import { RedisStore, prefixPattern } from '../lib/quota/redis/index.js';
 import { RESERVE_SCRIPT } from '../lib/quota/redis/scripts/index.js';
 import type { QuotaCandidate, ReserveRequest } from '../lib/quota/types.js';
 import { WINDOW_KINDS } from '../lib/quota/types.js';

@@ -21,6 +21,20 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * A monotonic clock for durations only (its now() is `performance.now()`, not epoch ms): it never steps
+ * when the host's time is set. Its timer is unref'd: a timer that outlives the work it bounds must not keep
+ * a finished process alive (whatever really waits, a socket, keeps the process alive by itself).
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(callback, ms) {
+    const handle = setTimeout(callback, Math.max(0, ms));
+    handle.unref?.();
+    return () => clearTimeout(handle);
+  },
+};
+
 interface FakeTimer {
   readonly id: number;
   readonly at: number;

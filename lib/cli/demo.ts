@@ -133,7 +133,7 @@ export const demoCommand: CliCommand = async (args, io) => {
         },
         (error: unknown) => {
           outcomes.push({ ok: false });
-          const why = error instanceof QuotaExhaustedError ? `quota exhausted, capacity returns in ${Math.ceil(error.retryAfterMs)} ms` : RouterError.isInstance(error) ? `${error.code}: ${error.message}` : String(error);
+          const why = QuotaExhaustedError.isInstance(error) ? `quota exhausted, capacity returns in ${Math.ceil(error.retryAfterMs)} ms` : RouterError.isInstance(error) ? `${error.code}: ${error.message}` : String(error);
           io.out(`#${String(n).padStart(2)} ${job.label.padEnd(44)} ✗ ${why}\n`);
         },
       ),

@@ -18,7 +18,7 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { RouterError, StoreUnavailableError } from '../errors.js';
-import { StoreListeners, type StoreOperation } from './store-events.js';
+import { StoreEvents, type StoreOperation } from './store-events.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';
 
 /** The store operations, as named in events. */
@@ -82,13 +82,12 @@ const STORE_METHODS = ['reserve', 'settle', 'release', 'observe', 'snapshot', 'p
  * - pendingReservations: the fallback's plus the primary's (when it answers).
  * - close: both.
  */
-export class FallbackStore implements QuotaStore {
+export class FallbackStore extends StoreEvents<FallbackStoreEvent> implements QuotaStore {
   readonly #primary: QuotaStore;
   readonly #fallback: QuotaStore;
   readonly #isUnavailable: (error: unknown) => boolean;
   readonly #retryAfterMs: number;
   readonly #clock: Clock;
-  readonly #listeners = new StoreListeners<FallbackStoreEvent>();
   /** Reservations the fallback issued: settled there. */
   readonly #issued = new WeakSet<Reservation>();
   /** The outage: its first and its latest failure (clock ms); undefined while the primary answers. */
@@ -97,6 +96,7 @@ export class FallbackStore implements QuotaStore {
   #probing = false;
 
   constructor(primary: QuotaStore, fallback: QuotaStore, options: FallbackStoreOptions = {}) {
+    super();
     checkStore(primary, 'primary');
     checkStore(fallback, 'fallback');
     if (primary === fallback) throw new TypeError('createFallbackStore: primary and fallback must be two stores, received the same one twice');
@@ -113,19 +113,7 @@ export class FallbackStore implements QuotaStore {
     this.#isUnavailable = isUnavailable;
     this.#retryAfterMs = retryAfterMs;
     this.#clock = clock;
-    this.#listeners.listenAll(['fallback', 'recovered'], onEvent);
-  }
-
-  /** Listen to one kind of {@link FallbackStoreEvent}. */
-  on<T extends FallbackStoreEventType>(type: T, listener: (event: Extract<FallbackStoreEvent, { type: T }>) => void): this {
-    this.#listeners.on(type, listener);
-    return this;
-  }
-
-  /** Stop listening. */
-  off<T extends FallbackStoreEventType>(type: T, listener: (event: Extract<FallbackStoreEvent, { type: T }>) => void): this {
-    this.#listeners.off(type, listener);
-    return this;
+    this.listenAll(['fallback', 'recovered'], onEvent);
   }
 
   /** Whether the primary is unavailable (calls are answered by the fallback). */
@@ -224,14 +212,14 @@ export class FallbackStore implements QuotaStore {
     }
     this.#down = { since: now, last: now };
     const reason = error instanceof Error ? error : new StoreUnavailableError(`FallbackStore: the primary store failed ${operation}: ${String(error)}`, { cause: error });
-    this.#listeners.emit({ type: 'fallback', operation, error: reason });
+    this.emit({ type: 'fallback', operation, error: reason });
   }
 
   #answered(): void {
     const down = this.#down;
     if (down === undefined) return;
     this.#down = undefined;
-    this.#listeners.emit({ type: 'recovered', unavailableForMs: this.#clock.now() - down.since });
+    this.emit({ type: 'recovered', unavailableForMs: this.#clock.now() - down.since });
   }
 }
 

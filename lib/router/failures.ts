@@ -7,12 +7,14 @@
 import type { Clock } from '../clock.js';
 import { AbortError, NeedError, UpstreamError, redactSecrets } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.js';
+import type { CallObservation } from '../telemetry/observer.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
 import type { AttemptRecord, RouterEventEmitter } from './events.js';
 import type { Learning } from './learning.js';
 import type { Rejection } from './plan.js';
 import { classifyFailure, type Failure } from './policy.js';
+import { locateValidationIssue } from './sdk-validation.js';
 import type { WaitQueue } from './wait-queue.js';
 import type { Workspace } from './workspaces.js';
 
@@ -26,12 +28,14 @@ export interface CallState {
   waitedMs: number;
   /** The refusals that came with the last reservation (candidates ahead of it without room). */
   refusals: readonly CandidateRefusal[];
+  /** Telemetry watching this call (see router.observe), told of its waits. */
+  observed: CallObservation | undefined;
 }
 
 const NO_REFUSALS: readonly CandidateRefusal[] = Object.freeze([]);
 
 export function newCallState(): CallState {
-  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
+  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS, observed: undefined };
 }
 
 export class Failures {
@@ -85,7 +89,10 @@ export class Failures {
       case 'throw':
         if (failure.kind === 'aborted') throw new AbortError('The request was aborted by its AbortSignal.', { cause: error });
         if (failure.kind === 'invalid-request' && !failure.reachedUpstream) {
-          throw new NeedError('request', redactSecrets(`the SDK refused the request before sending it: ${failure.message.slice(0, 500)}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+          // The zod tree says which field: name it, not the whole request (its JSON dump helps nobody).
+          const issue = locateValidationIssue(error) ?? { field: 'request', message: failure.message.slice(0, 200) };
+          const message = redactSecrets(`${issue.message.slice(0, 120)}; the SDK refused the request before sending it`, this.#secrets);
+          throw new NeedError({ field: issue.field, message, cause: sanitiseCause(error, this.#secrets) });
         }
         throw upstream;
       case 'block-window':

@@ -8,6 +8,7 @@ import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, NeedError } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
+import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
@@ -116,7 +117,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || !Number.isInteger(value)) {
-    throw new ConfigError(option, `expected a whole number from ${min} to ${max}, received ${String(value)}`);
+    throw new ConfigError(option, `expected a whole number from ${min} to ${max}, received ${describeReceived(value)}`);
   }
   return value;
 }
@@ -130,14 +131,14 @@ export function checkCallOptions(options: CallOptions | undefined): void {
     throw new NeedError('options.signal', 'expected an AbortSignal');
   }
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS)) {
-    throw new NeedError('options.timeoutMs', `expected a whole number of ms from 1 to ${MAX_TIMER_MS}, received ${String(timeoutMs)}`);
+    throw new NeedError('options.timeoutMs', `expected a whole number of ms from 1 to ${MAX_TIMER_MS}, received ${describeReceived(timeoutMs)}`);
   }
 }
 
 /** A limit an override gives: null (unknown: unmetered) or a whole number >= 0. */
 function overrideLimit(field: string, value: unknown): void {
   if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) {
-    throw new ConfigError(field, `expected a whole number >= 0 or null, received ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    throw new ConfigError(field, `expected a whole number >= 0 or null, received ${describeReceived(value)}`);
   }
 }
 

@@ -12,15 +12,17 @@ import { AbortError, ConfigError, NoEligibleModelError, RouterError } from '../e
 import type { Attempt } from '../mistral/client.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
+import { costOf, expectedUsd } from '../telemetry/cost.js';
+import type { CallObserver } from '../telemetry/observer.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
-import { costOf, expectedUsd } from '../telemetry/cost.js';
 import { decision, passedOver, type Decision, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
-import { RouterEventEmitter } from './events.js';
+import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { Failures, newCallState, summariseRejections, type CallState } from './failures.js';
 import { createLease, type Lease, type LeaseHost } from './lease.js';
 import { Learning, type Usage } from './learning.js';
+import { Observers, errorType, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
 import { prepare, toSdkRequest, type PrepareContext, type Prepared, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
@@ -75,6 +77,7 @@ export class Router {
   /** Resolves close()'s wait for the calls in flight. */
   #drained: (() => void) | undefined;
   #attemptSeq = 0;
+  readonly #observers = new Observers();
 
   constructor(options: RouterOptions) {
     const resolved = resolveOptions(options);
@@ -97,7 +100,7 @@ export class Router {
     );
     learning.queue = this.#queue;
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
-    this.#streamHost = { events: this.events, learning, secrets, cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
+    this.#streamHost = { events: this.events, learning, secrets, now: () => clock.now(), cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
 
     this.chat = {
@@ -131,6 +134,14 @@ export class Router {
     if (last !== undefined && this.#clock.now() - last < interval) return;
     // A failure is already an event per workspace; the refresh never fails a call.
     this.#view.refresh(this.#listers).catch(() => {});
+  }
+
+  /**
+   * Watch every routed call from now on (telemetry: `instrumentRouter` and `createPrometheusMetrics` from
+   * `mistral-router/telemetry` register one). Returns a function that stops watching.
+   */
+  observe(observer: CallObserver): () => void {
+    return this.#observers.add(observer);
   }
 
   /** The SDK client of a workspace, for endpoints the router does not route (files, agents...). */
@@ -230,6 +241,10 @@ export class Router {
     this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
+    const callStarted = this.#clock.now();
+    // Started before the first await: an observer sees the caller's async context (its active span).
+    const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
+    state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
     this.#inFlight++;
     try {
@@ -240,21 +255,30 @@ export class Router {
         const attemptId = `${++this.#attemptSeq}`;
         if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
         const started = this.#clock.now();
+        const watched = observed?.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedCostUsd: this.#estimatedUsd(prepared, reservation.model), startedAt: started });
         // A stream's attempt (its timeout, the caller's signal) lasts until the stream ends, not its first chunk.
         const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
+        const sdkRequest = toSdkRequest(prepared.request, reservation.model);
         let result: unknown;
         try {
-          result = await send(workspace.client.sdk, toSdkRequest(prepared.request, reservation.model), attempt.options);
+          result = await (watched?.run === undefined ? send(workspace.client.sdk, sdkRequest, attempt.options) : watched.run(() => send(workspace.client.sdk, sdkRequest, attempt.options)));
         } catch (error) {
           attempt.finish();
-          await this.#failures.handle(state, reservation, workspace, attemptId, started, error);
+          try {
+            await this.#failures.handle(state, reservation, workspace, attemptId, started, error);
+          } finally {
+            watched?.end(state.attempts[state.attempts.length - 1] as AttemptRecord);
+          }
           continue;
         }
-        state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
+        const record: AttemptRecord = { workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started };
+        state.attempts.push(record);
+        watched?.end(record);
         if (streams) {
           const routing = this.#decision(prepared, reservation, state, undefined);
           if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
-          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, ...(result as Opened) }, routing);
+          const watch = observed === undefined ? undefined : { observed, startedAt: callStarted, waitedMs: state.waitedMs };
+          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, ...(result as Opened) }, routing);
         }
         attempt.finish();
         const usage = (result as { usage?: Usage }).usage;
@@ -263,11 +287,13 @@ export class Router {
         const routing = this.#decision(prepared, reservation, state, usage);
         if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
         if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
+        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(result), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
         return Object.assign(result as object, { routing });
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {
       if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts, cost: null });
+      observed?.end({ ok: false, routing: undefined, attempts: state.attempts, waitedMs: state.waitedMs, response: undefined, errorType: errorType(error), durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
       throw error;
     } finally {
       this.#callEnded();
@@ -280,9 +306,14 @@ export class Router {
     return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
   }
 
-  #emitDecision(prepared: Prepared, chosen: Reservation, state: CallState): void {
+  /** The reservation's estimate (prompt + max output) priced on `model`; null when a price is unknown. */
+  #estimatedUsd(prepared: Prepared, model: string): number | null {
     const { prompt, maxOutput } = prepared.plan.tokens;
-    const estimatedCostUsd = expectedUsd(this.#view.catalog.model(chosen.model), prepared.endpoint, prompt, maxOutput);
+    return expectedUsd(this.#view.catalog.model(model), prepared.endpoint, prompt, maxOutput);
+  }
+
+  #emitDecision(prepared: Prepared, chosen: Reservation, state: CallState): void {
+    const estimatedCostUsd = this.#estimatedUsd(prepared, chosen.model);
     this.events.emit('decision', { endpoint: prepared.endpoint, workspace: chosen.workspace, model: chosen.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, estimatedCostUsd, waitedMs: state.waitedMs });
   }
 
@@ -305,7 +336,9 @@ export class Router {
 
   async #wait(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, request: ReserveRequest, first: ReserveResult | undefined): Promise<Reservation> {
     try {
-      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first);
+      const observed = state.observed;
+      const onWait = observed === undefined ? undefined : (info: { retryAfterMs: number; queueLength: number }) => observed.waited(info);
+      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first, onWait);
       state.waitedMs += acquired.waitedMs;
       state.refusals = acquired.refusals;
       if (signal?.aborted) {

@@ -12,10 +12,12 @@ import { AbortError, RouterError, redactSecrets } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
 import type { Reservation } from '../quota/types.js';
 import type { Cost } from '../telemetry/cost.js';
+import type { CallObservation, ResponseInfo } from '../telemetry/observer.js';
 import type { Decision } from './decision.js';
 import type { RouterEventEmitter } from './events.js';
 import { sanitiseCause } from './failures.js';
 import type { Learning, Usage } from './learning.js';
+import { responseInfo } from './observe.js';
 import { classifyFailure } from './policy.js';
 import type { Prepared } from './prepare.js';
 import type { Workspace } from './workspaces.js';
@@ -37,6 +39,8 @@ export interface StreamHost {
   readonly events: RouterEventEmitter;
   readonly learning: Learning;
   readonly secrets: readonly string[];
+  /** The router's clock. */
+  now(): number;
   /** The cost of a usage on a model (see Decision.cost). */
   cost(model: string, usage: Usage): Cost | null;
   /** The end of every stream still open, called by router.close(). */
@@ -53,6 +57,8 @@ export interface StreamStart {
   readonly attemptId: string;
   readonly iterator: AsyncIterator<CompletionEvent>;
   readonly first: IteratorResult<CompletionEvent>;
+  /** Telemetry watching the call (see router.observe): told when the stream ends. */
+  readonly watch: { readonly observed: CallObservation; readonly startedAt: number; readonly waitedMs: number } | undefined;
 }
 
 export function routedStream(host: StreamHost, start: StreamStart, routing: Decision): RoutedStream {
@@ -62,8 +68,12 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
   let usage: Usage | undefined;
   // A chunk with a finish reason ends the answer: a cancel after it cuts nothing.
   let complete = false;
+  const watch = start.watch;
+  const firstChunkAt = host.now();
+  let info: ResponseInfo | undefined;
   const note = (event: CompletionEvent) => {
     if (event.data.usage !== undefined) usage = event.data.usage as Usage;
+    if (watch !== undefined) info = responseInfo(event.data, info);
     if (event.data.choices.some((choice) => choice.finishReason !== null && choice.finishReason !== undefined)) complete = true;
   };
   if (!first.done) note(first.value);
@@ -81,9 +91,12 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
     if (ending !== undefined) return ending;
     phase = 'ended';
     attempt.finish();
+    const endedAt = host.now();
+    let decided: Decision | undefined;
     const final = (): Decision => {
+      if (decided !== undefined) return decided;
       const cost = usage === undefined ? null : host.cost(reservation.model, usage);
-      return Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }), cost });
+      return (decided = Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }), cost }));
     };
     ending = (async () => {
       await closeUpstream();
@@ -94,7 +107,18 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
     // Open until settled: a close() meanwhile waits for this ending before it closes the store.
     const closed = () => {
       host.openStreams.delete(closeOnRouterClose);
-      settle(final());
+      const routed = final();
+      watch?.observed.end({
+        ok,
+        routing: routed,
+        attempts: routed.attempts,
+        waitedMs: watch.waitedMs,
+        response: info,
+        errorType: ok ? undefined : cancelled !== undefined && RouterError.isInstance(cancelled) ? cancelled.code : 'STREAM_FAILED',
+        durationMs: endedAt - watch.startedAt,
+        firstChunkMs: firstChunkAt - watch.startedAt,
+      });
+      settle(routed);
     };
     ending.then(closed, closed);
     return ending;

@@ -8,7 +8,7 @@ import { FakeClock } from '../../lib/clock.js';
 import { StoreUnavailableError } from '../../lib/errors.js';
 import { createFallbackStore, type FallbackStoreEvent } from '../../lib/quota/fallback-store.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
-import { RedisStore, type RedisStoreEvent, type RedisStoreOptions } from '../../lib/quota/redis-store.js';
+import { RedisStore, type RedisStoreEvent, type RedisStoreOptions } from '../../lib/quota/redis/index.js';
 import type { Reservation } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { freePort, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
-import { RedisStore } from '../../lib/quota/redis-store.js';
+import { RedisStore } from '../../lib/quota/redis/index.js';
 import { CANCEL_SCRIPT, RESERVE_SCRIPT } from '../../lib/quota/redis/scripts/index.js';
 import type { QuotaCandidate, Reservation, WindowSnapshot } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';

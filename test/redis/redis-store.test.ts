@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
-import { RedisStore, StoreError } from '../../lib/quota/redis-store.js';
+import { RedisStore, StoreError } from '../../lib/quota/redis/index.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
 import { createFallbackStore } from '../../lib/quota/fallback-store.js';
 import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
