@@ -7,6 +7,7 @@
 import type { JSONObject } from '@ai-sdk/provider';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Decision } from '../router/decision.js';
+import { expectedUsd } from '../telemetry/cost.js';
 
 /** One attempt of the call. */
 export type AttemptMetadata = {
@@ -43,13 +44,11 @@ export interface CallUsage {
   readonly outputTokens: number | undefined;
 }
 
-function cost(catalog: Catalog, model: string, usage: CallUsage): number | null {
-  const prices = catalog.model(model)?.prices;
-  const input = usage.inputTokens;
-  const output = usage.outputTokens ?? 0;
-  if (prices === null || prices === undefined || prices.input === null || input === undefined) return null;
-  if (output > 0 && prices.output === null) return null;
-  return (input * prices.input + output * (prices.output ?? 0)) / 1_000_000;
+/** The decision's cost, else (a stream's decision, settled later) the usage the AI SDK reports, at the catalogue's prices. */
+function cost(catalog: Catalog, decision: Decision, usage: CallUsage): number | null {
+  if (decision.cost !== null && decision.cost !== undefined) return decision.cost.usd;
+  if (usage.inputTokens === undefined) return null;
+  return expectedUsd(catalog.model(decision.model), decision.endpoint, usage.inputTokens, usage.outputTokens ?? 0);
 }
 
 /** The decision as `providerMetadata.mistralRouter`. */
@@ -62,7 +61,7 @@ export function routingMetadata(decision: Decision, catalog: Catalog, usage: Cal
     passedOver: decision.passedOver.map((p) => ({ workspace: p.workspace, model: p.model, windows: [...p.windows], retryAfterMs: Number.isFinite(p.retryAfterMs) ? p.retryAfterMs : null })),
     waitedMs: decision.waitedMs,
     tokens: { estimated: decision.tokens.estimated, used: decision.tokens.used ?? null },
-    costUsd: cost(catalog, decision.model, usage),
+    costUsd: cost(catalog, decision, usage),
   };
 }
 

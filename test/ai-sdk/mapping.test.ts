@@ -25,7 +25,7 @@ describe('ai-sdk provider: the decision as providerMetadata', () => {
       { workspace: 'team-a', model: 'mistral-large-2512', outcome: 'server-error' as const, status: 500, durationMs: 12 },
       { workspace: 'team-b', model: 'open-mistral-nemo', outcome: 'ok' as const, status: undefined, durationMs: 30 },
     ];
-    const made = decision('chat', { workspace: 'team-b', model: 'open-mistral-nemo' }, attempts, refusals as never, 250, 30, 28, plan);
+    const made = decision({ endpoint: 'chat', chosen: { workspace: 'team-b', model: 'open-mistral-nemo' }, attempts, refusals: refusals as never, waitedMs: 250, estimated: 30, used: 28, plan, cost: null });
     const metadata = routingMetadata(made, catalog, { inputTokens: 1_000_000, outputTokens: 2_000_000 });
     expect(metadata).to.deep.equal({
       endpoint: 'chat',
@@ -47,9 +47,9 @@ describe('ai-sdk provider: the decision as providerMetadata', () => {
   });
 
   it('costs null when a price or the usage is unknown; embeddings cost their input only', () => {
-    const made = (model: string) => decision('embeddings', { workspace: 'w', model }, [], [], 0, 5, undefined, plan);
+    const made = (model: string) => decision({ endpoint: 'embeddings', chosen: { workspace: 'w', model }, attempts: [], refusals: [], waitedMs: 0, estimated: 5, used: undefined, plan, cost: null });
     expect(routingMetadata(made('mistral-embed'), catalog, { inputTokens: 2_000_000, outputTokens: 0 }).costUsd).to.equal(0.2);
-    expect(routingMetadata(made('mistral-embed'), catalog, { inputTokens: 10, outputTokens: 5 }).costUsd, 'no output price').to.equal(null);
+    expect(routingMetadata(made('mistral-embed'), catalog, { inputTokens: 10, outputTokens: 5 }).costUsd, 'output is not priced for embeddings').to.equal(0.000001);
     expect(routingMetadata(made('open-mistral-nemo'), catalog, { inputTokens: undefined, outputTokens: 5 }).costUsd).to.equal(null);
     expect(routingMetadata(made('not-in-the-catalogue'), catalog, { inputTokens: 1, outputTokens: 1 }).costUsd).to.equal(null);
     expect(routingMetadata(made('mistral-embed'), catalog, { inputTokens: 1, outputTokens: 0 }).tokens).to.deep.equal({ estimated: 5, used: null });
@@ -76,11 +76,9 @@ describe("ai-sdk provider: the router's errors as the AI SDK's", () => {
     expect(error.cause).to.equal(original);
   });
 
-  it('quota past a minute or never: not retryable; never has no retry header', () => {
+  it('quota past a minute: not retryable, with its retry header', () => {
     const later = toAISDKError(new QuotaExhaustedError('later', 61_000), URL, {}) as RouterAPICallError;
     expect([later.isRetryable, later.responseHeaders?.['retry-after-ms']]).to.deep.equal([false, '61000']);
-    const never = toAISDKError(new QuotaExhaustedError('never', Infinity), URL, {}) as RouterAPICallError;
-    expect([never.isRetryable, never.responseHeaders, never.data]).to.deep.equal([false, undefined, { code: 'QUOTA_EXHAUSTED', retryAfterMs: null }]);
   });
 
   it('an upstream error keeps its status and body and is not retryable (the router fell back already); others pass as they are', () => {
