@@ -34,7 +34,14 @@ export type RouterErrorCode =
   | 'CONFIG_INVALID'
   | 'STREAM_FAILED'
   | 'ROUTER_CLOSED'
-  | 'ATTEMPTS_EXHAUSTED';
+  | 'ATTEMPTS_EXHAUSTED'
+  | 'GATEWAY_UNAUTHORIZED'
+  | 'GATEWAY_FORBIDDEN'
+  | 'GATEWAY_NOT_FOUND'
+  | 'GATEWAY_BAD_REQUEST'
+  | 'GATEWAY_BODY_TOO_LARGE'
+  | 'GATEWAY_METHOD_NOT_ALLOWED'
+  | 'GATEWAY_CLOSING';
 
 export interface RouterErrorOptions {
   readonly cause?: unknown;
@@ -69,6 +76,13 @@ export interface CatalogErrorLocation {
   readonly pointer?: string;
 }
 
+/** `file:line:column: message (at pointer)`: how every error located in a file reads. */
+function located(message: string, location: CatalogErrorLocation): string {
+  const where = `${location.file}${location.line === undefined ? '' : `:${location.line}`}${location.column === undefined ? '' : `:${location.column}`}`;
+  const field = location.pointer === undefined || location.pointer === '' ? '' : ` (at ${location.pointer})`;
+  return `${where}: ${message}${field}`;
+}
+
 /** A catalogue file that cannot be used. The whole file is refused; nothing of it is loaded. */
 export class CatalogError extends RouterError {
   readonly file: string;
@@ -77,10 +91,29 @@ export class CatalogError extends RouterError {
   readonly pointer: string | undefined;
 
   constructor(code: RouterErrorCode, message: string, location: CatalogErrorLocation, options: RouterErrorOptions = {}) {
-    const where = `${location.file}${location.line === undefined ? '' : `:${location.line}`}${location.column === undefined ? '' : `:${location.column}`}`;
-    const field = location.pointer === undefined || location.pointer === '' ? '' : ` (at ${location.pointer})`;
-    super(code, `${where}: ${message}${field}`, options);
+    super(code, located(message, location), options);
     this.name = 'CatalogError';
+    this.file = location.file;
+    this.line = location.line;
+    this.column = location.column;
+    this.pointer = location.pointer;
+  }
+}
+
+/**
+ * A gateway configuration file that cannot be served (`CONFIG_INVALID`): YAML syntax, a schema violation,
+ * an unset `${ENV}` variable, a duplicate key name, a route no model can serve. Located like a
+ * {@link CatalogError}: file, line and the JSON pointer of the field.
+ */
+export class ConfigFileError extends RouterError {
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  readonly pointer: string | undefined;
+
+  constructor(message: string, location: CatalogErrorLocation, options: RouterErrorOptions = {}) {
+    super('CONFIG_INVALID', located(message, location), options);
+    this.name = 'ConfigFileError';
     this.file = location.file;
     this.line = location.line;
     this.column = location.column;
@@ -200,6 +233,38 @@ export class AbortError extends RouterError {
   constructor(message = 'The request was aborted by its AbortSignal.', options: RouterErrorOptions = {}) {
     super('ABORTED', message, options);
     this.name = 'AbortError';
+  }
+}
+
+/** The HTTP status of each gateway refusal. */
+const GATEWAY_STATUS = {
+  GATEWAY_UNAUTHORIZED: 401,
+  GATEWAY_FORBIDDEN: 403,
+  GATEWAY_NOT_FOUND: 404,
+  GATEWAY_BAD_REQUEST: 400,
+  GATEWAY_BODY_TOO_LARGE: 413,
+  GATEWAY_METHOD_NOT_ALLOWED: 405,
+  GATEWAY_CLOSING: 503,
+} as const;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_STATUS;
+
+/**
+ * The gateway refused an HTTP request before routing it: no or an unknown key (401), a route or model the
+ * key may not use (403), an unknown route, model or path (404), a method the path does not take (405), a
+ * body that is not JSON (400) or too large (413), or any request once the gateway is shutting down (503).
+ */
+export class GatewayError extends RouterError {
+  /** The HTTP status the client gets. */
+  readonly status: number;
+  /** The request field at fault (`model`, `body`), when there is one. */
+  readonly param: string | null;
+
+  constructor(code: GatewayErrorCode, message: string, param: string | null = null, options: RouterErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'GatewayError';
+    this.status = GATEWAY_STATUS[code];
+    this.param = param;
   }
 }
 

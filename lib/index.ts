@@ -85,6 +85,8 @@ export {
   CatalogError,
   NeedError,
   ConfigError,
+  ConfigFileError,
+  GatewayError,
   NoEligibleModelError,
   QuotaExhaustedError,
   StoreUnavailableError,

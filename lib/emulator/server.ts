@@ -49,6 +49,7 @@ import {
   validationErrorBody,
   type Usage,
 } from './responses.js';
+import { writePaced } from './paced.js';
 import { ServedModels } from './served-models.js';
 import { StatsRecorder, type EmulatorStats } from './stats.js';
 import { DEFAULT_COMPLETION_TOKENS } from './token-estimate.js';
@@ -86,7 +87,7 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
 /** What to do with a request once judged. */
 type Reply =
   | { readonly kind: 'body'; readonly status: number; readonly headers: HeaderBag; readonly body: string }
-  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean }
+  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean; readonly intervalMs: number }
   | { readonly kind: 'drop' };
 
 /** Mutable configuration, replaced as a whole by `configure()`. */
@@ -240,6 +241,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.write(reply.events[0] ?? '', () => res.socket?.destroy());
       return;
     }
+    if (reply.intervalMs > 0) return writePaced(res, reply.events, reply.intervalMs, pendingTimers);
     res.end(reply.events.join(''));
   }
 
@@ -304,7 +306,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (call.stream) {
       const cutAfterFirst = s.injector.dropMidStream(model.id);
       if (cutAfterFirst) stats.faults.dropMidStream++;
-      return { reply: { kind: 'stream', headers, events: streamEvents(id, model.id, created, words, usage), cutAfterFirst }, delayMs };
+      return { reply: { kind: 'stream', headers, events: streamEvents(id, model.id, created, words, usage), cutAfterFirst, intervalMs: s.injector.chunkIntervalFor(model.id) }, delayMs };
     }
     return { reply: json(200, completionBody(id, model.id, created, words.join(''), usage), headers), delayMs };
   }
