@@ -12,7 +12,7 @@
 const routerErrorMarker = Symbol.for('mistral-router.error');
 
 /** Whether `value` carries `marker` (set by a class of this package, of any copy). */
-function hasMarker(value: unknown, marker: symbol): boolean {
+export function hasMarker(value: unknown, marker: symbol): boolean {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[marker] === true;
 }
 
@@ -50,7 +50,15 @@ export type RouterErrorCode =
   | 'CONFIG_INVALID'
   | 'STREAM_FAILED'
   | 'ROUTER_CLOSED'
-  | 'ATTEMPTS_EXHAUSTED';
+  | 'ATTEMPTS_EXHAUSTED'
+  | 'GATEWAY_UNAUTHORIZED'
+  | 'GATEWAY_FORBIDDEN'
+  | 'GATEWAY_NOT_FOUND'
+  | 'GATEWAY_BAD_REQUEST'
+  | 'GATEWAY_BODY_TOO_LARGE'
+  | 'GATEWAY_METHOD_NOT_ALLOWED'
+  | 'GATEWAY_CLOSING'
+  | 'GATEWAY_QUOTA_NEVER_FITS';
 
 export interface RouterErrorOptions {
   readonly cause?: unknown;
@@ -96,6 +104,13 @@ export interface CatalogErrorLocation {
 
 export interface CatalogErrorFields extends RouterErrorFields, CatalogErrorLocation {}
 
+/** `file:line:column: message (at pointer)`: how every error located in a file reads. */
+export function locatedMessage(message: string, location: CatalogErrorLocation): string {
+  const where = `${location.file}${location.line === undefined ? '' : `:${location.line}`}${location.column === undefined ? '' : `:${location.column}`}`;
+  const field = location.pointer === undefined || location.pointer === '' ? '' : ` (at ${location.pointer})`;
+  return `${where}: ${message}${field}`;
+}
+
 const catalogErrorMarker = Symbol.for('mistral-router.error.CatalogError');
 
 /** A catalogue file that cannot be used. The whole file is refused; nothing of it is loaded. */
@@ -110,9 +125,7 @@ export class CatalogError extends RouterError {
   constructor(code: RouterErrorCode, message: string, location: CatalogErrorLocation, options?: RouterErrorOptions);
   constructor(code: RouterErrorCode | CatalogErrorFields, message = '', location?: CatalogErrorLocation, options: RouterErrorOptions = {}) {
     const fields: CatalogErrorFields = typeof code === 'object' ? code : { ...(location as CatalogErrorLocation), code, message, cause: options.cause };
-    const where = `${fields.file}${fields.line === undefined ? '' : `:${fields.line}`}${fields.column === undefined ? '' : `:${fields.column}`}`;
-    const field = fields.pointer === undefined || fields.pointer === '' ? '' : ` (at ${fields.pointer})`;
-    super({ code: fields.code, message: `${where}: ${fields.message}${field}`, cause: fields.cause });
+    super({ code: fields.code, message: locatedMessage(fields.message, fields), cause: fields.cause });
     this.name = 'CatalogError';
     this.file = fields.file;
     this.line = fields.line;

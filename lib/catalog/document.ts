@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
-import { CatalogError, type RouterErrorCode } from '../errors.js';
+import { CatalogError, type CatalogErrorLocation, type RouterError, type RouterErrorCode, type RouterErrorOptions } from '../errors.js';
 
 // yaml and ajv are loaded on first use: the bundled catalogue normally comes from its build-time
 // snapshot (load.ts), and loading these two modules would cost more than the whole catalogue load.
@@ -15,6 +15,14 @@ let yamlModule: typeof import('yaml') | undefined;
 function yaml(): typeof import('yaml') {
   return (yamlModule ??= require('yaml') as typeof import('yaml'));
 }
+
+/**
+ * How a document's problems become errors: a CatalogError by default; the gateway's configuration file
+ * (lib/gateway/config.ts) reads YAML the same way and reports a ConfigFileError instead.
+ */
+export type LocatedErrorFactory = (code: RouterErrorCode, message: string, location: CatalogErrorLocation, options?: RouterErrorOptions) => RouterError;
+
+const catalogError: LocatedErrorFactory = (code, message, location, options) => new CatalogError(code, message, location, options);
 
 /** The source text of a catalogue file, read from disk or given in memory. */
 export interface CatalogSource {
@@ -27,7 +35,7 @@ export interface CatalogSource {
 export interface CatalogInput {
   readonly name: string;
   readonly data: unknown;
-  error(code: RouterErrorCode, message: string, pointer: string, key?: string): CatalogError;
+  error(code: RouterErrorCode, message: string, pointer: string, key?: string): RouterError;
 }
 
 /** A parsed file that can locate any JSON pointer in its source text. */
@@ -36,11 +44,13 @@ export class CatalogDocument implements CatalogInput {
   readonly data: unknown;
   readonly #document: Document.Parsed;
   readonly #lines: LineCounter;
+  readonly #fail: LocatedErrorFactory;
 
-  private constructor(name: string, document: Document.Parsed, lines: LineCounter) {
+  private constructor(name: string, document: Document.Parsed, lines: LineCounter, fail: LocatedErrorFactory) {
     this.name = name;
     this.#document = document;
     this.#lines = lines;
+    this.#fail = fail;
     this.data = document.toJS({ maxAliasCount: 100 });
   }
 
@@ -50,7 +60,7 @@ export class CatalogDocument implements CatalogInput {
    * CATALOG_SCHEMA at its line, quoting the text received: YAML reads those as Infinity, NaN or a rounded
    * float, which a schema check would report as `null` or accept as a different number.
    */
-  static parse(source: CatalogSource): CatalogDocument {
+  static parse(source: CatalogSource, fail: LocatedErrorFactory = catalogError): CatalogDocument {
     const { LineCounter, parseDocument, visit } = yaml();
     const lines = new LineCounter();
     const document = parseDocument(source.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -58,7 +68,7 @@ export class CatalogDocument implements CatalogInput {
     if (first !== undefined) {
       const pos = lines.linePos(first.pos[0]);
       const message = first.message.split('\n')[0] ?? first.message;
-      throw new CatalogError('CATALOG_SYNTAX', `YAML syntax error: ${message}`, { file: source.name, line: pos.line, column: pos.col }, { cause: first });
+      throw fail('CATALOG_SYNTAX', `YAML syntax error: ${message}`, { file: source.name, line: pos.line, column: pos.col }, { cause: first });
     }
     visit(document, {
       Scalar(_key, node) {
@@ -67,25 +77,25 @@ export class CatalogDocument implements CatalogInput {
         const text = source.text.slice(range[0], range[1]).trim();
         const pos = lines.linePos(range[0]);
         const why = Number.isFinite(node.value) ? `beyond Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}): it would be read as ${node.value}` : 'not a finite number';
-        throw new CatalogError('CATALOG_SCHEMA', `number out of range: received ${text}, ${why}`, { file: source.name, line: pos.line, column: pos.col });
+        throw fail('CATALOG_SCHEMA', `number out of range: received ${text}, ${why}`, { file: source.name, line: pos.line, column: pos.col });
       },
     });
     try {
-      return new CatalogDocument(source.name, document, lines);
+      return new CatalogDocument(source.name, document, lines, fail);
     } catch (error) {
-      throw new CatalogError('CATALOG_SYNTAX', `YAML could not be read: ${(error as Error).message}`, { file: source.name }, { cause: error });
+      throw fail('CATALOG_SYNTAX', `YAML could not be read: ${(error as Error).message}`, { file: source.name }, { cause: error });
     }
   }
 
   /** Read and parse a file from disk; an unreadable file throws CATALOG_FILE. */
-  static read(path: string): CatalogDocument {
+  static read(path: string, fail: LocatedErrorFactory = catalogError): CatalogDocument {
     let bytes: Buffer;
     try {
       bytes = readFileSync(path);
     } catch (error) {
-      throw new CatalogError('CATALOG_FILE', `cannot read the catalogue file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { file: path }, { cause: error });
+      throw fail('CATALOG_FILE', `cannot read the ${fail === catalogError ? 'catalogue' : 'configuration'} file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { file: path }, { cause: error });
     }
-    return CatalogDocument.parse({ name: path, text: decodeUtf8(bytes, path) });
+    return CatalogDocument.parse({ name: path, text: decodeUtf8(bytes, path, fail) }, fail);
   }
 
   /**
@@ -108,14 +118,18 @@ export class CatalogDocument implements CatalogInput {
     return undefined;
   }
 
-  /** A CatalogError located at a JSON pointer of this file. */
-  error(code: RouterErrorCode, message: string, pointer: string, key?: string): CatalogError {
+  /** An error (a CatalogError unless parsed with another factory) located at a JSON pointer of this file. */
+  error(code: RouterErrorCode, message: string, pointer: string, key?: string): RouterError {
     const fieldPointer = key === undefined ? pointer : `${pointer}/${escapePointer(key)}`;
-    return new CatalogError(code, message, { file: this.name, line: this.lineOf(pointer, key), pointer: fieldPointer });
+    return this.#fail(code, message, { file: this.name, line: this.lineOf(pointer, key), pointer: fieldPointer });
   }
 
-  /** Validate against a compiled schema; the first error (in document order) is thrown. */
-  validate(validator: ValidateFunction, data: unknown = this.data): void {
+  /**
+   * Validate against a compiled schema; the first error (in document order) is thrown. The value received
+   * is quoted in the message, except at the pointers in `unquoted` (values filled in from the environment,
+   * which may be secrets).
+   */
+  validate(validator: ValidateFunction, data: unknown = this.data, unquoted?: ReadonlySet<string>): void {
     if (validator(data)) return;
     const errors = validator.errors ?? [];
     // Report the most specific error: `oneOf` summaries hide the branch that explains the problem, and
@@ -124,7 +138,7 @@ export class CatalogDocument implements CatalogInput {
     const error = specific.find((e) => e.keyword !== 'type' && specific.some((t) => t.keyword === 'type' && t.instancePath === e.instancePath)) ?? specific[0] ?? errors[0];
     if (error === undefined) throw this.error('CATALOG_SCHEMA', 'does not match its schema', '');
     const key = error.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : undefined;
-    throw this.error('CATALOG_SCHEMA', describeSchemaError(error), error.instancePath, key);
+    throw this.error('CATALOG_SCHEMA', describeSchemaError(unquoted?.has(error.instancePath) === true ? { ...error, data: undefined } : error), error.instancePath, key);
   }
 }
 
@@ -132,7 +146,7 @@ export class CatalogDocument implements CatalogInput {
  * The text of a file's bytes, refusing invalid UTF-8 (CATALOG_ENCODING at the line of the first bad byte)
  * rather than reading it with replacement characters, which would change ids and names without a word.
  */
-export function decodeUtf8(bytes: Buffer, name: string): string {
+export function decodeUtf8(bytes: Buffer, name: string, fail: LocatedErrorFactory = catalogError): string {
   const text = bytes.toString('utf8');
   if (!text.includes('\uFFFD')) return text;
   // Re-encoded, the text equals the bytes up to the first invalid sequence (replaced by EF BF BD).
@@ -149,7 +163,7 @@ export function decodeUtf8(bytes: Buffer, name: string): string {
     }
   }
   const byte = (bytes[offset] ?? 0).toString(16).padStart(2, '0');
-  throw new CatalogError('CATALOG_ENCODING', `invalid UTF-8: byte 0x${byte} at offset ${offset} is not part of a valid character; save the file as UTF-8`, { file: name, line, column: offset - lineStart + 1 });
+  throw fail('CATALOG_ENCODING', `invalid UTF-8: byte 0x${byte} at offset ${offset} is not part of a valid character; save the file as UTF-8`, { file: name, line, column: offset - lineStart + 1 });
 }
 
 let ajv: AjvClass | undefined;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CatalogError } from '../errors.js';
+import { CatalogError, type RouterError } from '../errors.js';
 import { Catalog, type CatalogSourceDocument } from './catalog.js';
 import { CatalogDocument, compileSchema, decodeUtf8, type CatalogInput, type CatalogSource } from './document.js';
 import { checkCitations, checkDeprecations, type Citation } from './checks.js';
@@ -127,7 +127,7 @@ class SnapshotDocument implements CatalogInput {
     this.name = name;
     this.data = data;
   }
-  error(...args: Parameters<CatalogInput['error']>): CatalogError {
+  error(...args: Parameters<CatalogInput['error']>): RouterError {
     return CatalogDocument.read(this.name).error(...args);
   }
 }

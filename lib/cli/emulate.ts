@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadCatalog } from '../catalog/index.js';
 import { startEmulator } from '../emulator/index.js';
 import { joinNegativeValues } from './args.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError, type CliCommand, type CliIO } from './io.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError, untilSignal, type CliCommand, type CliIO } from './io.js';
 
 const USAGE = `Usage: mistral-router emulate [--tier free] [--port 8080] [--host 127.0.0.1] [--latency-ms N]
                               [--fault-rate R] [--keys k1,k2] [--seed N]
@@ -123,15 +123,4 @@ export async function runEmulate(args: readonly string[], io: CliIO, stop: Abort
 }
 
 /** The `emulate` command: runs until SIGINT or SIGTERM. */
-export const emulateCommand: CliCommand = async (args, io) => {
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await runEmulate(args, io, controller.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-};
+export const emulateCommand: CliCommand = (args, io) => untilSignal((stop) => runEmulate(args, io, stop));

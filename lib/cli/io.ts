@@ -29,3 +29,17 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/** Runs a long-lived command (a server) until SIGINT or SIGTERM aborts the signal it is given. */
+export async function untilSignal(run: (stop: AbortSignal) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

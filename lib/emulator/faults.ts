@@ -50,6 +50,11 @@ export class FaultInjector {
     return this.targets(model) ? (this.#faults.latencyMs ?? 0) : 0;
   }
 
+  /** Wall-clock ms between the events of this model's streams (0: the whole stream at once). */
+  chunkIntervalFor(model: string): number {
+    return this.targets(model) ? (this.#faults.chunkIntervalMs ?? 0) : 0;
+  }
+
   /**
    * One draw decides among drop-before, error and capacity (their rates are consecutive slices of
    * [0, 1)), so the observed shares match the configured rates without the faults shadowing each other.

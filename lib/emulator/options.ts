@@ -55,6 +55,11 @@ export interface EmulatorFaults {
    * @default 0
    */
   readonly dropMidStreamRate?: number;
+  /**
+   * Wall-clock ms between the server-sent events of a stream, as a model that writes slowly: the stream
+   * stays open for (events - 1) x this, so a test can act while it is open. @default 0 (all at once)
+   */
+  readonly chunkIntervalMs?: number;
   /** Send `Retry-After` (seconds) on 429 responses. @default true */
   readonly retryAfter?: boolean;
   /** Rate-limit header family. @default 'current' */
@@ -219,6 +224,7 @@ export function validateOptions(options: EmulatorReconfiguration & Pick<Emulator
   const faults = options.faults;
   if (faults !== undefined) {
     checkNonNegative('faults.latencyMs', faults.latencyMs);
+    checkNonNegative('faults.chunkIntervalMs', faults.chunkIntervalMs);
     checkRate('faults.errorRate', faults.errorRate);
     checkRate('faults.capacityRate', faults.capacityRate);
     checkRate('faults.dropBeforeRate', faults.dropBeforeRate);

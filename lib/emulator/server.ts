@@ -43,6 +43,7 @@ import {
   validationErrorBody,
   type Usage,
 } from './responses.js';
+import { writePaced } from './paced.js';
 import { buildState, limitsFor } from './state.js';
 import { StatsRecorder, type EmulatorStats } from './stats.js';
 import { completionTokensOf, maxTokensOf, requestCharge } from './charging.js';
@@ -80,7 +81,7 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
 /** What to do with a request once judged; `sent` runs once the reply has gone (the charge rule's second step). */
 type Reply =
   | { readonly kind: 'body'; readonly status: number; readonly headers: HeaderBag; readonly body: string; readonly sent?: () => void }
-  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean; readonly sent?: () => void }
+  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean; readonly intervalMs: number; readonly sent?: () => void }
   | { readonly kind: 'drop' };
 
 
@@ -179,6 +180,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.write(reply.events[0] ?? '', () => res.socket?.destroy());
       return;
     }
+    if (reply.intervalMs > 0) return writePaced(res, reply.events, reply.intervalMs, pendingTimers);
     res.end(reply.events.join(''));
   }
 
@@ -254,7 +256,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const cutAfterFirst = s.injector.dropMidStream(model.id);
       if (cutAfterFirst) stats.faults.dropMidStream++;
       const events = answer === undefined ? streamEvents(id, model.id, created, replyWords(model.id), usage) : answerEvents(id, model.id, created, answer, usage);
-      return { reply: { kind: 'stream', headers, events, cutAfterFirst, sent }, delayMs };
+      return { reply: { kind: 'stream', headers, events, cutAfterFirst, intervalMs: s.injector.chunkIntervalFor(model.id), sent }, delayMs };
     }
     const body = answer === undefined ? completionBody(id, model.id, created, replyWords(model.id).join(''), usage) : answerBody(id, model.id, created, answer, usage);
     return { reply: { kind: 'body', status: 200, headers, body, sent }, delayMs };

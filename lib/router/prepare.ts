@@ -57,28 +57,9 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   const { tokens, settings } = context;
   const { need, maxWaitMs, model } = request as { need?: Need; maxWaitMs?: number; model?: unknown };
   if (model !== undefined && (typeof model !== 'string' || model === '')) throw new NeedError('model', `expected a model id or alias, received ${describeReceived(model)}`);
-  const implied: Capability[] = [];
   const ratio = tokens.ratio;
-  let promptEstimate: number;
-  let contextTokens: number;
-  let maxOutput = 0;
-  if (endpoint === 'embeddings') {
-    const inputs = request.inputs as string | string[] | undefined;
-    if (typeof inputs !== 'string' && !Array.isArray(inputs)) throw new NeedError('inputs', `expected a string or a list of strings, received ${describeReceived(inputs)}`);
-    promptEstimate = tokens.estimateInputs(inputs);
-    contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => tokens.estimateText(String(input))));
-  } else {
-    maxOutput = tokenCount(request.maxTokens, 'maxTokens') ?? settings.defaultMaxTokens;
-    if (endpoint === 'fim') {
-      if (typeof request.prompt !== 'string') throw new NeedError('prompt', `expected a string, received ${describeReceived(request.prompt)}`);
-      promptEstimate = tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
-    } else {
-      if (!Array.isArray(request.messages)) throw new NeedError('messages', `expected a list of messages, received ${describeReceived(request.messages)}`);
-      promptEstimate = tokens.estimateMessages(request.messages);
-      implied.push(...impliedCapabilities(request));
-    }
-    contextTokens = promptEstimate + maxOutput;
-  }
+  const { promptEstimate, maxOutput, contextTokens } = estimateRequest(tokens, settings.defaultMaxTokens, endpoint, request);
+  const implied: readonly Capability[] = endpoint === 'chat' ? impliedCapabilities(request) : [];
   const configured = typeof model === 'string' ? context.fallbacks.get(context.view.catalog.resolve(model) ?? model) : undefined;
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
   const normalised = normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
@@ -93,6 +74,39 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
   const wait = maxWaitMs === undefined ? settings.maxWaitMs : waitBound(maxWaitMs);
   return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
+}
+
+/** What a request will cost before it is sent: the prompt estimate, the output reserved, the context it needs. */
+export interface RequestEstimate {
+  readonly promptEstimate: number;
+  readonly maxOutput: number;
+  /** Tokens the model's context window must hold (embeddings: the largest input). */
+  readonly contextTokens: number;
+}
+
+/**
+ * The token estimate of an SDK-shaped request (`maxTokens`, `inputs`...), as the router reserves it. Also
+ * used by callers that meter the same request in windows of their own (the gateway's virtual keys), so
+ * that both hold the same count. Throws NeedError naming a field the estimate cannot read.
+ */
+export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number, endpoint: Endpoint, request: Record<string, unknown>): RequestEstimate {
+  if (endpoint === 'embeddings') {
+    const inputs = request.inputs as string | string[] | undefined;
+    if (typeof inputs !== 'string' && !Array.isArray(inputs)) throw new NeedError('inputs', `expected a string or a list of strings, received ${describeReceived(inputs)}`);
+    const promptEstimate = tokens.estimateInputs(inputs);
+    const contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => tokens.estimateText(String(input))));
+    return { promptEstimate, maxOutput: 0, contextTokens };
+  }
+  const maxOutput = tokenCount(request.maxTokens, 'maxTokens') ?? defaultMaxTokens;
+  let promptEstimate: number;
+  if (endpoint === 'fim') {
+    if (typeof request.prompt !== 'string') throw new NeedError('prompt', `expected a string, received ${describeReceived(request.prompt)}`);
+    promptEstimate = tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
+  } else {
+    if (!Array.isArray(request.messages)) throw new NeedError('messages', `expected a list of messages, received ${describeReceived(request.messages)}`);
+    promptEstimate = tokens.estimateMessages(request.messages);
+  }
+  return { promptEstimate, maxOutput, contextTokens: promptEstimate + maxOutput };
 }
 
 /** A request's own `maxWaitMs`: a whole number of ms a timer can hold. */

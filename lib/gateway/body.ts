@@ -1,0 +1,61 @@
+/**
+ * A request's JSON body: read up to the configured limit (413 past it, without reading the rest), parsed
+ * once (400 naming `body` when it is not JSON).
+ */
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from './errors.js';
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('GATEWAY_BODY_TOO_LARGE', `The request body is larger than this gateway's limit of ${limit} bytes (server.bodyLimitBytes).`, 'body');
+}
+
+/**
+ * The body's bytes. Rejects with 413 as soon as the declared `content-length` or the bytes received pass
+ * `limit`; the caller then answers and closes the connection (the rest of the body is never read).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    // The client went away (or the server's request timeout destroyed the socket) before the body ended.
+    const onClose = () => {
+      cleanup();
+      reject(new GatewayError('GATEWAY_BAD_REQUEST', 'The connection closed before the request body ended.', 'body'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      req.off('error', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+    req.on('error', onClose);
+  });
+}
+
+/** The parsed body; an empty or malformed one is a 400 naming `body`. */
+export function parseJson(bytes: Buffer): unknown {
+  if (bytes.length === 0) throw new GatewayError('GATEWAY_BAD_REQUEST', 'The request body is empty: expected a JSON object.', 'body');
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (error) {
+    throw new GatewayError('GATEWAY_BAD_REQUEST', `The request body is not valid JSON: ${(error as Error).message}`, 'body');
+  }
+}

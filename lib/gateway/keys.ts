@@ -1,0 +1,108 @@
+/**
+ * Virtual keys: the gateway's own API keys, handed to its clients instead of Mistral's. A key is known by
+ * its SHA-256 only; a request's bearer token is hashed and looked up (the digest of a wrong guess says
+ * nothing about a right one, so the lookup leaks no timing that helps guess a key).
+ *
+ * A key's own limits are windows of the same quota store as the workspaces' (memory or Redis, so several
+ * gateway processes share them), under a pseudo-workspace `key:<name>` that no real workspace may be
+ * called: requests per second, tokens per minute and per calendar month, scope `workspace` (a key's
+ * tokens count whatever model serves them). A request takes one reservation there before it is routed
+ * and settles it after, at the tokens the call used (0 when it failed: the request still counts).
+ */
+import { createHash } from 'node:crypto';
+import { QuotaExhaustedError } from '../errors.js';
+import { GatewayError } from './errors.js';
+import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveResult, type WindowSpec } from '../quota/types.js';
+import type { KeyConfig, KeyLimits } from './config.js';
+
+/** The workspace name under which a key's windows live. */
+export const KEY_WORKSPACE_PREFIX = 'key:';
+
+/** A virtual key, as a request carries it once authenticated. */
+export interface VirtualKey {
+  readonly name: string;
+  /** Route names (and `auto`) it may use; undefined: all. */
+  readonly routes: ReadonlySet<string> | undefined;
+  /** Model ids it may name (aliases resolved); undefined: all. */
+  readonly models: ReadonlySet<string> | undefined;
+  readonly limits: KeyLimits;
+  /** Its windows in the store; undefined when it has no limits (nothing is reserved). */
+  readonly candidate: QuotaCandidate | undefined;
+  /** Whether a token window is among them (the request's tokens must then be estimated). */
+  readonly metersTokens: boolean;
+}
+
+/** The windows of a key's limits. */
+function keyWindows(limits: KeyLimits): WindowSpec[] {
+  const windows: WindowSpec[] = [];
+  if (limits.requestsPerSecond !== undefined) windows.push({ ...WINDOW_KINDS.requestsPerSecond, limit: limits.requestsPerSecond });
+  if (limits.tokensPerMinute !== undefined) windows.push({ ...WINDOW_KINDS.tokensPerMinute, scope: 'workspace', limit: limits.tokensPerMinute });
+  if (limits.tokensPerMonth !== undefined) windows.push({ ...WINDOW_KINDS.tokensPerMonth, scope: 'workspace', limit: limits.tokensPerMonth });
+  return windows;
+}
+
+export class VirtualKeys {
+  readonly #byHash = new Map<string, VirtualKey>();
+  readonly #store: QuotaStore;
+  readonly list: readonly VirtualKey[];
+
+  /** `resolveModel` turns a configured model name into its id (undefined: unknown, already refused by the config checks). */
+  constructor(keys: readonly KeyConfig[], store: QuotaStore, resolveModel: (name: string) => string | undefined) {
+    this.#store = store;
+    this.list = keys.map((config) => {
+      const limits = config.limits ?? {};
+      const windows = keyWindows(limits);
+      const key: VirtualKey = {
+        name: config.name,
+        routes: config.routes === undefined ? undefined : new Set(config.routes),
+        models: config.models === undefined ? undefined : new Set(config.models.map((name) => resolveModel(name) ?? name)),
+        limits,
+        candidate: windows.length === 0 ? undefined : { workspace: `${KEY_WORKSPACE_PREFIX}${config.name}`, model: '*', windows },
+        metersTokens: windows.some((w) => w.unit === 'tokens'),
+      };
+      this.#byHash.set(config.sha256, key);
+      return key;
+    });
+  }
+
+  /** The key of an `Authorization: Bearer <key>` header; a GatewayError (401) when missing or unknown. */
+  authenticate(authorization: string | undefined): VirtualKey {
+    if (authorization === undefined || authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') {
+      throw new GatewayError('GATEWAY_UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <your gateway key>".');
+    }
+    const token = authorization.slice(7).trim();
+    const key = token === '' ? undefined : this.#byHash.get(createHash('sha256').update(token).digest('hex'));
+    if (key === undefined) throw new GatewayError('GATEWAY_UNAUTHORIZED', 'Unknown API key: this gateway has no such key.');
+    return key;
+  }
+
+  /**
+   * Take one request (and `tokens`, the router's estimate) in the key's windows: the reservation, or
+   * undefined for a key without limits. A key over a limit: QuotaExhaustedError with the exact wait.
+   */
+  admit(key: VirtualKey, tokens: number): Reservation | undefined | Promise<Reservation | undefined> {
+    const candidate = key.candidate;
+    if (candidate === undefined) return undefined;
+    const request = { candidates: [candidate], tokens: key.metersTokens ? tokens : 0 };
+    if (this.#store.reserveSync !== undefined) return admitted(key, this.#store.reserveSync(request));
+    return this.#store.reserve(request).then((result) => admitted(key, result));
+  }
+
+  /** The call is over: its tokens (0 when it failed) replace the estimate; the request stays counted. */
+  settle(reservation: Reservation | undefined, tokens: number): void | Promise<void> {
+    if (reservation === undefined) return;
+    const used = reservation.tokens === 0 ? 0 : tokens;
+    if (this.#store.settleSync !== undefined) return this.#store.settleSync(reservation, used);
+    return this.#store.settle(reservation, used);
+  }
+}
+
+function admitted(key: VirtualKey, result: ReserveResult): Reservation {
+  if (result.ok) return result.reservation;
+  const refusal = result.refusals[0];
+  const windows = refusal?.windows.map((w) => `${w.kind} (${w.used} of ${w.limit} used, ${w.needed} needed)`).join(', ') ?? 'its limits';
+  if (!Number.isFinite(result.retryAfterMs)) {
+    throw new GatewayError('GATEWAY_QUOTA_NEVER_FITS', `The gateway key "${key.name}" is over its own limit: ${windows}. The request is larger than the limit itself: it will never fit as it is.`);
+  }
+  throw new QuotaExhaustedError(`The gateway key "${key.name}" is over its own limit: ${windows}.`, result.retryAfterMs);
+}

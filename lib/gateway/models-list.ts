@@ -1,0 +1,50 @@
+/**
+ * `GET /v1/models` for one virtual key: what it may call, as Mistral's model list (cards with every field
+ * the SDK's schema requires, which OpenAI's client reads as `{ id, object, created, owned_by }` too).
+ * First the routes it may use and `auto`, each a card whose capabilities are its need's; then the
+ * catalogue models it may name that an endpoint routes (chat, FIM, embeddings) and that are not retired
+ * on the gateway's day, each with its aliases.
+ */
+import { capabilityFlags, completeCard, modelCard } from '../catalog/cards.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Capability } from '../catalog/types.js';
+import type { VirtualKey } from './keys.js';
+import { AUTO, type Routes } from './routes.js';
+
+const ROUTABLE: readonly Capability[] = ['chat', 'fim', 'embedding'];
+
+function routeCard(id: string, description: string, capabilities: readonly Capability[], minContext: number | undefined, created: number) {
+  return completeCard(
+    {
+      id,
+      object: 'model',
+      owned_by: 'mistral-router',
+      name: id,
+      description,
+      max_context_length: minContext ?? 32768,
+      type: 'base',
+      capabilities: capabilityFlags({ capabilities: capabilities.includes('chat') || capabilities.includes('embedding') || capabilities.includes('fim') ? capabilities : ['chat', ...capabilities] }),
+    },
+    created,
+  );
+}
+
+/** The JSON body of `GET /v1/models` for `key`, at `now` (epoch ms). */
+export function modelsList(catalog: Catalog, routes: Routes, key: VirtualKey, now: number): string {
+  const created = Math.floor(now / 1000);
+  const data: object[] = [];
+  for (const name of routes.names) {
+    if (key.routes !== undefined && !key.routes.has(name)) continue;
+    const need = routes.route(name)?.need;
+    data.push(routeCard(name, `mistral-router route: ${JSON.stringify(need ?? {})}`, need?.capabilities ?? [], need?.minContext, created));
+  }
+  if (key.routes === undefined || key.routes.has(AUTO)) data.push(routeCard(AUTO, 'mistral-router: the need the request implies (images, audio, tools, JSON output) and its `need` field', [], undefined, created));
+  const day = catalog.lifecycleOn(now);
+  for (const model of catalog.models) {
+    if (!model.capabilities.some((capability) => ROUTABLE.includes(capability))) continue;
+    if (key.models !== undefined && !key.models.has(model.id)) continue;
+    if (day.of(model.id)?.status === 'retired') continue;
+    data.push(modelCard(model, model.id, created, model.aliases));
+  }
+  return JSON.stringify({ object: 'list', data });
+}

@@ -1,0 +1,171 @@
+/**
+ * The HTTP server (node:http: the gateway's needs are a handful of fixed paths, a body limit and SSE,
+ * which a framework would only wrap). It dispatches by path, authenticates, reads the body within its
+ * limit, and hands model calls to calls.ts; it also drains: once closing, new requests get 503 and the
+ * requests in flight are counted until the last one has answered.
+ *
+ * Slow clients are node's own timeouts: `headersTimeout` (headers not in within it: the socket is
+ * closed) and `requestTimeout` (whole request not in: 408), checked every `connectionsCheckingInterval`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Clock } from '../clock.js';
+import { NeedError } from '../errors.js';
+import { GatewayError } from './errors.js';
+import type { WireEndpoint } from '../mistral/wire.js';
+import { accessLine, accessRecord, type AccessRecord } from './access-log.js';
+import { parseJson, readBody } from './body.js';
+import { serveCall, type CallHost } from './calls.js';
+import type { ServerSettings } from './config.js';
+import { errorReply } from './http-errors.js';
+import { modelsList } from './models-list.js';
+
+/** What the server needs of its gateway beyond a call's needs. */
+export interface ServerHost extends CallHost {
+  readonly settings: ServerSettings;
+  readonly clock: Clock;
+  /** Where access-log lines and warnings go. */
+  readonly log: (line: string) => void;
+  /** Whether the store answers and the catalogue is loaded (`GET /readyz`). */
+  readonly ready: () => Promise<boolean>;
+  /** Other GET paths (the dashboard) and how each is answered. */
+  readonly pages?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+}
+
+/** The GET paths the server itself answers. */
+const GET_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/v1/models']);
+
+const CALLS: Readonly<Record<string, WireEndpoint>> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/embeddings': 'embeddings',
+  '/v1/fim/completions': 'fim',
+};
+
+function sendJson(res: ServerResponse, status: number, json: string, extra?: Record<string, string | number>): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), ...extra });
+  res.end(json);
+}
+
+export class GatewayServer {
+  readonly server: Server;
+  readonly #host: ServerHost;
+  #closing = false;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+
+  constructor(host: ServerHost) {
+    this.#host = host;
+    const { settings } = host;
+    this.server = createServer(
+      {
+        headersTimeout: settings.headersTimeoutMs,
+        requestTimeout: settings.requestTimeoutMs,
+        keepAliveTimeout: settings.keepAliveTimeoutMs,
+        // Node checks the two timeouts above on this interval (30 s by default, coarser than a short timeout).
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs) / 4))),
+      },
+      (req, res) => this.#handle(req, res),
+    );
+  }
+
+  /** Requests being served now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Stop taking requests (each new one gets 503); resolves when none is in flight. */
+  drain(): Promise<void> {
+    this.#closing = true;
+    this.server.close();
+    this.server.closeIdleConnections();
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#idle = resolve));
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    const host = this.#host;
+    const record = accessRecord(host.clock.now(), req.method ?? 'GET', path);
+    this.#inFlight++;
+    this.#serve(req, res, path, record).then(
+      () => this.#done(res, record),
+      (error: unknown) => {
+        this.#fail(res, record, error);
+        this.#done(res, record);
+      },
+    );
+  }
+
+  #done(res: ServerResponse, record: AccessRecord): void {
+    if (this.#host.settings.accessLog) this.#host.log(accessLine(record, this.#host.clock.now() - record.time));
+    if (--this.#inFlight === 0 && this.#idle !== undefined) {
+      this.#idle();
+      this.#idle = undefined;
+    }
+    if (this.#closing && !res.destroyed && res.writableFinished) res.socket?.end();
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse, path: string, record: AccessRecord): Promise<void> {
+    const host = this.#host;
+    if (this.#closing) throw new GatewayError('GATEWAY_CLOSING', 'The gateway is shutting down: send this request to another instance, or again once it is back.');
+    const endpoint = CALLS[path];
+    if (endpoint !== undefined) {
+      if (req.method !== 'POST') throw methodNotAllowed(path, 'POST');
+      const key = host.keys.authenticate(req.headers.authorization);
+      record.key = key.name;
+      const body = parseJson(await readBody(req, host.settings.bodyLimitBytes));
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new NeedError('body', `expected a JSON object, received ${Array.isArray(body) ? 'a list' : String(body)}`);
+      await serveCall(host, endpoint, key, body as Record<string, unknown>, res, record);
+      return;
+    }
+    const page = host.pages?.get(path);
+    if (page === undefined && !GET_PATHS.has(path)) {
+      throw new GatewayError('GATEWAY_NOT_FOUND', `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.`);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(path, 'GET');
+    record.status = 200;
+    if (page !== undefined) return page(req, res);
+    switch (path) {
+      case '/healthz':
+        return sendJson(res, 200, '{"status":"ok"}');
+      case '/readyz': {
+        const ready = await host.ready();
+        record.status = ready ? 200 : 503;
+        return sendJson(res, record.status, ready ? '{"status":"ready"}' : '{"status":"not ready","reason":"the quota store does not answer"}');
+      }
+      case '/v1/models': {
+        const key = host.keys.authenticate(req.headers.authorization);
+        record.key = key.name;
+        return sendJson(res, 200, modelsList(host.router.catalog, host.routes, key, host.clock.now()));
+      }
+    }
+  }
+
+  /** Answers an error (unless the client is gone or the answer already started). */
+  #fail(res: ServerResponse, record: AccessRecord, error: unknown): void {
+    const reply = errorReply(error, this.#host.secrets);
+    record.status = reply.status;
+    record.error = reply.type;
+    if (reply.status === 500) this.#host.log(JSON.stringify({ level: 'error', message: 'internal error while serving a request', path: record.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+    if (res.destroyed) return;
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply.body) };
+    if (reply.retryAfterSeconds !== undefined) headers['retry-after'] = reply.retryAfterSeconds;
+    if (error instanceof GatewayError && error.code === 'GATEWAY_METHOD_NOT_ALLOWED') headers.allow = CALLS[record.path] === undefined ? 'GET, HEAD' : 'POST';
+    // A body too large was not read to its end, and a closing gateway takes no more: no keep-alive.
+    if (reply.status === 413 || reply.status === 503) {
+      headers.connection = 'close';
+      res.shouldKeepAlive = false;
+    }
+    res.writeHead(reply.status, headers);
+    res.end(reply.body);
+  }
+}
+
+function methodNotAllowed(path: string, allowed: string): GatewayError {
+  return new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', `${path} takes ${allowed} only.`);
+}

@@ -1,0 +1,140 @@
+/**
+ * The configuration file: refused at start with the file, the line and the field (schema, `${ENV}`,
+ * duplicate keys, impossible routes, the router's own checks); `serve --check`; `serve` under SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { checkConfig } from '../../lib/gateway/build.js';
+import { ConfigFileError, loadGatewayConfig } from '../../lib/gateway/index.js';
+import { startEmulator } from '../../lib/emulator/index.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
+import { runCli } from '../helpers/cli.js';
+
+const GOOD = `server:
+  port: 0
+router:
+  serverURL: \${UPSTREAM_URL:-http://127.0.0.1:9}
+workspaces:
+  - name: team
+    apiKey: \${UPSTREAM}
+    tier: free
+routes:
+  vision-chat:
+    need: { capabilities: [vision, function_calling], minContext: 60000 }
+keys:
+  - name: alpha
+    key: \${GW_ALPHA}
+    routes: [vision-chat, auto]
+    limits: { requestsPerSecond: 5 }
+`;
+const ENV = { UPSTREAM: 'sk-upstream-in-env-0123456789', GW_ALPHA: 'sk-gw-alpha-in-env-0123456789' };
+
+const dir = mkdtempSync(join(tmpdir(), 'mr-gateway-config-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The ConfigFileError that loading (and checking against the mid-2025 catalogue) throws. */
+function refusal(text: string, env: Record<string, string> = ENV): ConfigFileError {
+  try {
+    checkConfig(loadGatewayConfig({ text, name: 'gw.yaml' }, env), catalog2025);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigFileError);
+    return error as ConfigFileError;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('gateway: configuration', () => {
+  it('a valid file loads, with defaults, `${ENV}` filled in, keys kept as their SHA-256 only', () => {
+    const { config } = loadGatewayConfig({ text: GOOD }, ENV);
+    expect(config.server).to.include({ host: '127.0.0.1', port: 0, bodyLimitBytes: 10 * 1024 * 1024 });
+    expect(config.router.serverURL).to.equal('http://127.0.0.1:9');
+    expect(config.workspaces[0]?.apiKey).to.equal(ENV.UPSTREAM);
+    expect(config.keys[0]).to.deep.include({ name: 'alpha', routes: ['vision-chat', 'auto'] });
+    expect(JSON.stringify(config.keys)).not.to.contain(ENV.GW_ALPHA);
+    expect(config.store).to.equal('memory');
+  });
+
+  const cases: { name: string; text: string; line: number; pointer: string; message: RegExp; env?: Record<string, string> }[] = [
+    { name: 'an unknown field', text: GOOD.replace('  port: 0', '  port: 0\n  prot: 4000'), line: 3, pointer: '/server/prot', message: /unknown field "prot"/ },
+    { name: 'an unknown capability', text: GOOD.replace('function_calling]', 'function_caling]'), line: 11, pointer: '/routes/vision-chat/need/capabilities/1', message: /expected one of chat, vision/ },
+    { name: 'a duplicate key name', text: `${GOOD}  - name: alpha\n    sha256: ${'a'.repeat(64)}\n`, line: 17, pointer: '/keys/1/name', message: /duplicate key name "alpha" \(also keys\[0\]\)/ },
+    { name: 'a route with an impossible need', text: GOOD.replace('minContext: 60000', 'minContext: 5000000'), line: 11, pointer: '/routes/vision-chat/need', message: /no model of the catalogue can serve this chat route: .*context too small/ },
+    { name: 'an unset environment variable', text: GOOD, env: { UPSTREAM: 'x' }, line: 14, pointer: '/keys/0/key', message: /the environment variable GW_ALPHA is not set/ },
+    { name: 'a key written in the file', text: GOOD.replace('key: ${GW_ALPHA}', 'key: sk-literal-key'), line: 14, pointer: '/keys/0/key', message: /expected a \$\{ENV_VAR\} reference/ },
+    { name: 'a route named like a model', text: GOOD.replace('  vision-chat:', '  mistral-small-latest:').replace('[vision-chat, auto]', '[auto]'), line: 10, pointer: '/routes/mistral-small-latest', message: /has the name of a model/ },
+    { name: 'a key allowed an unknown route', text: GOOD.replace('[vision-chat, auto]', '[vision-chat, vision]'), line: 15, pointer: '/keys/0/routes/1', message: /unknown route "vision"/ },
+    { name: 'an unknown tier (the router\'s own check)', text: GOOD.replace('tier: free', 'tier: platinum'), line: 8, pointer: '/workspaces/0/tier', message: /unknown tier "platinum"/ },
+    { name: 'a key with both sha256 and key', text: GOOD.replace('    key: ${GW_ALPHA}', `    key: \${GW_ALPHA}\n    sha256: ${'b'.repeat(64)}`), line: 13, pointer: '/keys/0', message: /exactly one of sha256/ },
+  ];
+  for (const c of cases) {
+    it(`refuses ${c.name} at its line and field`, () => {
+      const error = refusal(c.text, c.env);
+      expect(error.message).to.match(c.message);
+      expect({ file: error.file, line: error.line, pointer: error.pointer }).to.deep.equal({ file: 'gw.yaml', line: c.line, pointer: c.pointer });
+      expect(error.code).to.equal('CONFIG_INVALID');
+    });
+  }
+
+  it('never quotes a value that came from the environment in an error', () => {
+    const error = refusal(GOOD.replace('${UPSTREAM_URL:-http://127.0.0.1:9}', '${UPSTREAM}'));
+    expect(error.pointer).to.equal('/router/serverURL');
+    expect(error.message).not.to.contain(ENV.UPSTREAM);
+  });
+
+  it('`serve --check` prints what it would serve, without a key; a bad file exits 1 naming file:line', async () => {
+    Object.assign(process.env, ENV);
+    const good = await runCli('serve', '--config', file('good.yaml', GOOD), '--check');
+    expect(good.code).to.equal(0);
+    expect(good.out).to.match(/^listen: http:\/\/127\.0\.0\.1:0$/m);
+    expect(good.out).to.match(/^  vision-chat \(chat\): mistral-small-2506, /m);
+    expect(good.out).to.match(/^  alpha: routes vision-chat, auto; models all; limits requestsPerSecond 5$/m);
+    expect(good.out).not.to.contain(ENV.UPSTREAM);
+    const bad = await runCli('serve', '--config', file('bad.yaml', GOOD.replace('tier: free', 'tier: platinum')), '--check').finally(() => {
+      for (const name of Object.keys(ENV)) delete process.env[name];
+    });
+    expect(bad.code).to.equal(1);
+    expect(bad.err).to.match(/bad\.yaml:8: unknown tier "platinum"; known: .* \(at \/workspaces\/0\/tier\) \[CONFIG_INVALID\]/);
+    expect((await runCli('serve')).code).to.equal(2);
+  });
+
+  it('`mistral-router serve` answers, then drains and exits 0 on SIGTERM', async () => {
+    // The served process plans on the bundled catalogue and the real clock: the emulator serves today's lineup too.
+    const emulator = await startEmulator({ apiKeys: [ENV.UPSTREAM] });
+    try {
+      const main = fileURLToPath(new URL('../../lib/cli/main.js', import.meta.url));
+      const config = file('serve.yaml', GOOD);
+      const child = spawn(process.execPath, [main, 'serve', '--config', config, '--port', '0'], { env: { ...process.env, ...ENV, UPSTREAM_URL: emulator.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(out);
+          if (match !== null) resolve(match[1] as string);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+      const reply = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ENV.GW_ALPHA}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'vision-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+      });
+      expect(reply.status).to.equal(200);
+      expect(reply.headers.get('x-mistral-router-model')).to.match(/^\S+$/);
+      expect(emulator.stats().invalidModel).to.deep.equal({});
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      expect(out).to.contain('draining...\nstopped\n');
+    } finally {
+      await emulator.stop();
+    }
+  });
+});
