@@ -7,15 +7,16 @@
 export { createRouter, Router } from './router/router.js';
 export { type RouterOptions, type WorkspaceConfig, type WorkspaceOverrides, type CallOptions } from './router/options.js';
 export { type RoutingFields, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest } from './router/prepare.js';
-export { type Plan, type PlanCandidate, type Decision, type Routed } from './router/decision.js';
+export { type Plan, type PlanCandidate, type Decision, type PassedOver, type Replaced, type Routed } from './router/decision.js';
+export { type Rejection, type Replacement, type LifecycleWarning } from './router/plan.js';
+export { type RefreshReport } from './router/catalog-view.js';
 export { type Cost } from './telemetry/cost.js';
 export { type CallObserver } from './telemetry/observer.js';
 export { type Lease } from './router/lease.js';
 export { type RoutedStream } from './router/stream.js';
-export { rankModels, fitContext, excessScore, DEFAULT_UNKNOWN_CONTEXT_TOKENS, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
-export { classifyFailure, type Failure, type FailureAction, type FailureKind } from './router/policy.js';
-export { RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
-export { normaliseNeed, impliedCapabilities, STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';
+export { type FailureKind } from './router/policy.js';
+export { type RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
+export { STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';
 export { TokenEstimator, type TokenEstimatorOptions } from './tokens.js';
 export {
   loadCatalog,
@@ -70,7 +71,6 @@ export {
   type FallbackStoreEventType,
   type FallbackStoreOperation,
 } from './quota/fallback-store.js';
-export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
 export {
   WINDOW_KINDS,
   PERIOD_LAYOUT,
@@ -97,6 +97,7 @@ export {
   ConfigError,
   NoEligibleModelError,
   QuotaExhaustedError,
+  ModelCoolingDownError,
   StoreUnavailableError,
   StoreError,
   UpstreamError,
