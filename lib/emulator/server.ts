@@ -264,7 +264,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const family = s.faults.headerFamily ?? 'current';
     const completionTokens = endpoint === 'embeddings' ? 0 : (call.maxTokens ?? DEFAULT_COMPLETION_TOKENS);
     const cost = call.promptTokens + completionTokens;
-    const headersOf = (reading: MeterReading, extra: HeaderBag = {}): HeaderBag => addRateLimitHeaders(extra, family, reading, cost);
+    // Mistral announces a model's retirement on its responses (served until that day).
+    const retires = model.deprecation?.retired;
+    const headersOf = (reading: MeterReading, extra: HeaderBag = {}): HeaderBag => {
+      if (retires) extra['x-model-deprecation-timestamp'] = new Date(retires).toISOString();
+      return addRateLimitHeaders(extra, family, reading, cost);
+    };
 
     const invalid = capabilityError(call, model);
     if (invalid !== undefined) return { reply: json(400, invalid, headersOf(meter.peek(key, model.id, limits))), delayMs };
