@@ -35,6 +35,8 @@ describe('ai-sdk provider: generateText and streamText through the router', () =
       waitedMs: 0,
       tokens: { estimated: metadata.tokens.estimated, used: 30 },
       costUsd: null,
+      replaced: null,
+      warnings: [],
     });
     expect(metadata.tokens.estimated, 'prompt estimate + maxOutputTokens').to.be.greaterThan(20);
     expect(s.events.map((e) => e.name)).to.deep.equal(['decision', 'done']);
