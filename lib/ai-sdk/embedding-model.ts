@@ -32,7 +32,7 @@ export class RoutedEmbeddingModel extends RoutedModel<EmbeddingModelV3> implemen
     const call = this.openCall(options.providerOptions);
     try {
       const result = await this.inner.doEmbed({ ...options, headers: { ...options.headers, [CALL_HEADER]: call.id } });
-      const routing = routingMetadata(call.decision as Decision, this.host.catalog, { inputTokens: result.usage?.tokens, outputTokens: 0 });
+      const routing = routingMetadata(call.decision as Decision);
       return { ...result, providerMetadata: withRouting(result.providerMetadata, routing) };
     } catch (error) {
       throw this.failure(call, error);

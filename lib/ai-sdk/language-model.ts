@@ -7,16 +7,12 @@
  * (on the result, and on a stream's `finish` part with the final usage) and its errors in the AI SDK's
  * form. `response.modelId` is the model that answered: `@ai-sdk/mistral` reads it from the response.
  */
-import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult, LanguageModelV3StreamPart, LanguageModelV3StreamResult, LanguageModelV3Usage } from '@ai-sdk/provider';
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult, LanguageModelV3StreamPart, LanguageModelV3StreamResult } from '@ai-sdk/provider';
 import type { Decision } from '../router/decision.js';
 import { CALL_HEADER, withAudioPlaceholders, type Call } from './calls.js';
 import { routingMetadata, withRouting } from './metadata.js';
 import type { CallRoute } from './route.js';
 import { RoutedModel, type RoutedModelHost } from './routed-model.js';
-
-function usageOf(usage: LanguageModelV3Usage): { inputTokens: number | undefined; outputTokens: number | undefined } {
-  return { inputTokens: usage.inputTokens.total, outputTokens: usage.outputTokens.total };
-}
 
 export class RoutedLanguageModel extends RoutedModel<LanguageModelV3> implements LanguageModelV3 {
   readonly specificationVersion = 'v3';
@@ -40,7 +36,7 @@ export class RoutedLanguageModel extends RoutedModel<LanguageModelV3> implements
     const { call, options } = this.#open(callOptions);
     try {
       const result = await this.inner.doGenerate(options);
-      const routing = routingMetadata(call.decision as Decision, this.host.catalog, usageOf(result.usage));
+      const routing = routingMetadata(call.decision as Decision);
       return { ...result, providerMetadata: withRouting(result.providerMetadata, routing) };
     } catch (error) {
       throw this.failure(call, error);
@@ -59,14 +55,13 @@ export class RoutedLanguageModel extends RoutedModel<LanguageModelV3> implements
     } finally {
       this.host.calls.close(call);
     }
-    const catalog = this.host.catalog;
     const stream = result.stream.pipeThrough(
       new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
         async transform(part, controller) {
           if (part.type !== 'finish') return controller.enqueue(part);
           // The finish part comes after the event stream ended, so the routed stream has settled (or is about to).
           const decision = (await call.settled) ?? (call.decision as Decision);
-          const providerMetadata = withRouting(part.providerMetadata, routingMetadata(decision, catalog, usageOf(part.usage)));
+          const providerMetadata = withRouting(part.providerMetadata, routingMetadata(decision));
           if (call.streamFailure === undefined) return controller.enqueue({ ...part, providerMetadata });
           controller.enqueue({ type: 'error', error: call.streamFailure });
           controller.enqueue({ ...part, finishReason: { unified: 'error', raw: part.finishReason.raw }, providerMetadata });

@@ -1,19 +1,17 @@
 /**
  * `providerMetadata.mistralRouter`: the router's decision as JSON (the AI SDK requires JSON values there,
- * so an unknown count is `null` and an infinite wait `null`), with the cost of the call when the
- * catalogue has the model's prices. The plan is left out (it lists every model of the catalogue); ask
- * `provider.router.plan(...)` for it. Workspace names only, never keys (the decision has none).
+ * so an unknown count is `null` and an infinite wait `null`), with the call's cost as the router computed
+ * it (catalogue prices, `null` when a price is unknown). The plan is left out (it lists every model of the
+ * catalogue); ask `provider.router.plan(...)` for it. Workspace names only, never keys (the decision has none).
  */
 import type { JSONObject } from '@ai-sdk/provider';
-import type { Catalog } from '../catalog/catalog.js';
 import type { Decision } from '../router/decision.js';
-import { expectedUsd } from '../telemetry/cost.js';
 
 /** One attempt of the call. */
 export type AttemptMetadata = {
   readonly workspace: string;
   readonly model: string;
-  /** `ok`, or why it failed (`rate-limited`, `server-error`, `capacity`...). */
+  /** `ok`, or why it failed (`server-error`, `capacity`, `quota`...). */
   readonly outcome: string;
   readonly status: number | null;
   readonly durationMs: number;
@@ -34,25 +32,16 @@ export type MistralRouterMetadata = {
   readonly waitedMs: number;
   /** Tokens reserved (estimate) and used (the response's total; null when it reported none). */
   readonly tokens: { readonly estimated: number; readonly used: number | null };
-  /** USD at the catalogue's prices for the usage reported; null when a price or a count is unknown. */
+  /** USD at the catalogue's prices for the usage reported; null when a price or the usage is unknown. */
   readonly costUsd: number | null;
+  /** The route named a retired model: the one that answered instead. */
+  readonly replaced: { readonly requested: string; readonly by: string } | null;
+  /** The answering model is deprecated: when it retires and what replaces it. */
+  readonly warnings: readonly { readonly model: string; readonly retired: string | null; readonly replacement: string | null; readonly message: string }[];
 };
 
-/** Token counts of the call as the AI SDK reports them. */
-export interface CallUsage {
-  readonly inputTokens: number | undefined;
-  readonly outputTokens: number | undefined;
-}
-
-/** The decision's cost, else (a stream's decision, settled later) the usage the AI SDK reports, at the catalogue's prices. */
-function cost(catalog: Catalog, decision: Decision, usage: CallUsage): number | null {
-  if (decision.cost !== null && decision.cost !== undefined) return decision.cost.usd;
-  if (usage.inputTokens === undefined) return null;
-  return expectedUsd(catalog.model(decision.model), decision.endpoint, usage.inputTokens, usage.outputTokens ?? 0);
-}
-
 /** The decision as `providerMetadata.mistralRouter`. */
-export function routingMetadata(decision: Decision, catalog: Catalog, usage: CallUsage): MistralRouterMetadata {
+export function routingMetadata(decision: Decision): MistralRouterMetadata {
   return {
     endpoint: decision.endpoint,
     model: decision.model,
@@ -61,7 +50,9 @@ export function routingMetadata(decision: Decision, catalog: Catalog, usage: Cal
     passedOver: decision.passedOver.map((p) => ({ workspace: p.workspace, model: p.model, windows: [...p.windows], retryAfterMs: Number.isFinite(p.retryAfterMs) ? p.retryAfterMs : null })),
     waitedMs: decision.waitedMs,
     tokens: { estimated: decision.tokens.estimated, used: decision.tokens.used ?? null },
-    costUsd: cost(catalog, decision, usage),
+    costUsd: decision.cost?.usd ?? null,
+    replaced: decision.replaced === undefined ? null : { requested: decision.replaced.requested, by: decision.replaced.by },
+    warnings: decision.warnings.map((w) => ({ model: w.model, retired: w.retired, replacement: w.replacement, message: w.message })),
   };
 }
 

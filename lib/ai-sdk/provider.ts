@@ -63,7 +63,7 @@ function routerOf(options: MistralRouterProviderOptions): Router {
 export function createMistralRouterProvider(options: MistralRouterProviderOptions): MistralRouterProvider {
   const router = routerOf(options);
   const calls = new Calls();
-  const host = { calls, catalog: router.catalog };
+  const host = { calls };
   const mistral = createMistral({ baseURL: ADAPTER_BASE_URL, apiKey: ADAPTER_API_KEY, fetch: routerFetch(router, calls) });
   const languageModel = (route: ModelRoute, settings?: RouteSettings): LanguageModelV3 => {
     const resolved = resolveRoute(route, settings, 'chat');

@@ -1,9 +1,8 @@
 /**
  * What the routed chat and embedding models share: the `@ai-sdk/mistral` model they wrap, their route,
- * the provider's calls and catalogue, and the way a call opens and fails.
+ * the provider's calls, and the way a call opens and fails.
  */
 import type { SharedV3ProviderOptions } from '@ai-sdk/provider';
-import type { Catalog } from '../catalog/catalog.js';
 import type { Endpoint } from '../need.js';
 import type { Call, Calls } from './calls.js';
 import { toAISDKError } from './errors.js';
@@ -12,7 +11,6 @@ import { callRoute, routeModelId, type CallRoute } from './route.js';
 /** What a routed model needs of its provider. */
 export interface RoutedModelHost {
   readonly calls: Calls;
-  readonly catalog: Catalog;
 }
 
 export abstract class RoutedModel<Inner> {

@@ -4,7 +4,7 @@
  * providerMetadata. Errors and fallbacks: failures.test.ts.
  */
 import { expect } from 'chai';
-import { embed, embedMany, generateObject, generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
+import { createProviderRegistry, embed, embedMany, generateObject, generateText, jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import { closeAll, expectNothingReserved, PNG_1X1, routing, setup } from './support.js';
 
 const weather = tool({
@@ -35,6 +35,8 @@ describe('ai-sdk provider: generateText and streamText through the router', () =
       waitedMs: 0,
       tokens: { estimated: metadata.tokens.estimated, used: 30 },
       costUsd: null,
+      replaced: null,
+      warnings: [],
     });
     expect(metadata.tokens.estimated, 'prompt estimate + maxOutputTokens').to.be.greaterThan(20);
     expect(s.events.map((e) => e.name)).to.deep.equal(['decision', 'done']);
@@ -144,6 +146,15 @@ describe('ai-sdk provider: generateText and streamText through the router', () =
     const result = await s.run(generateText({ model: s.provider({ need: { capabilities: ['reasoning'] } }), prompt: 'why?', maxOutputTokens: 10, providerOptions: { mistral: { reasoningEffort: 'high' } } }));
     expect(result.reasoningText).to.equal('Thinking about the request (magistral-small-2507).');
     expect(result.text).to.contain('magistral-small-2507');
+  });
+
+  it('is a ProviderV3: a provider registry resolves its ids (a route string after the prefix)', async () => {
+    const s = await setup();
+    const registry = createProviderRegistry({ router: s.provider });
+    const result = await s.run(generateText({ model: registry.languageModel('router:mistral-small-latest'), prompt: 'hi', maxOutputTokens: 5 }));
+    expect(result.response.modelId).to.equal('mistral-small-2506');
+    expect(registry.embeddingModel('router:auto').provider).to.equal('mistral-router.embedding');
+    expect(() => registry.imageModel('router:anything')).to.throw(/No such imageModel/);
   });
 
   it('call settings Mistral lacks come back as the AI SDK warnings; a call may change the need in providerOptions.mistralRouter', async () => {
