@@ -26,6 +26,7 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisStore, prefixPattern } from '../lib/quota/redis/index.js';
 import { RESERVE_SCRIPT } from '../lib/quota/redis/scripts/index.js';
+import { encodeReserveArgs, resolveCandidate } from '../lib/quota/redis/protocol.js';
 import type { QuotaCandidate, ReserveRequest } from '../lib/quota/types.js';
 import { WINDOW_KINDS } from '../lib/quota/types.js';
 import { report, summarise } from './stats.js';
@@ -165,9 +166,13 @@ const results = new Map<string, ReturnType<typeof summarise>>();
  */
 async function scriptFloor(): Promise<void> {
   const client = new Redis(redisUrl);
-  const tag = `{${PREFIX}floor}`;
-  const keys = [`${tag}:pending`, `${tag}:windows`, `${tag}:w:requests-per-second`, `${tag}:m:small:tokens-per-minute`, `${tag}:m:small:tokens-per-month`];
-  const definition = `1|3|${keys.slice(2).map((key) => ` ${key.slice(tag.length)}`).join('')}|1|sr|1000000000|2|mt|1000000000000|3|Mt|1000000000000`;
+  const floor = resolveCandidate(PREFIX, { ...candidate('small', 1_000_000_000_000), workspace: 'floor' }, 0);
+  // The arguments as the store encodes them: one decision of 500 tokens on one candidate, no grant.
+  const reserveArgs = (i: number) => {
+    const { keys, args } = encodeReserveArgs([{ id: `floor.${i}`, tokens: 500, requests: 1, want: 0, candidates: [floor] }], '', 600_000);
+    return [keys.length, ...keys, ...args];
+  };
+  const keys = [floor.keys.pending, floor.keys.windows, ...floor.windowKeys];
   const bare = `
 local t = redis.call('TIME')
 local a = redis.call('HMGET', KEYS[3], 't', 'o', 'c', 'l', 'b', '1')
@@ -189,7 +194,7 @@ if ttl == -1 then
 end
 return {consumed, ttl}`;
   const runs: Array<[string, string, (i: number) => Array<string | number>]> = [
-    ['RedisStore reserve script (1 candidate, 3 windows)', RESERVE_SCRIPT, (i) => [5, ...keys, '', 600_000, 1, 1, 1, definition, `floor.${i}`, 500, 1, 0, 0]],
+    ['RedisStore reserve script (1 candidate, 3 windows)', RESERVE_SCRIPT, reserveArgs],
     ['bare commands of one decision (no logic)', bare, (i) => [5, ...keys, `floor.${i}`]],
     ["rate-limiter-flexible's consume script", rlf, () => [1, `${PREFIX}rlf-floor`, 1, 60]],
   ];

@@ -87,40 +87,67 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The ports private servers of the tests use (the shared Redis is 6379: never stalled, stopped or flushed). */
+export const PRIVATE_PORTS = { from: 6390, to: 6399 } as const;
+
 /**
  * Start `redis-server` on `port` (no persistence: a restart comes back empty, like a lost node) and wait
- * until it answers PING. `extraArgs` adds server options (e.g. cluster mode).
+ * until it answers PING, making sure the server answering is the one started here (its INFO process_id),
+ * not another one on the same port. `extraArgs` adds server options (e.g. cluster mode). Bounded: 100
+ * attempts 50 ms apart, or the server's exit.
  */
 export async function spawnRedis(port: number, extraArgs: readonly string[] = []): Promise<SpawnedRedis> {
   const { spawn } = await import('node:child_process');
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 200, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === 'PONG') break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`redis-server on port ${port} did not answer within 5 s (is redis-server installed?)`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      probe.disconnect();
-    }
-  }
-  return {
+  let gone = false;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => ((gone = true), resolve())));
+  const spawned: SpawnedRedis = {
     port,
-    url,
+    url: `redis://127.0.0.1:${port}`,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
   };
+  for (let attempt = 0; attempt < 100 && !gone; attempt++) {
+    const probe = new Redis(spawned.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 200, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      const pid = /process_id:(\d+)/.exec(await probe.info('server'))?.[1];
+      if (Number(pid) === child.pid) return spawned;
+      if (pid !== undefined) break; // another server holds the port
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+  await spawned.kill();
+  throw new Error(`redis-server on port ${port} did not start (port taken, or is redis-server installed?)`);
+}
+
+/**
+ * A redis-server of this test alone, on the first port of PRIVATE_PORTS nothing listens on (and that it
+ * could bind: another test may take a port between the check and the start).
+ */
+export async function spawnPrivateRedis(extraArgs: readonly string[] = []): Promise<SpawnedRedis> {
+  const { createServer } = await import('node:net');
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let port: number = PRIVATE_PORTS.from; port <= PRIVATE_PORTS.to; port++) {
+    if (!(await free(port))) continue;
+    try {
+      return await spawnRedis(port, extraArgs);
+    } catch {
+      // taken meanwhile: the next one
+    }
+  }
+  throw new Error(`no free port in ${PRIVATE_PORTS.from}-${PRIVATE_PORTS.to} for a private redis-server`);
 }
 
 /**

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
 import { RedisStore } from '../../lib/quota/redis/index.js';
 import { CANCEL_SCRIPT, RESERVE_SCRIPT } from '../../lib/quota/redis/scripts/index.js';
+import { encodeCancelArgs, encodeReserveArgs, resolveCandidate } from '../../lib/quota/redis/protocol.js';
 import type { QuotaCandidate, Reservation, WindowSnapshot } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { countingConnection, flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
@@ -172,17 +173,20 @@ describe('RedisStore grants', function () {
   it('a cancelled decision (its reserve never answered) takes its grant with it', async function () {
     const client = new Redis(redisUrl);
     connections.push(client);
-    const tag = `{${prefix}acme}`;
-    const keys = [`${tag}:pending`, `${tag}:windows`, `${tag}:m:small:tokens-per-minute`];
-    const definition = `1|1| :m:small:tokens-per-minute|1|mt|1000000`;
-    // One decision of 100 tokens asking for a grant of 8 more, as RedisStore sends it.
-    const reply = (await client.eval(RESERVE_SCRIPT, keys.length, ...keys, START, 600_000, 1, 1, 1, definition, 'x.1', 100, 1, 8, 0)) as unknown[];
+    const candidate = resolveCandidate(prefix, candidateOf('acme', 'small', windowOf('tokensPerMinute', 1_000_000)), 0);
+    // One decision of 100 tokens asking for a grant of 8 more, encoded as RedisStore encodes it.
+    const decision = { id: 'x.1', tokens: 100, requests: 1, want: 8, candidates: [candidate] };
+    const reserve = encodeReserveArgs([decision], START, 600_000);
+    const reply = (await client.eval(RESERVE_SCRIPT, reserve.keys.length, ...reserve.keys, ...reserve.args)) as unknown[];
     expect(reply[1]).to.deep.equal([2, 8, START + 250]); // its bucket ends in 1 s; a grant lives 250 ms at most
-    expect(await client.zcard(keys[0] as string)).to.equal(2);
-    const cancelled = await client.eval(CANCEL_SCRIPT, 2, keys[0] as string, keys[2] as string, START + 5, 600_000, 100, 1, 8, 1, 'x.1 100 1 :m:small:tokens-per-minute', 1, 'mt');
+    expect(await client.zcard(candidate.keys.pending)).to.equal(2);
+    expect(await client.hexists(candidate.keys.grants, 'x.1+')).to.equal(1);
+    const cancel = encodeCancelArgs(START + 5, 600_000, decision, [candidate]);
+    const cancelled = await client.eval(CANCEL_SCRIPT, cancel.keys.length, ...cancel.keys, ...cancel.args);
     expect(cancelled).to.equal(1);
-    expect(await client.zcard(keys[0] as string)).to.equal(0);
-    expect(await client.hget(keys[2] as string, 't')).to.equal('0');
+    expect(await client.zcard(candidate.keys.pending)).to.equal(0);
+    expect(await client.hexists(candidate.keys.grants, 'x.1+')).to.equal(0);
+    expect(await client.hget(candidate.windowKeys[0] as string, 't')).to.equal('0');
   });
 
   it("another process's grant holds what it charged until it ends, then that room is free", async function () {

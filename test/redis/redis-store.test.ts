@@ -10,10 +10,11 @@ import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
 import { RedisStore, StoreError } from '../../lib/quota/redis/index.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
+import { EXPIRY_MARGIN } from '../../lib/quota/redis/keys.js';
 import { createFallbackStore } from '../../lib/quota/fallback-store.js';
 import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
-import { countingConnection, flushPrefix, freePort, redisUrl, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
+import { countingConnection, flushPrefix, redisUrl, requireRedis, spawnPrivateRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
 
 describe('RedisStore (Redis-specific)', function () {
   let client: Redis;
@@ -44,10 +45,14 @@ describe('RedisStore (Redis-specific)', function () {
   });
 
   const keysOf = async () => (await client.keys(`{${prefix}*`)).sort();
-  /** Scripts Redis ran so far: EVALSHA, or EVAL when a script was not loaded yet (ioredis falls back on NOSCRIPT). */
-  const scriptsRun = async () => {
-    const stats = await client.info('commandstats');
-    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  /**
+   * A store on a connection that counts the scripts it sends (counted on the client: other tests on the same
+   * Redis do not change the figure).
+   */
+  const counted = (options: ConstructorParameters<typeof RedisStore>[0] = {}) => {
+    const counting = countingConnection();
+    connections.push(counting.redis);
+    return { store: open({ redis: counting.redis, ...options }), scripts: counting.scripts };
   };
 
   it('puts every key of a workspace under one hash tag, and every key expires', async function () {
@@ -109,10 +114,7 @@ describe('RedisStore (Redis-specific)', function () {
   });
 
   it('sends the decisions of one tick in batches (8 at once when Redis is idle, the rest at the end of the tick), decided in call order', async function () {
-    const counting = countingConnection();
-    connections.push(counting.redis);
-    const store = open({ redis: counting.redis });
-    const scriptsRun = async () => counting.scripts();
+    const { store, scripts: scriptsRun } = counted();
     const small = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
     const medium = candidateOf('acme', 'medium', windowOf('tokensPerMinute', 1_000));
     await store.release(admitted(await store.reserve({ candidates: [small], tokens: 1 })));
@@ -137,7 +139,7 @@ describe('RedisStore (Redis-specific)', function () {
 
   it('sends the settles and releases of one tick in one script, applied in call order, once each', async function () {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
-    const store = open({ clock });
+    const { store, scripts: scriptsRun } = counted({ clock });
     const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', 1_000));
     const first = admitted(await store.reserve({ candidates: [small], tokens: 100 }));
     clock.advance(1_500); // the next two land in another one-second bucket of the minute window
@@ -166,7 +168,7 @@ describe('RedisStore (Redis-specific)', function () {
 
   it('sends the observations of one tick in one script, applied in call order, with the memory store\'s results', async function () {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 100));
-    const redisStore = open({ clock });
+    const { store: redisStore, scripts: scriptsRun } = counted({ clock });
     const memoryStore = new MemoryStore({ clock });
     const small = candidateOf('acme', 'small', windowOf('requestsPerSecond', 100), windowOf('tokensPerMinute', null));
     const observations: UpstreamObservation[] = [
@@ -328,23 +330,28 @@ describe('RedisStore (Redis-specific)', function () {
     expect(window).to.include({ used: 300, held: 0 });
   });
 
-  it('keeps the pending key alive under continuous traffic: no settle is lost (real time, short reservation TTL)', async function () {
-    // The pending key's expiry is looked at only when a bucket of at most 1 s opens (or on every decision
-    // through no such window): for longer than the key's own lifetime (2 x TTL + the 2 s margin) of steady
-    // traffic, every settle must still find its reservation. Each candidate runs that long in turn.
-    const store = open({ reservationTtlMs: 120 });
+  it('keeps the pending key alive under continuous traffic: each reserve renews it once it is due, no settle is lost', async function () {
+    // The pending key lives 2 x TTL + margin in Redis's real time and is renewed by a reserve that finds
+    // less than TTL + margin left. Instead of waiting that long, the test shortens the key's life to just
+    // under that mark before each reserve (as if the time had passed), through a candidate with a short
+    // window and one through a month window only. Window time is a FakeClock: nothing here waits.
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12));
+    const ttl = 120;
+    const renewBelow = ttl + EXPIRY_MARGIN.sliding;
+    const store = open({ clock, reservationTtlMs: ttl, localGrants: false });
+    const pendingKey = `{${prefix}acme}:pending`;
     const viaShort = candidateOf('acme', 'small', windowOf('requestsPerSecond', 1_000), windowOf('tokensPerMinute', 1_000_000));
     const monthOnly = candidateOf('acme', 'large', windowOf('tokensPerMonth', 1_000_000));
     let settled = 0;
-    let until = 0;
     // Overlapping reservations (a new one before the previous settles), so the pending set never empties
     // (Redis deletes an empty key, which would start it afresh).
     for (const candidate of [viaShort, monthOnly]) {
-      until = Date.now() + 2_400;
       let previous = admitted(await store.reserve({ candidates: [candidate], tokens: 100 }));
-      while (Date.now() < until) {
+      for (let i = 0; i < 20; i++) {
+        await client.pexpire(pendingKey, renewBelow - 1);
         const next = admitted(await store.reserve({ candidates: [candidate], tokens: 100 }));
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(await client.pttl(pendingKey), 'the pending key renewed by the reserve').to.be.greaterThan(renewBelow);
+        clock.advance(20);
         await store.settle(previous, 40);
         settled++;
         previous = next;
@@ -357,7 +364,7 @@ describe('RedisStore (Redis-specific)', function () {
     const perMinute = snapshot.find((w) => w.kind === 'tokens-per-minute')?.used ?? 0;
     const perMonth = snapshot.find((w) => w.kind === 'tokens-per-month')?.used ?? 0;
     expect(perMinute + perMonth, 'tokens recorded after every settle').to.equal(40 * settled);
-    expect(await client.pttl(`{${prefix}acme}:pending`)).to.be.lessThan(0); // empty: Redis deleted it
+    expect(await client.pttl(pendingKey)).to.be.lessThan(0); // empty: Redis deleted it
   });
 
   it('validates its options, naming the option', function () {
@@ -417,9 +424,8 @@ describe('RedisStore on a Redis Cluster (one node holding every slot)', function
 
   before(async function () {
     await requireRedis(this);
-    const port = await freePort();
     configDir = await mkdtemp(join(tmpdir(), 'mr-cluster-'));
-    server = await spawnRedis(port, ['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', join(configDir, 'nodes.conf')]);
+    server = await spawnPrivateRedis(['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--cluster-config-file', join(configDir, 'nodes.conf')]);
     const admin = new Redis(server.url);
     try {
       await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
@@ -427,7 +433,7 @@ describe('RedisStore on a Redis Cluster (one node holding every slot)', function
     } finally {
       admin.disconnect();
     }
-    cluster = new Cluster([{ host: '127.0.0.1', port }]);
+    cluster = new Cluster([{ host: '127.0.0.1', port: server.port }]);
     store = new RedisStore({ redis: cluster, keyPrefix: uniquePrefix('cluster') });
   });
   after(async function () {

@@ -8,7 +8,7 @@
  * on a Cluster (a script stays within one slot).
  */
 import type { Connection } from './connection.js';
-import { encodeAfter, encodeCancel, encodeReserve, type ReserveDecision, type ResolvedCandidate, type ScriptArgs } from './protocol.js';
+import { encodeAfterArgs, encodeCancelArgs, encodeReserveArgs, type ReserveDecision, type ResolvedCandidate, type ScriptArgs } from './protocol.js';
 import { decodeReserveReply, type DecisionReply } from './replies.js';
 import type { StoreTime } from './time.js';
 
@@ -110,7 +110,7 @@ export class TickBatcher {
     const sentAt = this.#time.local.now();
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
-      const { keys, args } = encodeReserve(batch, now, this.#reservationTtlMs);
+      const { keys, args } = encodeReserveArgs(batch, now, this.#reservationTtlMs);
       this.#inFlight.set(group, (this.#inFlight.get(group) ?? 0) + 1);
       const landed = () => {
         const left = (this.#inFlight.get(group) as number) - 1;
@@ -152,7 +152,7 @@ export class TickBatcher {
       const chunk = queue.slice(from, from + MAX_BATCH);
       const settles = chunk.filter((piece) => piece.kind === 'settle');
       const observations = chunk.filter((piece) => piece.kind === 'observe');
-      const { keys, args } = encodeAfter(now, settles, observations);
+      const { keys, args } = encodeAfterArgs(now, settles, observations);
       this.#connection.run('after', keys, args).then(
         (reply) => {
           settles.forEach((piece, i) => piece.resolve((reply as unknown[])[i]));
@@ -175,7 +175,7 @@ export class TickBatcher {
       else list.push(candidate);
     }
     for (const ofWorkspace of byWorkspace.values()) {
-      const { keys, args } = encodeCancel(this.#time.scriptNow(), this.#reservationTtlMs, decision, ofWorkspace);
+      const { keys, args } = encodeCancelArgs(this.#time.scriptNow(), this.#reservationTtlMs, decision, ofWorkspace);
       this.#connection.runRegardless('cancel', keys, args, this.#commandTimeoutMs * 10).catch(() => {});
     }
   }

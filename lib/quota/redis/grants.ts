@@ -14,7 +14,7 @@ import type { QuotaCandidate, Reservation, ReserveRequest, ReserveResult } from 
 import type { TickBatcher } from './batcher.js';
 import { isUnavailable } from './connection.js';
 import type { Outage } from './outage.js';
-import { encodeSettle, pendingMember, type ResolvedCandidate } from './protocol.js';
+import { encodeSettleArgs, pendingMember, type ResolvedCandidate } from './protocol.js';
 
 /** The period over which demand for a candidate is counted (local ms), and the most decisions one grant holds. */
 const DEMAND_PERIOD_MS = 100;
@@ -294,7 +294,7 @@ export class Grants {
       tokens += t;
       requests += r;
     }
-    const piece = encodeSettle({
+    const piece = encodeSettleArgs({
       candidate,
       member: pendingMember(grant.id, grant.tokens, grant.requests, candidate),
       at: grant.at,

@@ -7,17 +7,11 @@
  * `P` is the key prefix (default `mr:`); `W` and `M` are the workspace and model names passed through
  * `encodeURIComponent` (so `{`, `}`, `:` and whitespace in a name cannot break the layout); `K` is a window
  * kind, encoded the same way. Every key of one workspace carries the hash tag `{PW}`, so every script touches
- * one hash slot and runs unchanged on Redis Cluster.
+ * one hash slot and runs unchanged on Redis Cluster; every key a script touches is one of its KEYS (the
+ * encoders in protocol.ts put them there), none is built inside the Lua.
  *
- * | key | type | holds | expires |
- * |---|---|---|---|
- * | `{PW}:w:K` | hash | a workspace-scoped window (e.g. requests-per-second) | see below |
- * | `{PW}:m:M:K` | hash | a model-scoped window (e.g. tokens-per-minute of model M) | see below |
- * | `{PW}:windows` | set | the window keys of the workspace (for snapshot and 429s of unknown kind) | 35 days, renewed |
- * | `{PW}:pending` | zset | one member per pending reservation, scored by its expiry (store ms) | 2 x reservation TTL, renewed |
- * | `{PW}:grants` | hash | grant id -> its expiry (store ms), while its member is pending (removed by its split or cancel) | 2 x reservation TTL, renewed with every grant |
- * | `{PW}:early` | hash | decisions taken from a grant that another instance settled before the grant was split (field: its id; value: the token and request deltas applied) | when the newest such grant's member expires |
- * | `{P}workspaces` | set | encoded workspace names (for snapshot() and pendingReservations() of all workspaces) | 35 days, refreshed |
+ * The keys, what each holds and how long it lives: {@link KEY_LAYOUT} (docs/notes/redis.md renders it, with
+ * each key as the functions below build it).
  *
  * A window hash has one field per sub-bucket, named by the bucket's absolute index (`floor(t / bucketMs)`,
  * or months since January 1970 for the calendar month, as in window.ts), holding the count admitted in that
@@ -57,12 +51,35 @@
  */
 import type { WindowPeriod, WindowUnit } from '../types.js';
 
+/** One kind of key: its pattern (as in the prose above), Redis type, what it holds, how long it lives. */
+export interface KeyKind {
+  readonly pattern: string;
+  readonly type: 'hash' | 'set' | 'zset';
+  readonly holds: string;
+  readonly expires: string;
+  /** The key as this module builds it, for prefix `mr:`, workspace `acme`, model `small`. */
+  sample(): string;
+}
+
+/** Every kind of key the store keeps. */
+export const KEY_LAYOUT: readonly KeyKind[] = [
+  { pattern: '{PW}:w:K', type: 'hash', holds: 'a workspace-scoped window (e.g. requests-per-second)', expires: 'when its newest bucket slid out (see below)', sample: () => windowKey(workspaceKeys('mr:', 'acme').tag, 'requests-per-second', undefined) },
+  { pattern: '{PW}:m:M:K', type: 'hash', holds: 'a model-scoped window (e.g. tokens-per-minute of model M)', expires: 'when its newest bucket slid out (see below)', sample: () => windowKey(workspaceKeys('mr:', 'acme').tag, 'tokens-per-minute', 'small') },
+  { pattern: '{PW}:windows', type: 'set', holds: 'the window keys of the workspace (for snapshot)', expires: '35 days, renewed', sample: () => workspaceKeys('mr:', 'acme').windows },
+  { pattern: '{PW}:pending', type: 'zset', holds: 'one member per pending reservation (and per grant), scored by its expiry (store ms)', expires: '2 x reservation TTL, renewed', sample: () => workspaceKeys('mr:', 'acme').pending },
+  { pattern: '{PW}:grants', type: 'hash', holds: 'grant id -> its expiry (store ms), while its member is pending (removed by its split or cancel)', expires: '2 x reservation TTL, renewed with every grant', sample: () => workspaceKeys('mr:', 'acme').grants },
+  { pattern: '{PW}:early', type: 'hash', holds: 'decisions taken from a grant that another instance settled before the grant was split (field: its id; value: the token and request deltas applied)', expires: "when the newest such grant's member expires", sample: () => workspaceKeys('mr:', 'acme').early },
+  { pattern: '{P}workspaces', type: 'set', holds: 'encoded workspace names (for snapshot() and pendingReservations() of all workspaces); written outside the scripts (another slot)', expires: '35 days, refreshed', sample: () => workspaceRegistryKey('mr:') },
+];
+
 /** Redis key names of one workspace. */
 export interface WorkspaceKeys {
   /** The hash tag `{PW}` every key of the workspace starts with. */
   readonly tag: string;
   readonly windows: string;
   readonly pending: string;
+  readonly grants: string;
+  readonly early: string;
 }
 
 /** Encodes one name segment so that no workspace, model or kind can change the shape of a key. */
@@ -73,7 +90,7 @@ export function encodeSegment(name: string): string {
 /** The keys of one workspace under `prefix`. */
 export function workspaceKeys(prefix: string, workspace: string): WorkspaceKeys {
   const tag = `{${prefix}${encodeSegment(workspace)}}`;
-  return { tag, windows: `${tag}:windows`, pending: `${tag}:pending` };
+  return { tag, windows: `${tag}:windows`, pending: `${tag}:pending`, grants: `${tag}:grants`, early: `${tag}:early` };
 }
 
 /** The key of one window: workspace-scoped (`model` undefined) or model-scoped. */

@@ -1,17 +1,57 @@
 /**
- * The arguments of every script: KEYS and ARGV as the Lua in scripts/ reads them, built here and only
- * here. Each script's file describes its layout; the store never builds an argument itself.
+ * The KEYS and ARGV of every script, written once: each `write...` function below is the layout of its
+ * script's arguments, slot by slot, each slot named. The store encodes with them (an {@link ArgsWriter}
+ * fills the arrays it sends); layout-doc.ts runs the same functions on sample inputs with a writer that
+ * keeps the names, which is where the layout tables of docs/notes/redis.md come from. The Lua in scripts/
+ * reads the slots in the same order.
+ *
+ * Every key a script touches is one of its KEYS (Redis's EVAL contract, and what a Cluster routes by); all
+ * keys of one script share one hash tag, but for the workspaces of a batch on a standalone Redis.
  */
 import type { QuotaCandidate, UpstreamObservation } from '../types.js';
 import { WINDOW_KINDS } from '../types.js';
 import { validateCandidate } from '../window.js';
 import { layoutCode, windowKey, workspaceKeys, type WorkspaceKeys } from './keys.js';
 
+/** Where an encoder puts a script's KEYS and ARGV. `what` names the slot (for the layout docs). */
+export interface ScriptWriter {
+  key(key: string, what: string): void;
+  arg(value: string | number, what: string): void;
+  /**
+   * The slots that follow are repeated per item of `what`; without `what`, they are not (for the layout
+   * docs; the store's writer ignores it).
+   */
+  part(what?: string): void;
+}
+
 /** KEYS and ARGV of one script run. */
 export interface ScriptArgs {
   readonly keys: string[];
   readonly args: Array<string | number>;
 }
+
+/** The writer of the store: the arrays it sends, the names dropped. */
+class ArgsWriter implements ScriptWriter, ScriptArgs {
+  readonly keys: string[] = [];
+  readonly args: Array<string | number> = [];
+  key(key: string): void {
+    this.keys.push(key);
+  }
+  arg(value: string | number): void {
+    this.args.push(value);
+  }
+  part(): void {}
+}
+
+/** Runs one `write...` function into arrays. */
+function encode<T extends unknown[]>(write: (w: ScriptWriter, ...input: T) => void, ...input: T): ScriptArgs {
+  const w = new ArgsWriter();
+  write(w, ...input);
+  return w;
+}
+
+/** The time slot every script starts with: the injected clock's ms, or '' for Redis `TIME` (time.ts). */
+type ScriptNow = number | '';
 
 /**
  * A candidate resolved once per candidate object (plans are cached above the store): its keys and the
@@ -55,15 +95,20 @@ export interface ReserveDecision {
   readonly candidates: readonly ResolvedCandidate[];
 }
 
-/** KEYS and ARGV of one reserve script run over a batch (see scripts/reserve.ts for the layout). */
-export function encodeReserve(batch: readonly ReserveDecision[], now: number | string, ttl: number): ScriptArgs {
-  const keys: string[] = [];
+/**
+ * reserve (scripts/reserve.ts) over a batch. Candidates are defined once per batch, in one slot each
+ * (`g|window count|member suffix`, then `|w|layout code|configured limit` per window, w the window's
+ * number; names are URI-encoded, so `|` never occurs in them); a decision lists the numbers of its
+ * candidates, or 0 for "every definition, in order" (one decision, or decisions sharing one list).
+ */
+export function writeReserve(w: ScriptWriter, batch: readonly ReserveDecision[], now: ScriptNow, ttl: number): void {
   const groups = new Map<string, number>();
-  const windowKeys: string[] = [];
   const windows = new Map<string, number>();
+  const windowKeys: string[] = [];
   const definitions = new Map<ResolvedCandidate, number>();
   const defined: string[] = [];
   const numbers: number[][] = [];
+  w.part('workspace g of the batch, in order of first use');
   for (const decision of batch) {
     const listed: number[] = [];
     for (const candidate of decision.candidates) {
@@ -73,17 +118,18 @@ export function encodeReserve(batch: readonly ReserveDecision[], now: number | s
         let g = groups.get(candidate.keys.tag);
         if (g === undefined) {
           groups.set(candidate.keys.tag, (g = groups.size + 1));
-          keys.push(candidate.keys.pending, candidate.keys.windows);
+          w.key(candidate.keys.pending, 'pending of workspace g (KEYS[3g-2])');
+          w.key(candidate.keys.windows, 'windows registry of workspace g (KEYS[3g-1])');
+          w.key(candidate.keys.grants, 'grants index of workspace g (KEYS[3g])');
         }
-        // One argument per candidate; names are URI-encoded, so '|' is a safe separator.
         let definition = `${g}|${candidate.codes.length}|${candidate.suffix}`;
         candidate.windowKeys.forEach((key, i) => {
-          let w = windows.get(key);
-          if (w === undefined) {
+          let index = windows.get(key);
+          if (index === undefined) {
             windowKeys.push(key);
-            windows.set(key, (w = windowKeys.length));
+            windows.set(key, (index = windowKeys.length));
           }
-          definition += `|${w}|${candidate.codes[i] as string}|${candidate.limits[i] as string}`;
+          definition += `|${index}|${candidate.codes[i] as string}|${candidate.limits[i] as string}`;
         });
         defined.push(definition);
       }
@@ -91,17 +137,34 @@ export function encodeReserve(batch: readonly ReserveDecision[], now: number | s
     }
     numbers.push(listed);
   }
-  for (const key of windowKeys) keys.push(key);
-  const args: Array<string | number> = [now, ttl, groups.size, definitions.size, batch.length];
-  for (const definition of defined) args.push(definition);
+  w.part('distinct window w of the batch');
+  for (const key of windowKeys) w.key(key, 'window w (KEYS[3G + w])');
+  w.part();
+  w.arg(now, "now: ms, or '' for Redis TIME");
+  w.arg(ttl, 'reservation TTL, ms');
+  w.arg(groups.size, 'G: workspaces');
+  w.arg(definitions.size, 'D: candidate definitions');
+  w.arg(batch.length, 'R: decisions');
+  w.part('candidate definition d (ARGV[5 + d])');
+  for (const definition of defined) w.arg(definition, 'g|window count|member suffix, then |w|layout code|configured limit per window');
+  w.part('decision');
   batch.forEach((decision, d) => {
     const listed = numbers[d] as number[];
-    args.push(decision.id, decision.tokens, decision.requests, decision.want);
-    // 0 = every definition in order (the common case: one decision, or decisions sharing one list).
-    if (listed.length === defined.length && listed.every((number, i) => number === i + 1)) args.push(0);
-    else args.push(listed.length, ...listed);
+    w.arg(decision.id, 'id');
+    w.arg(decision.tokens, 'tokens');
+    w.arg(decision.requests, 'requests');
+    w.arg(decision.want, 'want: the grant asked for (0 = none)');
+    if (listed.length === defined.length && listed.every((number, i) => number === i + 1)) w.arg(0, 'C = 0: every definition, in order');
+    else {
+      w.arg(listed.length, 'C: its candidates');
+      for (const number of listed) w.arg(number, 'a candidate definition d, in the order to try');
+    }
   });
-  return { keys, args };
+}
+
+/** KEYS and ARGV of one reserve script run over a batch. */
+export function encodeReserveArgs(batch: readonly ReserveDecision[], now: ScriptNow, ttl: number): ScriptArgs {
+  return encode(writeReserve, batch, now, ttl);
 }
 
 /** One settle, release or grant split: its part of the after-a-call script (see scripts/settle.ts). */
@@ -116,83 +179,137 @@ export interface SettlePiece {
   readonly split?: { readonly score: number; readonly open: readonly string[]; readonly settled: readonly string[] };
 }
 
-/** KEYS and ARGV of one settle piece. */
-export function encodeSettle(piece: SettlePiece): ScriptArgs {
+/** One settle piece of the after-a-call script. */
+export function writeSettle(w: ScriptWriter, piece: SettlePiece): void {
   const { candidate, split } = piece;
-  const keys = [candidate.keys.pending, ...candidate.windowKeys];
-  const args: Array<string | number> = [
-    candidate.codes.length,
-    piece.member,
-    piece.at,
-    piece.tokenDelta,
-    piece.requestDelta,
-    split?.open.length ?? 0,
-    split?.settled.length ?? 0,
-  ];
+  w.key(candidate.keys.pending, 'pending of its workspace');
+  w.key(candidate.keys.grants, 'grants index');
+  w.key(candidate.keys.early, 'early settles of grant decisions');
+  for (const key of candidate.windowKeys) w.key(key, 'a window it charged, in order');
+  w.arg(candidate.codes.length, 'window count');
+  w.arg(piece.member, 'pending member: id tokens requests :suffix...');
+  w.arg(piece.at, 'at: when it was charged (store ms)');
+  w.arg(piece.tokenDelta, 'token delta');
+  w.arg(piece.requestDelta, 'request delta');
+  w.arg(split?.open.length ?? 0, 'A: a split: its decisions still open (0 otherwise)');
+  w.arg(split?.settled.length ?? 0, 'L: a split: its decisions settled by its own instance');
   if (split !== undefined) {
-    if (split.open.length > 0) args.push(split.score, ...split.open);
-    args.push(...split.settled);
+    if (split.open.length > 0) {
+      w.arg(split.score, 'when A > 0: their score (the grant member expiry)');
+      for (const member of split.open) w.arg(member, 'a pending member to add');
+    }
+    for (const id of split.settled) w.arg(id, 'an id settled by its own instance');
   }
-  args.push(...candidate.codes);
-  return { keys, args };
+  for (const code of candidate.codes) w.arg(code, 'layout code of each window');
 }
 
-/** KEYS and ARGV of one observation piece (see scripts/observe.ts). */
-export function encodeObserve(ws: WorkspaceKeys, observation: UpstreamObservation): ScriptArgs {
-  const keys = [ws.windows];
-  // The first argument, the number of KEYS this observation uses, is filled in below.
-  const args: Array<string | number> = [0, observation.windows.length];
+/** KEYS and ARGV of one settle piece. */
+export function encodeSettleArgs(piece: SettlePiece): ScriptArgs {
+  return encode(writeSettle, piece);
+}
+
+/**
+ * One observation piece of the after-a-call script (scripts/observe.ts). `modelWindows`: the keys of the
+ * model's windows this process knows, blocked by a 429 whose kind names no window of its own.
+ */
+export function writeObserve(w: ScriptWriter, ws: WorkspaceKeys, observation: UpstreamObservation, modelWindows: readonly string[]): void {
+  w.key(ws.windows, 'windows registry of its workspace');
+  w.arg(observation.windows.length, 'count: observed windows');
+  w.part('observed window');
   for (const window of observation.windows) {
-    const model = window.scope === 'model' ? observation.model : undefined;
-    keys.push(windowKey(ws.tag, window.kind, model));
-    args.push(layoutCode(window.period, window.unit), countOrEmpty(window.limit), countOrEmpty(window.remaining));
+    w.key(windowKey(ws.tag, window.kind, window.scope === 'model' ? observation.model : undefined), 'an observed window');
+    w.arg(layoutCode(window.period, window.unit), 'its layout code');
+    w.arg(countOrEmpty(window.limit), "its limit reported ('' = none)");
+    w.arg(countOrEmpty(window.remaining), "its remaining reported ('' = none)");
   }
+  w.part();
   const limited = observation.rateLimited;
-  if (limited !== undefined) {
-    // Which windows a 429 blocks, as the memory store decides: the named kind at whichever scope exists;
-    // else a standard kind's own window; else every window of the model; else its tokens-per-minute.
-    const standard = Object.values(WINDOW_KINDS).find((spec) => spec.kind === limited.kind);
-    if (limited.kind !== undefined) keys.push(windowKey(ws.tag, limited.kind, undefined), windowKey(ws.tag, limited.kind, observation.model));
-    const create = standard ?? WINDOW_KINDS.tokensPerMinute;
-    keys.push(windowKey(ws.tag, create.kind, create.scope === 'model' ? observation.model : undefined));
-    args.push(limited.blockedForMs, standard === undefined ? windowKey(ws.tag, '', observation.model) : '');
-    args.push(layoutCode(create.period, create.unit));
-  } else {
-    args.push('', '', '');
+  if (limited === undefined) {
+    w.arg('', "blockedForMs ('' = no 429)");
+    w.arg(0, 'named: keys of the 429 kind (0)');
+    w.arg(0, 'scanned: model windows (0)');
+    w.arg('', "layout code of the window to create ('')");
+    return;
   }
-  args[0] = keys.length;
-  return { keys, args };
+  // Which windows a 429 blocks, as the memory store decides: the named kind at whichever scope exists;
+  // else a standard kind's own window; else every window of the model; else its tokens-per-minute.
+  const standard = Object.values(WINDOW_KINDS).find((spec) => spec.kind === limited.kind);
+  const create = standard ?? WINDOW_KINDS.tokensPerMinute;
+  const scanned = standard === undefined ? modelWindows : [];
+  w.arg(limited.blockedForMs, 'blockedForMs');
+  w.arg(limited.kind === undefined ? 0 : 2, 'named: keys of the 429 kind (2 when it names one)');
+  w.arg(scanned.length, 'scanned: model windows blocked when no named one exists');
+  w.arg(layoutCode(create.period, create.unit), 'layout code of the window to create when none exists');
+  if (limited.kind !== undefined) {
+    w.key(windowKey(ws.tag, limited.kind, undefined), 'the named kind, workspace scope');
+    w.key(windowKey(ws.tag, limited.kind, observation.model), 'the named kind, model scope');
+  }
+  w.part('scanned model window');
+  for (const key of scanned) w.key(key, 'a window of the model');
+  w.part();
+  w.key(windowKey(ws.tag, create.kind, create.scope === 'model' ? observation.model : undefined), 'the window to create and block');
 }
 
-/** KEYS and ARGV of one after-a-call script: its settles first, then its observations (scripts/index.ts). */
-export function encodeAfter(now: number | string, settles: readonly ScriptArgs[], observations: readonly ScriptArgs[]): ScriptArgs {
-  const keys: string[] = [];
-  const args: Array<string | number> = [now, settles.length, observations.length];
-  for (const piece of settles) {
-    keys.push(...piece.keys);
-    args.push(...piece.args);
-  }
-  for (const piece of observations) {
-    keys.push(...piece.keys);
-    args.push(...piece.args);
-  }
-  return { keys, args };
+/** KEYS and ARGV of one observation piece. */
+export function encodeObserveArgs(ws: WorkspaceKeys, observation: UpstreamObservation, modelWindows: readonly string[]): ScriptArgs {
+  return encode(writeObserve, ws, observation, modelWindows);
 }
 
-/** KEYS and ARGV of the cancel of one decision, for the candidates of one workspace (scripts/cancel.ts). */
-export function encodeCancel(now: number | string, ttl: number, decision: ReserveDecision, ofWorkspace: readonly ResolvedCandidate[]): ScriptArgs {
-  const keys: string[] = [(ofWorkspace[0] as ResolvedCandidate).keys.pending];
-  const args: Array<string | number> = [now, ttl, decision.tokens, decision.requests, decision.want, ofWorkspace.length];
-  for (const r of ofWorkspace) {
-    keys.push(...r.windowKeys);
-    args.push(pendingMember(decision.id, decision.tokens, decision.requests, r), r.codes.length, ...r.codes);
-  }
-  return { keys, args };
+/** The slots of the after-a-call script before its pieces (scripts/index.ts). */
+export function writeAfter(w: ScriptWriter, now: ScriptNow, settles: number, observations: number): void {
+  w.arg(now, "now: ms, or '' for Redis TIME");
+  w.arg(settles, 'S: settle pieces');
+  w.arg(observations, 'M: observation pieces');
 }
 
-/** KEYS and ARGV of the inspect script over one workspace (scripts/inspect.ts). */
-export function encodeInspect(now: number | string, ws: WorkspaceKeys): ScriptArgs {
-  return { keys: [ws.windows, ws.pending], args: [now] };
+/** KEYS and ARGV of one after-a-call script: its settles first, then its observations, each encoded already. */
+export function encodeAfterArgs(now: ScriptNow, settles: readonly ScriptArgs[], observations: readonly ScriptArgs[]): ScriptArgs {
+  const w = new ArgsWriter();
+  writeAfter(w, now, settles.length, observations.length);
+  for (const piece of [...settles, ...observations]) {
+    for (const key of piece.keys) w.keys.push(key);
+    for (const arg of piece.args) w.args.push(arg);
+  }
+  return w;
+}
+
+/** cancel (scripts/cancel.ts): one decision whose reserve got no answer, over its candidates of one workspace. */
+export function writeCancel(w: ScriptWriter, now: ScriptNow, ttl: number, decision: ReserveDecision, ofWorkspace: readonly ResolvedCandidate[]): void {
+  const keys = (ofWorkspace[0] as ResolvedCandidate).keys;
+  w.key(keys.pending, 'pending of the workspace');
+  w.key(keys.grants, 'grants index');
+  w.arg(now, "now: ms, or '' for Redis TIME");
+  w.arg(ttl, 'reservation TTL, ms');
+  w.arg(decision.tokens, 'tokens');
+  w.arg(decision.requests, 'requests');
+  w.arg(decision.want, 'want: the grant it asked for (0 = none)');
+  w.arg(ofWorkspace.length, 'candidate count');
+  w.part('candidate, in order');
+  for (const candidate of ofWorkspace) {
+    for (const key of candidate.windowKeys) w.key(key, 'its windows, in order');
+    w.arg(pendingMember(decision.id, decision.tokens, decision.requests, candidate), 'its pending member, had it been taken');
+    w.arg(candidate.codes.length, 'window count');
+    for (const code of candidate.codes) w.arg(code, 'layout code of each window');
+  }
+}
+
+/** KEYS and ARGV of the cancel of one decision, for the candidates of one workspace. */
+export function encodeCancelArgs(now: ScriptNow, ttl: number, decision: ReserveDecision, ofWorkspace: readonly ResolvedCandidate[]): ScriptArgs {
+  return encode(writeCancel, now, ttl, decision, ofWorkspace);
+}
+
+/** inspect (scripts/inspect.ts) over one workspace: `windowKeys` are the members of its registry, read just before. */
+export function writeInspect(w: ScriptWriter, now: ScriptNow, ws: WorkspaceKeys, windowKeys: readonly string[]): void {
+  w.key(ws.windows, 'windows registry');
+  w.key(ws.pending, 'pending');
+  for (const key of windowKeys) w.key(key, 'a window of the registry');
+  w.arg(now, "now: ms, or '' for Redis TIME");
+  w.arg(ws.tag, 'the workspace tag {PW} (pending members name their windows without it)');
+}
+
+/** KEYS and ARGV of the inspect script over one workspace. */
+export function encodeInspectArgs(now: ScriptNow, ws: WorkspaceKeys, windowKeys: readonly string[]): ScriptArgs {
+  return encode(writeInspect, now, ws, windowKeys);
 }
 
 function countOrEmpty(value: number | undefined): number | string {

@@ -6,10 +6,10 @@ import { quotaInvalid, validateActualTokens, validateObservation, validateReserv
 import { TickBatcher } from './batcher.js';
 import { Connection, isUnavailable } from './connection.js';
 import { Grants, type Demand, type GrantRequest } from './grants.js';
-import { EXPIRY_MARGIN, workspaceKeys, workspaceRegistryKey } from './keys.js';
+import { EXPIRY_MARGIN, windowKey, workspaceKeys, workspaceRegistryKey } from './keys.js';
 import { resolveRedisStoreOptions, type RedisStoreEvent, type RedisStoreOptions } from './options.js';
 import { Outage } from './outage.js';
-import { encodeInspect, encodeObserve, encodeSettle, pendingMember, resolveCandidate, type ResolvedCandidate } from './protocol.js';
+import { encodeInspectArgs, encodeObserveArgs, encodeSettleArgs, pendingMember, resolveCandidate, type ResolvedCandidate } from './protocol.js';
 import { toCandidateRefusal, toSnapshot, type DecisionReply, type InspectReply } from './replies.js';
 import { storeTime, type StoreTime } from './time.js';
 
@@ -41,6 +41,11 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
   readonly #charged = new WeakMap<Reservation, ResolvedCandidate>();
   /** Workspaces this process added to the registry, with when (local ms): refreshed daily, since it expires. */
   readonly #registered = new Map<string, number>();
+  /**
+   * The model-scoped window keys of each (workspace, model) of the candidates this process resolved: what a
+   * 429 naming no window of its own blocks, passed as KEYS (bounded by the catalogue's models and kinds).
+   */
+  readonly #known = new Map<string, Set<string>>(); // by the prefix its keys share, windowKey(tag, '', model)
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   /** close() began: no grant is used or opened any more (its splits are still sent). */
@@ -110,8 +115,10 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
     validateObservation(observation);
     const ws = workspaceKeys(this.#prefix, observation.workspace);
     if (observation.rateLimited !== undefined) this.#grants?.blocked(ws.tag);
+    for (const window of observation.windows) if (window.scope === 'model') this.#knownOf(ws.tag, observation.model).add(windowKey(ws.tag, window.kind, observation.model));
     try {
-      await this.#batcher.queuePiece('observe', this.#group(ws.tag), encodeObserve(ws, observation));
+      const piece = encodeObserveArgs(ws, observation, this.#modelWindows(ws.tag, observation.model));
+      await this.#batcher.queuePiece('observe', this.#group(ws.tag), piece);
       this.#register(observation.workspace);
     } catch (error) {
       throw this.#outage.failed('observe', error);
@@ -239,7 +246,7 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
   async #giveBack(operation: 'settle' | 'release', reservation: Reservation, tokenDelta: number, requestDelta: number): Promise<void> {
     if (this.#grants?.settleLocally(operation, reservation, tokenDelta) === true) return;
     const candidate = this.#charged.get(reservation) ?? this.#resolve(reservation, 0);
-    const piece = encodeSettle({ candidate, member: pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), at: reservation.at, tokenDelta, requestDelta });
+    const piece = encodeSettleArgs({ candidate, member: pendingMember(reservation.id, reservation.tokens, reservation.requests, candidate), at: reservation.at, tokenDelta, requestDelta });
     const send = () => this.#batcher.queuePiece('settle', this.#group(candidate.keys.tag), piece);
     try {
       await send();
@@ -267,7 +274,10 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
     }
     return Promise.all(
       names.map(async (name) => {
-        const { keys, args } = encodeInspect(this.#time.scriptNow(), workspaceKeys(this.#prefix, name));
+        const ws = workspaceKeys(this.#prefix, name);
+        // Read first, so that every window the script reads is one of its KEYS.
+        const windowKeys = await this.#connection.command(() => this.#connection.client.smembers(ws.windows));
+        const { keys, args } = encodeInspectArgs(this.#time.scriptNow(), ws, windowKeys);
         const reply = (await this.#connection.run('inspect', keys, args)) as InspectReply;
         return { workspace: name, reply };
       }),
@@ -300,10 +310,24 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
   #resolve(candidate: QuotaCandidate, index: number): ResolvedCandidate {
     let resolved = this.#resolved.get(candidate);
     if (resolved === undefined) {
-      resolved = resolveCandidate(this.#prefix, candidate, index);
+      const { keys, windowKeys } = (resolved = resolveCandidate(this.#prefix, candidate, index));
       this.#resolved.set(candidate, resolved);
+      const known = this.#knownOf(keys.tag, candidate.model);
+      candidate.windows.forEach((spec, i) => spec.scope === 'model' && known.add(windowKeys[i] as string));
     }
     return resolved;
+  }
+
+  /** The model-scoped window keys this process has used, for a 429 that names no window of its own. */
+  #modelWindows(tag: string, model: string): string[] {
+    return [...this.#knownOf(tag, model)];
+  }
+
+  #knownOf(tag: string, model: string): Set<string> {
+    const key = windowKey(tag, '', model);
+    let known = this.#known.get(key);
+    if (known === undefined) this.#known.set(key, (known = new Set()));
+    return known;
   }
 }
 

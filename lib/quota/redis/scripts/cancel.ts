@@ -5,16 +5,16 @@ import { BASE, GIVE_BACK } from './shared.js';
  * it right behind that reserve: on the same connection Redis runs them in order, so a reserve that did run
  * after all is undone instead of holding its cost until the reservation TTL.
  *
- * KEYS: pending, then the window keys of each candidate of the workspace in order. ARGV: now ('' = TIME),
- * reservation ttl, tokens, requests, the grant the decision asked for (0 = none), candidate count, then per candidate: its member, window count, and one
- * layout code per window. The candidate whose member is pending was the one taken; `at` is its score
+ * KEYS and ARGV: `writeCancel` in protocol.ts (the workspace's pending and grants keys, then per candidate
+ * of the decision in that workspace its windows; the decision's size and grant asked for, then per
+ * candidate its would-be member and layout codes). The candidate whose member is pending was the one taken; `at` is its score
  * minus the ttl; when it is the first candidate, a grant given with the decision (member `id+ ...`) is
  * released too. Returns 1 when something was released.
  */
 export const CANCEL_SCRIPT = `${BASE}${GIVE_BACK}
 local now = now_ms(ARGV[1])
 local ttl, tokens, requests, want, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local a, kc = 7, 2
+local a, kc = 7, 3
 for c = 1, count do
   local member, nw = ARGV[a], tonumber(ARGV[a + 1])
   a = a + 2
@@ -30,7 +30,7 @@ for c = 1, count do
       for n = 2, want do
         local gt, gr = string.format('%.0f', tokens * n), string.format('%.0f', requests * n)
         if redis.call('ZREM', KEYS[1], id .. '+ ' .. gt .. ' ' .. gr .. suffix) == 1 then
-          redis.call('HDEL', sibling(KEYS[1], 'grants'), id .. '+')
+          redis.call('HDEL', KEYS[2], id .. '+')
           for i = 0, nw - 1 do give_back(KEYS[kc + i], ARGV[a + i], at, now, -tokens * n, -requests * n) end
           break
         end

@@ -2,7 +2,9 @@ import { BASE } from './shared.js';
 
 /**
  * inspect: the state of every window of one workspace, and its pending reservations (expired ones removed
- * first). KEYS: windows (registry), pending. ARGV: now ('' = TIME).
+ * first). KEYS and ARGV: `writeInspect` in protocol.ts (the registry, pending, and the windows the registry
+ * listed when the store read it just before; the time and the workspace's tag). A window key that is gone
+ * (expired) leaves the registry here.
  *
  * Returns `{ now, pendingCount, windows }`, each window `{ key, layout code, used, cfg, learned, blocked,
  * held }` with '' for absent values. `used` is summed here from the buckets inside the window (read only:
@@ -11,7 +13,7 @@ import { BASE } from './shared.js';
 export const INSPECT_SCRIPT = `${BASE}
 local now = now_ms(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local tag = string.sub(KEYS[1], 1, #KEYS[1] - #':windows')
+local tag = ARGV[2]
 local held = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local parts = {}
@@ -26,7 +28,8 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   end
 end
 local out = {}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+for w = 3, #KEYS do
+  local key = KEYS[w]
   local raw = redis.call('HGETALL', key)
   if #raw == 0 then
     redis.call('SREM', KEYS[1], key)

@@ -2,13 +2,14 @@
  * The observation pieces of the after-a-call script (see index.ts): M of them, from ARGV[a] and KEYS[k] on,
  * after the settles (the prologue sets `now` and `M`; the settle pieces leave `a` and `k` past their own).
  *
- * An observation takes what the upstream reported into the windows of a workspace. Its arguments: the
- * number of KEYS it uses, the number of observed windows, per observed window: layout code, limit,
- * remaining ('' = not reported); then blockedForMs ('' = no 429), the key prefix of the model's windows to
- * block when the named keys do not exist ('' = do not scan), and the layout code of the window to create
- * ('' without a 429). Its KEYS: its workspace's registry (`windows`), one key per observed window, then
- * (for a 429) the keys of the named kind at both scopes, and last the window to create and block when no
- * window is found. A reported limit becomes the window's learned limit (`l`). A reported remaining lower
+ * KEYS and ARGV of a piece: `writeObserve` in protocol.ts (its workspace's registry and each observed
+ * window with its layout code, limit and remaining; for a 429: blockedForMs, then the keys it may block:
+ * the named kind at both scopes, else the model's windows the process knows, else the window to create).
+ *
+ * An observation takes what the upstream reported into the windows of a workspace. A 429 blocks, as the
+ * memory store does, the named kind at whichever scope exists; else the model's windows that exist; else
+ * the window to create (a standard kind's own, or tokens-per-minute). A reported limit becomes the
+ * window's learned limit (`l`). A reported remaining lower
  * than ours means someone else uses the workspace: the difference is charged to the current bucket, so our
  * view matches the upstream's. A 429 sets `b`. Windows unknown so far are created (a learned
  * requests-per-minute window needs no new code). A window several observations touch is read once, and
@@ -27,12 +28,11 @@ local function peek(key, registry)
   return { key = key, b = tonumber(redis.call('HGET', key, 'b')) or 0 }
 end
 for _ = 1, M do
-  local kb = k - 1
-  local nkeys, count = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  a = a + 2
-  local registry = KEYS[kb + 1]
+  local count = tonumber(ARGV[a])
+  a = a + 1
+  local registry = KEYS[k]
   for i = 1, count do
-    local key = KEYS[kb + 1 + i]
+    local key = KEYS[k + i]
     local st = touched[key]
     if not (st and st.bms) then
       -- Not opened yet, or only peeked without a layout: open it with the observed one.
@@ -60,29 +60,22 @@ for _ = 1, M do
     end
     touched[key] = st
   end
-  local blocked_for, scan_prefix, create_code = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
-  a = a + 3
+  local blocked_for, named, scanned, create_code = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
+  a = a + 4
+  k = k + 1 + count
   if blocked_for then
     local until_ms = now + blocked_for
     local targets = {}
-    for i = kb + 2 + count, kb + nkeys - 1 do
+    -- The named kind's keys first; when none exists, the model's windows.
+    for i = k, k + named + scanned - 1 do
+      if i == k + named and #targets > 0 then break end
       local st = touched[KEYS[i]] or peek(KEYS[i], registry)
       if st then targets[#targets + 1] = st end
-    end
-    if #targets == 0 and scan_prefix ~= '' then
-      -- Every window of the model: read from the registry rather than KEYS, which is safe on a Cluster
-      -- because they share the workspace's hash tag (one slot).
-      for _, key in ipairs(redis.call('SMEMBERS', registry)) do
-        if string.sub(key, 1, #scan_prefix) == scan_prefix then
-          local st = touched[key] or peek(key, registry)
-          if st then targets[#targets + 1] = st end
-        end
-      end
     end
     if #targets == 0 then
       -- No window to block yet: create the one the caller named (a standard kind, or tokens-per-minute),
       -- so that the next reserve through it sees the 429.
-      local key = KEYS[kb + nkeys]
+      local key = KEYS[k + named + scanned]
       targets[1] = touched[key] or open(key, create_code, now, registry, nil)
     end
     for _, st in ipairs(targets) do
@@ -93,8 +86,8 @@ for _ = 1, M do
       end
       touched[st.key] = st
     end
+    k = k + named + scanned + 1
   end
-  k = k + nkeys
 end
 -- Expiries move only where this script changed what they cover: a learned limit (kept a day), a block, a
 -- bucket opened by the upstream's extra usage. Most observations change nothing and write nothing.

@@ -8,15 +8,10 @@ import { BASE, WINDOWS } from './shared.js';
  * would; the windows touched are read once (one HMGET each) and written once, at the end (one HSET each),
  * and the pending members of a workspace are added by one ZADD.
  *
- * KEYS: for each workspace g its `pending` and `windows` keys (KEYS[2g-1], KEYS[2g]), then the distinct
- * window keys of the batch (window w is KEYS[2G + w]).
- * ARGV: now ('' = Redis TIME), reservation ttl ms, G (workspaces), D (distinct candidates), R (decisions);
- * then D candidate definitions, one argument each: `g|window count|member suffix|w|layout code|configured
- * limit|w|code|limit...` ('' = unknown limit; names are URI-encoded, so `|` never occurs in them), read only
- * for the candidates a decision reaches (a decision whose first candidate has room reads one); then R
- * decisions: id, tokens, requests, want (the grant asked for, 0 = none), C, and C candidate numbers (1..D,
- * in the caller's order), or C = 0 for "every definition, in order" (one decision, or decisions sharing one
- * candidate list).
+ * KEYS and ARGV: `writeReserve` in protocol.ts, slot by slot (docs/notes/redis.md shows them). Per workspace
+ * g its pending, windows and grants keys, then the batch's distinct windows; the time, the TTL, the counts
+ * G, D and R, the D candidate definitions (split here only for the candidates a decision reaches: a
+ * decision whose first candidate has room reads one), then the R decisions.
  *
  * A grant: a decision admitted by the first candidate of its list with `want` >= 2 also charges, in the same
  * step, up to `want` more decisions of its size (tokens and requests) to that candidate's windows, as long
@@ -26,7 +21,7 @@ import { BASE, WINDOWS } from './shared.js';
  * reservation TTL): a decision the process takes from it locally
  * before then lands in exactly the buckets it would have charged itself, so every window's arithmetic
  * (and the limit) holds as if each had run this script. The process splits the grant when it ends (see
- * AFTER_SCRIPT): what it did not use goes back, the decisions still pending become members of their own.
+ * settle.ts): what it did not use goes back, the decisions still pending become members of their own.
  *
  * Returns `{ now, decision1, ..., decisionR }`, each decision the number of the candidate taken (1-based in
  * its list) when the first candidate it tried was admitted, `{ 2, n, until }` when it was admitted by the
@@ -39,7 +34,7 @@ export const RESERVE_SCRIPT = `${BASE}${WINDOWS}
 local now = now_ms(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local G, D, R = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local kbase = 2 * G
+local kbase = 3 * G
 local GRANT_SHARE = ${GRANT_SHARE}
 local MAX_GRANT_MS = ${MAX_GRANT_MS}
 -- Candidate definitions, split on first use, their numbers converted once (a batch reads one definition
@@ -98,7 +93,7 @@ for r = 1, R do
       if not st then
         -- A window exists from its first check (as in the memory store), so snapshot shows a refusing
         -- candidate's windows too.
-        st = open(KEYS[kbase + w], def[p + 1], now, KEYS[2 * g], cfg)
+        st = open(KEYS[kbase + w], def[p + 1], now, KEYS[3 * g - 1], cfg)
         st.cn = tonumber(cfg)
         states[w] = st
       end
@@ -185,12 +180,12 @@ if registries then
 end
 for g, list in pairs(grant_index) do
   -- The grants index (grant id -> its expiry), for settles of their decisions by other instances.
-  local key = sibling(KEYS[2 * g - 1], 'grants')
+  local key = KEYS[3 * g]
   redis.call('HSET', key, unpack(list))
   redis.call('PEXPIRE', key, 2 * ttl + SLIDE_MARGIN)
 end
 for g, list in pairs(adds) do
-  local pending_key = KEYS[2 * g - 1]
+  local pending_key = KEYS[3 * g - 2]
   redis.call('ZADD', pending_key, unpack(list))
   -- The pending key lives 2 x ttl and is renewed when less than ttl + margin is left, so it outlives its
   -- newest member. Looked at on every script: the last settle of a key deletes it (an empty zset), and the

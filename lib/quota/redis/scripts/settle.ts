@@ -2,11 +2,11 @@
  * The settle and release pieces of the after-a-call script (see index.ts for how it is composed): S of them,
  * from ARGV[a] and KEYS[k] on (the script's prologue sets `now`, `S`, `a` and `k`); each result goes to `out`.
  *
+ * KEYS and ARGV of a piece: `writeSettle` in protocol.ts (its workspace's pending, grants and early keys
+ * and the windows it charged; its member, `at`, the deltas, for a grant split the members to add and the
+ * ids its own instance settled, and the windows' layout codes).
+ *
  * A settle or release gives back (or charges) the difference in the buckets its reservation charged, once.
- * Its arguments: window count, member (see the layout), at, token delta, request delta, A (members to add:
- * 0, or for a grant split the number of its decisions still pending), L (for a grant split, the number of
- * its decisions settled or released by its own instance), when A > 0 their score and the A members, the L
- * ids, and one layout code per window; its KEYS: its workspace's `pending` key, then its window keys.
  * A delta lands in the bucket of `at` only while that bucket still counts (after that it no longer counts
  * anywhere), and only if the window still exists. Its number in the reply: 1 when applied, 0 when it was
  * already settled, released or expired. A decision taken from a grant (id `G/n`, G the grant's id) that is
@@ -30,7 +30,8 @@ for j = 1, S do
   if na > 0 then a = a + 1 + na end
   local locals = a
   a = a + nl
-  local applied = redis.call('ZREM', KEYS[k], member) == 1
+  local pending, grants, early = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local applied = redis.call('ZREM', pending, member) == 1
   if not applied then
     -- A decision taken from a grant not split yet, settled by another instance than the grant's: applied
     -- now, and marked so that the split does not make it a pending member.
@@ -38,9 +39,8 @@ for j = 1, S do
     local gid = string.match(sid, '^(.+%+)/%w+$')
     if gid then
       -- The grant's expiry while it is pending (see the key layout).
-      local score = tonumber(redis.call('HGET', sibling(KEYS[k], 'grants'), gid))
+      local score = tonumber(redis.call('HGET', grants, gid))
       if score and score <= now then score = nil end
-      local early = sibling(KEYS[k], 'early')
       if score and redis.call('HSETNX', early, sid, dt .. ' ' .. dr) == 1 then
         applied = true
         if redis.call('PTTL', early) < score - now + SLIDE_MARGIN then redis.call('PEXPIRE', early, floor(score - now + SLIDE_MARGIN)) end
@@ -52,13 +52,12 @@ for j = 1, S do
   else
     out[j] = 1
     local gid = string.match(member, '^(%S+%+) ')
-    if gid then redis.call('HDEL', sibling(KEYS[k], 'grants'), gid) end
-    local early = sibling(KEYS[k], 'early')
+    if gid then redis.call('HDEL', grants, gid) end
     local check = (na > 0 or nl > 0) and redis.call('EXISTS', early) == 1
     if na > 0 then
       -- A grant split: the decisions it admitted that are not settled yet become pending reservations of
       -- their own, with the grant's expiry (but for those another instance settled already).
-      local zadd = { KEYS[k] }
+      local zadd = { pending }
       for m = 1, na do
         local add = ARGV[adds + m]
         if not (check and redis.call('HDEL', early, string.match(add, '^%S+')) == 1) then
@@ -82,7 +81,7 @@ for j = 1, S do
       end
     end
     for i = 1, nw do
-      local key, code = KEYS[k + i], ARGV[a + i - 1]
+      local key, code = KEYS[k + 2 + i], ARGV[a + i - 1]
       local bms, n, tok = geometry(code)
       local delta = tok and dt or dr
       if bms and delta ~= 0 then
@@ -118,7 +117,7 @@ for j = 1, S do
     end
   end
   a = a + nw
-  k = k + 1 + nw
+  k = k + 3 + nw
 end
 for _, key in ipairs(order) do
   local w = wins[key]

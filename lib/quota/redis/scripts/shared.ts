@@ -5,12 +5,8 @@
  *
  * ## Time
  *
- * Each script reads the time itself with Redis `TIME` unless the caller passes one (tests inject a
- * FakeClock). One clock for the whole fleet: the hosts of a fleet drift apart by milliseconds to seconds,
- * and a window of 50 ms sub-buckets judged by several clocks would admit or refuse by the skew rather
- * than by usage. Redis's clock is the one every instance already shares, and reading it inside the script
- * costs nothing (no extra round trip) and cannot race with the check. Key lifetimes (PEXPIRE) are durations
- * computed from the same time, applied by Redis in its own real time.
+ * Each script reads the time with Redis `TIME` unless ARGV[1] carries one (an injected clock): `now_ms`.
+ * Which clock the store reads for what is written in ../time.ts.
  *
  * ## The arithmetic
  *
@@ -70,9 +66,6 @@ local function month_index(t)
   return (y - 1970) * 12 + (m - 1)
 end
 
-
--- Another key of the workspace of a pending key ('{PW}:pending' -> '{PW}:name').
-local function sibling(pending_key, name) return string.sub(pending_key, 1, #pending_key - #'pending') .. name end
 
 local function bucket(t, bms)
   if bms == 0 then return month_index(t) end
