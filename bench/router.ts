@@ -150,6 +150,10 @@ async function decisionBench(): Promise<void> {
   };
   const routerSummary = await timeAsync(decide, asyncOptions);
   report('  ROUTER: router.reserve + lease.settle (the full decision)', routerSummary, ratio(routerSummary.medianUs, baseline.medianUs));
+  // The `cheapest` strategy orders the plan per request by its expected cost (memoised per order).
+  const cheapestRequest = { ...request, need: { ...rawNeed, strategy: 'cheapest' as const } };
+  const cheapest = await timeAsync(async () => (await router.reserve('chat', cheapestRequest)).settle(usage), asyncOptions);
+  report('  same, strategy cheapest', cheapest, ratio(cheapest.medianUs, baseline.medianUs));
   // For reference: the public dry run, which also snapshots the store's windows per workspace.
   const dryRun = await timeAsync(() => router.plan('chat', request), asyncOptions);
   report('  reference: router.plan() (dry run, async, with snapshots)', dryRun, ratio(dryRun.medianUs, baseline.medianUs));

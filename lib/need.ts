@@ -7,10 +7,13 @@ import { parseVersionConstraint } from './catalog/query.js';
 import { NeedError } from './errors.js';
 import { describeReceived } from './received.js';
 
-/** How candidates are ordered. */
-export type Strategy = 'smallest-sufficient' | 'newest' | 'prefer';
+/**
+ * How candidates are ordered. `cheapest`: the lowest expected cost of this request (its estimated input and
+ * output tokens at the catalogue's prices), unknown prices after known ones, ties in the default order.
+ */
+export type Strategy = 'smallest-sufficient' | 'newest' | 'prefer' | 'cheapest';
 
-export const STRATEGIES: readonly Strategy[] = ['smallest-sufficient', 'newest', 'prefer'];
+export const STRATEGIES: readonly Strategy[] = ['smallest-sufficient', 'newest', 'prefer', 'cheapest'];
 
 /** The router's endpoints; each implies a capability. */
 export type Endpoint = 'chat' | 'embeddings' | 'fim';

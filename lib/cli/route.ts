@@ -20,7 +20,7 @@ const help = `Usage: mistral-router route [options]
   --model M            a model (or alias) to try first
   --prefer LIST        models to try first, in this order (comma-separated); implies --strategy prefer
   --exclude LIST       models never to use (comma-separated)
-  --strategy S         smallest-sufficient (default) | newest | prefer
+  --strategy S         smallest-sufficient (default) | newest | prefer | cheapest (by --prompt-tokens and --max-tokens at catalogue prices)
   --tier NAME          the tier whose limits apply (default free)
   --catalog-file F     extra catalogue file; repeatable
   --date YYYY-MM-DD    plan on this UTC day: retired models are never chosen (default: today)
@@ -72,7 +72,7 @@ export const routeCommand: CliCommand = async (args, io) => {
   );
   const total = promptTokens + maxTokens;
   const lifecycle = catalog.lifecycleOn(dateFlag(values.date));
-  const ranked = rankModels(catalog, need, values.model, true, { lifecycle });
+  const ranked = rankModels(catalog, need, values.model, true, { lifecycle, size: { endpoint, input: promptTokens, output: maxTokens } });
   const plan = fitContext(ranked, total, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
   // Quota, as far as a dry run can know it: a request larger than a limit never fits that model.
   const rejected = [...plan.rejected];

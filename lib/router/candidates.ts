@@ -26,7 +26,7 @@ import type { Endpoint, NormalisedNeed } from '../need.js';
 import type { QuotaCandidate, WindowSpec } from '../quota/types.js';
 import type { CatalogView } from './catalog-view.js';
 import type { PlanCandidate } from './decision.js';
-import { fitContext, rankModels, type RankedModels, type Rejection } from './plan.js';
+import { fitContext, orderByCost, rankModels, type RankedModels, type Rejection, type RequestSize } from './plan.js';
 import { windowsFor, type Workspace } from './workspaces.js';
 
 /** The models a request fits, the rejected ones, and the plan's candidates for them. */
@@ -52,6 +52,8 @@ export class Candidates {
   #planDay = '';
   /** The context check's result when every ranked model fits (the common case), per ranked list. */
   readonly #allFit = new WeakMap<RankedModels, Fitted & { threshold: number }>();
+  /** The `cheapest` orders of a fitted list, by their model order (see byCost). */
+  readonly #byCost = new WeakMap<readonly Model[], Fitted[]>();
   /** One candidate object per (workspace, model), reused so the store's per-candidate cache hits. */
   readonly #objects = new Map<string, QuotaCandidate>();
   readonly #lists = new WeakMap<readonly Model[], { version: number; validUntil: number; list: QuotaCandidate[] }>();
@@ -108,6 +110,24 @@ export class Candidates {
     }
     const fitted = fitContext(ranked, contextTokens, minContext, this.#unknownContextTokens);
     return { models: fitted.models, rejected: fitted.rejected, candidates: this.#planCandidates(fitted.models) };
+  }
+
+  /**
+   * The `cheapest` order of a fitted plan for a request of `size` (see orderByCost). Each order is built
+   * once per fitted list (memoised by its model order), so the candidate lists keep their cache.
+   */
+  byCost(ranked: RankedModels, fitted: Fitted, size: RequestSize): Fitted {
+    let pinned = 0;
+    while (pinned < fitted.models.length && ranked.ranked.indexOf(fitted.models[pinned] as Model) < ranked.pinned) pinned++;
+    const models = orderByCost(fitted.models, pinned, size);
+    if (models === fitted.models) return fitted;
+    let orders = this.#byCost.get(fitted.models);
+    if (orders === undefined) this.#byCost.set(fitted.models, (orders = []));
+    // Few distinct orders per list (they change only with the ratio of output to input): compared in place.
+    const same = (known: Fitted) => known.models.every((m, i) => m === models[i]);
+    let ordered = orders.find(same);
+    if (ordered === undefined) orders.push((ordered = { models, rejected: fitted.rejected, candidates: this.#planCandidates(models) }));
+    return ordered;
   }
 
   #planCandidates(models: readonly Model[]): PlanCandidate[] {

@@ -10,7 +10,8 @@ import type { LifecycleDay } from '../catalog/lifecycle.js';
 import { newestVersions, parseVersionConstraint, rejectionReason, versionNumber } from '../catalog/query.js';
 import type { Capability, Model } from '../catalog/types.js';
 import { NeedError } from '../errors.js';
-import type { NormalisedNeed } from '../need.js';
+import type { Endpoint, NormalisedNeed } from '../need.js';
+import { exactMicroUsd } from '../telemetry/cost.js';
 
 /**
  * The request size a model whose context window the catalogue does not know is assumed to take: the
@@ -54,6 +55,18 @@ export interface RankedModels {
   readonly replaced?: Replacement;
   /** One per deprecated model among `ranked`. */
   readonly warnings?: readonly LifecycleWarning[];
+  /**
+   * How many models at the head of `ranked` the request put there (the named model and its replacement
+   * chain): `cheapest` orders only the models after them.
+   */
+  readonly pinned: number;
+}
+
+/** A request's size for the `cheapest` strategy: its estimated input and output tokens. */
+export interface RequestSize {
+  readonly endpoint: Endpoint;
+  readonly input: number;
+  readonly output: number;
 }
 
 /** What `rankModels` needs beyond the need. */
@@ -63,6 +76,11 @@ export interface RankOptions {
    * candidates, deprecated ones rank after current ones. Absent: no lifecycle (every model counts as current).
    */
   readonly lifecycle?: LifecycleDay;
+  /**
+   * The request's size, for the `cheapest` strategy: without it the plan is in the default order (what
+   * `cheapest` falls back to on ties) and the router orders it per request with {@link orderByCost}.
+   */
+  readonly size?: RequestSize;
 }
 
 /** The plan for one request: eligible models in order, and every rejected one with its reason. */
@@ -192,6 +210,7 @@ export function rankModels(catalog: Catalog, need: NormalisedNeed, explicitModel
       });
     }
   }
+  // `cheapest` ranks by the request's cost (orderByCost), its ties in the default order: sorted here.
   const order = need.strategy === 'newest' ? compareNewest : compareSmallest;
   const position = (model: Model): number => {
     if (model.id === explicit) return -1 - chain.length;
@@ -207,7 +226,38 @@ export function rankModels(catalog: Catalog, need: NormalisedNeed, explicitModel
     explicit !== undefined && retiredExplicit
       ? { requested: explicitModel as string, retiredModel: explicit, by: eligible[0]?.id ?? null, reason: 'retired' }
       : undefined;
-  return { ranked: eligible, rejected, ...(replaced === undefined ? {} : { replaced }), ...(warnings.length === 0 ? {} : { warnings }) };
+  const pinned = eligible.filter((model) => position(model) < 0).length;
+  const ranked = need.strategy === 'cheapest' && options.size !== undefined ? orderByCost(eligible, pinned, options.size) : eligible;
+  return { ranked, rejected, pinned, ...(replaced === undefined ? {} : { replaced }), ...(warnings.length === 0 ? {} : { warnings }) };
+}
+
+/**
+ * The `cheapest` order: after the `pinned` head (the named model and its chain), the models by the
+ * expected cost of a request of this size at their prices, the lowest first; a model whose price is
+ * unknown after every priced one; ties (and unknown prices among themselves) keep their order in
+ * `models`. Returns `models` itself when the order does not change.
+ */
+export function orderByCost(models: readonly Model[], pinned: number, size: RequestSize): readonly Model[] {
+  const count = models.length - pinned;
+  if (count < 2) return models;
+  const costs = new Float64Array(count);
+  const order = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    costs[i] = exactMicroUsd((models[pinned + i] as Model).prices, size.endpoint, size.input, size.output) ?? Number.POSITIVE_INFINITY;
+    order[i] = i;
+  }
+  // By cost, then by position (the default order): a stable order whatever the sort's algorithm.
+  order.sort((a, b) => {
+    const ca = costs[a] as number;
+    const cb = costs[b] as number;
+    return ca < cb ? -1 : ca > cb ? 1 : a - b;
+  });
+  let changed = false;
+  for (let i = 0; i < count && !changed; i++) changed = order[i] !== i;
+  if (!changed) return models;
+  const ordered = models.slice(0, pinned);
+  for (const i of order) ordered.push(models[pinned + i] as Model);
+  return ordered;
 }
 
 /** A (workspace, model) pair of a plan. */

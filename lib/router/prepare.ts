@@ -64,7 +64,8 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
   const normalised = normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
   const ranked = context.candidates.ranked(endpoint, model as string | undefined, normalised);
-  const { models, rejected, candidates } = context.candidates.fit(ranked, contextTokens, normalised.minContext);
+  const fitted = context.candidates.fit(ranked, contextTokens, normalised.minContext);
+  const { models, rejected, candidates } = normalised.strategy === 'cheapest' ? context.candidates.byCost(ranked, fitted, { endpoint, input: promptEstimate, output: maxOutput }) : fitted;
   const estimated = promptEstimate + maxOutput;
   const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
   if (ranked.replaced !== undefined) {

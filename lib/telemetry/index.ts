@@ -3,6 +3,7 @@
  * Prometheus (`createPrometheusMetrics`, needs prom-client) and OpenTelemetry (`instrumentRouter`, needs
  * @opentelemetry/api) are optional peers, each loaded only when its function is called.
  */
+export { instrumentRouter, type InstrumentRouterOptions } from './otel.js';
 export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';
 export { METRICS, ATTR, PROVIDER, prometheusLabel, type MetricDefinition, type MetricKey, type MetricKind, type MetricSink, type GaugeReading } from './metric-set.js';
 export { MetricsRecorder, quotaReadings, boundedModel, OPERATION_NAME, type ObservedRouter } from './metrics-recorder.js';

@@ -152,6 +152,16 @@ export function prometheusLabel(attribute: string): string {
   return attribute.replace(/\./g, '_');
 }
 
+/** The attributes (or labels) of a measurement: each name with a defined value, in the definition's order. */
+export function namedValues(names: readonly string[], values: readonly (string | undefined)[]): Record<string, string> {
+  const named: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (value !== undefined) named[names[i] as string] = value;
+  }
+  return named;
+}
+
 /** Where a recorder's measurements go: an OpenTelemetry meter or a Prometheus registry. */
 export interface MetricSink {
   /**

@@ -13,11 +13,11 @@
  * // GET /metrics: res.end(await registry.metrics())
  * ```
  */
-import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import { ConfigError } from '../errors.js';
-import { METRICS, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
+import { METRICS, namedValues, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
 import { MetricsRecorder, quotaReadings, type ObservedRouter } from './metrics-recorder.js';
+import { loadPeer } from './peer.js';
 
 /** Options of {@link createPrometheusMetrics}. */
 export interface PrometheusMetricsOptions {
@@ -39,25 +39,6 @@ export interface PrometheusMetrics {
 
 type Instrument = PromClient.Counter<string> | PromClient.Histogram<string>;
 
-function loadPromClient(given: typeof PromClient | undefined): typeof PromClient {
-  if (given !== undefined) return given;
-  try {
-    return createRequire(import.meta.url)('prom-client') as typeof PromClient;
-  } catch (error) {
-    throw new ConfigError('promClient', 'createPrometheusMetrics needs the optional peer dependency prom-client: npm install prom-client', { cause: error });
-  }
-}
-
-/** Label object of a measurement: the defined labels with a value. */
-function labelsOf(names: readonly string[], values: readonly (string | undefined)[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) {
-    const value = values[i];
-    if (value !== undefined) labels[names[i] as string] = value;
-  }
-  return labels;
-}
-
 /**
  * Register the metric set on `registry` (once per registry: a second call with the same one is a
  * ConfigError naming the metric already there) and return what feeds it.
@@ -68,7 +49,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function' || typeof registry.metrics !== 'function') {
     throw new ConfigError('registry', 'expected a prom-client Registry (new Registry(), or prom-client\'s register)');
   }
-  const prom = loadPromClient(options.promClient);
+  const prom = loadPeer(options.promClient, 'prom-client', 'promClient', 'createPrometheusMetrics');
   const routers = new Set<ObservedRouter>();
   const instruments = new Map<MetricKey, { instrument: Instrument; labels: readonly string[] }>();
   for (const [key, definition] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
@@ -83,7 +64,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
         // Read on each scrape: what the observed routers' stores hold now.
         async collect() {
           this.reset();
-          for (const reading of await quotaReadings(routers)) this.set(labelsOf(labelNames, reading.values), reading.value);
+          for (const reading of await quotaReadings(routers)) this.set(namedValues(labelNames, reading.values), reading.value);
         },
       });
     } else if (definition.kind === 'histogram') {
@@ -96,7 +77,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     record(key, value, values) {
       const found = instruments.get(key);
       if (found === undefined) return;
-      const labels = labelsOf(found.labels, values);
+      const labels = namedValues(found.labels, values);
       if (found.instrument instanceof prom.Histogram) found.instrument.observe(labels, value);
       else (found.instrument as PromClient.Counter<string>).inc(labels, value);
     },

@@ -49,7 +49,7 @@ describe('cli: mistral-router route (dry run)', () => {
 
   for (const [args, message] of [
     [['--endpoint', 'images'], /--endpoint expects chat, embeddings or fim/],
-    [['--strategy', 'cheapest'], /--strategy expects one of smallest-sufficient, newest, prefer/],
+    [['--strategy', 'priciest'], /--strategy expects one of smallest-sufficient, newest, prefer, cheapest/],
     [['--prompt-tokens', '-1'], /--prompt-tokens expects a whole number >= 0, received "-1"/],
     [['--capability', 'telepathy'], /unknown capability "telepathy"/],
     [['--capability', ',,'], /--capability expects a comma-separated list of capabilities/],
