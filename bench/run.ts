@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['catalog', 'tokens', 'quota-memory', 'router', 'emulator', 'utilisation', 'redis-store'];
+const benches = ['catalog', 'tokens', 'quota-memory', 'router', 'emulator', 'utilisation', 'redis-store', 'gateway'];
 /** No single benchmark may hold up the run longer than this (a hung Redis, a stuck replay). */
 const TIMEOUT_MS = 4 * 60_000;
 /** Set in a child: the benchmark it runs. */
