@@ -6,7 +6,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, NeedError } from '../errors.js';
+import { ConfigError, NeedError, redactSecrets } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
 import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
@@ -187,11 +187,41 @@ function checkWorkspace(config: WorkspaceConfig, index: number, names: Set<strin
   if (names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
   names.add(config.name);
   if (typeof config.apiKey !== 'string' || config.apiKey === '') throw new ConfigError(`${field}.apiKey`, 'expected a non-empty string');
+  const unsafe = headerUnsafe(config.apiKey);
+  // Said without the key: where the character is, and the likely cause.
+  if (unsafe !== undefined) throw new ConfigError(`${field}.apiKey`, `contains ${unsafe}: an HTTP header cannot carry it, so every call would fail (a key read from a file often ends with a newline)`);
   if (!catalog.hasTier(config.tier)) {
     throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${catalog.tiers.map((t) => t.name).join(', ')}`);
   }
   const overrides = config.overrides === undefined ? undefined : checkOverrides(`${field}.overrides`, config.overrides, catalog);
   return overrides === undefined ? config : { ...config, overrides };
+}
+
+/**
+ * Mistral's base URL, if given: http(s), and without credentials (the key goes in a header; a user or
+ * password in the URL would be sent to every host and shown in every connection error). Never echoed
+ * with them.
+ */
+function checkServerURL(serverURL: unknown): void {
+  if (serverURL === undefined) return;
+  const received = redactSecrets(describeReceived(serverURL));
+  if (typeof serverURL !== 'string' || !URL.canParse(serverURL)) throw new ConfigError('serverURL', `expected an http(s) URL, received ${received}`);
+  const url = new URL(serverURL);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('serverURL', `expected an http(s) URL, received ${received}`);
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError('serverURL', `must not carry credentials (a user or password before "@"): each workspace's apiKey authenticates; received ${received}`);
+  }
+}
+
+/** What makes `value` impossible as an HTTP header value (fetch refuses it on every call), or undefined. */
+function headerUnsafe(value: string): string | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 10 || code === 13) return `a line break at character ${i + 1}`;
+    if (code < 32 || code === 127) return `a control character at character ${i + 1}`;
+    if (code > 255) return `a character outside Latin-1 at character ${i + 1}`;
+  }
+  return undefined;
 }
 
 function checkFallbacks(fallbacks: RouterOptions['fallbacks'], catalog: Catalog): Map<string, readonly string[]> {
@@ -226,9 +256,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   checkMethods('store', store, QUOTA_STORE_METHODS);
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
-  if (serverURL !== undefined && (typeof serverURL !== 'string' || !URL.canParse(serverURL) || !['http:', 'https:'].includes(new URL(serverURL).protocol))) {
-    throw new ConfigError('serverURL', `expected an http(s) URL, received ${JSON.stringify(serverURL)}`);
-  }
+  checkServerURL(serverURL);
   const catalog = options.catalog ?? loadCatalog();
   const settings: Settings = {
     maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000, 0, MAX_TIMER_MS),
