@@ -181,15 +181,26 @@ function checkMethods(option: string, value: unknown, methods: readonly string[]
   if (missing.length > 0) throw new ConfigError(option, `expected an object with ${missing.join(', ')}()`);
 }
 
-function checkWorkspace(config: WorkspaceConfig, index: number, names: Set<string>, catalog: Catalog): WorkspaceConfig {
+/**
+ * Checks one workspace. `seen` holds the names and keys of the workspaces before it: a key given twice
+ * would be metered as two workspaces while Mistral meters one, so the router would send twice its rate.
+ */
+function checkWorkspace(config: WorkspaceConfig, index: number, seen: { names: Set<string>; keys: Map<string, number> }, catalog: Catalog, all: readonly WorkspaceConfig[]): WorkspaceConfig {
   const field = `workspaces[${index}]`;
   if (typeof config?.name !== 'string' || config.name === '') throw new ConfigError(`${field}.name`, 'expected a non-empty string');
-  if (names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
-  names.add(config.name);
+  if (seen.names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
+  seen.names.add(config.name);
   if (typeof config.apiKey !== 'string' || config.apiKey === '') throw new ConfigError(`${field}.apiKey`, 'expected a non-empty string');
   const unsafe = headerUnsafe(config.apiKey);
   // Said without the key: where the character is, and the likely cause.
   if (unsafe !== undefined) throw new ConfigError(`${field}.apiKey`, `contains ${unsafe}: an HTTP header cannot carry it, so every call would fail (a key read from a file often ends with a newline)`);
+  // HTTP trims a header value's spaces: "sk-1 " is the key "sk-1".
+  const key = config.apiKey.trim();
+  const first = seen.keys.get(key);
+  if (first !== undefined) {
+    throw new ConfigError(`${field}.apiKey`, `the same API key as workspaces[${first}] (${JSON.stringify(all[first]?.name)}): one Mistral workspace, whose rate limits the router would count twice; give it once`);
+  }
+  seen.keys.set(key, index);
   if (!catalog.hasTier(config.tier)) {
     throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${catalog.tiers.map((t) => t.name).join(', ')}`);
   }
@@ -269,8 +280,8 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     unavailableMs: positiveInteger('unavailableMs', options.unavailableMs, 3_600_000, 0, MAX_TIMER_MS),
     refreshIntervalMs: checkRefresh(options.refreshCatalog),
   };
-  const names = new Set<string>();
-  const checked = workspaces.map((config, index) => checkWorkspace(config, index, names, catalog));
+  const seen = { names: new Set<string>(), keys: new Map<string, number>() };
+  const checked = workspaces.map((config, index) => checkWorkspace(config, index, seen, catalog, workspaces));
   const fallbacks = checkFallbacks(options.fallbacks, catalog);
   const cacheSize = positiveInteger('planCacheSize', planCacheSize, 500, 1);
   return {

@@ -147,4 +147,11 @@ describe('router: options that can never work are refused at construction', () =
       expect(error.message).not.to.include(apiKey.slice(0, 20));
     }
   });
+
+  it('the same API key in two workspaces (it would double the rate sent to one Mistral workspace), naming both, not the key', () => {
+    const error = refusal({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }, { name: 'team-b', apiKey: KEY_B, tier: 'free' }, { name: 'team-c', apiKey: KEY_A, tier: 'free' }] });
+    expect(error.option).to.equal('workspaces[2].apiKey');
+    expect(error.message).to.match(/same API key as workspaces\[0\] \("team-a"\)/);
+    expect(error.message).not.to.include(KEY_A);
+  });
 });
