@@ -93,11 +93,14 @@ export class Failures {
         }
         throw upstream;
       case 'block-window':
-        (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
+        // The headers' observation blocked the window in the store: the next reserve passes the pair over
+        // while others have room, or waits for the block to end (within maxWaitMs) when none has. Without
+        // headers nothing blocks it, so this call leaves the pair alone.
+        if (headers === undefined) (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
         break;
       case 'cooldown-model': {
         const until = this.#clock.now() + this.#cooldownMs;
-        this.#candidates.coolDown(reservation.model, until);
+        this.#candidates.coolDown(reservation.model, until, failure.kind);
         this.#events.emit('cooldown', { model: reservation.model, until, reason: failure.kind });
         break;
       }
