@@ -3,6 +3,7 @@
  * does not break routing: its error is reported as a process warning.
  */
 import type { CardIssue } from '../catalog/cards.js';
+import type { IgnoredHeader } from '../quota/header-bounds.js';
 import type { FailureKind } from './policy.js';
 
 export interface AttemptRecord {
@@ -43,6 +44,12 @@ export interface RouterEvents {
   readonly catalogRefreshFailed: { readonly workspace: string; readonly message: string };
   /** A card was skipped (or one of its aliases dropped) during a refresh, naming the model and the field. */
   readonly cardSkipped: CardIssue & { readonly workspace: string };
+  /**
+   * A response's rate-limit headers held values the router did not take as sent: malformed (not a count),
+   * a 429's block above `maxRetryAfterMs` (capped), a token limit below the floor not yet confirmed. Values
+   * are cut at 100 characters; the call itself goes on.
+   */
+  readonly headersIgnored: { readonly workspace: string; readonly model: string; readonly status: number; readonly ignored: readonly IgnoredHeader[] };
   /** A call finished (successfully or not). */
   readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[] };
 }

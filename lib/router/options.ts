@@ -10,6 +10,7 @@ import { ConfigError, NeedError, redactSecrets } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
 import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
+import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
@@ -72,6 +73,13 @@ export interface RouterOptions {
   readonly refreshCatalog?: { readonly intervalMs: number };
   /** How long a (workspace, model) that Mistral answered "Invalid model" for is passed over. @default 3_600_000 (one hour) */
   readonly unavailableMs?: number;
+  /**
+   * The longest a 429 may block a window (its `Retry-After`, its reset header, or the period's turn); a
+   * longer one is capped and reported (`headersIgnored`). Five minutes: Mistral's second and minute windows
+   * turn within 60 s, and a month really spent costs one refused request per pair per ceiling, where a false
+   * 32-day `Retry-After` would lock the workspace out. At least 1000. @default 300_000
+   */
+  readonly maxRetryAfterMs?: number;
 }
 
 /** Per-call options (like the SDK's). */
@@ -92,6 +100,7 @@ export interface Settings {
   readonly defaultMaxTokens: number;
   readonly unknownContextTokens: number;
   readonly unavailableMs: number;
+  readonly maxRetryAfterMs: number;
   /** The automatic refresh's interval; undefined: off. */
   readonly refreshIntervalMs: number | undefined;
 }
@@ -278,6 +287,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
     unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
     unavailableMs: positiveInteger('unavailableMs', options.unavailableMs, 3_600_000, 0, MAX_TIMER_MS),
+    maxRetryAfterMs: positiveInteger('maxRetryAfterMs', options.maxRetryAfterMs, DEFAULT_HEADER_BOUNDS.maxRetryAfterMs, 1_000, MAX_TIMER_MS),
     refreshIntervalMs: checkRefresh(options.refreshCatalog),
   };
   const seen = { names: new Set<string>(), keys: new Map<string, number>() };

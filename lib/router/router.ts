@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import { AbortError, ConfigError, NoEligibleModelError, QuotaExhaustedError, RouterError } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
 import type { Endpoint } from '../need.js';
+import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
@@ -90,7 +91,8 @@ export class Router {
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
     const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
     this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
-    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets));
+    const bounds = { ...DEFAULT_HEADER_BOUNDS, maxRetryAfterMs: settings.maxRetryAfterMs };
+    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets, bounds));
     this.#queue = new WaitQueue(
       store,
       clock,

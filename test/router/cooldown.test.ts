@@ -5,75 +5,20 @@
  * The real SDK against the emulator, both on one fake clock.
  */
 import { expect } from 'chai';
-import { FakeClock } from '../../lib/clock.js';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
 import { AbortError, ModelCoolingDownError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError } from '../../lib/errors.js';
-import { createRouter, type Router, type RouterEvents, type RouterOptions } from '../../lib/index.js';
-import { MemoryStore } from '../../lib/quota/memory/index.js';
-import { catalog2025 } from '../helpers/catalog-2025.js';
+import type { RouterOptions } from '../../lib/index.js';
+import type { EmulatorOptions } from '../../lib/emulator/index.js';
+import { closeRouted, drive as driveBy, startRouted, track, until, type Routed } from '../helpers/routed.js';
 
 const KEY = 'sk-test-key-cooldown-0123456789';
 /** Only codestral-2501 takes a 150k context in the 2025 catalogue: the one eligible model. */
 const ONLY_CODESTRAL = { need: { minContext: 150_000 }, messages: [{ role: 'user' as const, content: 'hi' }], maxTokens: 10 };
 
-interface Setup {
-  readonly clock: FakeClock;
-  readonly emulator: Emulator;
-  readonly router: Router;
-  readonly store: MemoryStore;
-  readonly events: { name: keyof RouterEvents; event: unknown }[];
-}
+afterEach(closeRouted);
 
-const open: Setup[] = [];
-afterEach(async () => {
-  while (open.length > 0) {
-    const s = open.pop() as Setup;
-    await s.router.close();
-    await s.emulator.stop();
-  }
-});
-
-async function setup(emulatorOptions: Partial<EmulatorOptions>, routerOptions: Partial<RouterOptions>): Promise<Setup> {
-  const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-  const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY], ...emulatorOptions });
-  const store = new MemoryStore({ clock });
-  const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY, tier: 'free' }], serverURL: emulator.url, clock, store, ...routerOptions });
-  const events: Setup['events'] = [];
-  for (const name of ['cooldown', 'wait', 'exhausted', 'fallback', 'done'] as const) router.events.on(name, (event) => events.push({ name, event }));
-  const s = { clock, emulator, router, store, events };
-  open.push(s);
-  return s;
-}
-
-/** Settle `promise` into a value or an error, to look at later. */
-function track<T>(promise: Promise<T>): { value?: T; error?: unknown; done: boolean } {
-  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
-  promise.then((value) => Object.assign(state, { value, done: true }), (error: unknown) => Object.assign(state, { error, done: true }));
-  return state;
-}
-
-/**
- * Let the call's I/O run (real time, at most 200 turns of 5 ms while a reservation is out) and move the
- * fake clock in steps of `stepMs`, at most `maxSteps` times; fails naming what it waited for.
- */
-async function drive<T>(s: Setup, promise: Promise<T>, stepMs = 100, maxSteps = 1_000): Promise<T> {
-  const call = track(promise);
-  for (let step = 0; !call.done; step++) {
-    if (step >= maxSteps) throw new Error(`the call did not settle within ${maxSteps} steps of ${stepMs} ms of fake time`);
-    for (let turn = 0; turn < 200 && !call.done && (await s.store.pendingReservations()) > 0; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
-    if (!call.done) await s.clock.advanceAsync(stepMs);
-  }
-  return promise;
-}
-
-/** Wait (real time, bounded) until `condition` holds: I/O the fake clock does not drive. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let turn = 0; turn < 400; turn++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const setup = (emulator: Partial<EmulatorOptions>, router: Partial<RouterOptions>) =>
+  startRouted({ apiKeys: [KEY], emulator, router, record: ['cooldown', 'wait', 'exhausted', 'fallback', 'done'] });
+const drive = <T>(s: Routed, promise: Promise<T>) => driveBy(s, promise, 100, 1_000);
 
 const outcomes = (result: { routing: { attempts: readonly { outcome: string }[] } }) => result.routing.attempts.map((a) => a.outcome);
 
