@@ -398,7 +398,7 @@ export class AbortError extends RouterError {
 }
 
 /**
- * Remove anything that looks like a bearer token or an API key from a string. Used on upstream bodies
+ * Remove anything that looks like a bearer token, an API key or a URL's credentials from a string. Used on upstream bodies
  * and messages before they are put into errors and events (an upstream may echo a header back).
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
@@ -406,5 +406,8 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
   for (const secret of secrets) {
     if (secret.length >= 4) out = out.split(secret).join('[redacted]');
   }
-  return out.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]');
+  return out.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]').replace(URL_CREDENTIALS, '$1[redacted]@');
 }
+
+/** The user and password of a URL (`https://user:pass@host`). */
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;

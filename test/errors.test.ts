@@ -7,6 +7,7 @@ import * as errors from '../lib/errors.js';
 import {
   AbortError,
   CatalogError,
+  redactSecrets,
   ConfigError,
   ModelCoolingDownError,
   NeedError,
@@ -105,5 +106,14 @@ describe('errors: constructors take named fields (the positional forms still wor
       expect(() => new QuotaExhaustedError({ message: 'x', retryAfterMs }), String(retryAfterMs)).to.throw(TypeError, /retryAfterMs/);
       expect(() => new ModelCoolingDownError({ message: 'x', retryAfterMs, models: [] }), String(retryAfterMs)).to.throw(TypeError, /retryAfterMs/);
     }
+  });
+});
+
+describe('errors: redactSecrets', () => {
+  it('removes the given keys, bearer tokens and a URL\'s user and password', () => {
+    const text = 'fetch https://admin:hunter2@api.example.com/v1 failed; Authorization: Bearer sk-live-abc123; key sk-given-0123';
+    const out = redactSecrets(text, ['sk-given-0123']);
+    expect(out).to.equal('fetch https://[redacted]@api.example.com/v1 failed; Authorization: Bearer [redacted]; key [redacted]');
+    expect(redactSecrets('see http://127.0.0.1:9/v1 or mailto:a@b')).to.equal('see http://127.0.0.1:9/v1 or mailto:a@b');
   });
 });

@@ -22,9 +22,11 @@
 import { LRUCache } from 'lru-cache';
 import type { Model } from '../catalog/types.js';
 import type { Clock } from '../clock.js';
+import type { CoolingModel } from '../errors.js';
 import type { Endpoint, NormalisedNeed } from '../need.js';
 import type { QuotaCandidate, WindowSpec } from '../quota/types.js';
 import type { CatalogView } from './catalog-view.js';
+import type { Comeback } from './comeback.js';
 import type { PlanCandidate } from './decision.js';
 import { fitContext, orderByCost, rankModels, type RankedModels, type Rejection, type RequestSize } from './plan.js';
 import { windowsFor, type Workspace } from './workspaces.js';
@@ -58,6 +60,8 @@ export class Candidates {
   readonly #objects = new Map<string, QuotaCandidate>();
   readonly #lists = new WeakMap<readonly Model[], { version: number; validUntil: number; list: QuotaCandidate[] }>();
   readonly #cooldowns = new Map<string, number>();
+  /** Why each model cooled down (read only when a call finds every candidate away: see {@link Candidates.comeback}). */
+  readonly #cooldownReasons = new Map<string, string>();
   #version = 0;
 
   constructor(view: CatalogView, workspaces: readonly Workspace[], clock: Clock, unknownContextTokens: number, planCacheSize: number) {
@@ -191,10 +195,44 @@ export class Candidates {
     return candidate;
   }
 
-  /** `model` is avoided until `until` (the clock's ms). */
-  coolDown(model: string, until: number): void {
+  /** `model` is avoided until `until` (the clock's ms), because of `reason` (a failure kind). */
+  coolDown(model: string, until: number, reason: string): void {
     this.#cooldowns.set(model, until);
+    this.#cooldownReasons.set(model, reason);
     this.#version++;
+  }
+
+  /**
+   * The pairs {@link Candidates.forCall} passes over for a while (a model cooling down, a pair marked after
+   * "Invalid model") that would be candidates otherwise, and the earliest instant one of them is back;
+   * undefined when none would (every pair excluded for the call, too small, unserved or its workspace
+   * disabled: no wait helps). The slow path of a call that finds no candidate, or none with room.
+   */
+  comeback(models: readonly Model[], excluded: ReadonlySet<string> | undefined, minContext: number): Comeback | undefined {
+    const now = this.#clock.now();
+    const view = this.#view;
+    const catalog = view.catalog;
+    const away: CoolingModel[] = [];
+    let at = Number.POSITIVE_INFINITY;
+    for (const model of models) {
+      if ((model.contextWindow ?? Number.MAX_SAFE_INTEGER) < minContext) continue;
+      const cooled = this.#cooldowns.get(model.id) ?? now;
+      let noted = false;
+      for (const workspace of this.#workspaces) {
+        const name = workspace.config.name;
+        if (workspace.disabled || excluded?.has(pairKey(name, model.id)) || !catalog.isServed(name, model.id)) continue;
+        const marked = view.unavailableUntil(name, model.id, now) ?? now;
+        const until = Math.max(cooled, marked);
+        if (until <= now) continue; // a candidate now
+        at = Math.min(at, until);
+        if (marked >= cooled) away.push({ model: model.id, workspace: name, until, reason: 'invalid-model' });
+        else if (!noted) {
+          away.push({ model: model.id, until, reason: this.#cooldownReasons.get(model.id) ?? 'cooldown' });
+          noted = true;
+        }
+      }
+    }
+    return away.length === 0 ? undefined : { at, away };
   }
 
   /** `workspace` takes no more calls. */

@@ -48,8 +48,8 @@ export interface PassedOver {
   readonly model: string;
   /** The window kinds that had no room (e.g. `tokens-per-minute`, `requests-per-second`). */
   readonly windows: readonly string[];
-  /** ms until it has room again, as the store saw it; Infinity when the request never fits it. */
-  readonly retryAfterMs: number;
+  /** ms until it has room again, as the store saw it; null when the request never fits it (larger than a limit). */
+  readonly retryAfterMs: number | null;
 }
 
 /**
@@ -91,7 +91,7 @@ const NO_WARNINGS: readonly LifecycleWarning[] = Object.freeze([]);
 /** The refusals of a reservation as the decision reports them. */
 export function passedOver(refusals: readonly CandidateRefusal[]): readonly PassedOver[] {
   if (refusals.length === 0) return NONE_PASSED_OVER;
-  return refusals.map((r) => ({ workspace: r.workspace, model: r.model, windows: r.windows.map((w) => w.kind), retryAfterMs: r.retryAfterMs }));
+  return refusals.map((r) => ({ workspace: r.workspace, model: r.model, windows: r.windows.map((w) => w.kind), retryAfterMs: Number.isFinite(r.retryAfterMs) ? r.retryAfterMs : null }));
 }
 
 /** What a decision is made of (see {@link decision}). */

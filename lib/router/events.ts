@@ -4,6 +4,7 @@
  */
 import type { CardIssue } from '../catalog/cards.js';
 import type { Cost } from '../telemetry/cost.js';
+import type { IgnoredHeader } from '../quota/header-bounds.js';
 import type { FailureKind } from './policy.js';
 
 export interface AttemptRecord {
@@ -53,6 +54,12 @@ export interface RouterEvents {
   readonly catalogRefreshFailed: { readonly workspace: string; readonly message: string };
   /** A card was skipped (or one of its aliases dropped) during a refresh, naming the model and the field. */
   readonly cardSkipped: CardIssue & { readonly workspace: string };
+  /**
+   * A response's rate-limit headers held values the router did not take as sent: malformed (not a count),
+   * a 429's block above `maxRetryAfterMs` (capped), a token limit below the floor not yet confirmed. Values
+   * are cut at 100 characters; the call itself goes on.
+   */
+  readonly headersIgnored: { readonly workspace: string; readonly model: string; readonly status: number; readonly ignored: readonly IgnoredHeader[] };
   /** A call finished (successfully or not), with its cost (see `Decision.cost`; null when it failed or reported no usage). */
   readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[]; readonly cost: Cost | null };
 }

@@ -4,6 +4,7 @@
  * released, the headers are learned, and the action taken: exclude the pair for this call, cool the model
  * down, ask for a larger context, disable the workspace, or throw a typed error with no secret in it.
  */
+import type { Model } from '../catalog/types.js';
 import type { Clock } from '../clock.js';
 import { AbortError, NeedError, UpstreamError, redactSecrets } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.js';
@@ -72,7 +73,7 @@ export class Failures {
   }
 
   /** An attempt failed with `error`: records it on `state`, then returns (try the next candidate) or throws. */
-  async handle(state: CallState, reservation: Reservation, workspace: Workspace, attemptId: string, started: number, error: unknown): Promise<void> {
+  async handle(state: CallState, models: readonly Model[], reservation: Reservation, workspace: Workspace, attemptId: string, started: number, error: unknown): Promise<void> {
     const failure = classifyFailure(error);
     const hookHeaders = workspace.client.takeHeaders(attemptId);
     state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: failure.kind, status: failure.status, durationMs: this.#clock.now() - started });
@@ -96,11 +97,18 @@ export class Failures {
         }
         throw upstream;
       case 'block-window':
-        (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
+        // The headers' observation blocked the window in the store: the next reserve passes the pair over
+        // while others have room, or waits for the block to end (within maxWaitMs) when none has. Without
+        // headers nothing blocks it, so this call leaves the pair alone.
+        // When other candidates remain, the call moves on to them at once whatever the store made of the
+        // headers (a limit it distrusts blocks nothing): the pair is left out of this call.
+        if (headers === undefined || this.#candidates.forCall(models, addTo(state.excluded, reservation), state.minContext).length > 0) {
+          (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
+        }
         break;
       case 'cooldown-model': {
         const until = this.#clock.now() + this.#cooldownMs;
-        this.#candidates.coolDown(reservation.model, until);
+        this.#candidates.coolDown(reservation.model, until, failure.kind);
         this.#events.emit('cooldown', { model: reservation.model, until, reason: failure.kind });
         break;
       }
@@ -135,6 +143,13 @@ export class Failures {
       workspace: reservation.workspace,
     }, { cause: sanitiseCause(cause, this.#secrets) });
   }
+}
+
+/** `excluded` with the reservation's pair added (a new set: the call's own is changed only if the pair is left out). */
+function addTo(excluded: ReadonlySet<string> | undefined, reservation: Reservation): Set<string> {
+  const set = new Set(excluded);
+  set.add(pairKey(reservation.workspace, reservation.model));
+  return set;
 }
 
 /** The reasons of a plan's rejections, counted (NoEligibleModelError's message). */

@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../errors.js';
+import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } from '../quota/header-bounds.js';
 import { toUpstreamObservation } from '../quota/headers.js';
 import type { QuotaStore, Reservation, UpstreamObservation } from '../quota/types.js';
 import type { TokenEstimator } from '../tokens.js';
@@ -37,12 +38,15 @@ export class Learning {
   readonly #candidates: Candidates;
   readonly #tokens: TokenEstimator;
   readonly #secrets: readonly string[];
+  readonly #bounds: HeaderBounds;
+  /** Low limits reported, not yet believed (header-bounds.ts). */
+  readonly #doubts = new LimitDoubts();
   #queue: WaitQueue | undefined;
   /** Whether the store settles and observes synchronously (see QuotaStore.settleSync): no promise then. */
   readonly #syncSettle: boolean;
   readonly #syncObserve: boolean;
 
-  constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, view: CatalogView, candidates: Candidates, tokens: TokenEstimator, secrets: readonly string[]) {
+  constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, view: CatalogView, candidates: Candidates, tokens: TokenEstimator, secrets: readonly string[], bounds: HeaderBounds) {
     this.#store = store;
     this.#clock = clock;
     this.#events = events;
@@ -50,6 +54,7 @@ export class Learning {
     this.#candidates = candidates;
     this.#tokens = tokens;
     this.#secrets = secrets;
+    this.#bounds = bounds;
     this.#syncSettle = typeof store.settleSync === 'function';
     this.#syncObserve = typeof store.observeSync === 'function';
   }
@@ -123,11 +128,15 @@ export class Learning {
   }
 
   /**
-   * Feed a response's headers to the quota store, then note what they taught: emit limitsLearned for new
-   * limits, add learned window kinds. Synchronous with a store that observes synchronously.
+   * Feed a response's headers to the quota store, within the bounds of header-bounds.ts (what they set
+   * aside is a `headersIgnored` event), then note what they taught: emit limitsLearned for new limits, add
+   * learned window kinds. Synchronous with a store that observes synchronously.
    */
   learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): Promise<void> | undefined {
-    const { observation, headers: parsed } = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    const facts = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    const parsed = facts.headers;
+    const { observation, ignored } = boundObservation(facts.observation, parsed, this.#bounds, this.#doubts);
+    if (ignored.length > 0) this.#reportIgnored(workspace.config.name, model, status, ignored);
     // The API announces a retirement on the model's own responses: the plans follow from the next call.
     if (parsed.deprecationAt !== undefined && this.#view.noteRetirement(model, parsed.deprecationAt)) {
       this.#view.reportLifecycle(model, this.#view.lifecycle());
@@ -140,6 +149,12 @@ export class Learning {
       return undefined;
     }
     return store.observe(observation).then(() => this.#noteLimits(workspace, model, observation.windows));
+  }
+
+  #reportIgnored(workspace: string, model: string, status: number, ignored: readonly IgnoredHeader[]): void {
+    if (!this.#events.has('headersIgnored')) return;
+    const shown = ignored.map((i) => ({ header: i.header.slice(0, 100), value: redactSecrets(i.value, this.#secrets).slice(0, 100), reason: i.reason }));
+    this.#events.emit('headersIgnored', { workspace, model, status, ignored: shown });
   }
 
   #noteLimits(workspace: Workspace, model: string, windows: UpstreamObservation['windows']): void {

@@ -6,10 +6,11 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, NeedError } from '../errors.js';
+import { ConfigError, NeedError, redactSecrets } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
 import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
+import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
@@ -72,6 +73,13 @@ export interface RouterOptions {
   readonly refreshCatalog?: { readonly intervalMs: number };
   /** How long a (workspace, model) that Mistral answered "Invalid model" for is passed over. @default 3_600_000 (one hour) */
   readonly unavailableMs?: number;
+  /**
+   * The longest a 429 may block a window (its `Retry-After`, its reset header, or the period's turn); a
+   * longer one is capped and reported (`headersIgnored`). Five minutes: Mistral's second and minute windows
+   * turn within 60 s, and a month really spent costs one refused request per pair per ceiling, where a false
+   * 32-day `Retry-After` would lock the workspace out. At least 1000. @default 300_000
+   */
+  readonly maxRetryAfterMs?: number;
 }
 
 /** Per-call options (like the SDK's). */
@@ -92,6 +100,7 @@ export interface Settings {
   readonly defaultMaxTokens: number;
   readonly unknownContextTokens: number;
   readonly unavailableMs: number;
+  readonly maxRetryAfterMs: number;
   /** The automatic refresh's interval; undefined: off. */
   readonly refreshIntervalMs: number | undefined;
 }
@@ -181,17 +190,58 @@ function checkMethods(option: string, value: unknown, methods: readonly string[]
   if (missing.length > 0) throw new ConfigError(option, `expected an object with ${missing.join(', ')}()`);
 }
 
-function checkWorkspace(config: WorkspaceConfig, index: number, names: Set<string>, catalog: Catalog): WorkspaceConfig {
+/**
+ * Checks one workspace. `seen` holds the names and keys of the workspaces before it: a key given twice
+ * would be metered as two workspaces while Mistral meters one, so the router would send twice its rate.
+ */
+function checkWorkspace(config: WorkspaceConfig, index: number, seen: { names: Set<string>; keys: Map<string, number> }, catalog: Catalog, all: readonly WorkspaceConfig[]): WorkspaceConfig {
   const field = `workspaces[${index}]`;
   if (typeof config?.name !== 'string' || config.name === '') throw new ConfigError(`${field}.name`, 'expected a non-empty string');
-  if (names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
-  names.add(config.name);
+  if (seen.names.has(config.name)) throw new ConfigError(`${field}.name`, `duplicate workspace name ${JSON.stringify(config.name)}`);
+  seen.names.add(config.name);
   if (typeof config.apiKey !== 'string' || config.apiKey === '') throw new ConfigError(`${field}.apiKey`, 'expected a non-empty string');
+  const unsafe = headerUnsafe(config.apiKey);
+  // Said without the key: where the character is, and the likely cause.
+  if (unsafe !== undefined) throw new ConfigError(`${field}.apiKey`, `contains ${unsafe}: an HTTP header cannot carry it, so every call would fail (a key read from a file often ends with a newline)`);
+  // HTTP trims a header value's spaces: "sk-1 " is the key "sk-1".
+  const key = config.apiKey.trim();
+  const first = seen.keys.get(key);
+  if (first !== undefined) {
+    throw new ConfigError(`${field}.apiKey`, `the same API key as workspaces[${first}] (${JSON.stringify(all[first]?.name)}): one Mistral workspace, whose rate limits the router would count twice; give it once`);
+  }
+  seen.keys.set(key, index);
   if (!catalog.hasTier(config.tier)) {
     throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${catalog.tiers.map((t) => t.name).join(', ')}`);
   }
   const overrides = config.overrides === undefined ? undefined : checkOverrides(`${field}.overrides`, config.overrides, catalog);
   return overrides === undefined ? config : { ...config, overrides };
+}
+
+/**
+ * Mistral's base URL, if given: http(s), and without credentials (the key goes in a header; a user or
+ * password in the URL would be sent to every host and shown in every connection error). Never echoed
+ * with them.
+ */
+function checkServerURL(serverURL: unknown): void {
+  if (serverURL === undefined) return;
+  const received = redactSecrets(describeReceived(serverURL));
+  if (typeof serverURL !== 'string' || !URL.canParse(serverURL)) throw new ConfigError('serverURL', `expected an http(s) URL, received ${received}`);
+  const url = new URL(serverURL);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('serverURL', `expected an http(s) URL, received ${received}`);
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError('serverURL', `must not carry credentials (a user or password before "@"): each workspace's apiKey authenticates; received ${received}`);
+  }
+}
+
+/** What makes `value` impossible as an HTTP header value (fetch refuses it on every call), or undefined. */
+function headerUnsafe(value: string): string | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 10 || code === 13) return `a line break at character ${i + 1}`;
+    if (code < 32 || code === 127) return `a control character at character ${i + 1}`;
+    if (code > 255) return `a character outside Latin-1 at character ${i + 1}`;
+  }
+  return undefined;
 }
 
 function checkFallbacks(fallbacks: RouterOptions['fallbacks'], catalog: Catalog): Map<string, readonly string[]> {
@@ -226,9 +276,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   checkMethods('store', store, QUOTA_STORE_METHODS);
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
-  if (serverURL !== undefined && (typeof serverURL !== 'string' || !URL.canParse(serverURL) || !['http:', 'https:'].includes(new URL(serverURL).protocol))) {
-    throw new ConfigError('serverURL', `expected an http(s) URL, received ${JSON.stringify(serverURL)}`);
-  }
+  checkServerURL(serverURL);
   const catalog = options.catalog ?? loadCatalog();
   const settings: Settings = {
     maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000, 0, MAX_TIMER_MS),
@@ -239,10 +287,11 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
     unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
     unavailableMs: positiveInteger('unavailableMs', options.unavailableMs, 3_600_000, 0, MAX_TIMER_MS),
+    maxRetryAfterMs: positiveInteger('maxRetryAfterMs', options.maxRetryAfterMs, DEFAULT_HEADER_BOUNDS.maxRetryAfterMs, 1_000, MAX_TIMER_MS),
     refreshIntervalMs: checkRefresh(options.refreshCatalog),
   };
-  const names = new Set<string>();
-  const checked = workspaces.map((config, index) => checkWorkspace(config, index, names, catalog));
+  const seen = { names: new Set<string>(), keys: new Map<string, number>() };
+  const checked = workspaces.map((config, index) => checkWorkspace(config, index, seen, catalog, workspaces));
   const fallbacks = checkFallbacks(options.fallbacks, catalog);
   const cacheSize = positiveInteger('planCacheSize', planCacheSize, 500, 1);
   return {

@@ -4,8 +4,8 @@
  *
  * | failure | action |
  * |---|---|
- * | 429 for the workspace's quota | block that window until it resets (from headers), next candidate at once |
- * | capacity exceeded (code 3505, even as 503), 5xx, connection error, timeout | cool the model down (circuit breaker), next candidate |
+ * | 429 for the workspace's quota | block that window until it resets (from headers), next candidate at once; none left: wait for the window within maxWaitMs |
+ * | capacity exceeded (code 3505, even as 503), 5xx, connection error, timeout | cool the model down (circuit breaker), next candidate; none left: wait for the cooldown within maxWaitMs, else ModelCoolingDownError |
  * | prompt too large for the model's context | next candidate with a larger window |
  * | 401 / 403 | that workspace is out, next workspace |
  * | "Invalid model" (400 code 1500 / `invalid_model`, 404 `unknown_model`) | that (workspace, model) is not served: passed over for a while, next candidate, nothing charged |

@@ -8,14 +8,16 @@ import type { Mistral } from '@mistralai/mistralai';
 import type { ChatCompletionRequest, ChatCompletionResponse, CompletionEvent, EmbeddingRequest, EmbeddingResponse, FIMCompletionRequest, FIMCompletionResponse } from '@mistralai/mistralai/models/components/index.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
-import { AbortError, ConfigError, NoEligibleModelError, RouterError } from '../errors.js';
+import { AbortError, ConfigError, NoEligibleModelError, QuotaExhaustedError, RouterError } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
 import type { Endpoint } from '../need.js';
+import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 import { costOf, expectedUsd } from '../telemetry/cost.js';
 import type { CallObserver } from '../telemetry/observer.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
+import { Pauses, coolingDownError, type Comeback } from './comeback.js';
 import { decision, passedOver, type Decision, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
@@ -64,6 +66,8 @@ export class Router {
   readonly #workspaces: readonly Workspace[];
   readonly #context: PrepareContext;
   readonly #queue: WaitQueue;
+  /** Calls sleeping until a model cooling down is back (see comeback.ts). */
+  readonly #pauses: Pauses;
   readonly #learning: Learning;
   readonly #failures: Failures;
   readonly #streamHost: StreamHost;
@@ -91,7 +95,8 @@ export class Router {
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
     const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
     this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
-    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets));
+    const bounds = { ...DEFAULT_HEADER_BOUNDS, maxRetryAfterMs: settings.maxRetryAfterMs };
+    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets, bounds));
     this.#queue = new WaitQueue(
       store,
       clock,
@@ -99,6 +104,7 @@ export class Router {
       (operation, error) => learning.storeError(operation, error),
     );
     learning.queue = this.#queue;
+    this.#pauses = new Pauses(clock);
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
     this.#streamHost = { events: this.events, learning, secrets, now: () => clock.now(), cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
@@ -194,6 +200,7 @@ export class Router {
     this.#closing ??= (async () => {
       this.#closed = true;
       const queueClosed = this.#queue.close();
+      this.#pauses.close();
       await Promise.all([...this.#openStreams].map((closeStream) => closeStream()));
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       // Streams handed over while close() waited, ending since (each stays open until settled).
@@ -265,7 +272,7 @@ export class Router {
         } catch (error) {
           attempt.finish();
           try {
-            await this.#failures.handle(state, reservation, workspace, attemptId, started, error);
+            await this.#failures.handle(state, prepared.models, reservation, workspace, attemptId, started, error);
           } finally {
             watched?.end(state.attempts[state.attempts.length - 1] as AttemptRecord);
           }
@@ -317,13 +324,20 @@ export class Router {
     this.events.emit('decision', { endpoint: prepared.endpoint, workspace: chosen.workspace, model: chosen.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, estimatedCostUsd, waitedMs: state.waitedMs });
   }
 
-  /** A reservation for the call: at once from a synchronous store when it has room and nobody waits, else through the queue. */
+  /**
+   * A reservation for the call: at once from a synchronous store when it has room and nobody waits, else
+   * through the queue; when no candidate is there at all (every one cooling down), after it comes back.
+   */
   #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Reservation | Promise<Reservation> {
     if (this.#closed) throw closedError();
     const candidates = this.#context.candidates.forCall(prepared.models, state.excluded, state.minContext);
     if (candidates.length === 0) {
+      const back = this.#context.candidates.comeback(prepared.models, state.excluded, state.minContext);
+      if (back !== undefined) return this.#untilBack(prepared, state, signal, back);
+      // Nothing will come back for this call: it saw why (lastError), or no model can ever serve it.
       if (state.lastError !== undefined) throw state.lastError;
-      throw new NoEligibleModelError(`No model in the catalogue can serve this ${prepared.endpoint} request: ${summariseRejections(prepared.plan.rejected)}`, prepared.plan);
+      const why = prepared.models.length === 0 ? summariseRejections(prepared.plan.rejected) : 'every workspace that serves its models is out (401/403) or does not list them';
+      throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan });
     }
     const request = { candidates, tokens: prepared.estimated };
     const first = this.#queue.tryNow(request, signal);
@@ -334,7 +348,16 @@ export class Router {
     return this.#wait(prepared, state, signal, request, first);
   }
 
+  /**
+   * Wait in the queue, within what is left of the call's bound. A candidate away for a while (cooling
+   * down) may be back before any of these has room: the queue then waits only until that comeback, and
+   * the call looks again with it among its candidates.
+   */
   async #wait(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, request: ReserveRequest, first: ReserveResult | undefined): Promise<Reservation> {
+    const remaining = Math.max(0, prepared.maxWaitMs - state.waitedMs);
+    const started = this.#clock.now();
+    const back = this.#context.candidates.comeback(prepared.models, state.excluded, state.minContext);
+    const bound = back === undefined ? remaining : Math.min(remaining, back.at - started);
     try {
       const observed = state.observed;
       const onWait = observed === undefined ? undefined : (info: { retryAfterMs: number; queueLength: number }) => observed.waited(info);
@@ -349,11 +372,34 @@ export class Router {
       }
       return acquired.reservation;
     } catch (error) {
-      if (RouterError.isInstance(error) && error.code === 'QUOTA_EXHAUSTED') {
-        this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: (error as { retryAfterMs?: number }).retryAfterMs ?? 0 });
+      const quota = QuotaExhaustedError.isInstance(error);
+      if (back !== undefined && (quota || NoEligibleModelError.isInstance(error))) {
+        const now = this.#clock.now();
+        // Sooner back than the windows have room (or they never will): wait for it, or say when it is.
+        if (!quota || back.at - now < error.retryAfterMs || now - started + (back.at - now) <= remaining) {
+          state.waitedMs += now - started;
+          return this.#untilBack(prepared, state, signal, back);
+        }
       }
+      if (quota) this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: error.retryAfterMs });
       throw error;
     }
+  }
+
+  /** Sleep until the first pair away is back and look again, when the call may wait that long; else say when. */
+  async #untilBack(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, back: Comeback): Promise<Reservation> {
+    const now = this.#clock.now();
+    const waitMs = Math.max(0, back.at - now);
+    if (waitMs > prepared.maxWaitMs - state.waitedMs) {
+      this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: waitMs });
+      throw coolingDownError(back, now, prepared.maxWaitMs, prepared.endpoint, prepared.plan, state.lastError);
+    }
+    if (waitMs > 0) {
+      this.events.emit('wait', { endpoint: prepared.endpoint, retryAfterMs: waitMs, queueLength: this.#queue.length });
+      await this.#pauses.sleep(waitMs, signal);
+      state.waitedMs += waitMs;
+    }
+    return this.#acquire(prepared, state, signal);
   }
 }
 

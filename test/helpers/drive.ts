@@ -13,6 +13,8 @@ import type { MemoryStore } from '../../lib/quota/memory/index.js';
 export async function drive<T>(clock: FakeClock, promise: Promise<T>, store: MemoryStore | undefined, stepMs = 50, maxMs = 120_000): Promise<T> {
   let settled = false;
   promise.then(() => (settled = true), () => (settled = true));
+  // Past maxMs of fake time the clock stops moving and the promise is awaited as it is (a retry timed by a
+  // client's own real-time timer, like the AI SDK's, still completes; mocha's timeout bounds the rest).
   for (let elapsed = 0; !settled && elapsed <= maxMs; elapsed += stepMs) {
     for (let waited = 0; store !== undefined && waited < 100 && !settled && (await store.pendingReservations()) > 0; waited += 1) {
       await new Promise((resolve) => setTimeout(resolve, 1));

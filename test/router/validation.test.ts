@@ -106,3 +106,52 @@ describe('router: a request the SDK\'s own schema refuses names the field path, 
     expect(await store.pendingReservations()).to.equal(0);
   });
 });
+
+/** The ConfigError createRouter throws for `options`. */
+function refusal(options: Partial<RouterOptions>): ConfigError {
+  try {
+    router(options);
+  } catch (error) {
+    expect(error, String(error)).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`createRouter accepted ${JSON.stringify(options)}`);
+}
+
+describe('router: options that can never work are refused at construction', () => {
+  it('a serverURL with credentials, without echoing them', () => {
+    for (const serverURL of ['http://admin:hunter2-secret@127.0.0.1:9', 'https://hunter2-secret@api.example.com/v1', 'http://:hunter2-secret@127.0.0.1:9']) {
+      const error = refusal({ serverURL });
+      expect(error.option).to.equal('serverURL');
+      expect(error.message).to.match(/credentials/);
+      expect(error.message, serverURL).not.to.include('hunter2-secret');
+      expect(error.message).not.to.include('admin');
+    }
+    // An unparseable URL is quoted without its user part either.
+    const bad = refusal({ serverURL: 'http://admin:hunter2-secret@ bad host' });
+    expect(bad.message).not.to.include('hunter2-secret');
+  });
+
+  it('an API key with a line break, a control character or a character outside Latin-1, without echoing it', () => {
+    const keys: [string, RegExp][] = [
+      ['sk-test-key-with-newline\n-0123456789', /line break/],
+      ['sk-test-key-with-return\r-0123456789', /line break/],
+      ['sk-test-key-with-nul\u0000-0123456789', /control character/],
+      ['sk-test-key-with-\u00e9-is-latin-1-but-\u2013-is-not', /outside Latin-1/],
+      ['sk-test-key-emoji-\u{1f511}-0123456789', /outside Latin-1/],
+    ];
+    for (const [apiKey, why] of keys) {
+      const error = refusal({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }, { name: 'team-b', apiKey, tier: 'free' }] });
+      expect(error.option, JSON.stringify(apiKey)).to.equal('workspaces[1].apiKey');
+      expect(error.message, JSON.stringify(apiKey)).to.match(why);
+      expect(error.message).not.to.include(apiKey.slice(0, 20));
+    }
+  });
+
+  it('the same API key in two workspaces (it would double the rate sent to one Mistral workspace), naming both, not the key', () => {
+    const error = refusal({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }, { name: 'team-b', apiKey: KEY_B, tier: 'free' }, { name: 'team-c', apiKey: KEY_A, tier: 'free' }] });
+    expect(error.option).to.equal('workspaces[2].apiKey');
+    expect(error.message).to.match(/same API key as workspaces\[0\] \("team-a"\)/);
+    expect(error.message).not.to.include(KEY_A);
+  });
+});

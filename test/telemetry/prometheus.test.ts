@@ -58,15 +58,15 @@ describe('telemetry: Prometheus metrics', () => {
     // lean-chat (429) -> wide-chat (503) -> premium-chat.
     expect(result.routing.attempts.map((a) => [a.model, a.outcome])).to.deep.equal([['lean-chat', 'quota'], ['wide-chat', 'server-error'], ['premium-chat', 'ok']]);
     await router.chat.complete({ model: 'unpriced-chat', messages: text('hi'), maxTokens: 10 });
-    // lean-chat alone: the headers taught a 5-token minute, which the request can never fit.
+    // lean-chat alone, its window blocked by the 429 for longer than the call may wait: QUOTA_EXHAUSTED.
     const failed = await router.chat.complete({ model: 'lean-chat', messages: text('hi'), maxTokens: 10, need: { exclude: ['wide-chat', 'premium-chat', 'unpriced-chat'] } }).catch((error: unknown) => error);
-    expect((failed as { code?: string }).code).to.equal('NO_ELIGIBLE_MODEL');
+    expect((failed as { code?: string }).code).to.equal('QUOTA_EXHAUSTED');
     const out = await registry.metrics();
     expect(sample(out, 'mistral_router_fallbacks_total', { gen_ai_request_model: 'lean-chat', mistral_router_reason: 'quota' })).to.equal(1);
     expect(sample(out, 'mistral_router_fallbacks_total', { gen_ai_request_model: 'wide-chat', mistral_router_reason: 'server-error' })).to.equal(1);
     expect(sample(out, 'mistral_router_upstream_rate_limited_total', { gen_ai_request_model: 'lean-chat' })).to.be.at.least(1);
     expect(sample(out, 'mistral_router_unpriced_calls_total', { gen_ai_request_model: 'unpriced-chat' })).to.equal(1);
-    expect(sample(out, 'gen_ai_client_operation_duration_seconds_count', { gen_ai_request_model: 'lean-chat', error_type: 'NO_ELIGIBLE_MODEL' })).to.equal(1);
+    expect(sample(out, 'gen_ai_client_operation_duration_seconds_count', { gen_ai_request_model: 'lean-chat', error_type: 'QUOTA_EXHAUSTED' })).to.equal(1);
     expect(sample(out, 'mistral_router_decisions_total', { gen_ai_request_model: 'premium-chat' })).to.equal(1);
   });
 
