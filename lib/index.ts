@@ -60,7 +60,8 @@ export {
   type CatalogSourceDocument,
 } from './catalog/index.js';
 export { MemoryStore, type MemoryStoreOptions } from './quota/memory/index.js';
-export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
+export { parseRateLimitHeaders, type ParsedRateLimitHeaders } from './quota/headers.js';
+export { classifyUpstreamRefusal, toUpstreamObservation } from './quota/upstream-response.js';
 export {
   WINDOW_KINDS,
   PERIOD_LAYOUT,

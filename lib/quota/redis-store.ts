@@ -47,7 +47,7 @@ import type {
   WindowSpec,
 } from './types.js';
 import { WINDOW_KINDS } from './types.js';
-import { quotaInvalid, validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './window.js';
+import { quotaInvalid, validateActualTokens, validateCandidate, validateObservation, validateReserveRequest } from './validate.js';
 
 export { StoreError, StoreUnavailableError } from '../errors.js';
 export type { QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot } from './types.js';

@@ -37,6 +37,10 @@ export interface Prepared {
   readonly promptEstimate: number;
   /** The estimator's ratio when promptEstimate was made (calibration compares against it). */
   readonly ratio: number;
+  /** The request's content key (TokenEstimator.contentKey), under which its measured prompt size is remembered. */
+  readonly contentKey: number | undefined;
+  /** Whether promptEstimate is the size measured for the same content before (not an estimate). */
+  readonly measured: boolean;
   readonly maxWaitMs: number;
   /** The caller's request; {@link toSdkRequest} strips the routing fields when the call goes out. */
   readonly request: Record<string, unknown>;
@@ -58,22 +62,24 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   if (model !== undefined && (typeof model !== 'string' || model === '')) throw new RouterError('NEED_INVALID', 'model: expected a model id or alias');
   const implied: Capability[] = [];
   const ratio = tokens.ratio;
+  const contentKey = tokens.contentKey(endpoint, request);
+  const measured = tokens.measured(contentKey);
   let promptEstimate: number;
   let contextTokens: number;
   let maxOutput = 0;
   if (endpoint === 'embeddings') {
     const inputs = request.inputs as string | string[] | undefined;
     if (inputs === undefined || (typeof inputs !== 'string' && !Array.isArray(inputs))) throw new RouterError('NEED_INVALID', 'inputs: expected a string or a list of strings');
-    promptEstimate = tokens.estimateInputs(inputs);
+    promptEstimate = measured ?? tokens.estimateInputs(inputs);
     contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => tokens.estimateText(String(input))));
   } else {
     maxOutput = tokenCount(request.maxTokens, 'maxTokens') ?? settings.defaultMaxTokens;
     if (endpoint === 'fim') {
       if (typeof request.prompt !== 'string') throw new RouterError('NEED_INVALID', 'prompt: expected a string');
-      promptEstimate = tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
+      promptEstimate = measured ?? tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
     } else {
       if (!Array.isArray(request.messages)) throw new RouterError('NEED_INVALID', 'messages: expected a list of messages');
-      promptEstimate = tokens.estimateMessages(request.messages);
+      promptEstimate = measured ?? tokens.estimateMessages(request.messages);
       implied.push(...impliedCapabilities(request));
     }
     contextTokens = promptEstimate + maxOutput;
@@ -91,7 +97,7 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   }
   if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
   const wait = maxWaitMs === undefined ? settings.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0, 0, MAX_TIMER_MS);
-  return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
+  return { endpoint, plan, models, estimated, promptEstimate, ratio, contentKey, measured: measured !== undefined, maxWaitMs: wait, request };
 }
 
 /** The SDK's request: the caller's, without the routing fields, for the chosen model. */

@@ -281,7 +281,7 @@ export class Router {
       if (state.lastError !== undefined) throw state.lastError;
       throw new NoEligibleModelError(`No model in the catalogue can serve this ${prepared.endpoint} request: ${summariseRejections(prepared.plan.rejected)}`, prepared.plan);
     }
-    const request = { candidates, tokens: prepared.estimated };
+    const request = { candidates, tokens: this.#learning.reserveTokens(prepared) };
     const first = this.#queue.tryNow(request, signal);
     if (first?.ok) {
       state.refusals = first.refusals;
