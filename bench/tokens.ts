@@ -1,8 +1,10 @@
 /**
  * Benchmark: what the token estimate costs, and whether its cache pays for itself. For several prompt
  * sizes it times, in the same run: the estimate without cache, with the cache hit by the same strings and
- * by equal copies, and the two whole-request keys the cache could have used instead (the JSON of the
- * messages, and a SHA-1 of it). A key that costs more than the estimate it saves is a loss.
+ * by equal copies, the content key under which measured prompt sizes are remembered (and a hit of that
+ * memory, against the estimate of the same messages), and the two whole-request keys the cache could have
+ * used instead (the JSON of the messages, and a SHA-1 of it). A key that costs more than the estimate it
+ * saves is a loss.
  */
 import { createHash } from 'node:crypto';
 import { TokenEstimator } from '../lib/tokens.js';
@@ -22,10 +24,21 @@ export function runTokensBench(): void {
     const options = { batches: 50, batchSize: Math.max(2, Math.floor(200_000 / size)), warmupBatches: 5 };
     const uncached = new TokenEstimator({ cacheSize: 0 });
     const cached = new TokenEstimator();
+    // The content key covers text messages (the image chunk above has none): a system prompt and a question.
+    const textMessages = [
+      { role: 'system', content: text.slice(0, size / 4) },
+      { role: 'user', content: text },
+    ];
+    const textRequest = { messages: textMessages, maxTokens: 256, temperature: 0.3 };
+    const measured = new TokenEstimator();
+    measured.remember(measured.contentKey('chat', textRequest), 1234);
     const rows: [string, number][] = [
       ['estimate, no cache', timeSync(() => uncached.estimateMessages(messages), options).medianUs],
       ['estimate, cache hit (same strings)', timeSync(() => cached.estimateMessages(messages), options).medianUs],
       ['estimate, cache hit (equal copies)', timeSync((i) => cached.estimateMessages(copies[i % copies.length] ?? []), options).medianUs],
+      ['content key (tokens/content-key.ts)', timeSync(() => cached.contentKey('chat', textRequest), options).medianUs],
+      ['measured hit: key + memory lookup', timeSync(() => measured.measured(measured.contentKey('chat', textRequest)), options).medianUs],
+      ['estimate of the same text messages', timeSync(() => cached.estimateMessages(textMessages), options).medianUs],
       ['key: JSON.stringify(messages)', timeSync(() => JSON.stringify(messages), options).medianUs],
       ['key: sha1(JSON)', timeSync(() => createHash('sha1').update(JSON.stringify(messages)).digest('base64'), options).medianUs],
     ];

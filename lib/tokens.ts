@@ -3,18 +3,22 @@
  * (estimated prompt tokens + `maxTokens`) and the plan checks context windows with it.
  *
  * No npm package tokenizes every current Mistral model exactly, so this counts characters (about 3.5 per
- * token for English and French with Tekken), adds documented allowances for images and audio, and
- * multiplies the sum by a ratio calibrated from the `usage.prompt_tokens` of real calls. Settling a
- * reservation replaces the estimate by the real usage, so an error here moves capacity in time, never
- * loses it; erring high (a little) is the safe side, since an underestimate can overrun a window.
+ * token for English and French with Tekken; tokens/text.ts), adds documented allowances for images and
+ * audio, and multiplies the sum by a ratio calibrated from the `usage.prompt_tokens` of real calls
+ * (tokens/calibration.ts). Settling a reservation replaces the estimate by the real usage, so an error here
+ * moves capacity in time, never loses it; erring high (a little) is the safe side.
  *
- * Text is scanned once per string and the result cached by the string itself, not by the JSON of the
- * whole request: `bench/tokens.ts` measures `JSON.stringify(messages)` (let alone a hash of it) at several
- * times the cost of the estimate it would save, while a string key costs O(1) when the caller passes the
- * same string again (a system prompt, the earlier turns of a conversation), which is the repeat that occurs.
+ * Two memories (tokens/cache.ts) spare the work and the error: long texts are scanned once and cached by
+ * the string itself (not by the JSON of the whole request: `bench/tokens.ts` measures that at several times
+ * the cost of the estimate it would save), and the prompt tokens the API reported for a request's content
+ * are remembered by a content key (tokens/content-key.ts), so that a prompt seen before is reserved at
+ * exactly its measured size.
  */
-import { LRUCache } from 'lru-cache';
 import { ConfigError, NeedError } from './errors.js';
+import { Calibration } from './tokens/calibration.js';
+import { MIN_CACHED_LENGTH, PromptMemory, TextCache } from './tokens/cache.js';
+import { ContentKeys } from './tokens/content-key.js';
+import { describe, safeJson, scanText, wavSeconds } from './tokens/text.js';
 
 /** Options of a {@link TokenEstimator}. Validated once, in the constructor. */
 export interface TokenEstimatorOptions {
@@ -59,6 +63,12 @@ export interface TokenEstimatorOptions {
    */
   readonly cacheSize?: number;
   /**
+   * How many request contents the measured prompt memory keeps (see {@link TokenEstimator.contentKey}).
+   * 0 disables it.
+   * @default 10000
+   */
+  readonly measuredSize?: number;
+  /**
    * Whether {@link TokenEstimator.observe} updates the calibration ratio. When false, `ratio` stays 1.
    * @default true
    */
@@ -73,29 +83,12 @@ export interface TokenEstimatorStats {
   readonly cacheMisses: number;
   /** Calls of `observe` that were taken into the calibration ratio (ignored ones are not counted). */
   readonly observations: number;
+  /** Prompts answered from the measured memory (see {@link TokenEstimator.measured}). */
+  readonly measuredHits: number;
 }
 
-/**
- * Weight of one calibration observation in the running (geometric) mean. Upward moves weigh more than
- * downward ones, so the ratio leans high: an under-estimate costs an upstream 429 (the reservation was too
- * small), an over-estimate only holds capacity until the call settles.
- */
-const CALIBRATION_WEIGHT_UP = 0.25;
-const CALIBRATION_WEIGHT_DOWN = 0.1;
-/** Bounds of an observed actual/estimate ratio and so of the calibrated ratio. */
-const MIN_RATIO = 0.25;
-const MAX_RATIO = 4;
-/**
- * Texts shorter than this are scanned, not cached: below it a cache lookup costs about what the scan does
- * (measured in bench/tokens.ts), and short strings would crowd the long ones out of the cache.
- */
-const MIN_CACHED_LENGTH = 256;
-/** Bound on the characters the cache keeps alive (its keys are the caller's strings): about 16 MB. */
-const MAX_CACHED_CHARS = 8_000_000;
 /** Tokens per embedding input or FIM request for its sequence control tokens. */
 const INPUT_OVERHEAD = 1;
-
-const nonAscii = /[^\x00-\x7f]/;
 
 /**
  * Estimates the prompt tokens of Mistral requests (chat messages, embedding inputs, FIM), calibrated by
@@ -114,13 +107,12 @@ export class TokenEstimator {
   readonly #imageTokens: number;
   readonly #audioTokensPerSecond: number;
   readonly #audioPartTokens: number;
-  readonly #calibration: boolean;
   readonly #requestOverhead: number;
-  readonly #cache: LRUCache<string, number> | undefined;
-  #ratio = 1;
-  #cacheHits = 0;
-  #cacheMisses = 0;
-  #observations = 0;
+  readonly #cache: TextCache | undefined;
+  readonly #calibration: Calibration;
+  readonly #keys: ContentKeys | undefined;
+  readonly #measured: PromptMemory | undefined;
+  readonly #scan = (text: string): number => scanText(text, this.#charsPerToken);
 
   constructor({
     charsPerToken = 3.5,
@@ -130,6 +122,7 @@ export class TokenEstimator {
     audioTokensPerSecond = 12.5,
     audioPartTokens = 3000,
     cacheSize = 1000,
+    measuredSize = 10_000,
     calibration = true,
   }: TokenEstimatorOptions = {}) {
     if (typeof charsPerToken !== 'number' || !Number.isFinite(charsPerToken) || charsPerToken <= 0) {
@@ -141,8 +134,8 @@ export class TokenEstimator {
         throw new ConfigError(option, `must be a finite number >= 0, received ${String(value)}`);
       }
     }
-    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
-      throw new ConfigError('cacheSize', `must be an integer >= 0 (0 disables the cache), received ${String(cacheSize)}`);
+    for (const [option, value] of Object.entries({ cacheSize, measuredSize })) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(option, `must be an integer >= 0 (0 disables it), received ${String(value)}`);
     }
     if (typeof calibration !== 'boolean') {
       throw new ConfigError('calibration', `must be a boolean, received ${String(calibration)}`);
@@ -153,11 +146,10 @@ export class TokenEstimator {
     this.#imageTokens = imageTokens;
     this.#audioTokensPerSecond = audioTokensPerSecond;
     this.#audioPartTokens = audioPartTokens;
-    this.#calibration = calibration;
-    this.#cache =
-      cacheSize === 0
-        ? undefined
-        : new LRUCache<string, number>({ max: cacheSize, maxSize: MAX_CACHED_CHARS, sizeCalculation: (_value, key) => key.length });
+    this.#calibration = new Calibration(calibration);
+    this.#cache = cacheSize === 0 ? undefined : new TextCache(cacheSize);
+    this.#keys = measuredSize === 0 ? undefined : new ContentKeys(measuredSize);
+    this.#measured = measuredSize === 0 ? undefined : new PromptMemory(measuredSize);
   }
 
   /**
@@ -165,7 +157,31 @@ export class TokenEstimator {
    * See {@link TokenEstimator.observe} for how it moves.
    */
   get ratio(): number {
-    return this.#ratio;
+    return this.#calibration.ratio;
+  }
+
+  /**
+   * The content key of a request (`request` in the SDK's shape, routing fields allowed): the same for
+   * requests whose prompt is made of the same texts in the same places, undefined when a part of it cannot
+   * be keyed cheaply (images, audio, tool calls, unknown fields) or the memory is off. See
+   * tokens/content-key.ts.
+   */
+  contentKey(endpoint: 'chat' | 'fim' | 'embeddings', request: Readonly<Record<string, unknown>>): number | undefined {
+    return this.#keys?.of(endpoint, request);
+  }
+
+  /** The prompt tokens the API reported for this content before (the largest, over models), if remembered. */
+  measured(key: number | undefined): number | undefined {
+    return key === undefined ? undefined : this.#measured?.get(key);
+  }
+
+  /**
+   * Remember the `usage.prompt_tokens` a response reported for a request of this content key: the next
+   * request with the same content is reserved at exactly that. Non-integer or negative counts are ignored.
+   */
+  remember(key: number | undefined, promptTokens: number): void {
+    if (key === undefined || !Number.isSafeInteger(promptTokens) || promptTokens < 0) return;
+    this.#measured?.set(key, promptTokens);
   }
 
   /**
@@ -256,25 +272,22 @@ export class TokenEstimator {
    *   other calls may have moved the ratio in between (a call that waited for quota): comparing an old
    *   estimate with the current ratio would feed the error back into the ratio. @default the current ratio
    */
-  observe(estimated: number, actualPromptTokens: number, ratioUsed: number = this.#ratio): void {
-    if (!this.#calibration) return;
-    if (typeof estimated !== 'number' || !Number.isFinite(estimated) || estimated <= 0) return;
-    if (typeof actualPromptTokens !== 'number' || !Number.isFinite(actualPromptTokens) || actualPromptTokens <= 0) return;
-    if (typeof ratioUsed !== 'number' || !Number.isFinite(ratioUsed) || ratioUsed <= 0) return;
-    const sample = clamp((ratioUsed * actualPromptTokens) / estimated, MIN_RATIO, MAX_RATIO);
-    const weight = sample > this.#ratio ? CALIBRATION_WEIGHT_UP : CALIBRATION_WEIGHT_DOWN;
-    const next = this.#ratio ** (1 - weight) * sample ** weight;
-    this.#ratio = clamp(next, MIN_RATIO, MAX_RATIO);
-    this.#observations += 1;
+  observe(estimated: number, actualPromptTokens: number, ratioUsed: number = this.#calibration.ratio): void {
+    this.#calibration.observe(estimated, actualPromptTokens, ratioUsed);
   }
 
   /** Cache hits and misses (of texts long enough to be cached) and calibration observations so far. */
   stats(): TokenEstimatorStats {
-    return { cacheHits: this.#cacheHits, cacheMisses: this.#cacheMisses, observations: this.#observations };
+    return {
+      cacheHits: this.#cache?.hits ?? 0,
+      cacheMisses: this.#cache?.misses ?? 0,
+      observations: this.#calibration.observations,
+      measuredHits: this.#measured?.hits ?? 0,
+    };
   }
 
   #calibrated(rawTokens: number): number {
-    return Math.max(0, Math.ceil(rawTokens * this.#ratio - 1e-9));
+    return this.#calibration.apply(rawTokens);
   }
 
   #messageTokens(message: Record<string, unknown>): number {
@@ -346,83 +359,7 @@ export class TokenEstimator {
 
   /** Raw (uncalibrated) tokens of a text, through the cache when the text is long enough to pay for it. */
   #textTokens(text: string): number {
-    if (this.#cache === undefined || text.length < MIN_CACHED_LENGTH) return this.#scan(text);
-    const cached = this.#cache.get(text);
-    if (cached !== undefined) {
-      this.#cacheHits += 1;
-      return cached;
-    }
-    this.#cacheMisses += 1;
-    const tokens = this.#scan(text);
-    this.#cache.set(text, tokens);
-    return tokens;
+    if (this.#cache === undefined || text.length < MIN_CACHED_LENGTH) return scanText(text, this.#charsPerToken);
+    return this.#cache.count(text, this.#scan);
   }
-
-  #scan(text: string): number {
-    // Most prompts are ASCII: the regex test is several times faster than the per-character loop.
-    if (!nonAscii.test(text)) return text.length / this.#charsPerToken;
-    let units = 0;
-    let wide = 0;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code < 0x80) units += 1;
-      else if (isWide(code)) wide += 1;
-      else units += 2;
-    }
-    return units / this.#charsPerToken + wide;
-  }
-}
-
-/** CJK, kana, Hangul, compatibility ideographs, full-width forms, and surrogate halves (emoji, rare CJK). */
-function isWide(code: number): boolean {
-  return (
-    (code >= 0x2e80 && code < 0xa000) ||
-    (code >= 0xac00 && code < 0xe000) ||
-    (code >= 0xf900 && code < 0xfb00) ||
-    (code >= 0xff00 && code < 0xfff0)
-  );
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
-/** JSON of a value for counting; never throws (cycles, BigInt, throwing toJSON count as their String()). */
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? '';
-  } catch {
-    try {
-      return String(value);
-    } catch {
-      return '';
-    }
-  }
-}
-
-/** A short description of a received value for error messages (never the value itself: it may be a prompt). */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
-
-/**
- * Duration in seconds of base64 WAV audio (raw base64 or a `data:` URL), from the byte rate in its `fmt `
- * header and the encoded length; undefined for anything else (URLs, compressed formats, broken headers).
- */
-function wavSeconds(audio: string): number | undefined {
-  const comma = audio.startsWith('data:') ? audio.indexOf(',') : -1;
-  const start = comma + 1;
-  // "RIFF" base64-encodes to "UklGR".
-  if (!audio.startsWith('UklGR', start)) return undefined;
-  const header = Buffer.from(audio.slice(start, start + 48), 'base64');
-  if (header.length < 36 || header.toString('latin1', 8, 16) !== 'WAVEfmt ') return undefined;
-  const byteRate = header.readUInt32LE(28);
-  if (byteRate === 0) return undefined;
-  let padding = 0;
-  if (audio.endsWith('==')) padding = 2;
-  else if (audio.endsWith('=')) padding = 1;
-  const bytes = Math.floor(((audio.length - start) * 3) / 4) - padding;
-  return Math.max(0, bytes - 44) / byteRate;
 }

@@ -157,7 +157,7 @@ describe('TokenEstimator', function () {
       const estimator = new TokenEstimator();
       const messages: Messages = [{ role: 'system', content: long }, { role: 'user', content: `${long}?` }];
       const first = estimator.estimateMessages(messages);
-      expect(estimator.stats()).to.deep.equal({ cacheHits: 0, cacheMisses: 2, observations: 0 });
+      expect(estimator.stats()).to.deep.equal({ cacheHits: 0, cacheMisses: 2, observations: 0, measuredHits: 0 });
       // An equal copy (not the same string objects) hits too.
       const copy = JSON.parse(JSON.stringify(messages)) as Messages;
       expect(estimator.estimateMessages(copy)).to.equal(first);

@@ -19,47 +19,26 @@ export type {
   WindowUnit,
 } from './types.js';
 export { PERIOD_LAYOUT, WINDOW_KINDS } from './types.js';
+export { WindowCounter, admits, bucketIndex, bucketStart, daysInMonth, isLeapYear, monthIndex, monthStart, windowGeometry } from './window.js';
 export {
   WINDOW_PERIODS,
   WINDOW_SCOPES,
   WINDOW_UNITS,
-  WindowCounter,
-  admits,
-  bucketIndex,
-  bucketStart,
-  daysInMonth,
   isCount,
-  isLeapYear,
-  monthIndex,
-  monthStart,
   quotaInvalid,
   validateActualTokens,
   validateCandidate,
   validateObservation,
   validateReserveRequest,
   validateWindowSpec,
-  windowGeometry,
-} from './window.js';
+} from './validate.js';
+export { UpstreamRuleLearner, type ChargeRule, type ChargeSample, type WindowRule } from './upstream-rule.js';
+export { ChargeLog } from './charge-log.js';
 export type { WindowGeometry } from './window.js';
-export {
-  DEFAULT_BLOCK_MS,
-  MAX_HEADER_COUNT,
-  MAX_HEADER_WAIT_MS,
-  classifyUpstreamRefusal,
-  parseCount,
-  parseRateLimitHeaders,
-  parseRetryAfter,
-  toUpstreamObservation,
-} from './headers.js';
-export type {
-  HeaderSource,
-  MalformedHeader,
-  MalformedReason,
-  ParsedRateLimitHeaders,
-  ResponseFacts,
-  UpstreamRefusal,
-  UpstreamRefusalKind,
-} from './headers.js';
+export { MAX_HEADER_COUNT, MAX_HEADER_WAIT_MS, parseCount, parseRateLimitHeaders, parseRetryAfter } from './headers.js';
+export type { HeaderSource, MalformedHeader, MalformedReason, ParsedRateLimitHeaders } from './headers.js';
+export { DEFAULT_BLOCK_MS, classifyUpstreamRefusal, toUpstreamObservation } from './upstream-response.js';
+export type { ResponseFacts, UpstreamRefusal, UpstreamRefusalKind } from './upstream-response.js';
 export { MemoryStore } from './memory/index.js';
 export { FallbackStore, createFallbackStore } from './fallback-store.js';
 export type { FallbackStoreEvent, FallbackStoreEventType, FallbackStoreOperation, FallbackStoreOptions } from './fallback-store.js';

@@ -20,6 +20,8 @@
  *   whichever is later; `Infinity` when the cost is larger than the limit itself.
  */
 
+import type { WindowRule } from './upstream-rule.js';
+
 /** What a window counts. */
 export type WindowUnit = 'requests' | 'tokens';
 
@@ -146,6 +148,12 @@ export interface WindowObservation {
   readonly remaining?: number;
   /** ms until the upstream's window resets, when it said. */
   readonly resetMs?: number;
+  /**
+   * The upstream's own rule for this window, when the router has learned it (upstream-rule.ts): a store
+   * that can count by it does so from now on (the memory store: a charge log, exact to that rule); `null`
+   * goes back to the store's own conservative windows. Absent: no change. Stores may ignore it.
+   */
+  readonly rule?: WindowRule | null;
 }
 
 /** Everything learned from one upstream response for one (workspace, model). */

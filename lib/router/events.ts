@@ -5,6 +5,7 @@
 import type { CardIssue } from '../catalog/cards.js';
 import type { Cost } from '../telemetry/cost.js';
 import type { IgnoredHeader } from '../quota/header-bounds.js';
+import type { ChargeRule, WindowRule } from '../quota/upstream-rule.js';
 import type { FailureKind } from './policy.js';
 
 export interface AttemptRecord {
@@ -35,6 +36,11 @@ export interface RouterEvents {
   readonly exhausted: { readonly endpoint: string; readonly retryAfterMs: number };
   /** The upstream reported a limit different from the configured or previously learned one. */
   readonly limitsLearned: { readonly workspace: string; readonly model: string; readonly kind: string; readonly limit: number; readonly previous: number | null };
+  /**
+   * The upstream's rule for a pair's tokens-per-minute window changed as learned from its headers: how it
+   * charges and how its window counts (`null`: not known, or no longer confirmed; the router is conservative).
+   */
+  readonly ruleLearned: { readonly workspace: string; readonly model: string; readonly charge: ChargeRule | null; readonly window: WindowRule | null };
   /** A model is cooled down (capacity, 5xx, connection, timeout) until `until` (epoch ms). */
   readonly cooldown: { readonly model: string; readonly until: number; readonly reason: FailureKind };
   /** A workspace was taken out (401/403). */

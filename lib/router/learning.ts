@@ -1,7 +1,15 @@
 /**
- * What a call's outcome teaches: its usage settles the reservation and calibrates the token estimator;
+ * What a call's outcome teaches: its usage settles the reservation, calibrates the token estimator and is
+ * remembered as the prompt's measured size (the next request of the same content reserves exactly that);
  * its response headers feed the store's windows (learned limits, lower remaining, 429 blocks) and may show
  * a limit (`limitsLearned`) or a window kind the tier did not define (metered from then on).
+ *
+ * The headers also teach the upstream's rule for each pair's tokens-per-minute window (quota/upstream-rule.ts):
+ * how it charges (a call settles at what the upstream really holds for it: its query cost, or its usage
+ * once the upstream is seen to correct or to charge after the fact; a router whose upstreams all charge
+ * after the fact reserves the prompt alone, as they admit) and how its window counts (sliding or fixed,
+ * with the phase), which goes to the store with each observation so that capacity returns when the
+ * upstream gives it back. All of it happens on settle, never on reserve.
  *
  * Bookkeeping after a call must not turn the call's outcome into a store error: the answer is the
  * caller's either way. A store failure here is a `storeError` event (a fail-closed Redis store recovers
@@ -10,10 +18,12 @@
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../errors.js';
 import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } from '../quota/header-bounds.js';
-import { toUpstreamObservation } from '../quota/headers.js';
-import type { QuotaStore, Reservation, UpstreamObservation } from '../quota/types.js';
+import type { ParsedRateLimitHeaders } from '../quota/headers.js';
+import { toUpstreamObservation } from '../quota/upstream-response.js';
+import type { QuotaStore, Reservation, UpstreamObservation, WindowObservation } from '../quota/types.js';
+import { UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
-import type { Candidates } from './candidates.js';
+import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
 import type { RouterEventEmitter } from './events.js';
 import type { Prepared } from './prepare.js';
@@ -45,6 +55,10 @@ export class Learning {
   /** Whether the store settles and observes synchronously (see QuotaStore.settleSync): no promise then. */
   readonly #syncSettle: boolean;
   readonly #syncObserve: boolean;
+  /** The upstream's rule per (workspace, model) (bounded: pairs are the configured workspaces x the catalogue). */
+  readonly #rules = new Map<string, PairRule>();
+  /** True once every pair whose charge is known charges only after the fact: reserve the prompt alone. */
+  #promptOnly = false;
 
   constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, view: CatalogView, candidates: Candidates, tokens: TokenEstimator, secrets: readonly string[], bounds: HeaderBounds) {
     this.#store = store;
@@ -72,7 +86,8 @@ export class Learning {
     const used = usage?.totalTokens;
     if (typeof usage?.promptTokens === 'number') this.calibrate(prepared, usage.promptTokens);
     const headers = workspace.client.takeHeaders(attemptId);
-    const settling = this.settleAndLearn(workspace, reservation, typeof used === 'number' && used >= 0 ? used : reservation.tokens, headers);
+    const reported = typeof used === 'number' && used >= 0;
+    const settling = this.settleAndLearn(workspace, reservation, reported ? used : reservation.tokens, headers, reported);
     const queue = this.#queue as WaitQueue;
     if (settling === undefined) {
       if (queue.length > 0) void queue.pump();
@@ -81,9 +96,18 @@ export class Learning {
     return settling.then(() => void queue.pump());
   }
 
-  /** The real prompt size of a prepared request: the estimator corrects its ratio. */
+  /** The real prompt size of a prepared request: remembered for its content; an estimate corrects the ratio. */
   calibrate(prepared: Prepared, promptTokens: number): void {
-    this.#tokens.observe(prepared.promptEstimate, promptTokens, prepared.ratio);
+    if (!prepared.measured) this.#tokens.observe(prepared.promptEstimate, promptTokens, prepared.ratio);
+    this.#tokens.remember(prepared.contentKey, promptTokens);
+  }
+
+  /**
+   * The tokens to reserve for a call: prompt + max output, or the prompt alone once the upstream is seen
+   * to admit while the prompt fits and to charge only the real usage after the fact.
+   */
+  reserveTokens(prepared: Prepared): number {
+    return this.#promptOnly ? prepared.promptEstimate : prepared.estimated;
   }
 
   /**
@@ -92,26 +116,78 @@ export class Learning {
    * round trip here, not two. In that order the upstream's remaining is compared with usage that already
    * holds the real count, not the estimate.
    */
-  settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined): Promise<void> | undefined {
+  settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined, reportedUsage = true): Promise<void> | undefined {
     const store = this.#store;
+    const parsed = headers === undefined ? undefined : this.#bounded(workspace, reservation.model, 200, headers, undefined);
+    let charged = tokens;
+    let observation = parsed?.observation;
+    if (parsed !== undefined && reportedUsage) ({ charged, observation } = this.#ruleOf(reservation, tokens, parsed.headers, parsed.observation));
     if (this.#syncSettle && this.#syncObserve) {
       try {
-        store.settleSync?.(reservation, tokens);
+        store.settleSync?.(reservation, charged);
       } catch (error) {
         this.storeError('settle', error);
       }
-      if (headers !== undefined) {
+      if (parsed !== undefined && observation !== undefined) {
         try {
-          this.learn(workspace, reservation.model, 200, headers, undefined);
+          this.#observe(workspace, reservation.model, observation, parsed.headers);
         } catch (error) {
           this.storeError('observe', error);
         }
       }
       return undefined;
     }
-    const settled = this.bookkeeping('settle', () => store.settle(reservation, tokens));
-    if (headers === undefined) return settled;
-    return Promise.all([settled, this.bookkeeping('observe', () => this.learn(workspace, reservation.model, 200, headers, undefined))]).then(() => undefined);
+    const settled = this.bookkeeping('settle', () => store.settle(reservation, charged));
+    if (parsed === undefined || observation === undefined) return settled;
+    const seen = observation;
+    return Promise.all([settled, this.bookkeeping('observe', () => this.#observe(workspace, reservation.model, seen, parsed.headers))]).then(() => undefined);
+  }
+
+  /**
+   * The pair's rule learned from this response: what to settle the call at, and the observation with the
+   * window rule for the store. Headers are written before a correction lands, so under a correcting
+   * upstream this call's remaining is read as it will be once corrected (the store settles at the usage).
+   */
+  #ruleOf(reservation: Reservation, used: number, headers: ParsedRateLimitHeaders, observation: UpstreamObservation): { charged: number; observation: UpstreamObservation } {
+    const index = observation.windows.findIndex((w) => w.kind === 'tokens-per-minute');
+    const window = observation.windows[index];
+    const key = pairKey(reservation.workspace, reservation.model);
+    let pair = this.#rules.get(key);
+    if (window?.limit !== undefined && window.remaining !== undefined) {
+      if (pair === undefined) this.#rules.set(key, (pair = { learner: new UpstreamRuleLearner(), sent: null, reported: 'null/undefined/' }));
+      const now = this.#clock.now();
+      pair.learner.observe({ sentAt: Math.min(reservation.at, now), answeredAt: now, limit: window.limit, remaining: window.remaining, queryCost: headers.queryCost, usedTokens: used });
+      this.#promptOnly = this.#everyChargeIs('usage');
+    }
+    if (pair === undefined || window === undefined) return { charged: used, observation };
+    const learner = pair.learner;
+    const charged = learner.settleTokens(headers.queryCost, used);
+    const rule = learner.window;
+    const charge = learner.charge ?? null;
+    const reported = `${charge}/${rule?.kind}/${rule?.kind === 'fixed' ? `${rule.phaseMs}/${rule.uncertaintyMs}` : ''}`;
+    if (reported !== pair.reported) {
+      pair.reported = reported;
+      this.#events.emit('ruleLearned', { workspace: reservation.workspace, model: reservation.model, charge, window: rule ?? null });
+    }
+    if (rule === undefined && pair.sent === null) return { charged, observation };
+    pair.sent = rule ?? null;
+    const correction = learner.charge === 'max-tokens-corrected' && headers.queryCost !== undefined ? Math.min(reservation.tokens, Math.max(0, headers.queryCost - used)) : 0;
+    const windows = observation.windows.map((w): WindowObservation => {
+      const remaining = correction > 0 && w.remaining !== undefined && w.unit === 'tokens' ? { remaining: w.remaining + correction } : {};
+      return w === window ? { ...w, ...remaining, rule: rule ?? null } : { ...w, ...remaining };
+    });
+    return { charged, observation: { ...observation, windows } };
+  }
+
+  #everyChargeIs(charge: string): boolean {
+    let known = 0;
+    for (const { learner } of this.#rules.values()) {
+      const learned = learner.charge;
+      if (learned === undefined) continue;
+      if (learned !== charge) return false;
+      known++;
+    }
+    return known > 0;
   }
 
   /** Runs a store operation whose failure is reported (`storeError`), never thrown. */
@@ -133,10 +209,19 @@ export class Learning {
    * learned window kinds. Synchronous with a store that observes synchronously.
    */
   learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): Promise<void> | undefined {
+    const { observation, headers: parsed } = this.#bounded(workspace, model, status, headers, body);
+    return this.#observe(workspace, model, observation, parsed);
+  }
+
+  /** A response's observation within the bounds of header-bounds.ts; what they set aside is a `headersIgnored` event. */
+  #bounded(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): { observation: UpstreamObservation; headers: ParsedRateLimitHeaders } {
     const facts = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
-    const parsed = facts.headers;
-    const { observation, ignored } = boundObservation(facts.observation, parsed, this.#bounds, this.#doubts);
+    const { observation, ignored } = boundObservation(facts.observation, facts.headers, this.#bounds, this.#doubts);
     if (ignored.length > 0) this.#reportIgnored(workspace.config.name, model, status, ignored);
+    return { observation, headers: facts.headers };
+  }
+
+  #observe(workspace: Workspace, model: string, observation: UpstreamObservation, parsed: ParsedRateLimitHeaders): Promise<void> | undefined {
     // The API announces a retirement on the model's own responses: the plans follow from the next call.
     if (parsed.deprecationAt !== undefined && this.#view.noteRetirement(model, parsed.deprecationAt)) {
       this.#view.reportLifecycle(model, this.#view.lifecycle());
@@ -176,4 +261,12 @@ export class Learning {
       }
     }
   }
+}
+
+/** The upstream's rule for one pair, and the window rule last given to the store (null: none). */
+interface PairRule {
+  readonly learner: UpstreamRuleLearner;
+  sent: WindowRule | null;
+  /** What the last `ruleLearned` event said. */
+  reported: string;
 }

@@ -69,7 +69,7 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       open = false;
       await host.counted(async () => {
         if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
-        await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers);
+        await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
         void host.queue.pump();
       });
     },

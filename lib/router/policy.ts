@@ -12,7 +12,7 @@
  * | other 400 / 422 | the caller's mistake: thrown at once |
  * | aborted by the caller | thrown at once |
  */
-import { classifyUpstreamRefusal } from '../quota/headers.js';
+import { classifyUpstreamRefusal } from '../quota/upstream-response.js';
 
 export type FailureKind =
   | 'quota'

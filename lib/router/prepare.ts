@@ -38,6 +38,10 @@ export interface Prepared {
   readonly promptEstimate: number;
   /** The estimator's ratio when promptEstimate was made (calibration compares against it). */
   readonly ratio: number;
+  /** The request's content key (TokenEstimator.contentKey), under which its measured prompt size is remembered. */
+  readonly contentKey: number | undefined;
+  /** Whether promptEstimate is the size measured for the same content before (not an estimate). */
+  readonly measured: boolean;
   readonly maxWaitMs: number;
   /** The caller's request; {@link toSdkRequest} strips the routing fields when the call goes out. */
   readonly request: Record<string, unknown>;
@@ -58,7 +62,9 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   const { need, maxWaitMs, model } = request as { need?: Need; maxWaitMs?: number; model?: unknown };
   if (model !== undefined && (typeof model !== 'string' || model === '')) throw new NeedError('model', `expected a model id or alias, received ${describeReceived(model)}`);
   const ratio = tokens.ratio;
-  const { promptEstimate, maxOutput, contextTokens } = estimateRequest(tokens, settings.defaultMaxTokens, endpoint, request);
+  const contentKey = tokens.contentKey(endpoint, request);
+  const measured = tokens.measured(contentKey);
+  const { promptEstimate, maxOutput, contextTokens } = estimateRequest(tokens, settings.defaultMaxTokens, endpoint, request, measured);
   const implied: readonly Capability[] = endpoint === 'chat' ? impliedCapabilities(request) : [];
   const configured = typeof model === 'string' ? context.fallbacks.get(context.view.catalog.resolve(model) ?? model) : undefined;
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
@@ -74,7 +80,7 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   }
   if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
   const wait = maxWaitMs === undefined ? settings.maxWaitMs : waitBound(maxWaitMs);
-  return { endpoint, plan, models, estimated, promptEstimate, ratio, maxWaitMs: wait, request };
+  return { endpoint, plan, models, estimated, promptEstimate, ratio, contentKey, measured: measured !== undefined, maxWaitMs: wait, request };
 }
 
 /** What a request will cost before it is sent: the prompt estimate, the output reserved, the context it needs. */
@@ -88,13 +94,14 @@ export interface RequestEstimate {
 /**
  * The token estimate of an SDK-shaped request (`maxTokens`, `inputs`...), as the router reserves it. Also
  * used by callers that meter the same request in windows of their own (the gateway's virtual keys), so
- * that both hold the same count. Throws NeedError naming a field the estimate cannot read.
+ * that both hold the same count. `measured`: the prompt's size as responses reported it for the same
+ * content, used instead of the estimate. Throws NeedError naming a field the estimate cannot read.
  */
-export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number, endpoint: Endpoint, request: Record<string, unknown>): RequestEstimate {
+export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number, endpoint: Endpoint, request: Record<string, unknown>, measured?: number): RequestEstimate {
   if (endpoint === 'embeddings') {
     const inputs = request.inputs as string | string[] | undefined;
     if (typeof inputs !== 'string' && !Array.isArray(inputs)) throw new NeedError('inputs', `expected a string or a list of strings, received ${describeReceived(inputs)}`);
-    const promptEstimate = tokens.estimateInputs(inputs);
+    const promptEstimate = measured ?? tokens.estimateInputs(inputs);
     const contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => tokens.estimateText(String(input))));
     return { promptEstimate, maxOutput: 0, contextTokens };
   }
@@ -102,10 +109,10 @@ export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number
   let promptEstimate: number;
   if (endpoint === 'fim') {
     if (typeof request.prompt !== 'string') throw new NeedError('prompt', `expected a string, received ${describeReceived(request.prompt)}`);
-    promptEstimate = tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
+    promptEstimate = measured ?? tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
   } else {
     if (!Array.isArray(request.messages)) throw new NeedError('messages', `expected a list of messages, received ${describeReceived(request.messages)}`);
-    promptEstimate = tokens.estimateMessages(request.messages);
+    promptEstimate = measured ?? tokens.estimateMessages(request.messages);
   }
   return { promptEstimate, maxOutput, contextTokens: promptEstimate + maxOutput };
 }

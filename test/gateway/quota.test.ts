@@ -38,8 +38,9 @@ describe('gateway: quota over HTTP', () => {
 
   it('a candidate the router knows is full is passed over (no request sent), listed in the fallbacks header', async () => {
     const { url, emulator } = await setup({
-      config: (u) => baseConfig(u, { workspaces: [{ name: 'team', apiKey: '${UPSTREAM}', tier: 'free', overrides: { requestsPerSecond: 1000, models: { 'mistral-small-2506': { tokensPerMinute: 60 } } } }] }),
+      config: (u) => baseConfig(u, { workspaces: [{ name: 'team', apiKey: '${UPSTREAM}', tier: 'free', overrides: { requestsPerSecond: 1000, models: { 'mistral-small-2506': { tokensPerMinute: 45 } } } }] }),
     });
+    // One call (about 30 tokens, its prompt measured exactly from then on) fits in 45 tokens a minute; two do not.
     expect((await post(url, chatBody('vision-chat'))).headers.get('x-mistral-router-model')).to.equal('mistral-small-2506');
     const second = await post(url, chatBody('vision-chat'));
     expect(second.headers.get('x-mistral-router-attempts')).to.equal('1');

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { DEFAULT_HEADER_BOUNDS, LimitDoubts, boundObservation, type HeaderBounds } from '../../lib/quota/header-bounds.js';
-import { toUpstreamObservation } from '../../lib/quota/headers.js';
+import { toUpstreamObservation } from '../../lib/quota/upstream-response.js';
 
 const NOW = Date.UTC(2026, 2, 10, 12, 0, 20);
 const REQUESTS_LIMITED = JSON.stringify({ message: 'Requests rate limit exceeded' });

@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import {
-  DEFAULT_BLOCK_MS,
-  type HeaderSource,
-  classifyUpstreamRefusal,
-  parseRateLimitHeaders,
-  toUpstreamObservation,
-} from '../../lib/quota/headers.js';
+import { type HeaderSource, parseRateLimitHeaders } from '../../lib/quota/headers.js';
+import { DEFAULT_BLOCK_MS, classifyUpstreamRefusal, toUpstreamObservation } from '../../lib/quota/upstream-response.js';
 import type { WindowObservation } from '../../lib/quota/types.js';
 
 const NOW = Date.UTC(2026, 2, 10, 12, 0, 20);

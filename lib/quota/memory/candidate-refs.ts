@@ -6,7 +6,8 @@
  * was dropped, so a pending reservation holding the old `refs` still names the windows it charged.
  */
 import type { QuotaCandidate, WindowSpec } from '../types.js';
-import { W_ID, validateCandidate } from '../window.js';
+import { validateCandidate } from '../validate.js';
+import { W_ID } from '../window.js';
 import { CHUNK_BITS, CHUNK_MASK, REF } from './slab.js';
 import { type WindowState, windowKey } from './window-state.js';
 import type { WindowTable } from './window-table.js';

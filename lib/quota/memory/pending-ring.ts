@@ -2,7 +2,7 @@
  * The memory store's pending reservations, found by the number in their id: a ring of recent ones,
  * older ones (that outlived their slot) in a Map kept in the order they were made.
  */
-import { quotaInvalid } from '../window.js';
+import { quotaInvalid } from '../validate.js';
 import type { Reservation } from '../types.js';
 
 /** What settle and release need to touch exactly the buckets reserve charged. */

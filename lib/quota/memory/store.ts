@@ -19,21 +19,11 @@ import type {
   WindowSpec,
 } from '../types.js';
 import { WINDOW_KINDS } from '../types.js';
-import {
-  W_BLOCKED,
-  W_CONFIGURED,
-  W_HELD,
-  W_ID,
-  W_LEARNED,
-  validateActualTokens,
-  validateObservation,
-  validateReserveRequest,
-  windowAddAt,
-  windowRetryAfterMs,
-  windowUsedAt,
-} from '../window.js';
+import { validateActualTokens, validateObservation, validateReserveRequest } from '../validate.js';
+import { W_BLOCKED, W_CONFIGURED, W_HELD, W_ID, W_LEARNED, W_RULE, windowAddAt, windowRetryAfterMs, windowUsedAt } from '../window.js';
 import { CandidateRefs } from './candidate-refs.js';
 import { type PendingReservation, PendingRing } from './pending-ring.js';
+import { RuleLogs } from './rule-logs.js';
 import { CHUNK_BITS, CHUNK_MASK, REF } from './slab.js';
 import { type WindowState, windowKey } from './window-state.js';
 import { WindowTable } from './window-table.js';
@@ -79,6 +69,7 @@ export class MemoryStore implements QuotaStore {
   readonly #table: WindowTable;
   readonly #candidates: CandidateRefs;
   readonly #pending: PendingRing;
+  readonly #logs = new RuleLogs();
   #nextId = 0;
 
   constructor({ clock = systemClock, maxWindows = 100_000, reservationTtlMs = 600_000 }: MemoryStoreOptions = {}) {
@@ -146,7 +137,7 @@ export class MemoryStore implements QuotaStore {
         const learned = slab[o + W_LEARNED] as number;
         // A learned limit takes precedence; NaN (x !== x) is an unknown limit: unmetered.
         const limit = learned === learned ? learned : configured;
-        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && windowUsedAt(slab, o, now) + (refs[r + 2] === 1 ? tokens : requests) > limit)) {
+        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && this.#used(address, slab, o, now) + (refs[r + 2] === 1 ? tokens : requests) > limit)) {
           fits = false;
         }
       }
@@ -158,6 +149,7 @@ export class MemoryStore implements QuotaStore {
           const o = address & CHUNK_MASK;
           const cost = refs[r + 2] === 1 ? tokens : requests;
           windowAddAt(slab, o, now, now, cost);
+          if (slab[o + W_RULE] === 1) this.#logs.log(address, slab, o)?.add(now, now, cost);
           slab[o + W_HELD] = (slab[o + W_HELD] as number) + cost;
         }
         const seq = ++this.#nextId;
@@ -183,6 +175,15 @@ export class MemoryStore implements QuotaStore {
     return { ok: false, retryAfterMs, refusals: all };
   }
 
+  /** What a window holds: by its learned rule's log when it has one, else its ring. */
+  #used(address: number, slab: Float64Array, o: number, now: number): number {
+    if (slab[o + W_RULE] === 1) {
+      const log = this.#logs.log(address, slab, o);
+      if (log !== undefined) return log.used(now);
+    }
+    return windowUsedAt(slab, o, now);
+  }
+
   /** Why a candidate was refused: each window without room, and when every one of them will have it. */
   #refusal(
     candidate: QuotaCandidate,
@@ -197,13 +198,16 @@ export class MemoryStore implements QuotaStore {
     states.forEach((state) => {
       const needed = state.unit === 'tokens' ? tokens : requests;
       const blocked = state.blockedUntil > now;
-      const wait = Math.max(blocked ? state.blockedUntil - now : 0, windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit));
+      const log = state.slab[state.offset + W_RULE] === 1 ? this.#logs.log(state.address, state.slab, state.offset) : undefined;
+      const room =
+        log === undefined || state.limit === null ? windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit) : log.retryAfterMs(now, needed, state.limit);
+      const wait = Math.max(blocked ? state.blockedUntil - now : 0, room);
       if (wait === 0) return;
       windows.push({
         kind: state.kind,
         scope: state.model === undefined ? 'workspace' : 'model',
         limit: state.limit ?? Number.POSITIVE_INFINITY,
-        used: state.usedAt(now),
+        used: this.#used(state.address, state.slab, state.offset, now),
         needed,
         retryAfterMs: wait,
         blocked,
@@ -224,7 +228,7 @@ export class MemoryStore implements QuotaStore {
     validateActualTokens(actualTokens);
     const pending = this.#pending.take(reservation);
     // The real usage lands where the estimate was: estimates move capacity in time, never lose it.
-    if (pending !== undefined) this.#giveBack(pending, actualTokens - pending.tokens, 0);
+    if (pending !== undefined) this.#giveBack(pending, actualTokens - pending.tokens, 0, true);
   }
 
   /** {@inheritDoc QuotaStore.release} */
@@ -242,7 +246,7 @@ export class MemoryStore implements QuotaStore {
    * End a pending reservation: its holds go, and each window it charged gets `tokenDelta` or
    * `requestDelta` (by its unit) in the bucket the reservation was charged in.
    */
-  #giveBack(pending: PendingReservation, tokenDelta: number, requestDelta: number): void {
+  #giveBack(pending: PendingReservation, tokenDelta: number, requestDelta: number, settled = false): void {
     // The last instant seen, not a fresh clock read: the ring only needs a time no older than its head,
     // and skipping the read is a tenth of the hot path. A bucket that left the window since is dropped
     // at the next advance, adjusted or not.
@@ -258,7 +262,27 @@ export class MemoryStore implements QuotaStore {
       const countsTokens = refs[r + 2] === 1;
       slab[o + W_HELD] = (slab[o + W_HELD] as number) - (countsTokens ? tokens : requests);
       const delta = countsTokens ? tokenDelta : requestDelta;
-      if (delta !== 0) windowAddAt(slab, o, now, at, delta);
+      if (slab[o + W_RULE] === 1) this.#giveBackRuled(address, slab, o, at, countsTokens ? tokens : requests, delta, settled);
+      else if (delta !== 0) windowAddAt(slab, o, now, at, delta);
+    }
+  }
+
+  /**
+   * The same for a window that counts by a learned rule. A settled charge moves to the instant of the
+   * settle: the upstream admitted (or, charging after the fact, charged) the call somewhere between the
+   * reservation and its answer, so dating it at the answer never frees it before the upstream does.
+   */
+  #giveBackRuled(address: number, slab: Float64Array, o: number, at: number, held: number, delta: number, settled: boolean): void {
+    const now = this.#now();
+    const log = this.#logs.log(address, slab, o);
+    if (settled && now > at) {
+      windowAddAt(slab, o, now, at, -held);
+      windowAddAt(slab, o, now, now, held + delta);
+      log?.add(now, at, -held);
+      log?.add(now, now, held + delta);
+    } else if (delta !== 0) {
+      windowAddAt(slab, o, now, at, delta);
+      log?.add(now, at, delta);
     }
   }
 
@@ -288,11 +312,15 @@ export class MemoryStore implements QuotaStore {
       if (window.limit !== undefined && window.limit > 0) {
         this.#table.learn(state, window.limit);
       }
+      if (window.rule !== undefined) this.#logs.apply(state, window.rule, now);
       const limit = state.limit;
       if (window.remaining !== undefined && limit !== null) {
-        const used = state.usedAt(now);
-        const ours = limit - used;
-        if (window.remaining < ours) windowAddAt(state.slab, state.offset, now, now, ours - window.remaining);
+        const { slab, offset, address } = state;
+        const ours = limit - this.#used(address, slab, offset, now);
+        if (window.remaining < ours) {
+          windowAddAt(slab, offset, now, now, ours - window.remaining);
+          if (slab[offset + W_RULE] === 1) this.#logs.log(address, slab, offset)?.add(now, now, ours - window.remaining);
+        }
       }
     }
     const { rateLimited } = observation;
@@ -339,7 +367,7 @@ export class MemoryStore implements QuotaStore {
         unit: state.unit,
         period: state.period,
         limit: state.limit,
-        used: state.usedAt(now),
+        used: this.#used(state.address, state.slab, state.offset, now),
         held: state.held,
         blockedUntil: state.blockedUntil > now ? state.blockedUntil : undefined,
         learned: state.learnedLimit !== null,

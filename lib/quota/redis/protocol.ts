@@ -10,7 +10,7 @@
  */
 import type { QuotaCandidate, UpstreamObservation } from '../types.js';
 import { WINDOW_KINDS } from '../types.js';
-import { validateCandidate } from '../window.js';
+import { validateCandidate } from '../validate.js';
 import { layoutCode, windowKey, workspaceKeys, type WorkspaceKeys } from './keys.js';
 
 /** Where an encoder puts a script's KEYS and ARGV. `what` names the slot (for the layout docs). */

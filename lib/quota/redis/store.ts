@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from '../../errors.js';
 import { StoreEvents } from '../store-events.js';
 import type { QuotaCandidate, QuotaStore, Reservation, ReserveRequest, ReserveResult, UpstreamObservation, WindowSnapshot, CandidateRefusal } from '../types.js';
-import { quotaInvalid, validateActualTokens, validateObservation, validateReserveRequest } from '../window.js';
+import { quotaInvalid, validateActualTokens, validateObservation, validateReserveRequest } from '../validate.js';
 import { TickBatcher } from './batcher.js';
 import { Connection, isUnavailable } from './connection.js';
 import { Grants, type Demand, type GrantRequest } from './grants.js';

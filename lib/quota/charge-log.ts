@@ -1,0 +1,136 @@
+/**
+ * A window that counts by the upstream's own rule once the router has learned it (upstream-rule.ts):
+ * the charges of the last period, each with its instant, so that capacity returns exactly when the
+ * upstream gives it back (a sliding log: one period after each charge; fixed windows: at the boundary),
+ * not a sub-bucket late as in the router's ring.
+ *
+ * Memory is constant: at most `capacity` charges are kept; past that, the two oldest merge into one at
+ * the later instant, which only ever delays their return (never admits what the upstream would refuse).
+ * Pure: every method takes the instant it acts at, which never goes backwards.
+ */
+import type { WindowRule } from './upstream-rule.js';
+
+/** Charges kept per window before the oldest merge. */
+export const CHARGE_LOG_CAPACITY = 512;
+
+export class ChargeLog {
+  readonly #periodMs: number;
+  readonly #capacity: number;
+  #rule: WindowRule;
+  // A ring of (instant, amount), oldest first; instants never decrease along the ring.
+  readonly #at: Float64Array;
+  readonly #amount: Float64Array;
+  #head = 0;
+  #count = 0;
+  #total = 0;
+
+  constructor(rule: WindowRule, periodMs: number, capacity = CHARGE_LOG_CAPACITY) {
+    this.#rule = rule;
+    this.#periodMs = periodMs;
+    this.#capacity = capacity;
+    this.#at = new Float64Array(capacity);
+    this.#amount = new Float64Array(capacity);
+  }
+
+  get rule(): WindowRule {
+    return this.#rule;
+  }
+
+  /** Count by another rule from now on (a phase known more precisely, say): the charges stay. */
+  set rule(rule: WindowRule) {
+    this.#rule = rule;
+  }
+
+  /** What the window holds at `now`. */
+  used(now: number): number {
+    this.#expire(now);
+    return this.#total;
+  }
+
+  /** Add `amount` (negative to refund) to the charge made at `at` (`now` for a new one), if it still counts. */
+  add(now: number, at: number, amount: number): void {
+    this.#expire(now);
+    if (!this.#counts(at, now)) return;
+    const last = this.#count === 0 ? -1 : this.#slot(this.#count - 1);
+    if (last >= 0 && (this.#at[last] as number) === at) return this.#change(last, amount);
+    if (last < 0 || at > (this.#at[last] as number)) {
+      if (amount <= 0) return;
+      if (this.#count === this.#capacity) this.#mergeOldest();
+      const slot = this.#slot(this.#count++);
+      this.#at[slot] = at;
+      this.#amount[slot] = amount;
+      this.#total += amount;
+      return;
+    }
+    // An older charge: it sits in the first entry at or after its instant (merges only move charges later).
+    let lo = 0;
+    let hi = this.#count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.#at[this.#slot(mid)] as number) < at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#change(this.#slot(lo), amount);
+  }
+
+  /**
+   * ms from `now` until `cost` more fits under `limit`: 0 when it fits, Infinity when it never will. Exact
+   * for a sliding log; for fixed windows, the boundary the phase is sure to have passed.
+   */
+  retryAfterMs(now: number, cost: number, limit: number): number {
+    if (cost > limit) return Number.POSITIVE_INFINITY;
+    let held = this.used(now);
+    if (held + cost <= limit) return 0;
+    const rule = this.#rule;
+    if (rule.kind === 'fixed') return this.#windowStart(now) + this.#periodMs + rule.uncertaintyMs - now;
+    for (let i = 0; i < this.#count; i++) {
+      const slot = this.#slot(i);
+      held -= this.#amount[slot] as number;
+      if (held + cost <= limit) return (this.#at[slot] as number) + this.#periodMs - now;
+    }
+    return this.#periodMs;
+  }
+
+  /** Whether a charge made at `at` still counts at `now`. */
+  #counts(at: number, now: number): boolean {
+    return this.#rule.kind === 'fixed' ? at >= this.#windowStart(now) : at + this.#periodMs > now;
+  }
+
+  /**
+   * The earliest instant the current fixed window can have started: the last boundary the uncertain
+   * phase is sure to have passed, at its earliest. Counting from there never counts less than upstream.
+   */
+  #windowStart(now: number): number {
+    const rule = this.#rule as { phaseMs: number; uncertaintyMs: number };
+    const k = Math.floor((now - rule.phaseMs - rule.uncertaintyMs) / this.#periodMs);
+    return k * this.#periodMs + rule.phaseMs;
+  }
+
+  #expire(now: number): void {
+    while (this.#count > 0 && !this.#counts(this.#at[this.#head] as number, now)) {
+      this.#total -= this.#amount[this.#head] as number;
+      this.#head = (this.#head + 1) % this.#capacity;
+      this.#count--;
+    }
+    if (this.#count === 0) this.#total = 0;
+  }
+
+  #change(slot: number, delta: number): void {
+    const before = this.#amount[slot] as number;
+    const next = Math.max(0, before + delta);
+    this.#amount[slot] = next;
+    this.#total += next - before;
+  }
+
+  #mergeOldest(): void {
+    const first = this.#head;
+    const second = this.#slot(1);
+    this.#amount[second] = (this.#amount[second] as number) + (this.#amount[first] as number);
+    this.#head = second;
+    this.#count--;
+  }
+
+  #slot(index: number): number {
+    return (this.#head + index) % this.#capacity;
+  }
+}
