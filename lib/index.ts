@@ -87,6 +87,7 @@ export {
   ConfigError,
   NoEligibleModelError,
   QuotaExhaustedError,
+  ModelCoolingDownError,
   StoreUnavailableError,
   StoreError,
   UpstreamError,
@@ -94,4 +95,6 @@ export {
   type RouterErrorCode,
   type CatalogErrorLocation,
   type PlanLike,
+  type CoolingModel,
 } from './errors.js';
+export { type IgnoredHeader, type IgnoredReason } from './quota/header-bounds.js';
