@@ -60,5 +60,7 @@ export type {
   UpstreamRefusal,
   UpstreamRefusalKind,
 } from './headers.js';
+export { DEFAULT_HEADER_BOUNDS, LimitDoubts, boundObservation } from './header-bounds.js';
+export type { HeaderBounds, IgnoredHeader, IgnoredReason } from './header-bounds.js';
 export { MemoryStore } from './memory/index.js';
 export type { MemoryStoreOptions } from './memory/index.js';
