@@ -105,4 +105,6 @@ export {
   type RouterErrorCode,
   type CatalogErrorLocation,
   type PlanLike,
+  type CoolingModel,
 } from './errors.js';
+export { type IgnoredHeader, type IgnoredReason } from './quota/header-bounds.js';

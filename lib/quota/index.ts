@@ -39,6 +39,8 @@ export { MAX_HEADER_COUNT, MAX_HEADER_WAIT_MS, parseCount, parseRateLimitHeaders
 export type { HeaderSource, MalformedHeader, MalformedReason, ParsedRateLimitHeaders } from './headers.js';
 export { DEFAULT_BLOCK_MS, classifyUpstreamRefusal, toUpstreamObservation } from './upstream-response.js';
 export type { ResponseFacts, UpstreamRefusal, UpstreamRefusalKind } from './upstream-response.js';
+export { DEFAULT_HEADER_BOUNDS, LimitDoubts, boundObservation } from './header-bounds.js';
+export type { HeaderBounds, IgnoredHeader, IgnoredReason } from './header-bounds.js';
 export { MemoryStore } from './memory/index.js';
 export { FallbackStore, createFallbackStore } from './fallback-store.js';
 export type { FallbackStoreEvent, FallbackStoreEventType, FallbackStoreOperation, FallbackStoreOptions } from './fallback-store.js';

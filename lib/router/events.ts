@@ -30,9 +30,9 @@ export interface RouterEvents {
   };
   /** An attempt failed and the router moves on to another candidate. */
   readonly fallback: { readonly from: { readonly workspace: string; readonly model: string }; readonly reason: FailureKind; readonly status: number | undefined; readonly action: string };
-  /** No candidate had room: the call waits (at most retryAfterMs before the next try). */
+  /** No candidate had room, or every one is cooling down: the call waits (at most retryAfterMs before the next try). */
   readonly wait: { readonly endpoint: string; readonly retryAfterMs: number; readonly queueLength: number };
-  /** A call gave up: no quota within its wait bound. */
+  /** A call gave up: no quota, or no model back from its cooldown, within its wait bound (retryAfterMs: when there will be). */
   readonly exhausted: { readonly endpoint: string; readonly retryAfterMs: number };
   /** The upstream reported a limit different from the configured or previously learned one. */
   readonly limitsLearned: { readonly workspace: string; readonly model: string; readonly kind: string; readonly limit: number; readonly previous: number | null };
