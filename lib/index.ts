@@ -9,6 +9,9 @@ export { type RouterOptions, type WorkspaceConfig, type WorkspaceOverrides, type
 export { type RoutingFields, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest } from './router/prepare.js';
 export { type Plan, type PlanCandidate, type Decision, type Routed } from './router/decision.js';
 export { type Cost } from './telemetry/cost.js';
+export { type SpendRow } from './telemetry/spend.js';
+export { type UsageReport } from './router/accounting.js';
+export { WORKSPACE_BUDGET_KIND, ROUTER_BUDGET_KIND, type BudgetConfig, type RouterBudgetConfig, type BudgetReport } from './router/budgets.js';
 export { type CallObserver } from './telemetry/observer.js';
 export { type Lease } from './router/lease.js';
 export { type RoutedStream } from './router/stream.js';

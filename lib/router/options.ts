@@ -11,6 +11,7 @@ import { STRATEGIES, type Strategy } from '../need.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
+import { checkBudget, type BudgetConfig, type RouterBudgetConfig } from './budgets.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
 
 /** Limits that replace a tier's for one workspace (e.g. the real ones from its console). */
@@ -27,6 +28,8 @@ export interface WorkspaceConfig {
   /** A tier name from the catalogue (e.g. `free`). */
   readonly tier: string;
   readonly overrides?: WorkspaceOverrides;
+  /** A monthly budget in USD for this workspace's calls (see `budgetWarning`, `router.usage()`). */
+  readonly budgets?: BudgetConfig;
 }
 
 export interface RouterOptions {
@@ -71,6 +74,11 @@ export interface RouterOptions {
   readonly refreshCatalog?: { readonly intervalMs: number };
   /** How long a (workspace, model) that Mistral answered "Invalid model" for is passed over. @default 3_600_000 (one hour) */
   readonly unavailableMs?: number;
+  /**
+   * A monthly budget in USD over all this router's calls; routers sharing a store and `name` share it.
+   * Workspaces may have their own (`WorkspaceConfig.budgets`): a call must fit both.
+   */
+  readonly budgets?: RouterBudgetConfig;
 }
 
 /** Per-call options (like the SDK's). */
@@ -108,6 +116,7 @@ export interface ResolvedOptions {
   readonly planCacheSize: number;
   /** Fallbacks per model id. */
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
+  readonly budgets: RouterBudgetConfig | undefined;
 }
 
 /** The longest delay a timer can hold (setTimeout's limit): every option that becomes a timer stays under it. */
@@ -190,6 +199,7 @@ function checkWorkspace(config: WorkspaceConfig, index: number, names: Set<strin
     throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${catalog.tiers.map((t) => t.name).join(', ')}`);
   }
   const overrides = config.overrides === undefined ? undefined : checkOverrides(`${field}.overrides`, config.overrides, catalog);
+  if (config.budgets !== undefined) checkBudget(`${field}.budgets`, config.budgets);
   return overrides === undefined ? config : { ...config, overrides };
 }
 
@@ -243,6 +253,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const names = new Set<string>();
   const checked = workspaces.map((config, index) => checkWorkspace(config, index, names, catalog));
   const fallbacks = checkFallbacks(options.fallbacks, catalog);
+  if (options.budgets !== undefined) checkBudget('budgets', options.budgets, true);
   const cacheSize = positiveInteger('planCacheSize', planCacheSize, 500, 1);
   return {
     catalog,
@@ -255,5 +266,6 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     serverURL,
     fallbacks,
     planCacheSize: cacheSize,
+    budgets: options.budgets,
   };
 }

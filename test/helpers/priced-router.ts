@@ -37,7 +37,7 @@ export async function pricedRouter(routerOptions: Partial<RouterOptions> = {}, e
     ...routerOptions,
   });
   const events: PricedSetup['events'] = [];
-  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'done'] as const) {
+  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'done', 'budgetWarning'] as const) {
     router.events.on(name, (event) => events.push({ name, event: event as unknown as Record<string, unknown> }));
   }
   const setup = { clock, emulator, router, store: quota, events };
