@@ -5,8 +5,9 @@
  * before they settle.
  */
 import { expect } from 'chai';
+import type { FakeClock } from '../../lib/clock.js';
 import { ConfigError, QuotaExhaustedError } from '../../lib/errors.js';
-import { createRouter, type Router } from '../../lib/index.js';
+import { createRouter } from '../../lib/index.js';
 import { RedisStore } from '../../lib/quota/redis-store.js';
 import { monthIndex, monthStart } from '../../lib/quota/window.js';
 import type { QuotaStore, WindowSnapshot } from '../../lib/quota/types.js';
@@ -154,7 +155,8 @@ describe('budgets: exhaustion', () => {
 
 describe('budgets: 50 concurrent calls never exceed $0.01', function () {
   this.timeout(30_000);
-  const stores: [string, () => Promise<{ store: QuotaStore | undefined; cleanup: () => Promise<void> } | undefined>][] = [
+  type Made = { store: ((clock: FakeClock) => QuotaStore) | undefined; cleanup: () => Promise<void> };
+  const stores: [string, () => Promise<Made | undefined>][] = [
     ['memory', async () => ({ store: undefined, cleanup: async () => {} })],
     [
       'redis',
@@ -164,7 +166,8 @@ describe('budgets: 50 concurrent calls never exceed $0.01', function () {
           return undefined;
         }
         const keyPrefix = uniquePrefix('budget');
-        return { store: new RedisStore({ redis: redisUrl, keyPrefix }), cleanup: async () => void (await flushPrefix(keyPrefix)) };
+        // On the test's fake clock too: the budget's month is the router's.
+        return { store: (clock: FakeClock) => new RedisStore({ redis: redisUrl, keyPrefix, clock }), cleanup: async () => void (await flushPrefix(keyPrefix)) };
       },
     ],
   ];
@@ -172,10 +175,8 @@ describe('budgets: 50 concurrent calls never exceed $0.01', function () {
     it(`${name} store: every admitted call fits, the budget window holds exactly their real costs`, async function () {
       const made = await make();
       if (made === undefined) this.skip();
-      let router: Router | undefined;
       try {
         const setup = await pricedRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', budgets: { monthlyUsd: 0.01 } }] }, {}, made?.store);
-        router = setup.router;
         // premium-chat at 2 / 6 $ per million: each call holds ~3,000 µ$ of the 10,000.
         const calls = Array.from({ length: 50 }, (_, i) => setup.router.chat.complete({ ...only('premium-chat'), messages: text(`call ${i}`), maxTokens: 500 }));
         const outcomes = await Promise.allSettled(calls);
@@ -194,7 +195,6 @@ describe('budgets: 50 concurrent calls never exceed $0.01', function () {
       } finally {
         await closeAll();
         await made?.cleanup();
-        void router;
       }
     });
   }
