@@ -28,6 +28,7 @@ import type { QuotaCandidate, WindowSpec } from '../quota/types.js';
 import type { CatalogView } from './catalog-view.js';
 import type { Comeback } from './comeback.js';
 import type { PlanCandidate } from './decision.js';
+import { exactMicroUsd } from '../telemetry/cost.js';
 import { fitContext, orderByCost, rankModels, type RankedModels, type Rejection, type RequestSize } from './plan.js';
 import { windowsFor, type Workspace } from './workspaces.js';
 
@@ -36,6 +37,13 @@ export interface Fitted {
   readonly models: readonly Model[];
   readonly rejected: readonly Rejection[];
   readonly candidates: readonly PlanCandidate[];
+}
+
+/** Which workspaces a monthly budget meters (see budgets.ts). */
+export interface BudgetScope {
+  meters(workspace: string): boolean;
+  /** The router has a budget of its own (it meters every workspace). */
+  readonly routerWide: boolean;
 }
 
 /** The pair key of exclusions (see {@link Candidates.forCall}). */
@@ -62,9 +70,13 @@ export class Candidates {
   readonly #cooldowns = new Map<string, number>();
   /** Why each model cooled down (read only when a call finds every candidate away: see {@link Candidates.comeback}). */
   readonly #cooldownReasons = new Map<string, string>();
+  /** Budgets meter calls (models without a price are then left out where they apply); undefined: none. */
+  readonly #budgets: BudgetScope | undefined;
+  readonly #priced = new WeakMap<Model, boolean>();
   #version = 0;
 
-  constructor(view: CatalogView, workspaces: readonly Workspace[], clock: Clock, unknownContextTokens: number, planCacheSize: number) {
+  constructor(view: CatalogView, workspaces: readonly Workspace[], clock: Clock, unknownContextTokens: number, planCacheSize: number, budgets?: BudgetScope) {
+    this.#budgets = budgets;
     this.#view = view;
     this.#workspaces = workspaces;
     this.#clock = clock;
@@ -107,13 +119,13 @@ export class Candidates {
       let all = this.#allFit.get(ranked);
       if (all === undefined) {
         const threshold = Math.min(Number.MAX_SAFE_INTEGER, ...ranked.ranked.map((m) => m.contextWindow ?? this.#unknownContextTokens));
-        all = { threshold, models: ranked.ranked, rejected: ranked.rejected, candidates: this.#planCandidates(ranked.ranked) };
+        all = { threshold, models: ranked.ranked, ...this.#planCandidates(ranked.ranked, ranked.rejected) };
         this.#allFit.set(ranked, all);
       }
       if (contextTokens <= all.threshold) return all;
     }
     const fitted = fitContext(ranked, contextTokens, minContext, this.#unknownContextTokens);
-    return { models: fitted.models, rejected: fitted.rejected, candidates: this.#planCandidates(fitted.models) };
+    return { models: fitted.models, ...this.#planCandidates(fitted.models, fitted.rejected) };
   }
 
   /**
@@ -130,17 +142,39 @@ export class Candidates {
     // Few distinct orders per list (they change only with the ratio of output to input): compared in place.
     const same = (known: Fitted) => known.models.every((m, i) => m === models[i]);
     let ordered = orders.find(same);
-    if (ordered === undefined) orders.push((ordered = { models, rejected: fitted.rejected, candidates: this.#planCandidates(models) }));
+    if (ordered === undefined) orders.push((ordered = { ...fitted, models, candidates: this.#planCandidates(models, []).candidates }));
     return ordered;
   }
 
-  #planCandidates(models: readonly Model[]): PlanCandidate[] {
+  /** The plan's (workspace, model) pairs of `models`; pairs a budget cannot meter (no price) are rejections. */
+  #planCandidates(models: readonly Model[], rejected: readonly Rejection[]): { candidates: PlanCandidate[]; rejected: readonly Rejection[] } {
     const candidates: PlanCandidate[] = [];
     const catalog = this.#view.catalog;
+    let unmetered: Rejection[] | undefined;
     for (const m of models) {
-      for (const w of this.#workspaces) if (catalog.isServed(w.config.name, m.id)) candidates.push({ model: m.id, workspace: w.config.name, contextWindow: m.contextWindow });
+      for (const w of this.#workspaces) {
+        const name = w.config.name;
+        if (!catalog.isServed(name, m.id)) continue;
+        if (this.#unmeterable(name, m)) {
+          (unmetered ??= []).push({ model: m.id, reason: `no price in the catalogue: the monthly budget of ${this.#budgets?.meters(name) === true && this.#budgets.routerWide ? 'the router' : `workspace ${name}`} cannot meter it` });
+          continue;
+        }
+        candidates.push({ model: m.id, workspace: name, contextWindow: m.contextWindow });
+      }
     }
-    return candidates;
+    return { candidates, rejected: unmetered === undefined ? rejected : [...rejected, ...unmetered] };
+  }
+
+  /** A budget meters `workspace` and `model` has no price for what it serves: never a candidate there. */
+  #unmeterable(workspace: string, model: Model): boolean {
+    const budgets = this.#budgets;
+    if (budgets === undefined || !budgets.meters(workspace)) return false;
+    let priced = this.#priced.get(model);
+    if (priced === undefined) {
+      const serves = model.capabilities.includes('chat') || model.capabilities.includes('fim') ? 'chat' : 'embeddings';
+      this.#priced.set(model, (priced = exactMicroUsd(model.prices, serves, 1, 1) !== null));
+    }
+    return !priced;
   }
 
   /**
@@ -170,7 +204,7 @@ export class Candidates {
       }
       for (const workspace of this.#workspaces) {
         const name = workspace.config.name;
-        if (workspace.disabled || excluded?.has(pairKey(name, model.id)) || !catalog.isServed(name, model.id)) continue;
+        if (workspace.disabled || excluded?.has(pairKey(name, model.id)) || !catalog.isServed(name, model.id) || this.#unmeterable(name, model)) continue;
         if (marked) {
           const until = view.unavailableUntil(name, model.id, now);
           if (until !== undefined) {

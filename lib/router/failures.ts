@@ -11,6 +11,7 @@ import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.j
 import type { CallObservation } from '../telemetry/observer.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
+import type { PassedOver } from './decision.js';
 import type { AttemptRecord, RouterEventEmitter } from './events.js';
 import type { Learning } from './learning.js';
 import type { Rejection } from './plan.js';
@@ -31,12 +32,14 @@ export interface CallState {
   refusals: readonly CandidateRefusal[];
   /** Telemetry watching this call (see router.observe), told of its waits. */
   observed: CallObservation | undefined;
+  /** Candidates a monthly budget passed over (see budgets.ts). */
+  budgetPassedOver: PassedOver[] | undefined;
 }
 
 const NO_REFUSALS: readonly CandidateRefusal[] = Object.freeze([]);
 
 export function newCallState(): CallState {
-  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS, observed: undefined };
+  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS, observed: undefined, budgetPassedOver: undefined };
 }
 
 export class Failures {

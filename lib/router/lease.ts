@@ -5,6 +5,10 @@
 import { NeedError } from '../errors.js';
 import type { QuotaStore, Reservation } from '../quota/types.js';
 import type { PassedOver, Plan } from './decision.js';
+import type { Endpoint } from '../need.js';
+import type { Cost } from '../telemetry/cost.js';
+import type { Accounting } from './accounting.js';
+import type { BudgetHold } from './budgets.js';
 import type { Learning, Usage } from './learning.js';
 import type { Prepared } from './prepare.js';
 import type { WaitQueue } from './wait-queue.js';
@@ -22,7 +26,8 @@ export interface Lease {
   readonly passedOver: readonly PassedOver[];
   readonly plan: Plan;
   /**
-   * The call happened: replace the estimate by its usage (without `totalTokens`, the estimate stands); pass
+   * The call happened: replace the estimate by its usage (without `totalTokens`, the estimate stands; its
+   * `promptTokens` and `completionTokens` price it for the spend and the budgets); pass
    * its response headers to learn limits. Idempotent. A usage count that is not a whole number >= 0 is a
    * NeedError and leaves the lease open (settle again, or release).
    */
@@ -35,7 +40,10 @@ export interface Lease {
 export interface LeaseHost {
   readonly store: QuotaStore;
   readonly learning: Learning;
+  readonly accounting: Accounting;
   readonly queue: WaitQueue;
+  /** The cost of a usage on a model (see Decision.cost). */
+  cost(endpoint: Endpoint, model: string, usage: Usage | undefined): Cost | null;
   /** Runs `work` as a call in flight: a settle or release begun before close() is waited for. */
   counted(work: () => Promise<void>): Promise<void>;
 }
@@ -49,7 +57,7 @@ function usageCount(value: unknown, field: string): number | undefined {
   return value;
 }
 
-export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, waitedMs: number, passedOver: readonly PassedOver[]): Lease {
+export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, waitedMs: number, passedOver: readonly PassedOver[], hold: BudgetHold | undefined): Lease {
   let open = true;
   return {
     model: reservation.model,
@@ -64,12 +72,15 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       if (usage === null) usage = undefined;
       if (usage !== undefined && typeof usage !== 'object') throw new NeedError('usage', 'expected { promptTokens?, totalTokens? }');
       usageCount(usage?.promptTokens, 'usage.promptTokens');
+      usageCount(usage?.completionTokens, 'usage.completionTokens');
       usageCount(usage?.totalTokens, 'usage.totalTokens');
       if (headers === null) headers = undefined;
       open = false;
       await host.counted(async () => {
         if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
         await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
+        // A usage without its input/output split keeps the budgets at their estimate.
+        await host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
         void host.queue.pump();
       });
     },
@@ -78,6 +89,7 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       open = false;
       await host.counted(async () => {
         await host.learning.bookkeeping('release', () => host.store.release(reservation));
+        await host.accounting.release(hold);
         void host.queue.pump();
       });
     },

@@ -13,6 +13,7 @@ import { MemoryStore } from '../quota/memory/index.js';
 import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
+import { checkBudget, type BudgetConfig, type RouterBudgetConfig } from './budgets.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
 
 /** Limits that replace a tier's for one workspace (e.g. the real ones from its console). */
@@ -29,6 +30,8 @@ export interface WorkspaceConfig {
   /** A tier name from the catalogue (e.g. `free`). */
   readonly tier: string;
   readonly overrides?: WorkspaceOverrides;
+  /** A monthly budget in USD for this workspace's calls (see `budgetWarning`, `router.usage()`). */
+  readonly budgets?: BudgetConfig;
 }
 
 export interface RouterOptions {
@@ -80,6 +83,11 @@ export interface RouterOptions {
    * 32-day `Retry-After` would lock the workspace out. At least 1000. @default 300_000
    */
   readonly maxRetryAfterMs?: number;
+  /**
+   * A monthly budget in USD over all this router's calls; routers sharing a store and `name` share it.
+   * Workspaces may have their own (`WorkspaceConfig.budgets`): a call must fit both.
+   */
+  readonly budgets?: RouterBudgetConfig;
 }
 
 /** Per-call options (like the SDK's). */
@@ -118,6 +126,7 @@ export interface ResolvedOptions {
   readonly planCacheSize: number;
   /** Fallbacks per model id. */
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
+  readonly budgets: RouterBudgetConfig | undefined;
 }
 
 /** The longest delay a timer can hold (setTimeout's limit): every option that becomes a timer stays under it. */
@@ -214,6 +223,7 @@ function checkWorkspace(config: WorkspaceConfig, index: number, seen: { names: S
     throw new ConfigError(`${field}.tier`, `unknown tier ${JSON.stringify(config.tier)}; known: ${catalog.tiers.map((t) => t.name).join(', ')}`);
   }
   const overrides = config.overrides === undefined ? undefined : checkOverrides(`${field}.overrides`, config.overrides, catalog);
+  if (config.budgets !== undefined) checkBudget(`${field}.budgets`, config.budgets);
   return overrides === undefined ? config : { ...config, overrides };
 }
 
@@ -293,6 +303,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const seen = { names: new Set<string>(), keys: new Map<string, number>() };
   const checked = workspaces.map((config, index) => checkWorkspace(config, index, seen, catalog, workspaces));
   const fallbacks = checkFallbacks(options.fallbacks, catalog);
+  if (options.budgets !== undefined) checkBudget('budgets', options.budgets, true);
   const cacheSize = positiveInteger('planCacheSize', planCacheSize, 500, 1);
   return {
     catalog,
@@ -305,5 +316,6 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     serverURL,
     fallbacks,
     planCacheSize: cacheSize,
+    budgets: options.budgets,
   };
 }

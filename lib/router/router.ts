@@ -15,6 +15,8 @@ import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
 import { costOf, expectedUsd } from '../telemetry/cost.js';
 import type { CallObserver } from '../telemetry/observer.js';
+import { Accounting, type UsageReport } from './accounting.js';
+import { Budgets } from './budgets.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
 import { Pauses, coolingDownError, type Comeback } from './comeback.js';
@@ -81,6 +83,7 @@ export class Router {
   /** Resolves close()'s wait for the calls in flight. */
   #drained: (() => void) | undefined;
   #attemptSeq = 0;
+  readonly #accounting: Accounting;
   readonly #observers = new Observers();
 
   constructor(options: RouterOptions) {
@@ -93,7 +96,8 @@ export class Router {
     const secrets = resolved.workspaces.map((w) => w.apiKey);
     const view = (this.#view = new CatalogView(catalog, clock, this.events, settings.unavailableMs));
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
-    const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
+    const budgets = new Budgets(store, clock, this.events, resolved.workspaces.map((w) => ({ name: w.name, budgets: w.budgets })), resolved.budgets);
+    const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize, budgets.active ? budgets : undefined);
     this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
     const bounds = { ...DEFAULT_HEADER_BOUNDS, maxRetryAfterMs: settings.maxRetryAfterMs };
     const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets, bounds));
@@ -105,9 +109,11 @@ export class Router {
     );
     learning.queue = this.#queue;
     this.#pauses = new Pauses(clock);
+    const accounting = (this.#accounting = new Accounting(budgets, store, clock, learning, () => this.#view.catalog, () => void this.#queue.pump()));
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
-    this.#streamHost = { events: this.events, learning, secrets, now: () => clock.now(), cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
-    this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
+    const cost = (endpoint: Endpoint, model: string, usage: Usage | undefined) => (usage === undefined ? null : costOf(this.#view.catalog.model(model), endpoint, usage));
+    this.#streamHost = { events: this.events, learning, accounting, secrets, now: () => clock.now(), cost: (model, usage) => cost('chat', model, usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
+    this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work) };
 
     this.chat = {
       complete: (request, callOptions) => this.#call('chat', request, callOptions, sendChat, false) as Promise<Routed<ChatCompletionResponse>>,
@@ -150,6 +156,14 @@ export class Router {
     return this.#observers.add(observer);
   }
 
+  /**
+   * Spend this month: this process's calls per workspace and model (USD of the priced ones, tokens, calls
+   * whose price is unknown), and every monthly budget with the store's figures (fleet-wide).
+   */
+  usage(): Promise<UsageReport> {
+    return this.#accounting.usage();
+  }
+
   /** The SDK client of a workspace, for endpoints the router does not route (files, agents...). */
   sdk(workspace: string): Mistral {
     const found = this.#workspaces.find((w) => w.config.name === workspace);
@@ -178,15 +192,21 @@ export class Router {
     const prepared = prepare(this.#context, endpoint, request as unknown as Record<string, unknown>);
     const state = newCallState();
     // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
-    const reservation = await this.#counted(async () => {
-      const granted = await this.#acquire(prepared, state, options?.signal);
-      if (this.#closed) {
-        await this.#learning.bookkeeping('release', () => this.store.release(granted));
-        throw closedError();
+    const [reservation, hold] = await this.#counted(async () => {
+      for (;;) {
+        const granted = await this.#acquire(prepared, state, options?.signal);
+        const held = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, granted, state) : undefined;
+        if (this.#accounting.budgets.active && held === undefined) continue; // a budget passed it over
+        if (this.#closed) {
+          await this.#learning.bookkeeping('release', () => this.store.release(granted));
+          await this.#accounting.release(held);
+          throw closedError();
+        }
+        return [granted, held] as const;
       }
-      return granted;
     });
-    return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state.waitedMs, passedOver(state.refusals));
+    const passed = [...(state.budgetPassedOver ?? []), ...passedOver(state.refusals)];
+    return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state.waitedMs, passed, hold);
   }
 
   /**
@@ -258,6 +278,9 @@ export class Router {
       while (state.attempts.length < this.#settings.maxAttempts) {
         const acquiring = this.#acquire(prepared, state, options?.signal);
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
+        // A budget without room for this candidate passed it over (and gave its quota back): the next one.
+        const hold = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, reservation, state) : undefined;
+        if (this.#accounting.budgets.active && hold === undefined) continue;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
         if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
@@ -271,6 +294,7 @@ export class Router {
           result = await (watched?.run === undefined ? send(workspace.client.sdk, sdkRequest, attempt.options) : watched.run(() => send(workspace.client.sdk, sdkRequest, attempt.options)));
         } catch (error) {
           attempt.finish();
+          await this.#accounting.release(hold);
           try {
             await this.#failures.handle(state, prepared.models, reservation, workspace, attemptId, started, error);
           } finally {
@@ -285,13 +309,15 @@ export class Router {
           const routing = this.#decision(prepared, reservation, state, undefined);
           if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
           const watch = observed === undefined ? undefined : { observed, startedAt: callStarted, waitedMs: state.waitedMs };
-          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, ...(result as Opened) }, routing);
+          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, hold, ...(result as Opened) }, routing);
         }
         attempt.finish();
         const usage = (result as { usage?: Usage }).usage;
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
         const routing = this.#decision(prepared, reservation, state, usage);
+        const accounted = this.#accounting.spent(hold, reservation, routing.cost);
+        if (accounted !== undefined) await accounted;
         if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
         if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
         observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(result), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
@@ -310,7 +336,7 @@ export class Router {
   /** The decision of a call that succeeded on `chosen`; its cost from `usage` (none yet for a stream). */
   #decision(prepared: Prepared, chosen: Reservation, state: CallState, usage: Usage | undefined): Decision {
     const cost = usage === undefined ? null : costOf(this.#view.catalog.model(chosen.model), prepared.endpoint, usage);
-    return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
+    return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, alsoPassedOver: state.budgetPassedOver, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
   }
 
   /** The reservation's estimate (prompt + max output) priced on `model`; null when a price is unknown. */

@@ -13,6 +13,8 @@ import type { Attempt } from '../mistral/client.js';
 import type { Reservation } from '../quota/types.js';
 import type { Cost } from '../telemetry/cost.js';
 import type { CallObservation, ResponseInfo } from '../telemetry/observer.js';
+import type { Accounting } from './accounting.js';
+import type { BudgetHold } from './budgets.js';
 import type { Decision } from './decision.js';
 import type { RouterEventEmitter } from './events.js';
 import { sanitiseCause } from './failures.js';
@@ -38,6 +40,7 @@ export type RoutedStream = AsyncIterable<CompletionEvent> & {
 export interface StreamHost {
   readonly events: RouterEventEmitter;
   readonly learning: Learning;
+  readonly accounting: Accounting;
   readonly secrets: readonly string[];
   /** The router's clock. */
   now(): number;
@@ -57,6 +60,8 @@ export interface StreamStart {
   readonly attemptId: string;
   readonly iterator: AsyncIterator<CompletionEvent>;
   readonly first: IteratorResult<CompletionEvent>;
+  /** The monthly budgets the call holds its estimate in (see budgets.ts). */
+  readonly hold: BudgetHold | undefined;
   /** Telemetry watching the call (see router.observe): told when the stream ends. */
   readonly watch: { readonly observed: CallObservation; readonly startedAt: number; readonly waitedMs: number } | undefined;
 }
@@ -102,6 +107,8 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
       await closeUpstream();
       const settling = host.learning.succeeded(prepared, reservation, workspace, attemptId, usage);
       if (settling !== undefined) await settling;
+      const accounted = host.accounting.spent(start.hold, reservation, final().cost);
+      if (accounted !== undefined) await accounted;
       if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts, cost: final().cost });
     })();
     // Open until settled: a close() meanwhile waits for this ending before it closes the store.

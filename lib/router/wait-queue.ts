@@ -101,15 +101,7 @@ export class WaitQueue {
    * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
    *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
    */
-  async acquire(
-    request: ReserveRequest,
-    maxWaitMs: number,
-    signal: AbortSignal | undefined,
-    plan: PlanLike | undefined,
-    label = '',
-    first?: ReserveResult,
-    onWait?: WaitListener,
-  ): Promise<Acquired> {
+  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = '', first?: ReserveResult, onWait?: WaitListener): Promise<Acquired> {
     if (this.#closed) {
       if (first?.ok) await this.#giveBack(first.reservation);
       throw closedError();

@@ -6,6 +6,7 @@
 export { instrumentRouter, type InstrumentRouterOptions } from './otel.js';
 export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';
 export { METRICS, ATTR, PROVIDER, prometheusLabel, type MetricDefinition, type MetricKey, type MetricKind, type MetricSink, type GaugeReading } from './metric-set.js';
-export { MetricsRecorder, quotaReadings, boundedModel, OPERATION_NAME, type ObservedRouter } from './metrics-recorder.js';
+export { MetricsRecorder, gaugeReadings, boundedModel, OPERATION_NAME, type ObservedRouter } from './metrics-recorder.js';
 export { costOf, expectedUsd, splitUsage, MICRO_USD_PER_USD, type Cost, type UsageCounts } from './cost.js';
+export { SpendLedger, type SpendRow } from './spend.js';
 export type { CallObserver, CallObservation, AttemptObservation, CallStart, AttemptStart, CallEnd, ResponseInfo } from './observer.js';

@@ -143,6 +143,14 @@ export const METRICS = {
     description: 'What each metered window has left (requests or tokens, by its kind), 0 while an upstream 429 blocks it; windows with an unknown limit are left out.',
     attributes: [ATTR.workspace, ATTR.requestModel, ATTR.window],
   },
+  budgetRemaining: {
+    name: 'mistral_router.budget.remaining',
+    prometheusName: 'mistral_router_budget_remaining_usd',
+    kind: 'gauge',
+    unit: '[USD]',
+    description: 'What each monthly budget has left this month (USD, held estimates counted as spent), by budget (workspace or router budget name) and window kind.',
+    attributes: [ATTR.budget, ATTR.window],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;

@@ -8,6 +8,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore } from '../quota/types.js';
 import type { AttemptRecord } from '../router/events.js';
+import { MICRO_USD_PER_USD } from './cost.js';
 import type { CallObservation, CallObserver, CallStart } from './observer.js';
 import { PROVIDER, type GaugeReading, type MetricSink } from './metric-set.js';
 
@@ -28,12 +29,13 @@ export function boundedModel(catalog: Catalog, name: string | undefined): string
   return catalog.resolve(name) ?? 'other';
 }
 
-/** Window kinds that count money, not requests or tokens: left out of the quota gauge. */
+/** Window kinds that count money (monthly budgets, in micro-dollars), not requests or tokens. */
 const isMoneyWindow = (kind: string): boolean => kind.includes('usd');
 
-/** The quota gauge's readings: what every metered window of the stores has left. */
-export async function quotaReadings(routers: Iterable<ObservedRouter>): Promise<GaugeReading[]> {
-  const readings: GaugeReading[] = [];
+/** The gauges' readings: what every window of the observed routers' stores has left, budgets apart. */
+export async function gaugeReadings(routers: Iterable<ObservedRouter>): Promise<{ quotaRemaining: GaugeReading[]; budgetRemaining: GaugeReading[] }> {
+  const quotaRemaining: GaugeReading[] = [];
+  const budgetRemaining: GaugeReading[] = [];
   const seen = new Set<QuotaStore>();
   for (const router of routers) {
     // Routers sharing a store report its windows once.
@@ -41,12 +43,17 @@ export async function quotaReadings(routers: Iterable<ObservedRouter>): Promise<
     seen.add(router.store);
     const catalog = router.catalog;
     for (const window of await router.store.snapshot()) {
-      if (window.limit === null || isMoneyWindow(window.kind)) continue;
-      const value = window.blockedUntil !== undefined ? 0 : Math.max(0, window.limit - window.used);
-      readings.push({ value, values: [window.workspace, boundedModel(catalog, window.model), window.kind] });
+      if (window.limit === null) continue;
+      const left = window.blockedUntil !== undefined ? 0 : Math.max(0, window.limit - window.used);
+      if (isMoneyWindow(window.kind)) {
+        // A router budget lives under the pseudo-workspace `$router:<name>` (see router/budgets.ts).
+        budgetRemaining.push({ value: left / MICRO_USD_PER_USD, values: [window.workspace.replace(/^\$router:/, ''), window.kind] });
+      } else {
+        quotaRemaining.push({ value: left, values: [window.workspace, boundedModel(catalog, window.model), window.kind] });
+      }
     }
   }
-  return readings;
+  return { quotaRemaining, budgetRemaining };
 }
 
 /** Measures every routed call of the routers it observes into `sink`. */

@@ -16,7 +16,7 @@
 import type * as Api from '@opentelemetry/api';
 import { ConfigError } from '../errors.js';
 import { METRICS, PROVIDER, namedValues, type MetricKey, type MetricSink } from './metric-set.js';
-import { MetricsRecorder, OPERATION_NAME, quotaReadings, type ObservedRouter } from './metrics-recorder.js';
+import { MetricsRecorder, OPERATION_NAME, gaugeReadings, type ObservedRouter } from './metrics-recorder.js';
 import { loadPeer } from './peer.js';
 import { combineObservations, type CallEnd, type CallObservation, type CallObserver, type CallStart } from './observer.js';
 
@@ -40,7 +40,7 @@ function meterSink(meter: Api.Meter, routers: ReadonlySet<ObservedRouter>): Metr
     const names = definition.attributes;
     if (definition.kind === 'gauge') {
       meter.createObservableGauge(definition.name, options).addCallback(async (result) => {
-        for (const reading of await quotaReadings(routers)) result.observe(reading.value, namedValues(names, reading.values));
+        for (const reading of (await gaugeReadings(routers))[key as 'quotaRemaining' | 'budgetRemaining']) result.observe(reading.value, namedValues(names, reading.values));
       });
     } else if (definition.kind === 'histogram') {
       const buckets = (definition as { buckets: readonly number[] }).buckets;

@@ -16,7 +16,7 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { METRICS, namedValues, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
-import { MetricsRecorder, quotaReadings, type ObservedRouter } from './metrics-recorder.js';
+import { MetricsRecorder, gaugeReadings, type ObservedRouter } from './metrics-recorder.js';
 import { loadPeer } from './peer.js';
 
 /** Options of {@link createPrometheusMetrics}. */
@@ -64,7 +64,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
         // Read on each scrape: what the observed routers' stores hold now.
         async collect() {
           this.reset();
-          for (const reading of await quotaReadings(routers)) this.set(namedValues(labelNames, reading.values), reading.value);
+          for (const reading of (await gaugeReadings(routers))[key as 'quotaRemaining' | 'budgetRemaining']) this.set(namedValues(labelNames, reading.values), reading.value);
         },
       });
     } else if (definition.kind === 'histogram') {

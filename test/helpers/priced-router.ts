@@ -24,10 +24,11 @@ export interface PricedSetup {
 
 const open: PricedSetup[] = [];
 
-export async function pricedRouter(routerOptions: Partial<RouterOptions> = {}, emulatorOptions: Partial<EmulatorOptions> = {}, store?: QuotaStore): Promise<PricedSetup> {
+/** `store`: a store, or one made on the setup's clock (default: a MemoryStore on it). */
+export async function pricedRouter(routerOptions: Partial<RouterOptions> = {}, emulatorOptions: Partial<EmulatorOptions> = {}, store?: QuotaStore | ((clock: FakeClock) => QuotaStore)): Promise<PricedSetup> {
   const clock = new FakeClock(START);
   const emulator = await startEmulator({ catalog: catalogPriced, tier: 'free', clock, apiKeys: [KEY_A, KEY_B], ...emulatorOptions });
-  const quota = store ?? new MemoryStore({ clock });
+  const quota = typeof store === 'function' ? store(clock) : (store ?? new MemoryStore({ clock }));
   const router = createRouter({
     catalog: catalogPriced,
     workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }],
@@ -37,7 +38,7 @@ export async function pricedRouter(routerOptions: Partial<RouterOptions> = {}, e
     ...routerOptions,
   });
   const events: PricedSetup['events'] = [];
-  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'done'] as const) {
+  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'done', 'budgetWarning'] as const) {
     router.events.on(name, (event) => events.push({ name, event: event as unknown as Record<string, unknown> }));
   }
   const setup = { clock, emulator, router, store: quota, events };

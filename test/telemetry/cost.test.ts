@@ -4,6 +4,8 @@
  * fixture's prices, through the real SDK and the emulator.
  */
 import { expect } from 'chai';
+import { loadCatalog } from '../../lib/catalog/index.js';
+import { CatalogError } from '../../lib/errors.js';
 import { costOf, expectedUsd, splitUsage, wholeMicroUsd, exactMicroUsd } from '../../lib/telemetry/cost.js';
 import { catalogPriced } from '../helpers/catalog-priced.js';
 import { closeAll, pricedRouter, text } from '../helpers/priced-router.js';
@@ -41,6 +43,21 @@ describe('cost: arithmetic', () => {
     // A chat model with an input price but no output price cannot price a chat call.
     expect(exactMicroUsd({ input: 1, output: null }, 'chat', 10, 10)).to.equal(null);
     expect(expectedUsd(undefined, 'chat', 1, 1)).to.equal(null);
+  });
+
+  it('a price that is not a number is refused at load, naming the file, line and field', () => {
+    for (const price of ['"cheap"', '.nan', '.inf', 'true']) {
+      const text = `schemaVersion: 1\nmodels:\n  - id: mistral-small-2603\n    prices: { input: ${price}, output: 0.6 }\n`;
+      let error: unknown;
+      try {
+        loadCatalog({ sources: [{ name: 'prices.yaml', text }] });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, price).to.be.instanceOf(CatalogError);
+      expect((error as CatalogError).line, price).to.equal(4);
+      expect((error as CatalogError).message, price).to.match(/^prices\.yaml:4.*(prices|finite number)/);
+    }
   });
 
   it('micro-dollars: tokens × USD per million, rounded up once, float noise ignored', () => {

@@ -86,6 +86,19 @@ describe('telemetry: Prometheus metrics', () => {
     expect(sample(out, 'mistral_router_quota_remaining', { mistral_router_workspace: 'team-a', mistral_router_window: 'requests-per-second' })).to.equal(9);
   });
 
+  it('the budget gauge reads what each monthly budget has left, in USD', async () => {
+    const { router } = await pricedRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', budgets: { monthlyUsd: 0.5 } }], budgets: { monthlyUsd: 2, name: 'fleet' } });
+    const registry = new Registry();
+    createPrometheusMetrics({ registry }).observe(router);
+    const result = await router.chat.complete({ model: 'lean-chat', messages: text('hi'), maxTokens: 10 });
+    const spent = Math.ceil((result.routing.cost?.usd ?? 0) * 1e6 - 1e-6) / 1e6;
+    const out = await registry.metrics();
+    expect(sample(out, 'mistral_router_budget_remaining_usd', { mistral_router_budget: 'team-a', mistral_router_window: 'usd-per-month' })).to.be.closeTo(0.5 - spent, 1e-12);
+    expect(sample(out, 'mistral_router_budget_remaining_usd', { mistral_router_budget: 'fleet', mistral_router_window: 'router-usd-per-month' })).to.be.closeTo(2 - spent, 1e-12);
+    // Budgets are not request or token windows.
+    expect(out).to.not.match(/mistral_router_quota_remaining\{[^}]*usd/);
+  });
+
   it('observe() returns a function that stops measuring', async () => {
     const { router } = await pricedRouter();
     const registry = new Registry();
