@@ -20,7 +20,8 @@ const EARLY_BATCH = 8;
 /** A decision's answer: the script's time, its reply, and the local time read before the script left. */
 export type DecisionAnswer = [now: number, decision: DecisionReply, sentAt: number];
 
-interface QueuedDecision extends ReserveDecision {
+interface QueuedDecision {
+  readonly decision: ReserveDecision;
   resolve(answer: DecisionAnswer): void;
   reject(error: unknown): void;
 }
@@ -66,7 +67,7 @@ export class TickBatcher {
         this.#batches.set(group, (queue = []));
         process.nextTick(() => this.#flush(group));
       }
-      queue.push({ ...decision, resolve, reject });
+      queue.push({ decision, resolve, reject });
       if (queue.length >= EARLY_BATCH && (this.#inFlight.get(group) ?? 0) === 0) this.#flush(group);
     });
   }
@@ -96,7 +97,7 @@ export class TickBatcher {
       this.#send(group, queue);
     } catch (error) {
       // Runs from process.nextTick: a throw here would be an uncaught exception. The batch fails instead.
-      for (const decision of queue) decision.reject(error);
+      for (const queued of queue) queued.reject(error);
     }
   }
 
@@ -110,7 +111,11 @@ export class TickBatcher {
     const sentAt = this.#time.local.now();
     for (let from = 0; from < queue.length; from += MAX_BATCH) {
       const batch = from === 0 && queue.length <= MAX_BATCH ? queue : queue.slice(from, from + MAX_BATCH);
-      const { keys, args } = encodeReserveArgs(batch, now, this.#reservationTtlMs);
+      const { keys, args } = encodeReserveArgs(
+        batch.map((queued) => queued.decision),
+        now,
+        this.#reservationTtlMs,
+      );
       this.#inFlight.set(group, (this.#inFlight.get(group) ?? 0) + 1);
       const landed = () => {
         const left = (this.#inFlight.get(group) as number) - 1;
@@ -121,13 +126,13 @@ export class TickBatcher {
         (reply) => {
           landed();
           const { now: at, decisions } = decodeReserveReply(reply, batch.length);
-          batch.forEach((decision, i) => decision.resolve([at, decisions[i] as DecisionReply, sentAt]));
+          batch.forEach((queued, i) => queued.resolve([at, decisions[i] as DecisionReply, sentAt]));
         },
         (error: unknown) => {
           landed();
-          for (const decision of batch) {
-            this.#cancel(decision);
-            decision.reject(error);
+          for (const queued of batch) {
+            this.#cancel(queued.decision);
+            queued.reject(error);
           }
         },
       );

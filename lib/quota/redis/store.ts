@@ -30,7 +30,6 @@ import { storeTime, type StoreTime } from './time.js';
 export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaStore {
   readonly #prefix: string;
   readonly #time: StoreTime;
-  readonly #reservationTtlMs: number;
   readonly #connection: Connection;
   readonly #outage: Outage;
   readonly #batcher: TickBatcher;
@@ -42,10 +41,11 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
   /** Workspaces this process added to the registry, with when (local ms): refreshed daily, since it expires. */
   readonly #registered = new Map<string, number>();
   /**
-   * The model-scoped window keys of each (workspace, model) of the candidates this process resolved: what a
-   * 429 naming no window of its own blocks, passed as KEYS (bounded by the catalogue's models and kinds).
+   * The model-scoped window keys of each (workspace, model) this process resolved a candidate of or observed,
+   * by the prefix they share (`windowKey(tag, '', model)`): what a 429 naming no window of its own blocks,
+   * passed as KEYS. Bounded by the catalogue's models and kinds.
    */
-  readonly #known = new Map<string, Set<string>>(); // by the prefix its keys share, windowKey(tag, '', model)
+  readonly #known = new Map<string, Set<string>>();
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #nextId = 0;
   /** close() began: no grant is used or opened any more (its splits are still sent). */
@@ -56,7 +56,6 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
     super();
     this.#prefix = resolved.keyPrefix;
     this.#time = storeTime(resolved.clock);
-    this.#reservationTtlMs = resolved.reservationTtlMs;
     this.listenAll(['storeError', 'recovered'], resolved.onEvent);
     this.#outage = new Outage(this.#time.local, (event) => this.emit(event), () => this.#connection.closed);
     this.#connection = new Connection(resolved.redis, resolved.commandTimeoutMs, {
@@ -117,7 +116,8 @@ export class RedisStore extends StoreEvents<RedisStoreEvent> implements QuotaSto
     if (observation.rateLimited !== undefined) this.#grants?.blocked(ws.tag);
     for (const window of observation.windows) if (window.scope === 'model') this.#knownOf(ws.tag, observation.model).add(windowKey(ws.tag, window.kind, observation.model));
     try {
-      const piece = encodeObserveArgs(ws, observation, this.#modelWindows(ws.tag, observation.model));
+      const modelWindows = observation.rateLimited === undefined ? [] : this.#modelWindows(ws.tag, observation.model);
+      const piece = encodeObserveArgs(ws, observation, modelWindows);
       await this.#batcher.queuePiece('observe', this.#group(ws.tag), piece);
       this.#register(observation.workspace);
     } catch (error) {
