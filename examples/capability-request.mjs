@@ -9,7 +9,7 @@ const router = createRouter({
   workspaces: [{ name: 'team-a', apiKey: process.env.MISTRAL_API_KEY ?? 'local-key', tier: 'free' }],
   serverURL: emulator.url, // omit to call api.mistral.ai
   maxWaitMs: 5_000, // wait at most 5 s for quota, then QuotaExhaustedError with retryAfterMs
-  fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] },
+  fallbacks: { 'mistral-small-2603': ['ministral-8b-2512'] }, // tried right after a model named in a request
 });
 
 // "chat with vision and function calling, 60k tokens of context"
@@ -26,8 +26,12 @@ const named = await router.chat.complete({ model: 'mistral-small-latest', messag
 console.log('routed to', named.routing.model, `after waiting ${named.routing.waitedMs} ms`);
 
 // The dry run: what would be chosen, and why every other model lost.
-const plan = await router.plan({ need: { capabilities: ['reasoning'] }, messages: [{ role: 'user', content: 'Why?' }], maxTokens: 1000 });
-console.log('reasoning candidates:', plan.candidates.map((c) => c.model).join(', '));
+const plan = await router.plan('chat', { need: { capabilities: ['reasoning'] }, messages: [{ role: 'user', content: 'Why?' }], maxTokens: 1000 });
+console.log('reasoning candidates:', [...new Set(plan.candidates.map((c) => c.model))].join(', '));
+
+// A retired model, named: its replacement answers, and the decision says so.
+const retired = await router.chat.complete({ model: 'mistral-small-2506', messages: [{ role: 'user', content: 'Hello' }], maxTokens: 20 });
+console.log('mistral-small-2506 ->', retired.routing.replaced);
 
 await router.close();
 await emulator.stop();

@@ -21,6 +21,20 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * A monotonic clock for durations only (its now() is `performance.now()`, not epoch ms): it never steps
+ * when the host's time is set. Its timer is unref'd: a timer that outlives the work it bounds must not keep
+ * a finished process alive (whatever really waits, a socket, keeps the process alive by itself).
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(callback, ms) {
+    const handle = setTimeout(callback, Math.max(0, ms));
+    handle.unref?.();
+    return () => clearTimeout(handle);
+  },
+};
+
 interface FakeTimer {
   readonly id: number;
   readonly at: number;
@@ -76,14 +90,8 @@ export class FakeClock implements Clock {
    */
   async advanceAsync(ms: number): Promise<void> {
     const target = this.#now + ms;
-    for (;;) {
-      await flushMicrotasks();
-      const due = this.#nextDue(target);
-      if (due === undefined) break;
-      this.#timers = this.#timers.filter((t) => t.id !== due.id);
-      this.#now = Math.max(this.#now, due.at);
-      due.callback();
-    }
+    do await flushMicrotasks();
+    while (this.#runNext(target));
     this.#now = target;
     await flushMicrotasks();
   }
@@ -96,14 +104,18 @@ export class FakeClock implements Clock {
     return best;
   }
 
+  /** Fires the earliest timer due by `limit` (time moves to it); false when none is due. */
+  #runNext(limit: number): boolean {
+    const due = this.#nextDue(limit);
+    if (due === undefined) return false;
+    this.#timers = this.#timers.filter((t) => t.id !== due.id);
+    this.#now = Math.max(this.#now, due.at);
+    due.callback();
+    return true;
+  }
+
   #runUntil(target: number): void {
-    for (;;) {
-      const due = this.#nextDue(target);
-      if (due === undefined) break;
-      this.#timers = this.#timers.filter((t) => t.id !== due.id);
-      this.#now = Math.max(this.#now, due.at);
-      due.callback();
-    }
+    while (this.#runNext(target));
     this.#now = target;
   }
 }

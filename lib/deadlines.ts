@@ -7,21 +7,7 @@
  * Every bound promise has the same timeout, so deadlines are added in order: the ring is a FIFO, the
  * timer waits for the oldest entry still pending, and answered entries are skipped when it fires.
  */
-import type { Clock } from './clock.js';
-
-/**
- * The default clock: monotonic, and its timer unref'd (it lingers until the oldest entry's deadline even
- * when everything was answered, and must not keep a finished process alive; a command really pending
- * keeps it alive by its own socket).
- */
-const monotonicClock: Clock = {
-  now: () => performance.now(),
-  setTimer(callback, ms) {
-    const handle = setTimeout(callback, ms);
-    handle.unref?.();
-    return () => clearTimeout(handle);
-  },
-};
+import { monotonicClock, type Clock } from './clock.js';
 
 export class Deadlines {
   readonly #ms: number;

@@ -1,13 +1,15 @@
 /**
  * mistral-router: ask Mistral by capability, stay inside the workspace's rate limits.
  *
- * The Redis store is at `mistral-router/redis` and the emulator at `mistral-router/emulator`, so that
- * users who need neither never load them.
+ * The Redis store is at `mistral-router/redis`, the emulator at `mistral-router/emulator` and telemetry
+ * (OpenTelemetry, Prometheus) at `mistral-router/telemetry`, so that users who need none never load them.
  */
 export { createRouter, Router } from './router/router.js';
 export { type RouterOptions, type WorkspaceConfig, type WorkspaceOverrides, type CallOptions } from './router/options.js';
 export { type RoutingFields, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest } from './router/prepare.js';
 export { type Plan, type PlanCandidate, type Decision, type Routed } from './router/decision.js';
+export { type Cost } from './telemetry/cost.js';
+export { type CallObserver } from './telemetry/observer.js';
 export { type Lease } from './router/lease.js';
 export { type RoutedStream } from './router/stream.js';
 export { rankModels, fitContext, excessScore, DEFAULT_UNKNOWN_CONTEXT_TOKENS, type ModelPlan, type RankedModels, type Rejection } from './router/plan.js';
@@ -60,6 +62,14 @@ export {
   type CatalogSourceDocument,
 } from './catalog/index.js';
 export { MemoryStore, type MemoryStoreOptions } from './quota/memory/index.js';
+export {
+  createFallbackStore,
+  FallbackStore,
+  type FallbackStoreOptions,
+  type FallbackStoreEvent,
+  type FallbackStoreEventType,
+  type FallbackStoreOperation,
+} from './quota/fallback-store.js';
 export { parseRateLimitHeaders, classifyUpstreamRefusal, toUpstreamObservation, type ParsedRateLimitHeaders } from './quota/headers.js';
 export {
   WINDOW_KINDS,

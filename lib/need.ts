@@ -5,6 +5,7 @@
 import { CAPABILITIES, type Capability, type ModelId, type VersionConstraint } from './catalog/types.js';
 import { parseVersionConstraint } from './catalog/query.js';
 import { NeedError } from './errors.js';
+import { describeReceived } from './received.js';
 
 /** How candidates are ordered. */
 export type Strategy = 'smallest-sufficient' | 'newest' | 'prefer';
@@ -64,9 +65,9 @@ export interface NormalisedNeed {
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
   const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list)) throw new NeedError(field, `expected a string or a list of strings, received ${typeof value}`);
+  if (!Array.isArray(list)) throw new NeedError(field, `expected a string or a list of strings, received ${describeReceived(value)}`);
   return list.map((item, index) => {
-    if (typeof item !== 'string' || item === '') throw new NeedError(`${field}[${index}]`, `expected a non-empty string, received ${JSON.stringify(item)}`);
+    if (typeof item !== 'string' || item === '') throw new NeedError(`${field}[${index}]`, `expected a non-empty string, received ${describeReceived(item)}`);
     return item;
   });
 }
@@ -77,7 +78,7 @@ function stringList(value: unknown, field: string): string[] | undefined {
  */
 export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implied: readonly Capability[], defaultStrategy: Strategy): NormalisedNeed {
   if (need !== undefined && (typeof need !== 'object' || need === null || Array.isArray(need))) {
-    throw new NeedError('need', `expected an object, received ${Array.isArray(need) ? 'an array' : typeof need}`);
+    throw new NeedError('need', `expected an object, received ${describeReceived(need)}`);
   }
   const given: Need = need ?? {};
   for (const key in given) {
@@ -86,7 +87,7 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   }
   const endpointBit = capabilityBit.get(endpointCapability[endpoint]);
   if (endpointBit === undefined || !Object.hasOwn(endpointCapability, endpoint)) {
-    throw new NeedError('endpoint', `expected one of ${Object.keys(endpointCapability).join(', ')}, received ${JSON.stringify(endpoint)}`);
+    throw new NeedError('endpoint', `expected one of ${Object.keys(endpointCapability).join(', ')}, received ${describeReceived(endpoint)}`);
   }
   // Capabilities as a bit mask: a cheap, order-free key, and one shared array per distinct set.
   let mask = endpointBit;
@@ -104,11 +105,11 @@ export function normaliseNeed(need: Need | undefined, endpoint: Endpoint, implie
   }
   const minContext = given.minContext ?? 0;
   if (!Number.isSafeInteger(minContext) || minContext < 0) {
-    throw new NeedError('need.minContext', `expected a whole number of tokens >= 0, received ${String(given.minContext)}`);
+    throw new NeedError('need.minContext', `expected a whole number of tokens >= 0, received ${describeReceived(given.minContext)}`);
   }
   if (given.version !== undefined) parseVersionConstraint(given.version, 'need.version');
   const strategy = given.strategy ?? defaultStrategy;
-  if (!STRATEGIES.includes(strategy)) throw new NeedError('need.strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
+  if (!STRATEGIES.includes(strategy)) throw new NeedError('need.strategy', `expected one of ${STRATEGIES.join(', ')}, received ${describeReceived(strategy)}`);
   if (given.openWeights !== undefined && typeof given.openWeights !== 'boolean') throw new NeedError('need.openWeights', 'expected true or false');
   if (given.includeDeprecated !== undefined && typeof given.includeDeprecated !== 'boolean') throw new NeedError('need.includeDeprecated', 'expected true or false');
   const family = stringList(given.family, 'need.family');
@@ -139,7 +140,7 @@ function capabilitiesOf(mask: number): readonly Capability[] {
 export function tokenCount(value: unknown, field: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new NeedError(field, `expected a whole number of tokens >= 0, received ${JSON.stringify(value)}`);
+    throw new NeedError(field, `expected a whole number of tokens >= 0, received ${describeReceived(value)}`);
   }
   return value;
 }

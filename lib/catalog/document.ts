@@ -174,7 +174,9 @@ export function compileSchema(schema: object): ValidateFunction {
   let validator = compiled.get(schema);
   if (validator === undefined) {
     ajv ??= new (require('ajv') as { Ajv: typeof AjvClass }).Ajv({ allErrors: false, verbose: true, strict: true, allowUnionTypes: true });
-    validator = ajv.compile(schema);
+    // The same schema read again (another object, the same `$id`) is the one ajv holds: ajv refuses a second `$id`.
+    const id = (schema as { $id?: unknown }).$id;
+    validator = (typeof id === 'string' ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema);
     compiled.set(schema, validator);
   }
   return validator;

@@ -29,10 +29,30 @@ const words = (n: number) => Array.from({ length: n }, (_, i) => ['quota', 'wind
 
 const chat = (request: RoutedChatRequest) => (router: ReturnType<typeof createRouter>) => router.chat.complete(request);
 
+const audio = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=';
+
+/**
+ * A release newer than this package, as a refresh from GET /v1/models would find it: the emulator lists
+ * it, the bundled catalogue does not know it. It takes images and audio together, which no bundled
+ * current model does, so the request that needs both is served only after the refresh.
+ */
+const newRelease = {
+  id: 'mistral-small-2612',
+  name: 'mistral-small-2612',
+  max_context_length: 262_144,
+  aliases: [],
+  capabilities: { completion_chat: true, function_calling: true, vision: true, audio: true, reasoning: true },
+};
+
 const jobs: readonly Job[] = [
   { label: 'vision: describe an image', run: chat({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', imageUrl: image }] }], maxTokens: 200 }) },
+  { label: 'mistral-small-2506 by name (retired)', run: chat({ model: 'mistral-small-2506', messages: [{ role: 'user', content: words(400) }], maxTokens: 2_000 }) },
+  {
+    label: 'vision + audio (a model the refresh found)',
+    run: chat({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Does the clip match the picture?' }, { type: 'image_url', imageUrl: image }, { type: 'input_audio', inputAudio: audio }] }], maxTokens: 200 }),
+  },
   { label: 'reasoning: a proof', run: chat({ need: { capabilities: ['reasoning'] }, messages: [{ role: 'user', content: 'Prove that the square root of 2 is irrational.' }], maxTokens: 600 }) },
-  { label: 'audio: transcribe', run: chat({ need: { capabilities: ['audio'] }, messages: [{ role: 'user', content: [{ type: 'text', text: 'Transcribe this.' }, { type: 'input_audio', inputAudio: 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=' }] }], maxTokens: 300 }) },
+  { label: 'audio: transcribe', run: chat({ need: { capabilities: ['audio'] }, messages: [{ role: 'user', content: [{ type: 'text', text: 'Transcribe this.' }, { type: 'input_audio', inputAudio: audio }] }], maxTokens: 300 }) },
   {
     label: 'function calling: weather tool',
     run: chat({
@@ -43,7 +63,6 @@ const jobs: readonly Job[] = [
   },
   { label: 'long context: 35k tokens, needs a 100k window', run: chat({ need: { minContext: 100_000 }, messages: [{ role: 'user', content: `Summarise: ${words(20_000)}` }], maxTokens: 1_000 }) },
   { label: 'embeddings: three passages', run: (router) => router.embeddings.create({ inputs: ['quota windows', 'capability routing', 'fair waiting'] }) },
-  { label: 'mistral-small-2506 by name (fallback: nemo)', run: chat({ model: 'mistral-small-2506', messages: [{ role: 'user', content: words(400) }], maxTokens: 2_000 }) },
   { label: 'fill-in-the-middle: code', run: (router) => router.fim.complete({ prompt: 'def fibonacci(n):\n    ', suffix: '\n    return a', maxTokens: 64 }) },
 ];
 
@@ -56,10 +75,16 @@ export const demoCommand: CliCommand = async (args, io) => {
   const requests = integerFlag('requests', values.requests, 1) ?? 24;
   const intervalMs = integerFlag('interval-ms', values['interval-ms']) ?? 250;
   const catalog = loadCatalog();
-  // The free tier as the source gives it, plus what the source leaves unknown for mistral-small-2506:
+  // The free tier as the source gives it, plus a limit the source leaves unknown for mistral-small-2603:
   // the emulator plays a workspace whose real limit is 6,000 tokens/min, which the router learns from headers.
-  const hidden = { 'mistral-small-2506': { tokensPerMinute: 6_000, tokensPerMonth: null } };
-  const emulator = await startEmulator({ tier: 'free', catalog, overrides: { models: hidden }, faults: { capacityRate: 0.5, capacityStatus: 503, models: ['magistral-small-2507'] } });
+  const hidden = { 'mistral-small-2603': { tokensPerMinute: 6_000, tokensPerMonth: null } };
+  const emulator = await startEmulator({
+    tier: 'free',
+    catalog,
+    overrides: { models: hidden },
+    extraCards: [newRelease],
+    faults: { capacityRate: 0.5, capacityStatus: 503, models: ['ministral-3b-2512'] },
+  });
   const router = createRouter({
     workspaces: [
       { name: 'team-a', apiKey: 'demo-key-team-a', tier: 'free' },
@@ -68,9 +93,13 @@ export const demoCommand: CliCommand = async (args, io) => {
     catalog,
     serverURL: emulator.url,
     maxWaitMs: 20_000,
-    fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] },
+    // Its replacement (mistral-small-2603) comes first, then this: a current model for when it is full.
+    fallbacks: { 'mistral-small-2506': ['ministral-8b-2512'] },
   });
-  io.out(`emulator (free tier: 1 request/s per workspace) at ${emulator.url}; 2 workspaces; ${requests} requests, one every ${intervalMs} ms\n\n`);
+  io.out(`emulator (free tier: 1 request/s per workspace) at ${emulator.url}; 2 workspaces; ${requests} requests, one every ${intervalMs} ms\n`);
+  router.events.on('deprecated', (e) => io.out(`   ⚑ ${e.model} is ${e.status}${e.retired === null ? '' : ` (retired ${e.retired})`}${e.replacement === null ? '' : `; its requests go to ${e.replacement}`}\n`));
+  const refresh = await router.refreshCatalog();
+  io.out(`refreshed the catalogue from GET /v1/models of ${refresh.refreshed.join(', ')}: ${refresh.added.length === 0 ? 'no new models' : `new to the bundled catalogue: ${refresh.added.join(', ')}`}\n\n`);
   let fallbacks = 0;
   let quotaFallbacks = 0;
   let waits = 0;
@@ -93,6 +122,7 @@ export const demoCommand: CliCommand = async (args, io) => {
           const waited = routing.waitedMs > 0 ? `, waited ${routing.waitedMs} ms` : '';
           const tries = routing.attempts.length > 1 ? `, after ${routing.attempts.length - 1} fallback(s)` : '';
           io.out(`#${String(n).padStart(2)} ${job.label.padEnd(44)} → ${routing.model} via ${routing.workspace} (${routing.tokens.used ?? '?'} tokens${waited}${tries})\n`);
+          if (routing.replaced !== undefined) io.out(`   ↪ replaced: ${routing.replaced.requested} is retired; ${routing.replaced.by} answered\n`);
           // A quota fallback: the candidates ahead of the chosen one had no room in some window.
           const overModels = routing.passedOver.filter((p) => p.model !== routing.model);
           if (overModels.length > 0) {
@@ -103,7 +133,7 @@ export const demoCommand: CliCommand = async (args, io) => {
         },
         (error: unknown) => {
           outcomes.push({ ok: false });
-          const why = error instanceof QuotaExhaustedError ? `quota exhausted, capacity returns in ${Math.ceil(error.retryAfterMs)} ms` : RouterError.isInstance(error) ? `${error.code}: ${error.message}` : String(error);
+          const why = QuotaExhaustedError.isInstance(error) ? `quota exhausted, capacity returns in ${Math.ceil(error.retryAfterMs)} ms` : RouterError.isInstance(error) ? `${error.code}: ${error.message}` : String(error);
           io.out(`#${String(n).padStart(2)} ${job.label.padEnd(44)} ✗ ${why}\n`);
         },
       ),

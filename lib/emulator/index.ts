@@ -11,8 +11,12 @@ export type {
   EmulatorOptions,
   EmulatorOverrides,
   EmulatorReconfiguration,
+  EmulatorUpstream,
+  CompletionRequest,
   FaultStatus,
   HeaderFamily,
+  UpstreamCharge,
+  UpstreamWindow,
 } from './options.js';
 export type { EmulatorStats, FaultStats, ModelTokenStats } from './stats.js';
 export type { MeterLimits, RefusalReason } from './meter.js';

@@ -1,13 +1,16 @@
 /**
- * The emulator's metering: plain fixed windows aligned to the clock's second, minute and calendar month
- * (UTC), the way an upstream counts. It deliberately shares nothing with the router's sliding windows:
- * the emulator plays Mistral, so a bug in the router's arithmetic cannot hide behind the same bug here.
+ * The emulator's metering, the way an upstream counts (see windows.ts for the two shapes): per API key
+ * (workspace), requests per second (fixed, aligned to the clock's second) and, when configured, per
+ * minute; per (key, model), tokens per minute and per calendar month (UTC, fixed). The minute windows are
+ * fixed (aligned to the clock's minute plus a phase) or sliding 60-second logs, as the emulator's
+ * `upstream.window` option says.
  *
- * Per API key (workspace): requests per second and, when configured, per minute.
- * Per (key, model): tokens per minute and per calendar month.
- * Admission is all or nothing: a refused request charges no window.
+ * Admission is all or nothing: a refused request charges no window. What an admitted request is charged
+ * and when is the server's business (`upstream.charge`): at admission (`charge` here), corrected later
+ * (`correct`), or only after the fact (`chargeLater`).
  */
 import type { Clock } from '../clock.js';
+import { FixedWindow, minuteWindow, type ChargeHandle, type MeterWindow, type WindowShape } from './windows.js';
 
 /** The limits in force for one (workspace, model); `null` = unmetered. */
 export interface MeterLimits {
@@ -23,65 +26,55 @@ export type RefusalReason = 'requests-per-second' | 'requests-per-minute' | 'tok
 /** What the windows hold after the admission (or refusal), for the rate-limit headers. */
 export interface MeterReading {
   readonly limits: MeterLimits;
-  /** Requests counted in the current minute (the workspace's). */
+  /** Requests counted in the current minute window (the workspace's). */
   readonly requestsThisMinute: number;
-  /** Tokens charged to the model in the current minute. */
+  /** Tokens the model's minute window holds. */
   readonly tokensThisMinute: number;
   /** Tokens charged to the model in the current calendar month. */
   readonly tokensThisMonth: number;
-  /** ms until the current minute window ends (the legacy header family reports it). */
+  /** ms until the minute window next gives capacity back (the legacy header family reports it). */
   readonly minuteResetMs: number;
+}
+
+/** Where an admitted request's tokens were charged, so that they can be corrected there. */
+export interface MeterTicket {
+  readonly windows: ModelWindows;
+  readonly minute: ChargeHandle;
+  readonly month: ChargeHandle;
 }
 
 /** The meter's answer: admitted (and charged) or refused (nothing charged) with the reason. */
 export type MeterOutcome =
-  | { readonly admitted: true; readonly reading: MeterReading }
+  | { readonly admitted: true; readonly reading: MeterReading; readonly ticket: MeterTicket }
   | { readonly admitted: false; readonly reason: RefusalReason; readonly retryAfterMs: number; readonly reading: MeterReading };
 
-/** One fixed window: which period it counts (second, minute or month start) and what it holds. */
-interface FixedWindow {
-  period: number;
-  used: number;
+/** The shape of the minute windows. */
+export interface MeterShape {
+  readonly window: WindowShape;
+  /** Fixed windows start at `phaseMs` past the clock's minute. */
+  readonly phaseMs: number;
 }
 
 interface WorkspaceWindows {
-  readonly requestsPerSecond: FixedWindow;
-  readonly requestsPerMinute: FixedWindow;
+  readonly requestsPerSecond: MeterWindow;
+  readonly requestsPerMinute: MeterWindow;
   readonly models: Map<string, ModelWindows>;
 }
 
 interface ModelWindows {
-  readonly tokensPerMinute: FixedWindow;
-  readonly tokensPerMonth: FixedWindow;
+  readonly tokensPerMinute: MeterWindow;
+  readonly tokensPerMonth: MeterWindow;
 }
 
-/** Start the window over when the clock has moved to another period. */
-function roll(window: FixedWindow, period: number): void {
-  if (window.period !== period) {
-    window.period = period;
-    window.used = 0;
-  }
-}
-
-function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
-}
-
-/** Fixed-window meters for every workspace the emulator has seen. */
+/** Meters for every workspace the emulator has seen. */
 export class Meter {
   readonly #clock: Clock;
+  readonly #shape: MeterShape;
   #workspaces = new Map<string, WorkspaceWindows>();
-  // The current calendar month as [start, end), recomputed only when the clock leaves it (a Date per request is wasteful).
-  #monthStart = 0;
-  #monthEnd = -1;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, shape: MeterShape = { window: 'fixed', phaseMs: 0 }) {
     this.#clock = clock;
+    this.#shape = shape;
   }
 
   /** Forget every window. */
@@ -90,78 +83,89 @@ export class Meter {
   }
 
   /**
-   * Check every window for one request of `tokens` tokens; charge all of them if each has room,
-   * none otherwise. Windows are checked workspace-first, as upstream refuses a burst before reading the body.
+   * Check every window for one request that needs `need` tokens of room; if each has room, count the
+   * request and charge `charge` tokens (0 for an upstream that charges only after the fact), else charge
+   * nothing. Windows are checked workspace-first, as upstream refuses a burst before reading the body.
    */
-  admit(workspace: string, model: string, limits: MeterLimits, tokens: number): MeterOutcome {
-    const { ws, mw, now } = this.#roll(workspace, model);
+  admit(workspace: string, model: string, limits: MeterLimits, need: number, charge: number = need): MeterOutcome {
+    const now = this.#clock.now();
+    const ws = this.#workspace(workspace);
+    const mw = this.#model(ws, model);
     let reason: RefusalReason | undefined;
     let retryAfterMs = 0;
-    if (limits.requestsPerSecond !== null && ws.requestsPerSecond.used + 1 > limits.requestsPerSecond) {
+    if (limits.requestsPerSecond !== null && (retryAfterMs = ws.requestsPerSecond.retryAfterMs(now, 1, limits.requestsPerSecond)) > 0) {
       reason = 'requests-per-second';
-      retryAfterMs = (ws.requestsPerSecond.period + 1) * 1000 - now;
-    } else if (limits.requestsPerMinute !== null && ws.requestsPerMinute.used + 1 > limits.requestsPerMinute) {
+    } else if (limits.requestsPerMinute !== null && (retryAfterMs = ws.requestsPerMinute.retryAfterMs(now, 1, limits.requestsPerMinute)) > 0) {
       reason = 'requests-per-minute';
-      retryAfterMs = (ws.requestsPerMinute.period + 1) * 60_000 - now;
-    } else if (limits.tokensPerMinute !== null && mw.tokensPerMinute.used + tokens > limits.tokensPerMinute) {
+    } else if (limits.tokensPerMinute !== null && (retryAfterMs = mw.tokensPerMinute.retryAfterMs(now, need, limits.tokensPerMinute)) > 0) {
       reason = 'tokens-per-minute';
-      retryAfterMs = (mw.tokensPerMinute.period + 1) * 60_000 - now;
-    } else if (limits.tokensPerMonth !== null && mw.tokensPerMonth.used + tokens > limits.tokensPerMonth) {
+    } else if (limits.tokensPerMonth !== null && (retryAfterMs = mw.tokensPerMonth.retryAfterMs(now, need, limits.tokensPerMonth)) > 0) {
       reason = 'tokens-per-month';
-      retryAfterMs = this.#monthEnd - now;
     }
-    if (reason === undefined) {
-      ws.requestsPerSecond.used++;
-      ws.requestsPerMinute.used++;
-      mw.tokensPerMinute.used += tokens;
-      mw.tokensPerMonth.used += tokens;
+    if (reason !== undefined) {
+      // A request larger than the limit itself never fits: its answer names the window's own reset.
+      if (!Number.isFinite(retryAfterMs)) retryAfterMs = this.#windowOf(reason, ws, mw).resetMs(now);
+      return { admitted: false, reason, retryAfterMs, reading: this.#reading(ws, mw, limits, now) };
     }
-    const reading = this.#reading(ws, mw, limits, now);
-    return reason === undefined ? { admitted: true, reading } : { admitted: false, reason, retryAfterMs, reading };
+    ws.requestsPerSecond.charge(now, 1);
+    ws.requestsPerMinute.charge(now, 1);
+    const ticket: MeterTicket = { windows: mw, minute: mw.tokensPerMinute.charge(now, charge), month: mw.tokensPerMonth.charge(now, charge) };
+    return { admitted: true, reading: this.#reading(ws, mw, limits, now), ticket };
+  }
+
+  /** Change an admitted request's token charge by `delta` where it was made (a charge that left its window is not touched). */
+  correct(ticket: MeterTicket, delta: number): void {
+    if (delta === 0) return;
+    const now = this.#clock.now();
+    ticket.windows.tokensPerMinute.correct(ticket.minute, now, delta);
+    ticket.windows.tokensPerMonth.correct(ticket.month, now, delta);
+  }
+
+  /** Charge `tokens` to an admitted request now, after the fact (its windows as they are at this instant). */
+  chargeLater(ticket: MeterTicket, tokens: number): void {
+    if (tokens === 0) return;
+    const now = this.#clock.now();
+    ticket.windows.tokensPerMinute.charge(now, tokens);
+    ticket.windows.tokensPerMonth.charge(now, tokens);
   }
 
   /** The windows of one (workspace, model) as they stand, charging nothing (for error responses' headers). */
   peek(workspace: string, model: string, limits: MeterLimits): MeterReading {
-    const { ws, mw, now } = this.#roll(workspace, model);
-    return this.#reading(ws, mw, limits, now);
+    const ws = this.#workspace(workspace);
+    return this.#reading(ws, this.#model(ws, model), limits, this.#clock.now());
   }
 
   #reading(ws: WorkspaceWindows, mw: ModelWindows, limits: MeterLimits, now: number): MeterReading {
     return {
       limits,
-      requestsThisMinute: ws.requestsPerMinute.used,
-      tokensThisMinute: mw.tokensPerMinute.used,
-      tokensThisMonth: mw.tokensPerMonth.used,
-      minuteResetMs: (mw.tokensPerMinute.period + 1) * 60_000 - now,
+      requestsThisMinute: ws.requestsPerMinute.used(now),
+      tokensThisMinute: mw.tokensPerMinute.used(now),
+      tokensThisMonth: mw.tokensPerMonth.used(now),
+      minuteResetMs: mw.tokensPerMinute.resetMs(now),
     };
   }
 
-  /** The windows of (workspace, model), created or moved to the clock's current second, minute and month. */
-  #roll(workspace: string, model: string): { ws: WorkspaceWindows; mw: ModelWindows; now: number } {
-    const now = this.#clock.now();
-    const second = Math.floor(now / 1000);
-    const minute = Math.floor(now / 60_000);
-    const month = this.#monthOf(now);
-    const ws = getOrCreate(this.#workspaces, workspace, () => ({
-      requestsPerSecond: { period: second, used: 0 },
-      requestsPerMinute: { period: minute, used: 0 },
-      models: new Map<string, ModelWindows>(),
-    }));
-    const mw = getOrCreate(ws.models, model, () => ({ tokensPerMinute: { period: minute, used: 0 }, tokensPerMonth: { period: month, used: 0 } }));
-    roll(ws.requestsPerSecond, second);
-    roll(ws.requestsPerMinute, minute);
-    roll(mw.tokensPerMinute, minute);
-    roll(mw.tokensPerMonth, month);
-    return { ws, mw, now };
+  #windowOf(reason: RefusalReason, ws: WorkspaceWindows, mw: ModelWindows): MeterWindow {
+    if (reason === 'requests-per-second') return ws.requestsPerSecond;
+    if (reason === 'requests-per-minute') return ws.requestsPerMinute;
+    return reason === 'tokens-per-minute' ? mw.tokensPerMinute : mw.tokensPerMonth;
   }
 
-  /** Index of the calendar month (UTC) containing `now`, caching its bounds. */
-  #monthOf(now: number): number {
-    if (now < this.#monthStart || now >= this.#monthEnd) {
-      const date = new Date(now);
-      this.#monthStart = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
-      this.#monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+  #workspace(workspace: string): WorkspaceWindows {
+    let ws = this.#workspaces.get(workspace);
+    if (ws === undefined) {
+      ws = { requestsPerSecond: new FixedWindow(1_000), requestsPerMinute: minuteWindow(this.#shape.window, this.#shape.phaseMs), models: new Map() };
+      this.#workspaces.set(workspace, ws);
     }
-    return this.#monthStart;
+    return ws;
+  }
+
+  #model(ws: WorkspaceWindows, model: string): ModelWindows {
+    let mw = ws.models.get(model);
+    if (mw === undefined) {
+      mw = { tokensPerMinute: minuteWindow(this.#shape.window, this.#shape.phaseMs), tokensPerMonth: new FixedWindow('month') };
+      ws.models.set(model, mw);
+    }
+    return mw;
   }
 }

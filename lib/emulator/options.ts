@@ -90,6 +90,37 @@ export interface EmulatorOverrides {
   readonly models?: Readonly<Record<string, EmulatorModelOverride>>;
 }
 
+/** How the per-minute windows count: fixed windows that start over on the minute, or a sliding 60-second log. */
+export type UpstreamWindow = 'fixed' | 'sliding';
+
+/**
+ * What an admitted request is charged, and when:
+ * - `max-tokens`: prompt + `max_tokens` at admission, kept (the request must fit whole);
+ * - `max-tokens-corrected`: the same at admission, corrected to the real usage once the response is sent;
+ * - `usage`: admitted while the prompt fits, charged its real usage (prompt + completion) after the response.
+ */
+export type UpstreamCharge = 'max-tokens' | 'max-tokens-corrected' | 'usage';
+
+/** The upstream's metering rule: the shapes of independent Mistral-like servers, not only the emulator's own. */
+export interface EmulatorUpstream {
+  /** How the minute windows (tokens per model, requests per workspace) count. @default 'fixed' */
+  readonly window?: UpstreamWindow;
+  /** Where a fixed minute window starts, in ms past the clock's minute (0 to 59,999). @default 0 */
+  readonly phaseMs?: number;
+  /** What a request is charged and when. @default 'max-tokens' */
+  readonly charge?: UpstreamCharge;
+}
+
+/** What {@link EmulatorOptions.completionTokens} is asked about one chat or FIM request. */
+export interface CompletionRequest {
+  /** The resolved model id. */
+  readonly model: string;
+  readonly endpoint: 'chat' | 'fim';
+  readonly promptTokens: number;
+  /** The request's `max_tokens`, or {@link DEFAULT_COMPLETION_TOKENS} when it gave none. */
+  readonly maxTokens: number;
+}
+
 /** How the emulator answers a model that is retired (by its clock) or not served to the key. */
 export type InvalidModelStatus = 400 | 404;
 
@@ -131,12 +162,21 @@ export interface EmulatorOptions {
    * callable by their cards' capabilities and context. @default []
    */
   readonly extraCards?: readonly ModelCard[];
+  /** The metering rule (window shape, charge rule). @default { window: 'fixed', phaseMs: 0, charge: 'max-tokens' } */
+  readonly upstream?: EmulatorUpstream;
+  /**
+   * The completion tokens a chat or FIM reply really uses: a count, or a function of the request; at most
+   * the request's `max_tokens` (a reply stops there) and at least 0. `usage.completion_tokens` reports it,
+   * and the charge rule decides whether the windows see it or `max_tokens`.
+   * @default the request's max_tokens (DEFAULT_COMPLETION_TOKENS without one)
+   */
+  readonly completionTokens?: number | ((request: CompletionRequest) => number);
 }
 
-/** What `configure()` may change on a running emulator. */
+/** What `configure()` may change on a running emulator. Changing `upstream` starts the meters over. */
 export type EmulatorReconfiguration = Pick<
   EmulatorOptions,
-  'tier' | 'latencyMs' | 'faults' | 'apiKeys' | 'overrides' | 'seed' | 'invalidModelStatus' | 'modelsByKey' | 'extraCards'
+  'tier' | 'latencyMs' | 'faults' | 'apiKeys' | 'overrides' | 'seed' | 'invalidModelStatus' | 'modelsByKey' | 'extraCards' | 'upstream' | 'completionTokens'
 >;
 
 function checkRate(name: string, value: number | undefined): void {
@@ -178,6 +218,9 @@ export function validateOptions(options: EmulatorReconfiguration & Pick<Emulator
     }
   }
   if (options.extraCards !== undefined && !Array.isArray(options.extraCards)) throw new TypeError('extraCards must be an array of /v1/models cards');
+  validateUpstream(options.upstream);
+  const completion = options.completionTokens;
+  if (completion !== undefined && typeof completion !== 'function') checkNonNegative('completionTokens', completion, true);
   const faults = options.faults;
   if (faults !== undefined) {
     checkNonNegative('faults.latencyMs', faults.latencyMs);
@@ -209,4 +252,18 @@ export function validateOptions(options: EmulatorReconfiguration & Pick<Emulator
       checkNonNegative(`overrides.models.${model}.tokensPerMonth`, limits.tokensPerMonth, true);
     }
   }
+}
+
+function validateUpstream(upstream: EmulatorUpstream | undefined): void {
+  if (upstream === undefined) return;
+  if (upstream === null || typeof upstream !== 'object') throw new TypeError(`upstream must be an object, received ${String(upstream)}`);
+  if (upstream.window !== undefined && upstream.window !== 'fixed' && upstream.window !== 'sliding') {
+    throw new TypeError(`upstream.window must be 'fixed' or 'sliding', received ${String(upstream.window)}`);
+  }
+  const charges: readonly unknown[] = ['max-tokens', 'max-tokens-corrected', 'usage'];
+  if (upstream.charge !== undefined && !charges.includes(upstream.charge)) {
+    throw new TypeError(`upstream.charge must be 'max-tokens', 'max-tokens-corrected' or 'usage', received ${String(upstream.charge)}`);
+  }
+  checkNonNegative('upstream.phaseMs', upstream.phaseMs, true);
+  if (upstream.phaseMs !== undefined && upstream.phaseMs >= 60_000) throw new TypeError(`upstream.phaseMs must be below 60000, received ${upstream.phaseMs}`);
 }

@@ -26,6 +26,8 @@ export interface ParsedCall {
   readonly inputs: readonly string[];
   /** Embeddings `output_dimension`, when given. */
   readonly outputDimension: number | undefined;
+  /** The request body as parsed (what replies.ts answers from: tools, response format, reasoning). */
+  readonly body: Readonly<Record<string, unknown>>;
 }
 
 /** Either a call or the 422 details explaining why there is none. */
@@ -152,6 +154,6 @@ export function parseCall(endpoint: Endpoint, text: string): ParseResult {
   if (detail.length > 0) return { ok: false, detail };
   return {
     ok: true,
-    call: { endpoint, model: model as string, stream, maxTokens, promptTokens, largestInputTokens, imageParts, audioParts, inputs, outputDimension },
+    call: { endpoint, model: model as string, stream, maxTokens, promptTokens, largestInputTokens, imageParts, audioParts, inputs, outputDimension, body },
   };
 }

@@ -10,7 +10,8 @@
  *    or context -> 400;
  * 5. injected faults (drop before responding, 500/502/503, capacity 429/503): they charge nothing;
  * 6. the meters (requests per second/minute, tokens per minute/month) -> 429, charging nothing;
- * 7. the response, whose `usage` is exactly what step 6 charged; a stream may be cut after its first chunk.
+ * 7. the response, with its real `usage` (see `completionTokens`); a stream may be cut after its first chunk;
+ * 8. once it is sent, the charge rule's correction or after-the-fact charge (`upstream.charge`).
  *
  * From step 4 on, every response carries the rate-limit headers of its (workspace, model).
  *
@@ -21,19 +22,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
-import type { Model, Tier } from '../catalog/types.js';
+import type { Model } from '../catalog/types.js';
 import { loadCatalog } from '../catalog/index.js';
 import { addRateLimitHeaders, type HeaderBag } from './headers.js';
-import { FaultInjector } from './faults.js';
-import { Meter, type MeterLimits, type MeterReading } from './meter.js';
-import {
-  validateOptions,
-  type EmulatorCatalog,
-  type EmulatorFaults,
-  type EmulatorOptions,
-  type EmulatorOverrides,
-  type EmulatorReconfiguration,
-} from './options.js';
+import { Meter, type MeterReading } from './meter.js';
+import { validateOptions, type EmulatorCatalog, type EmulatorOptions, type EmulatorReconfiguration } from './options.js';
+import { answerBody, answerEvents, chatAnswer } from './replies.js';
 import { parseCall, type Endpoint, type ParsedCall } from './requests.js';
 import {
   CAPACITY_BODY,
@@ -50,9 +44,9 @@ import {
   type Usage,
 } from './responses.js';
 import { writePaced } from './paced.js';
-import { ServedModels } from './served-models.js';
+import { buildState, limitsFor } from './state.js';
 import { StatsRecorder, type EmulatorStats } from './stats.js';
-import { DEFAULT_COMPLETION_TOKENS } from './token-estimate.js';
+import { completionTokensOf, maxTokensOf, requestCharge } from './charging.js';
 
 /** A running emulator. */
 export interface Emulator {
@@ -84,70 +78,12 @@ const ROUTES: Readonly<Record<string, { readonly method: 'GET' | 'POST'; readonl
   '/stats': { method: 'GET' },
 };
 
-/** What to do with a request once judged. */
+/** What to do with a request once judged; `sent` runs once the reply has gone (the charge rule's second step). */
 type Reply =
-  | { readonly kind: 'body'; readonly status: number; readonly headers: HeaderBag; readonly body: string }
-  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean; readonly intervalMs: number }
+  | { readonly kind: 'body'; readonly status: number; readonly headers: HeaderBag; readonly body: string; readonly sent?: () => void }
+  | { readonly kind: 'stream'; readonly headers: HeaderBag; readonly events: readonly string[]; readonly cutAfterFirst: boolean; readonly intervalMs: number; readonly sent?: () => void }
   | { readonly kind: 'drop' };
 
-/** Mutable configuration, replaced as a whole by `configure()`. */
-interface State {
-  readonly tier: Tier;
-  readonly overrides: EmulatorOverrides;
-  /** Override keys resolved to model ids once, so that an alias in the overrides works. */
-  readonly modelOverrides: ReadonlyMap<string, NonNullable<EmulatorOverrides['models']>[string]>;
-  readonly limits: Map<string, MeterLimits>;
-  readonly apiKeys: ReadonlySet<string> | undefined;
-  readonly latencyMs: number;
-  readonly faults: EmulatorFaults;
-  readonly seed: number;
-  readonly injector: FaultInjector;
-  readonly invalidModelStatus: 400 | 404;
-  /** The models served to each key today (lifecycle, subsets, extra cards). */
-  readonly served: ServedModels;
-}
-
-function resolveModels(catalog: EmulatorCatalog, names: readonly string[]): Set<string> {
-  return new Set(names.map((name) => catalog.model(name)?.id ?? name));
-}
-
-function buildState(catalog: EmulatorCatalog, clock: Clock, options: EmulatorReconfiguration): State {
-  const tier = typeof options.tier === 'object' ? options.tier : catalog.tier(options.tier ?? 'free');
-  const overrides = options.overrides ?? {};
-  const faults = options.faults ?? {};
-  const seed = options.seed ?? 1;
-  const modelOverrides = new Map(Object.entries(overrides.models ?? {}).map(([name, limits]) => [catalog.model(name)?.id ?? name, limits]));
-  return {
-    tier,
-    overrides,
-    modelOverrides,
-    limits: new Map(),
-    apiKeys: options.apiKeys === undefined ? undefined : new Set(options.apiKeys),
-    latencyMs: options.latencyMs ?? 0,
-    faults,
-    seed,
-    injector: new FaultInjector(faults, seed, faults.models === undefined ? undefined : resolveModels(catalog, faults.models)),
-    invalidModelStatus: options.invalidModelStatus ?? 400,
-    served: new ServedModels(catalog, clock, options),
-  };
-}
-
-/** The limits of one model under the state's tier and overrides (cached: this runs on every request). */
-function limitsFor(state: State, modelId: string): MeterLimits {
-  let limits = state.limits.get(modelId);
-  if (limits === undefined) {
-    const tierLimits = state.tier.models[modelId] ?? state.tier.defaultModelLimits;
-    const override = state.modelOverrides.get(modelId);
-    limits = {
-      requestsPerSecond: state.overrides.requestsPerSecond !== undefined ? state.overrides.requestsPerSecond : state.tier.requestsPerSecond,
-      requestsPerMinute: state.overrides.requestsPerMinute ?? null,
-      tokensPerMinute: override?.tokensPerMinute !== undefined ? override.tokensPerMinute : (tierLimits?.tokensPerMinute ?? null),
-      tokensPerMonth: override?.tokensPerMonth !== undefined ? override.tokensPerMonth : (tierLimits?.tokensPerMonth ?? null),
-    };
-    state.limits.set(modelId, limits);
-  }
-  return limits;
-}
 
 /** The capability error of a well-formed call to a known model, if any. */
 function capabilityError(call: ParsedCall, model: Model): string | undefined {
@@ -199,9 +135,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     invalidModelStatus: options.invalidModelStatus,
     modelsByKey: options.modelsByKey,
     extraCards: options.extraCards,
+    upstream: options.upstream,
+    completionTokens: options.completionTokens,
   };
   let state = buildState(catalog, clock, settings);
-  const meter = new Meter(clock);
+  let meter = new Meter(clock, state.upstream);
   let stats = new StatsRecorder();
   const pendingTimers = new Set<NodeJS.Timeout>();
   let sequence = 0;
@@ -222,6 +160,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.socket?.destroy();
       return;
     }
+    reply.sent?.();
     if (reply.kind === 'body') {
       stats.response(reply.status);
       // Every reply owns its header object (built per request), so it is completed in place rather than copied.
@@ -263,9 +202,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const delayMs = s.latencyMs + s.injector.latencyFor(model.id);
     const limits = limitsFor(s, model.id);
     const family = s.faults.headerFamily ?? 'current';
-    const completionTokens = endpoint === 'embeddings' ? 0 : (call.maxTokens ?? DEFAULT_COMPLETION_TOKENS);
-    const cost = call.promptTokens + completionTokens;
-    const headersOf = (reading: MeterReading, extra: HeaderBag = {}): HeaderBag => addRateLimitHeaders(extra, family, reading, cost);
+    const maxTokens = endpoint === 'embeddings' ? 0 : maxTokensOf(call.maxTokens);
+    const completion = endpoint === 'embeddings' ? 0 : completionTokensOf(s.completionTokens, { model: model.id, endpoint, promptTokens: call.promptTokens, maxTokens });
+    const charge = requestCharge(s.upstream.charge, call.promptTokens, maxTokens, completion);
+    const cost = charge.queryCost;
+    // Mistral announces a model's retirement on its responses (served until that day).
+    const retires = model.deprecation?.retired;
+    const headersOf = (reading: MeterReading, extra: HeaderBag = {}): HeaderBag => {
+      if (retires) extra['x-model-deprecation-timestamp'] = new Date(retires).toISOString();
+      return addRateLimitHeaders(extra, family, reading, cost);
+    };
 
     const invalid = capabilityError(call, model);
     if (invalid !== undefined) return { reply: json(400, invalid, headersOf(meter.peek(key, model.id, limits))), delayMs };
@@ -286,15 +232,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return { reply: json(fault.status, CAPACITY_BODY, headersOf(meter.peek(key, model.id, limits), extra)), delayMs };
     }
 
-    const outcome = meter.admit(key, model.id, limits, cost);
+    const outcome = meter.admit(key, model.id, limits, charge.need, charge.atAdmission);
     if (!outcome.admitted) {
       stats.rateLimited[outcome.reason]++;
       const extra: HeaderBag = s.faults.retryAfter === false ? {} : { 'retry-after': Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) };
       const body = outcome.reason === 'requests-per-second' || outcome.reason === 'requests-per-minute' ? REQUESTS_RATE_LIMIT_BODY : TOKENS_RATE_LIMIT_BODY;
       return { reply: json(429, body, headersOf(outcome.reading, extra)), delayMs };
     }
-    stats.charge(model.id, call.promptTokens, completionTokens);
-    const usage: Usage = { prompt_tokens: call.promptTokens, completion_tokens: completionTokens, total_tokens: cost };
+    const usage: Usage = { prompt_tokens: call.promptTokens, completion_tokens: completion, total_tokens: call.promptTokens + completion };
+    stats.charge(model.id, call.promptTokens, completion, charge.atAdmission + charge.afterResponse);
+    const ticket = outcome.ticket;
+    const sent = charge.afterResponse === 0 ? undefined : () => (s.upstream.charge === 'usage' ? meter.chargeLater(ticket, charge.afterResponse) : meter.correct(ticket, charge.afterResponse));
     const headers = headersOf(outcome.reading);
     const created = Math.floor(clock.now() / 1000);
     if (endpoint === 'embeddings') {
@@ -302,13 +250,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return { reply: json(200, body, headers), delayMs };
     }
     const id = `cmpl-${nextId()}`;
-    const words = replyWords(model.id);
+    // Tools, JSON output, reasoning: replies.ts; anything else the plain reply, on the fast path.
+    const answer = endpoint === 'chat' ? chatAnswer(call.body, model, id) : undefined;
     if (call.stream) {
       const cutAfterFirst = s.injector.dropMidStream(model.id);
       if (cutAfterFirst) stats.faults.dropMidStream++;
-      return { reply: { kind: 'stream', headers, events: streamEvents(id, model.id, created, words, usage), cutAfterFirst, intervalMs: s.injector.chunkIntervalFor(model.id) }, delayMs };
+      const events = answer === undefined ? streamEvents(id, model.id, created, replyWords(model.id), usage) : answerEvents(id, model.id, created, answer, usage);
+      return { reply: { kind: 'stream', headers, events, cutAfterFirst, intervalMs: s.injector.chunkIntervalFor(model.id), sent }, delayMs };
     }
-    return { reply: json(200, completionBody(id, model.id, created, words.join(''), usage), headers), delayMs };
+    const body = answer === undefined ? completionBody(id, model.id, created, replyWords(model.id).join(''), usage) : answerBody(id, model.id, created, answer, usage);
+    return { reply: { kind: 'body', status: 200, headers, body, sent }, delayMs };
   }
 
   /** The key of an authorised request, or undefined after answering 401. */
@@ -392,6 +343,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       // Keep the PRNG's position unless the faults themselves changed: a latency tweak must not replay faults.
       state = changes.faults === undefined && changes.seed === undefined ? { ...rebuilt, injector: previous.injector } : rebuilt;
       settings = next;
+      if (changes.upstream !== undefined) meter = new Meter(clock, state.upstream);
     },
   };
 }

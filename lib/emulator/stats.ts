@@ -10,7 +10,13 @@ export interface ModelTokenStats {
   readonly requests: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Prompt plus completion tokens: what the replies really used. */
   readonly totalTokens: number;
+  /**
+   * What the windows were charged in the end: `totalTokens` unless the charge rule keeps prompt +
+   * `max_tokens` for a reply that used less (`upstream.charge: 'max-tokens'`).
+   */
+  readonly chargedTokens: number;
 }
 
 /** Counters of faults injected, by kind. */
@@ -41,6 +47,7 @@ interface MutableModelTokenStats {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  chargedTokens: number;
 }
 
 /** Mutable counters behind {@link EmulatorStats}. */
@@ -66,16 +73,17 @@ export class StatsRecorder {
     this.responses[status] = (this.responses[status] ?? 0) + 1;
   }
 
-  charge(model: string, promptTokens: number, completionTokens: number): void {
+  charge(model: string, promptTokens: number, completionTokens: number, chargedTokens: number = promptTokens + completionTokens): void {
     let entry = this.tokens.get(model);
     if (entry === undefined) {
-      entry = { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+      entry = { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, chargedTokens: 0 };
       this.tokens.set(model, entry);
     }
     entry.requests++;
     entry.promptTokens += promptTokens;
     entry.completionTokens += completionTokens;
     entry.totalTokens += promptTokens + completionTokens;
+    entry.chargedTokens += chargedTokens;
   }
 
   /** A copy that later requests do not change. */

@@ -85,7 +85,7 @@ export async function configStore(loaded: LoadedConfig, clock: Clock | undefined
   const { store } = loaded.config;
   if (store === 'memory') return new MemoryStore({ clock: clock ?? systemClock });
   try {
-    const { RedisStore } = await import('../quota/redis-store.js');
+    const { RedisStore } = await import('../quota/redis/index.js');
     return new RedisStore({ redis: store, ...(clock === undefined ? {} : { clock }) });
   } catch (error) {
     if (RouterError.isInstance(error)) throw error;

@@ -121,7 +121,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   dashboard: true,
 };
 
-const configError: LocatedErrorFactory = (_code, message, location, options) => new ConfigFileError(message, location, options);
+const configError: LocatedErrorFactory = (_code, message, location, options) => new ConfigFileError({ ...location, message, cause: options?.cause });
 
 /** Where the configuration comes from: a file, YAML text, or an object of the file's shape. */
 export type ConfigSource = { readonly file: string } | { readonly text: string; readonly name?: string } | { readonly object: GatewayConfigInput };

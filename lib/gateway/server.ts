@@ -107,7 +107,7 @@ export class GatewayServer {
 
   async #serve(req: IncomingMessage, res: ServerResponse, path: string, record: AccessRecord): Promise<void> {
     const host = this.#host;
-    if (this.#closing) throw new GatewayError('GATEWAY_CLOSING', 'The gateway is shutting down: send this request to another instance, or again once it is back.');
+    if (this.#closing) throw new GatewayError({ code: 'GATEWAY_CLOSING', message: 'The gateway is shutting down: send this request to another instance, or again once it is back.' });
     const endpoint = CALLS[path];
     if (endpoint !== undefined) {
       if (req.method !== 'POST') throw methodNotAllowed(path, 'POST');
@@ -120,7 +120,7 @@ export class GatewayServer {
     }
     const page = host.pages?.get(path);
     if (page === undefined && !GET_PATHS.has(path)) {
-      throw new GatewayError('GATEWAY_NOT_FOUND', `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.`);
+      throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.` });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(path, 'GET');
     record.status = 200;
@@ -166,5 +166,5 @@ export class GatewayServer {
 }
 
 function methodNotAllowed(path: string, allowed: string): GatewayError {
-  return new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', `${path} takes ${allowed} only.`);
+  return new GatewayError({ code: 'GATEWAY_METHOD_NOT_ALLOWED', message: `${path} takes ${allowed} only.` });
 }

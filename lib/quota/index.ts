@@ -61,4 +61,6 @@ export type {
   UpstreamRefusalKind,
 } from './headers.js';
 export { MemoryStore } from './memory/index.js';
+export { FallbackStore, createFallbackStore } from './fallback-store.js';
+export type { FallbackStoreEvent, FallbackStoreEventType, FallbackStoreOperation, FallbackStoreOptions } from './fallback-store.js';
 export type { MemoryStoreOptions } from './memory/index.js';

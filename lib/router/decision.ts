@@ -5,8 +5,9 @@
  */
 import type { Endpoint, NormalisedNeed } from '../need.js';
 import type { CandidateRefusal } from '../quota/types.js';
+import type { Cost } from '../telemetry/cost.js';
 import type { AttemptRecord } from './events.js';
-import type { Rejection } from './plan.js';
+import type { LifecycleWarning, Rejection, Replacement } from './plan.js';
 
 /** A candidate of a plan: a (workspace, model) pair, and whether it has room now (dry runs). */
 export interface PlanCandidate {
@@ -26,6 +27,19 @@ export interface Plan {
   readonly tokens: { readonly prompt: number; readonly maxOutput: number; readonly total: number };
   readonly candidates: readonly PlanCandidate[];
   readonly rejected: readonly Rejection[];
+  /** Set when the request named a retired model (by its id or an alias that pointed at it). */
+  readonly replaced?: Replacement;
+  /** The deprecated models among the candidates (they rank after current ones unless named). */
+  readonly warnings?: readonly LifecycleWarning[];
+}
+
+/** How the decision reports a request for a retired model: where it went instead. */
+export interface Replaced {
+  /** The name the request gave. */
+  readonly requested: string;
+  /** The model that answered instead. */
+  readonly by: string;
+  readonly reason: 'retired';
 }
 
 /** A candidate passed over for quota (see {@link Decision.passedOver}). */
@@ -57,12 +71,22 @@ export interface Decision {
   /** `used`: the usage the response reported; undefined without one (and in a stream's `routing`). */
   readonly tokens: { readonly estimated: number; readonly used: number | undefined };
   readonly plan: Plan;
+  /** The request named a retired model: it was routed to `by` instead. Absent otherwise. */
+  readonly replaced?: Replaced;
+  /** The answering model is deprecated: when it retires and what replaces it. Empty otherwise. */
+  readonly warnings: readonly LifecycleWarning[];
+  /**
+   * What the call cost, from the usage the response reported and the catalogue's prices (`usd` null when
+   * a price is unknown, never 0). null without a usage (and in a stream's `routing`: see `settled`).
+   */
+  readonly cost: Cost | null;
 }
 
 /** A routed result: the SDK's response with its decision. */
 export type Routed<T> = T & { routing: Decision };
 
 const NONE_PASSED_OVER: readonly PassedOver[] = Object.freeze([]);
+const NO_WARNINGS: readonly LifecycleWarning[] = Object.freeze([]);
 
 /** The refusals of a reservation as the decision reports them. */
 export function passedOver(refusals: readonly CandidateRefusal[]): readonly PassedOver[] {
@@ -70,25 +94,41 @@ export function passedOver(refusals: readonly CandidateRefusal[]): readonly Pass
   return refusals.map((r) => ({ workspace: r.workspace, model: r.model, windows: r.windows.map((w) => w.kind), retryAfterMs: r.retryAfterMs }));
 }
 
+/** What a decision is made of (see {@link decision}). */
+export interface DecisionParts {
+  readonly endpoint: Endpoint;
+  readonly chosen: { readonly workspace: string; readonly model: string };
+  readonly attempts: readonly AttemptRecord[];
+  /** The quota refusals that came with the reservation. */
+  readonly refusals: readonly CandidateRefusal[];
+  /** Candidates passed over for another reason than their quota windows (a monthly budget). */
+  readonly alsoPassedOver?: readonly PassedOver[];
+  readonly waitedMs: number;
+  readonly estimated: number;
+  readonly used: number | undefined;
+  readonly plan: Plan;
+  readonly cost: Cost | null;
+}
+
 /** A decision, frozen with its attempts and token counts (the plan is shared with the plan cache's). */
-export function decision(
-  endpoint: Endpoint,
-  chosen: { readonly workspace: string; readonly model: string },
-  attempts: readonly AttemptRecord[],
-  refusals: readonly CandidateRefusal[],
-  waitedMs: number,
-  estimated: number,
-  used: number | undefined,
-  plan: Plan,
-): Decision {
-  return Object.freeze({
-    endpoint,
+export function decision(parts: DecisionParts): Decision {
+  const { chosen, plan, alsoPassedOver } = parts;
+  const warning = plan.warnings === undefined ? undefined : plan.warnings.find((w) => w.model === chosen.model);
+  const quota = passedOver(parts.refusals);
+  const routing: Decision = {
+    endpoint: parts.endpoint,
     model: chosen.model,
     workspace: chosen.workspace,
-    attempts: Object.freeze(attempts),
-    passedOver: passedOver(refusals),
-    waitedMs,
-    tokens: Object.freeze({ estimated, used }),
+    attempts: Object.freeze(parts.attempts),
+    passedOver: alsoPassedOver === undefined || alsoPassedOver.length === 0 ? quota : Object.freeze([...alsoPassedOver, ...quota]),
+    waitedMs: parts.waitedMs,
+    tokens: Object.freeze({ estimated: parts.estimated, used: parts.used }),
     plan,
-  });
+    warnings: warning === undefined ? NO_WARNINGS : Object.freeze([warning]),
+    cost: parts.cost,
+  };
+  if (plan.replaced !== undefined) {
+    Object.assign(routing, { replaced: Object.freeze({ requested: plan.replaced.requested, by: chosen.model, reason: 'retired' as const }) });
+  }
+  return Object.freeze(routing);
 }

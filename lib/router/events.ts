@@ -3,6 +3,7 @@
  * does not break routing: its error is reported as a process warning.
  */
 import type { CardIssue } from '../catalog/cards.js';
+import type { Cost } from '../telemetry/cost.js';
 import type { FailureKind } from './policy.js';
 
 export interface AttemptRecord {
@@ -15,7 +16,16 @@ export interface AttemptRecord {
 
 export interface RouterEvents {
   /** A candidate was chosen and its quota reserved; the call is about to go out. */
-  readonly decision: { readonly endpoint: string; readonly workspace: string; readonly model: string; readonly attempt: number; readonly estimatedTokens: number; readonly waitedMs: number };
+  readonly decision: {
+    readonly endpoint: string;
+    readonly workspace: string;
+    readonly model: string;
+    readonly attempt: number;
+    readonly estimatedTokens: number;
+    /** The estimate's cost in USD (prompt estimate + max output at the model's prices); null when a price is unknown. */
+    readonly estimatedCostUsd: number | null;
+    readonly waitedMs: number;
+  };
   /** An attempt failed and the router moves on to another candidate. */
   readonly fallback: { readonly from: { readonly workspace: string; readonly model: string }; readonly reason: FailureKind; readonly status: number | undefined; readonly action: string };
   /** No candidate had room: the call waits (at most retryAfterMs before the next try). */
@@ -43,8 +53,8 @@ export interface RouterEvents {
   readonly catalogRefreshFailed: { readonly workspace: string; readonly message: string };
   /** A card was skipped (or one of its aliases dropped) during a refresh, naming the model and the field. */
   readonly cardSkipped: CardIssue & { readonly workspace: string };
-  /** A call finished (successfully or not). */
-  readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[] };
+  /** A call finished (successfully or not), with its cost (see `Decision.cost`; null when it failed or reported no usage). */
+  readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[]; readonly cost: Cost | null };
 }
 
 export type RouterEventName = keyof RouterEvents;

@@ -4,15 +4,17 @@
  * released, the headers are learned, and the action taken: exclude the pair for this call, cool the model
  * down, ask for a larger context, disable the workspace, or throw a typed error with no secret in it.
  */
-import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import { AbortError, NeedError, UpstreamError, redactSecrets } from '../errors.js';
 import type { CandidateRefusal, QuotaStore, Reservation } from '../quota/types.js';
+import type { CallObservation } from '../telemetry/observer.js';
 import { pairKey, type Candidates } from './candidates.js';
+import type { CatalogView } from './catalog-view.js';
 import type { AttemptRecord, RouterEventEmitter } from './events.js';
 import type { Learning } from './learning.js';
 import type { Rejection } from './plan.js';
 import { classifyFailure, type Failure } from './policy.js';
+import { locateValidationIssue } from './sdk-validation.js';
 import type { WaitQueue } from './wait-queue.js';
 import type { Workspace } from './workspaces.js';
 
@@ -26,19 +28,21 @@ export interface CallState {
   waitedMs: number;
   /** The refusals that came with the last reservation (candidates ahead of it without room). */
   refusals: readonly CandidateRefusal[];
+  /** Telemetry watching this call (see router.observe), told of its waits. */
+  observed: CallObservation | undefined;
 }
 
 const NO_REFUSALS: readonly CandidateRefusal[] = Object.freeze([]);
 
 export function newCallState(): CallState {
-  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS };
+  return { attempts: [], excluded: undefined, minContext: 0, lastError: undefined, waitedMs: 0, refusals: NO_REFUSALS, observed: undefined };
 }
 
 export class Failures {
   readonly #store: QuotaStore;
   readonly #clock: Clock;
   readonly #events: RouterEventEmitter;
-  readonly #catalog: Catalog;
+  readonly #view: CatalogView;
   readonly #candidates: Candidates;
   readonly #learning: Learning;
   readonly #queue: WaitQueue;
@@ -49,7 +53,7 @@ export class Failures {
     store: QuotaStore;
     clock: Clock;
     events: RouterEventEmitter;
-    catalog: Catalog;
+    view: CatalogView;
     candidates: Candidates;
     learning: Learning;
     queue: WaitQueue;
@@ -59,7 +63,7 @@ export class Failures {
     this.#store = parts.store;
     this.#clock = parts.clock;
     this.#events = parts.events;
-    this.#catalog = parts.catalog;
+    this.#view = parts.view;
     this.#candidates = parts.candidates;
     this.#learning = parts.learning;
     this.#queue = parts.queue;
@@ -85,7 +89,10 @@ export class Failures {
       case 'throw':
         if (failure.kind === 'aborted') throw new AbortError('The request was aborted by its AbortSignal.', { cause: error });
         if (failure.kind === 'invalid-request' && !failure.reachedUpstream) {
-          throw new NeedError('request', redactSecrets(`the SDK refused the request before sending it: ${failure.message.slice(0, 500)}`, this.#secrets), { cause: sanitiseCause(error, this.#secrets) });
+          // The zod tree says which field: name it, not the whole request (its JSON dump helps nobody).
+          const issue = locateValidationIssue(error) ?? { field: 'request', message: failure.message.slice(0, 200) };
+          const message = redactSecrets(`${issue.message.slice(0, 120)}; the SDK refused the request before sending it`, this.#secrets);
+          throw new NeedError({ field: issue.field, message, cause: sanitiseCause(error, this.#secrets) });
         }
         throw upstream;
       case 'block-window':
@@ -98,10 +105,16 @@ export class Failures {
         break;
       }
       case 'larger-context': {
-        const window = this.#catalog.model(reservation.model)?.contextWindow ?? 0;
+        const window = this.#view.catalog.model(reservation.model)?.contextWindow ?? 0;
         state.minContext = Math.max(state.minContext, window + 1);
         break;
       }
+      case 'model-unavailable':
+        // Not served to this workspace (retired early, not in its plan): every call passes the pair over for
+        // a while, this one at once.
+        this.#view.markUnavailable(reservation.workspace, reservation.model, failure.status);
+        (state.excluded ??= new Set()).add(pairKey(reservation.workspace, reservation.model));
+        break;
       case 'disable-workspace':
         this.#candidates.disable(workspace);
         this.#events.emit('workspaceDisabled', { workspace: reservation.workspace, status: failure.status });

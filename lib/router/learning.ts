@@ -7,13 +7,13 @@
  * caller's either way. A store failure here is a `storeError` event (a fail-closed Redis store recovers
  * the held tokens when the reservation expires).
  */
-import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../errors.js';
 import { toUpstreamObservation } from '../quota/headers.js';
 import type { QuotaStore, Reservation, UpstreamObservation } from '../quota/types.js';
 import type { TokenEstimator } from '../tokens.js';
 import type { Candidates } from './candidates.js';
+import type { CatalogView } from './catalog-view.js';
 import type { RouterEventEmitter } from './events.js';
 import type { Prepared } from './prepare.js';
 import type { WaitQueue } from './wait-queue.js';
@@ -24,6 +24,8 @@ export type BookkeepingOperation = 'settle' | 'release' | 'observe';
 /** The usage a response reports (the SDK's camel-cased fields). */
 export interface Usage {
   readonly promptTokens?: number;
+  /** The output tokens: with `promptTokens`, what the call's cost is computed from. */
+  readonly completionTokens?: number;
   readonly totalTokens?: number;
 }
 
@@ -31,7 +33,7 @@ export class Learning {
   readonly #store: QuotaStore;
   readonly #clock: Clock;
   readonly #events: RouterEventEmitter;
-  readonly #catalog: Catalog;
+  readonly #view: CatalogView;
   readonly #candidates: Candidates;
   readonly #tokens: TokenEstimator;
   readonly #secrets: readonly string[];
@@ -40,11 +42,11 @@ export class Learning {
   readonly #syncSettle: boolean;
   readonly #syncObserve: boolean;
 
-  constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, catalog: Catalog, candidates: Candidates, tokens: TokenEstimator, secrets: readonly string[]) {
+  constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, view: CatalogView, candidates: Candidates, tokens: TokenEstimator, secrets: readonly string[]) {
     this.#store = store;
     this.#clock = clock;
     this.#events = events;
-    this.#catalog = catalog;
+    this.#view = view;
     this.#candidates = candidates;
     this.#tokens = tokens;
     this.#secrets = secrets;
@@ -125,7 +127,11 @@ export class Learning {
    * limits, add learned window kinds. Synchronous with a store that observes synchronously.
    */
   learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): Promise<void> | undefined {
-    const { observation } = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    const { observation, headers: parsed } = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
+    // The API announces a retirement on the model's own responses: the plans follow from the next call.
+    if (parsed.deprecationAt !== undefined && this.#view.noteRetirement(model, parsed.deprecationAt)) {
+      this.#view.reportLifecycle(model, this.#view.lifecycle());
+    }
     if (observation.windows.length === 0 && observation.rateLimited === undefined) return undefined;
     const store = this.#store;
     if (this.#syncObserve) {
@@ -138,7 +144,7 @@ export class Learning {
 
   #noteLimits(workspace: Workspace, model: string, windows: UpstreamObservation['windows']): void {
     if (windows.length === 0) return;
-    const configured = tierWindows(this.#catalog, workspace, model);
+    const configured = tierWindows(this.#view.catalog, workspace, model);
     for (const window of windows) {
       if (!configured.some((w) => w.kind === window.kind) && !workspace.learnedKinds.has(window.kind)) {
         this.#candidates.learnKind(workspace, { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope, limit: null });

@@ -8,6 +8,7 @@ import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, NeedError } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
+import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
@@ -63,6 +64,14 @@ export interface RouterOptions {
    * the rest of the eligible models in strategy order. Ids or aliases. @default {}
    */
   readonly fallbacks?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Refresh the catalogue from every workspace's `GET /v1/models` at most once per `intervalMs` of the
+   * clock: the first call after the interval starts a refresh in the background (calls never wait for it).
+   * `router.refreshCatalog()` refreshes on demand either way. @default off
+   */
+  readonly refreshCatalog?: { readonly intervalMs: number };
+  /** How long a (workspace, model) that Mistral answered "Invalid model" for is passed over. @default 3_600_000 (one hour) */
+  readonly unavailableMs?: number;
 }
 
 /** Per-call options (like the SDK's). */
@@ -82,6 +91,9 @@ export interface Settings {
   readonly timeoutMs: number;
   readonly defaultMaxTokens: number;
   readonly unknownContextTokens: number;
+  readonly unavailableMs: number;
+  /** The automatic refresh's interval; undefined: off. */
+  readonly refreshIntervalMs: number | undefined;
 }
 
 /** {@link RouterOptions}, checked, with every default applied. */
@@ -105,7 +117,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function positiveInteger(option: string, value: number | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || !Number.isInteger(value)) {
-    throw new ConfigError(option, `expected a whole number from ${min} to ${max}, received ${String(value)}`);
+    throw new ConfigError(option, `expected a whole number from ${min} to ${max}, received ${describeReceived(value)}`);
   }
   return value;
 }
@@ -119,14 +131,14 @@ export function checkCallOptions(options: CallOptions | undefined): void {
     throw new NeedError('options.signal', 'expected an AbortSignal');
   }
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS)) {
-    throw new NeedError('options.timeoutMs', `expected a whole number of ms from 1 to ${MAX_TIMER_MS}, received ${String(timeoutMs)}`);
+    throw new NeedError('options.timeoutMs', `expected a whole number of ms from 1 to ${MAX_TIMER_MS}, received ${describeReceived(timeoutMs)}`);
   }
 }
 
 /** A limit an override gives: null (unknown: unmetered) or a whole number >= 0. */
 function overrideLimit(field: string, value: unknown): void {
   if (value !== undefined && value !== null && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) {
-    throw new ConfigError(field, `expected a whole number >= 0 or null, received ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    throw new ConfigError(field, `expected a whole number >= 0 or null, received ${describeReceived(value)}`);
   }
 }
 
@@ -196,13 +208,21 @@ function checkFallbacks(fallbacks: RouterOptions['fallbacks'], catalog: Catalog)
   );
 }
 
+function checkRefresh(refresh: RouterOptions['refreshCatalog']): number | undefined {
+  if (refresh === undefined) return undefined;
+  if (refresh === null || typeof refresh !== 'object') throw new ConfigError('refreshCatalog', 'expected { intervalMs }');
+  for (const key of Object.keys(refresh)) if (key !== 'intervalMs') throw new ConfigError(`refreshCatalog.${key}`, 'unknown field; known: intervalMs');
+  if (refresh.intervalMs === undefined) throw new ConfigError('refreshCatalog.intervalMs', 'required: a whole number of ms, at least 1000');
+  return positiveInteger('refreshCatalog.intervalMs', refresh.intervalMs, 0, 1_000, Number.MAX_SAFE_INTEGER);
+}
+
 /** Checks `options` (a ConfigError naming the first bad field) and applies the defaults. */
 export function resolveOptions(options: RouterOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', 'createRouter needs an options object');
   const { workspaces, store, clock = systemClock, strategy = 'smallest-sufficient', serverURL, tokenEstimator, planCacheSize } = options;
   if (!Array.isArray(workspaces) || workspaces.length === 0) throw new ConfigError('workspaces', 'expected at least one { name, apiKey, tier }');
   if (!STRATEGIES.includes(strategy)) throw new ConfigError('strategy', `expected one of ${STRATEGIES.join(', ')}, received ${JSON.stringify(strategy)}`);
-  checkMethods('catalog', options.catalog, ['resolve', 'model', 'hasTier', 'limits', 'query']);
+  checkMethods('catalog', options.catalog, ['resolve', 'model', 'hasTier', 'limits', 'query', 'lifecycleOn', 'isServed']);
   checkMethods('store', store, QUOTA_STORE_METHODS);
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
@@ -218,6 +238,8 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     timeoutMs: positiveInteger('timeoutMs', options.timeoutMs, 120_000, 1, MAX_TIMER_MS),
     defaultMaxTokens: positiveInteger('defaultMaxTokens', options.defaultMaxTokens, 1024),
     unknownContextTokens: positiveInteger('unknownContextTokens', options.unknownContextTokens, DEFAULT_UNKNOWN_CONTEXT_TOKENS),
+    unavailableMs: positiveInteger('unavailableMs', options.unavailableMs, 3_600_000, 0, MAX_TIMER_MS),
+    refreshIntervalMs: checkRefresh(options.refreshCatalog),
   };
   const names = new Set<string>();
   const checked = workspaces.map((config, index) => checkWorkspace(config, index, names, catalog));

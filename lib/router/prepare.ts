@@ -4,14 +4,15 @@
  * does no I/O, so bad input fails at once with a NeedError naming the field.
  */
 import type { ChatCompletionRequest, EmbeddingRequest, FIMCompletionRequest } from '@mistralai/mistralai/models/components/index.js';
-import type { Catalog } from '../catalog/catalog.js';
 import type { Capability, Model } from '../catalog/types.js';
-import { RouterError } from '../errors.js';
+import { NeedError } from '../errors.js';
 import { impliedCapabilities, normaliseNeed, tokenCount, type Endpoint, type Need } from '../need.js';
 import type { TokenEstimator } from '../tokens.js';
 import type { Candidates } from './candidates.js';
+import type { CatalogView } from './catalog-view.js';
 import type { Plan } from './decision.js';
-import { MAX_TIMER_MS, positiveInteger, type Settings } from './options.js';
+import { describeReceived } from '../received.js';
+import { MAX_TIMER_MS, type Settings } from './options.js';
 
 /** Routing fields added to every SDK request shape. */
 export interface RoutingFields {
@@ -44,7 +45,7 @@ export interface Prepared {
 
 /** What preparing reads: fixed for a router's life. */
 export interface PrepareContext {
-  readonly catalog: Catalog;
+  readonly view: CatalogView;
   readonly tokens: TokenEstimator;
   readonly settings: Settings;
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
@@ -52,21 +53,34 @@ export interface PrepareContext {
 }
 
 export function prepare(context: PrepareContext, endpoint: Endpoint, request: Record<string, unknown>): Prepared {
-  if (request === null || typeof request !== 'object') throw new RouterError('NEED_INVALID', 'request: expected an object');
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) throw new NeedError('request', `expected a request object, received ${describeReceived(request)}`);
   const { tokens, settings } = context;
   const { need, maxWaitMs, model } = request as { need?: Need; maxWaitMs?: number; model?: unknown };
-  if (model !== undefined && (typeof model !== 'string' || model === '')) throw new RouterError('NEED_INVALID', 'model: expected a model id or alias');
+  if (model !== undefined && (typeof model !== 'string' || model === '')) throw new NeedError('model', `expected a model id or alias, received ${describeReceived(model)}`);
   const { promptEstimate, maxOutput, contextTokens } = estimateRequest(tokens, settings.defaultMaxTokens, endpoint, request);
   const implied: readonly Capability[] = endpoint === 'chat' ? impliedCapabilities(request) : [];
-  const configured = typeof model === 'string' ? context.fallbacks.get(context.catalog.resolve(model) ?? model) : undefined;
+  const configured = typeof model === 'string' ? context.fallbacks.get(context.view.catalog.resolve(model) ?? model) : undefined;
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
   const normalised = normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
   const ranked = context.candidates.ranked(endpoint, model as string | undefined, normalised);
   const { models, rejected, candidates } = context.candidates.fit(ranked, contextTokens, normalised.minContext);
   const estimated = promptEstimate + maxOutput;
   const plan: Plan = { endpoint, need: normalised, tokens: { prompt: promptEstimate, maxOutput, total: estimated }, candidates, rejected };
-  const wait = maxWaitMs === undefined ? settings.maxWaitMs : positiveInteger('maxWaitMs', maxWaitMs, 0, 0, MAX_TIMER_MS);
+  if (ranked.replaced !== undefined) {
+    Object.assign(plan, { replaced: ranked.replaced });
+    context.view.reportLifecycle(ranked.replaced.retiredModel, context.view.lifecycle());
+  }
+  if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
+  const wait = maxWaitMs === undefined ? settings.maxWaitMs : waitBound(maxWaitMs);
   return { endpoint, plan, models, estimated, promptEstimate, ratio: tokens.ratio, maxWaitMs: wait, request };
+}
+
+/** A request's own `maxWaitMs`: a whole number of ms a timer can hold. */
+function waitBound(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new NeedError('maxWaitMs', `expected a whole number of ms from 0 to ${MAX_TIMER_MS}, received ${describeReceived(value)}`);
+  }
+  return value;
 }
 
 /** What a request will cost before it is sent: the prompt estimate, the output reserved, the context it needs. */
@@ -85,7 +99,7 @@ export interface RequestEstimate {
 export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number, endpoint: Endpoint, request: Record<string, unknown>): RequestEstimate {
   if (endpoint === 'embeddings') {
     const inputs = request.inputs as string | string[] | undefined;
-    if (inputs === undefined || (typeof inputs !== 'string' && !Array.isArray(inputs))) throw new RouterError('NEED_INVALID', 'inputs: expected a string or a list of strings');
+    if (typeof inputs !== 'string' && !Array.isArray(inputs)) throw new NeedError('inputs', `expected a string or a list of strings, received ${describeReceived(inputs)}`);
     const promptEstimate = tokens.estimateInputs(inputs);
     const contextTokens = Math.max(0, ...(typeof inputs === 'string' ? [inputs] : inputs).map((input) => tokens.estimateText(String(input))));
     return { promptEstimate, maxOutput: 0, contextTokens };
@@ -93,10 +107,10 @@ export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number
   const maxOutput = tokenCount(request.maxTokens, 'maxTokens') ?? defaultMaxTokens;
   let promptEstimate: number;
   if (endpoint === 'fim') {
-    if (typeof request.prompt !== 'string') throw new RouterError('NEED_INVALID', 'prompt: expected a string');
+    if (typeof request.prompt !== 'string') throw new NeedError('prompt', `expected a string, received ${describeReceived(request.prompt)}`);
     promptEstimate = tokens.estimateFim(request.prompt, request.suffix as string | null | undefined);
   } else {
-    if (!Array.isArray(request.messages)) throw new RouterError('NEED_INVALID', 'messages: expected a list of messages');
+    if (!Array.isArray(request.messages)) throw new NeedError('messages', `expected a list of messages, received ${describeReceived(request.messages)}`);
     promptEstimate = tokens.estimateMessages(request.messages);
   }
   return { promptEstimate, maxOutput, contextTokens: promptEstimate + maxOutput };

@@ -12,13 +12,17 @@ import { AbortError, ConfigError, NoEligibleModelError, RouterError } from '../e
 import type { Attempt } from '../mistral/client.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
+import { costOf, expectedUsd } from '../telemetry/cost.js';
+import type { CallObserver } from '../telemetry/observer.js';
 import { Candidates } from './candidates.js';
-import { decision, passedOver, type Plan, type Routed } from './decision.js';
+import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
+import { decision, passedOver, type Decision, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
-import { RouterEventEmitter } from './events.js';
+import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { Failures, newCallState, summariseRejections, type CallState } from './failures.js';
 import { createLease, type Lease, type LeaseHost } from './lease.js';
 import { Learning, type Usage } from './learning.js';
+import { Observers, errorType, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
 import { prepare, toSdkRequest, type PrepareContext, type Prepared, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
@@ -45,7 +49,6 @@ const openStream: Send = async (sdk, request, options): Promise<Opened> => {
 
 export class Router {
   readonly events = new RouterEventEmitter();
-  readonly catalog: Catalog;
   readonly store: QuotaStore;
   readonly chat: {
     complete: (request: RoutedChatRequest, options?: CallOptions) => Promise<Routed<ChatCompletionResponse>>;
@@ -55,6 +58,8 @@ export class Router {
   readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
 
   readonly #clock: Clock;
+  readonly #view: CatalogView;
+  readonly #listers: readonly ModelLister[];
   readonly #settings: Settings;
   readonly #workspaces: readonly Workspace[];
   readonly #context: PrepareContext;
@@ -72,19 +77,21 @@ export class Router {
   /** Resolves close()'s wait for the calls in flight. */
   #drained: (() => void) | undefined;
   #attemptSeq = 0;
+  readonly #observers = new Observers();
 
   constructor(options: RouterOptions) {
     const resolved = resolveOptions(options);
     const { catalog, store, clock, settings, tokens } = resolved;
-    this.catalog = catalog;
     this.store = store;
     this.#clock = clock;
     this.#settings = settings;
     this.#workspaces = resolved.workspaces.map((config) => createWorkspace(config, resolved.serverURL, settings.timeoutMs));
     const secrets = resolved.workspaces.map((w) => w.apiKey);
-    const candidates = new Candidates(catalog, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
-    this.#context = { catalog, tokens, settings, fallbacks: resolved.fallbacks, candidates };
-    const learning = (this.#learning = new Learning(store, clock, this.events, catalog, candidates, tokens, secrets));
+    const view = (this.#view = new CatalogView(catalog, clock, this.events, settings.unavailableMs));
+    this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
+    const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize);
+    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
+    const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets));
     this.#queue = new WaitQueue(
       store,
       clock,
@@ -92,8 +99,8 @@ export class Router {
       (operation, error) => learning.storeError(operation, error),
     );
     learning.queue = this.#queue;
-    this.#failures = new Failures({ store, clock, events: this.events, catalog, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
-    this.#streamHost = { events: this.events, learning, secrets, openStreams: this.#openStreams, isClosed: () => this.#closed };
+    this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
+    this.#streamHost = { events: this.events, learning, secrets, now: () => clock.now(), cost: (model, usage) => costOf(this.#view.catalog.model(model), 'chat', usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, queue: this.#queue, counted: (work) => this.#counted(work) };
 
     this.chat = {
@@ -102,6 +109,39 @@ export class Router {
     };
     this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, sendEmbeddings, false) as Promise<Routed<EmbeddingResponse>> };
     this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, sendFim, false) as Promise<Routed<FIMCompletionResponse>> };
+  }
+
+  /** The catalogue the router plans with: the bundled (or given) one, with the refreshed model lists merged over it. */
+  get catalog(): Catalog {
+    return this.#view.catalog;
+  }
+
+  /**
+   * Fetch every workspace's `GET /v1/models` (the SDK's `models.list()`) and merge the cards over the bundled
+   * catalogue: from the next call on, plans use the merged view, and a model a workspace's list leaves out is
+   * not a candidate for that workspace. A workspace whose list fails keeps its last good one (a
+   * `catalogRefreshFailed` event); bad cards are skipped (`cardSkipped`). Concurrent calls share one refresh.
+   */
+  refreshCatalog(): Promise<RefreshReport> {
+    return this.#view.refresh(this.#listers);
+  }
+
+  /** The automatic refresh (`refreshCatalog: { intervalMs }`): started by a call once the interval passed, never awaited by it. */
+  #maybeRefresh(): void {
+    const interval = this.#settings.refreshIntervalMs;
+    if (interval === undefined) return;
+    const last = this.#view.refreshedAt;
+    if (last !== undefined && this.#clock.now() - last < interval) return;
+    // A failure is already an event per workspace; the refresh never fails a call.
+    this.#view.refresh(this.#listers).catch(() => {});
+  }
+
+  /**
+   * Watch every routed call from now on (telemetry: `instrumentRouter` and `createPrometheusMetrics` from
+   * `mistral-router/telemetry` register one). Returns a function that stops watching.
+   */
+  observe(observer: CallObserver): () => void {
+    return this.#observers.add(observer);
   }
 
   /** The SDK client of a workspace, for endpoints the router does not route (files, agents...). */
@@ -118,7 +158,7 @@ export class Router {
   async plan(endpoint: Endpoint, request: RoutedRequest, options?: CallOptions): Promise<Plan> {
     checkCallOptions(options);
     const prepared = prepare(this.#context, endpoint, request as unknown as Record<string, unknown>);
-    return dryRun(this.store, this.#clock, this.catalog, (name) => this.#workspace(name), prepared, options?.signal);
+    return dryRun(this.store, this.#clock, this.#view.catalog, (name) => this.#workspace(name), prepared, options?.signal);
   }
 
   /**
@@ -198,8 +238,13 @@ export class Router {
    */
   async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, send: Send, streams: boolean): Promise<object> {
     checkCallOptions(options);
+    this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
+    const callStarted = this.#clock.now();
+    // Started before the first await: an observer sees the caller's async context (its active span).
+    const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
+    state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
     this.#inFlight++;
     try {
@@ -208,38 +253,68 @@ export class Router {
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
-        if (this.events.has('decision')) this.events.emit('decision', { endpoint, workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, waitedMs: state.waitedMs });
+        if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
         const started = this.#clock.now();
+        const watched = observed?.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedCostUsd: this.#estimatedUsd(prepared, reservation.model), startedAt: started });
         // A stream's attempt (its timeout, the caller's signal) lasts until the stream ends, not its first chunk.
         const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
+        const sdkRequest = toSdkRequest(prepared.request, reservation.model);
         let result: unknown;
         try {
-          result = await send(workspace.client.sdk, toSdkRequest(prepared.request, reservation.model), attempt.options);
+          result = await (watched?.run === undefined ? send(workspace.client.sdk, sdkRequest, attempt.options) : watched.run(() => send(workspace.client.sdk, sdkRequest, attempt.options)));
         } catch (error) {
           attempt.finish();
-          await this.#failures.handle(state, reservation, workspace, attemptId, started, error);
+          try {
+            await this.#failures.handle(state, reservation, workspace, attemptId, started, error);
+          } finally {
+            watched?.end(state.attempts[state.attempts.length - 1] as AttemptRecord);
+          }
           continue;
         }
-        state.attempts.push({ workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started });
+        const record: AttemptRecord = { workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: 200, durationMs: this.#clock.now() - started };
+        state.attempts.push(record);
+        watched?.end(record);
         if (streams) {
-          const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, undefined, prepared.plan);
-          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, ...(result as Opened) }, routing);
+          const routing = this.#decision(prepared, reservation, state, undefined);
+          if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
+          const watch = observed === undefined ? undefined : { observed, startedAt: callStarted, waitedMs: state.waitedMs };
+          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, ...(result as Opened) }, routing);
         }
         attempt.finish();
         const usage = (result as { usage?: Usage }).usage;
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
-        const routing = decision(endpoint, reservation, state.attempts, state.refusals, state.waitedMs, prepared.estimated, usage?.totalTokens, prepared.plan);
-        if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts });
+        const routing = this.#decision(prepared, reservation, state, usage);
+        if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
+        if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
+        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(result), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
         return Object.assign(result as object, { routing });
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {
-      if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts });
+      if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts, cost: null });
+      observed?.end({ ok: false, routing: undefined, attempts: state.attempts, waitedMs: state.waitedMs, response: undefined, errorType: errorType(error), durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
       throw error;
     } finally {
       this.#callEnded();
     }
+  }
+
+  /** The decision of a call that succeeded on `chosen`; its cost from `usage` (none yet for a stream). */
+  #decision(prepared: Prepared, chosen: Reservation, state: CallState, usage: Usage | undefined): Decision {
+    const cost = usage === undefined ? null : costOf(this.#view.catalog.model(chosen.model), prepared.endpoint, usage);
+    return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
+  }
+
+  /** The reservation's estimate (prompt + max output) priced on `model`; null when a price is unknown. */
+  #estimatedUsd(prepared: Prepared, model: string): number | null {
+    const { prompt, maxOutput } = prepared.plan.tokens;
+    return expectedUsd(this.#view.catalog.model(model), prepared.endpoint, prompt, maxOutput);
+  }
+
+  #emitDecision(prepared: Prepared, chosen: Reservation, state: CallState): void {
+    const estimatedCostUsd = this.#estimatedUsd(prepared, chosen.model);
+    this.events.emit('decision', { endpoint: prepared.endpoint, workspace: chosen.workspace, model: chosen.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, estimatedCostUsd, waitedMs: state.waitedMs });
   }
 
   /** A reservation for the call: at once from a synchronous store when it has room and nobody waits, else through the queue. */
@@ -261,7 +336,9 @@ export class Router {
 
   async #wait(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, request: ReserveRequest, first: ReserveResult | undefined): Promise<Reservation> {
     try {
-      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first);
+      const observed = state.observed;
+      const onWait = observed === undefined ? undefined : (info: { retryAfterMs: number; queueLength: number }) => observed.waited(info);
+      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first, onWait);
       state.waitedMs += acquired.waitedMs;
       state.refusals = acquired.refusals;
       if (signal?.aborted) {

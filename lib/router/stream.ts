@@ -11,10 +11,13 @@ import type { CompletionEvent } from '@mistralai/mistralai/models/components/ind
 import { AbortError, RouterError, redactSecrets } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
 import type { Reservation } from '../quota/types.js';
+import type { Cost } from '../telemetry/cost.js';
+import type { CallObservation, ResponseInfo } from '../telemetry/observer.js';
 import type { Decision } from './decision.js';
 import type { RouterEventEmitter } from './events.js';
 import { sanitiseCause } from './failures.js';
 import type { Learning, Usage } from './learning.js';
+import { responseInfo } from './observe.js';
 import { classifyFailure } from './policy.js';
 import type { Prepared } from './prepare.js';
 import type { Workspace } from './workspaces.js';
@@ -24,8 +27,8 @@ export type RoutedStream = AsyncIterable<CompletionEvent> & {
   /** The decision when the stream was handed over (first chunk in): `tokens.used` is not known yet. */
   readonly routing: Decision;
   /**
-   * The final decision, with the usage of the last chunk in `tokens.used` (undefined when the stream
-   * reported none): resolves once the stream has ended, however it ended, and its reservation is settled.
+   * The final decision, with the usage of the last chunk in `tokens.used` and its `cost` (undefined and
+   * null when the stream reported none): resolves once the stream has ended, however it ended, and its reservation is settled.
    * Never rejects.
    */
   readonly settled: Promise<Decision>;
@@ -36,6 +39,10 @@ export interface StreamHost {
   readonly events: RouterEventEmitter;
   readonly learning: Learning;
   readonly secrets: readonly string[];
+  /** The router's clock. */
+  now(): number;
+  /** The cost of a usage on a model (see Decision.cost). */
+  cost(model: string, usage: Usage): Cost | null;
   /** The end of every stream still open, called by router.close(). */
   readonly openStreams: Set<() => Promise<void>>;
   isClosed(): boolean;
@@ -50,6 +57,8 @@ export interface StreamStart {
   readonly attemptId: string;
   readonly iterator: AsyncIterator<CompletionEvent>;
   readonly first: IteratorResult<CompletionEvent>;
+  /** Telemetry watching the call (see router.observe): told when the stream ends. */
+  readonly watch: { readonly observed: CallObservation; readonly startedAt: number; readonly waitedMs: number } | undefined;
 }
 
 export function routedStream(host: StreamHost, start: StreamStart, routing: Decision): RoutedStream {
@@ -59,8 +68,12 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
   let usage: Usage | undefined;
   // A chunk with a finish reason ends the answer: a cancel after it cuts nothing.
   let complete = false;
+  const watch = start.watch;
+  const firstChunkAt = host.now();
+  let info: ResponseInfo | undefined;
   const note = (event: CompletionEvent) => {
     if (event.data.usage !== undefined) usage = event.data.usage as Usage;
+    if (watch !== undefined) info = responseInfo(event.data, info);
     if (event.data.choices.some((choice) => choice.finishReason !== null && choice.finishReason !== undefined)) complete = true;
   };
   if (!first.done) note(first.value);
@@ -78,16 +91,34 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
     if (ending !== undefined) return ending;
     phase = 'ended';
     attempt.finish();
+    const endedAt = host.now();
+    let decided: Decision | undefined;
+    const final = (): Decision => {
+      if (decided !== undefined) return decided;
+      const cost = usage === undefined ? null : host.cost(reservation.model, usage);
+      return (decided = Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }), cost }));
+    };
     ending = (async () => {
       await closeUpstream();
       const settling = host.learning.succeeded(prepared, reservation, workspace, attemptId, usage);
       if (settling !== undefined) await settling;
-      if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts });
+      if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts, cost: final().cost });
     })();
     // Open until settled: a close() meanwhile waits for this ending before it closes the store.
     const closed = () => {
       host.openStreams.delete(closeOnRouterClose);
-      settle(Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }) }));
+      const routed = final();
+      watch?.observed.end({
+        ok,
+        routing: routed,
+        attempts: routed.attempts,
+        waitedMs: watch.waitedMs,
+        response: info,
+        errorType: ok ? undefined : cancelled !== undefined && RouterError.isInstance(cancelled) ? cancelled.code : 'STREAM_FAILED',
+        durationMs: endedAt - watch.startedAt,
+        firstChunkMs: firstChunkAt - watch.startedAt,
+      });
+      settle(routed);
     };
     ending.then(closed, closed);
     return ending;

@@ -1,5 +1,5 @@
 /** The errors a wait for quota ends with, and how a store's failure is told apart from a refusal. */
-import { QuotaExhaustedError, RouterError, StoreError, StoreUnavailableError, redactSecrets, type PlanLike } from '../errors.js';
+import { NoEligibleModelError, QuotaExhaustedError, RouterError, StoreError, StoreUnavailableError, redactSecrets, type PlanLike } from '../errors.js';
 
 /** The error of every call, attempt or lease refused because the router is closed. */
 export function closedError(): RouterError {
@@ -8,7 +8,8 @@ export function closedError(): RouterError {
 
 /** A StoreUnavailableError, also one from another copy of this package (where instanceof fails). */
 export function isUnavailable(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || (RouterError.isInstance(error) && error.code === 'STORE_UNAVAILABLE');
+  // By code too: a copy of the package from before the per-class markers has only RouterError's.
+  return StoreUnavailableError.isInstance(error) || (RouterError.isInstance(error) && error.code === 'STORE_UNAVAILABLE');
 }
 
 /**
@@ -22,11 +23,18 @@ export function asStoreError(error: unknown): Error {
   return new StoreError(`The quota store failed to reserve: ${reason}`, 'reserve', { cause: error });
 }
 
-/** The end of a wait that reached its bound: no room in time, or a store that stayed unavailable. */
+/**
+ * The end of a wait that reached its bound: no room in time, or a store that stayed unavailable. A store
+ * that says "never" (Infinity: the request is larger than a limit of every candidate) means no wait can
+ * serve it: NoEligibleModelError, never a QuotaExhaustedError with an infinite wait.
+ */
 export function exhausted(retryAfterMs: number, maxWaitMs: number, plan: PlanLike | undefined, storeError: Error | undefined): Error {
   if (storeError !== undefined) {
     return new StoreUnavailableError(`The quota store stayed unavailable for the ${maxWaitMs} ms this call may wait: ${storeError.message}`, { cause: storeError });
   }
-  const when = Number.isFinite(retryAfterMs) ? `capacity returns in ${Math.ceil(retryAfterMs)} ms` : 'the request is larger than every candidate\'s limit, so it never fits';
-  return new QuotaExhaustedError(`No eligible model has quota for this request within the ${maxWaitMs} ms it may wait; ${when}.`, retryAfterMs, plan);
+  if (!Number.isFinite(retryAfterMs)) {
+    const message = 'The request is larger than a limit of every candidate (tokens per minute or per month, as configured or learned): no wait lets it fit.';
+    return new NoEligibleModelError({ message, plan: plan ?? { candidates: [], rejected: [] } });
+  }
+  return new QuotaExhaustedError({ message: `No eligible model has quota for this request within the ${maxWaitMs} ms it may wait; capacity returns in ${Math.ceil(retryAfterMs)} ms.`, retryAfterMs, plan });
 }

@@ -97,10 +97,19 @@ export class WaitQueue {
 
   /**
    * Reserve for `request`, waiting in the queue up to `maxWaitMs` when there is no room.
+   * `onWait` is told, as the queue's own listener is, when this call starts to wait.
    * @throws QuotaExhaustedError (with retryAfterMs) when no room comes within the bound,
    *   StoreUnavailableError when the store stayed down until the bound, AbortError on abort.
    */
-  async acquire(request: ReserveRequest, maxWaitMs: number, signal: AbortSignal | undefined, plan: PlanLike | undefined, label = '', first?: ReserveResult): Promise<Acquired> {
+  async acquire(
+    request: ReserveRequest,
+    maxWaitMs: number,
+    signal: AbortSignal | undefined,
+    plan: PlanLike | undefined,
+    label = '',
+    first?: ReserveResult,
+    onWait?: WaitListener,
+  ): Promise<Acquired> {
     if (this.#closed) {
       if (first?.ok) await this.#giveBack(first.reservation);
       throw closedError();
@@ -139,7 +148,7 @@ export class WaitQueue {
       if (result?.ok) return { reservation: result.reservation, waitedMs: 0, refusals: result.refusals };
       const retryAfterMs = result === undefined ? STORE_RETRY_MS : result.retryAfterMs;
       if (retryAfterMs > maxWaitMs) throw exhausted(retryAfterMs, maxWaitMs, plan, storeError);
-      this.#onWait?.({ label, retryAfterMs, queueLength: this.#waiting + 1 });
+      this.#waits(onWait, { label, retryAfterMs, queueLength: this.#waiting + 1 });
       keys ??= keysOf(request);
       const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, result, storeError);
       // Capacity came back while the store answered (a settle, a release: their pump found nobody waiting):
@@ -148,10 +157,16 @@ export class WaitQueue {
       return acquired;
     }
     if (this.#closed) throw closedError();
-    this.#onWait?.({ label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
+    this.#waits(onWait, { label, retryAfterMs: 0, queueLength: this.#waiting + 1 });
     const acquired = this.#enqueue(request, keys, since, since + maxWaitMs, signal, plan, undefined, undefined);
     void this.pump();
     return acquired;
+  }
+
+  /** A call starts to wait: the queue's listener and the call's own hear of it. */
+  #waits(onWait: WaitListener | undefined, info: Parameters<WaitListener>[0]): void {
+    this.#onWait?.(info);
+    onWait?.(info);
   }
 
   #enqueue(

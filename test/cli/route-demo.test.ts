@@ -93,8 +93,12 @@ describe('cli: mistral-router demo', function () {
   it('routes a small burst through the free-tier emulator and prints where each went and a summary', async () => {
     const { code, out } = await run('demo', '--requests', '4', '--interval-ms', '0');
     expect(code).to.equal(0);
-    expect(out).to.match(/# 1 vision: describe an image\s+→ mistral-small-2506 via team-/);
-    expect(out).to.match(/# 4 function calling: weather tool\s+→ \S+ via team-/);
+    expect(out).to.match(/refreshed the catalogue from GET \/v1\/models of team-a, team-b: new to the bundled catalogue: mistral-small-2612/);
+    expect(out).to.match(/# 1 vision: describe an image\s+→ \S+ via team-/);
+    expect(out).to.match(/# 2 mistral-small-2506 by name \(retired\)\s+→ mistral-small-2603 via team-/);
+    expect(out).to.match(/replaced: mistral-small-2506 is retired; mistral-small-2603 answered/);
+    expect(out).to.match(/mistral-small-2506 is retired \(retired 2026-07-31\); its requests go to mistral-small-2603/);
+    expect(out).to.match(/# 3 vision \+ audio \(a model the refresh found\)\s+→ mistral-small-2612 via team-/);
     expect(out).to.match(/summary: 4\/4 served/);
     expect(out).to.match(/model\s+requests\s+tokens used\s+tokens\/min limit per workspace/);
   });

@@ -20,7 +20,7 @@ describe('emulator endpoints (real SDK)', () => {
     expect(response.choices[0]?.finishReason).to.equal('stop');
     // 3 (request) + 4 (message) + ceil(5 / 4) = 9 prompt tokens.
     expect(response.usage).to.deep.equal({ promptTokens: 9, completionTokens: 10, totalTokens: 19 });
-    expect(emulator.stats().tokens['mistral-small-2503']).to.deep.equal({ requests: 1, promptTokens: 9, completionTokens: 10, totalTokens: 19 });
+    expect(emulator.stats().tokens['mistral-small-2503']).to.deep.equal({ requests: 1, promptTokens: 9, completionTokens: 10, totalTokens: 19, chargedTokens: 19 });
   });
 
   it('resolves aliases through the catalogue', async () => {
@@ -134,7 +134,7 @@ describe('emulator endpoints (real SDK)', () => {
     // /stats itself is not counted: observing must not change what is observed.
     expect(stats['requests']).to.equal(1);
     expect(stats['responses']).to.deep.equal({ '200': 1 });
-    expect(stats['tokens']).to.deep.equal({ 'mistral-small-2503': { requests: 1, promptTokens: 9, completionTokens: 1, totalTokens: 10 } });
+    expect(stats['tokens']).to.deep.equal({ 'mistral-small-2503': { requests: 1, promptTokens: 9, completionTokens: 1, totalTokens: 10, chargedTokens: 10 } });
   });
 
   describe('errors', () => {

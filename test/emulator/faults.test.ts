@@ -125,14 +125,22 @@ describe('emulator faults', function () {
     expect(emulator.stats().tokens[SMALL]?.requests).to.equal(400);
   });
 
-  it('adds latency (wall clock) to the targeted models only', async () => {
-    const emulator = await start({ latencyMs: 300, errorRate: 1, models: ['mistral-small-latest'] });
-    const t0 = performance.now();
-    expect((await post(emulator, '/v1/chat/completions', chatBody('mistral-small-2506', 1))).status).to.be.within(500, 503);
-    expect(performance.now() - t0).to.be.greaterThan(290);
-    const t1 = performance.now();
-    expect((await post(emulator, '/v1/chat/completions', chatBody(SMALL, 1))).status).to.equal(200);
-    expect(performance.now() - t1).to.be.lessThan(290);
+  it('adds latency (wall clock) to the targeted models only: an untargeted call sent after a delayed one answers first', async () => {
+    // Ordered, not timed: the delayed reply is held 1 s, the other is answered at once.
+    const emulator = await start({ latencyMs: 1_000, errorRate: 1, models: ['mistral-small-latest'] });
+    const order: string[] = [];
+    const delayed = post(emulator, '/v1/chat/completions', chatBody('mistral-small-2506', 1)).then((r) => {
+      order.push('delayed');
+      return r;
+    });
+    const prompt = post(emulator, '/v1/chat/completions', chatBody(SMALL, 1)).then((r) => {
+      order.push('untargeted');
+      return r;
+    });
+    const [slow, fast] = await Promise.all([delayed, prompt]);
+    expect(slow.status).to.be.within(500, 503);
+    expect(fast.status).to.equal(200);
+    expect(order).to.deep.equal(['untargeted', 'delayed']);
   });
 
   it('keeps the PRNG position when configure() changes something else', async () => {

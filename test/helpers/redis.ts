@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { prefixPattern } from '../../lib/quota/redis-store.js';
+import { prefixPattern } from '../../lib/quota/redis/index.js';
 
 /** The Redis the tests use. */
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

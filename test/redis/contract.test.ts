@@ -2,7 +2,7 @@
  * The store contract suite (the one the memory store runs) against RedisStore, on a real Redis with a
  * fake clock passed into the scripts. Each store gets its own key prefix; teardown flushes only that.
  */
-import { RedisStore } from '../../lib/quota/redis-store.js';
+import { RedisStore } from '../../lib/quota/redis/index.js';
 import type { QuotaStore } from '../../lib/quota/types.js';
 import { flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import { describeStoreContract } from '../quota/store-contract.js';

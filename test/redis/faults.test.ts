@@ -4,8 +4,11 @@
  */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { FakeClock } from '../../lib/clock.js';
 import { StoreUnavailableError } from '../../lib/errors.js';
-import { RedisStore, type RedisStoreEvent, type RedisStoreOptions } from '../../lib/quota/redis-store.js';
+import { createFallbackStore, type FallbackStoreEvent } from '../../lib/quota/fallback-store.js';
+import { MemoryStore } from '../../lib/quota/memory/index.js';
+import { RedisStore, type RedisStoreEvent, type RedisStoreOptions } from '../../lib/quota/redis/index.js';
 import type { Reservation } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { freePort, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
@@ -83,11 +86,14 @@ describe('RedisStore when Redis fails', function () {
       await rejectsUnavailable(store.snapshot(), 'snapshot');
       await rejectsUnavailable(store.pendingReservations(), 'pendingReservations');
       expect(events.filter((e) => e.type === 'storeError').length).to.equal(5);
-      expect(events.some((e) => e.type === 'fallback')).to.equal(false);
+      // Nothing else: without the fail-open wrapper nothing falls back.
+      expect(events.map((e) => e.type)).to.deep.equal(Array(5).fill('storeError'));
     });
 
-    it('fail-open: a local memory store answers, enforces the limits, and one event says so', async function () {
-      const { store, events } = open({ redis: `redis://127.0.0.1:${await freePort()}`, onStoreError: 'fail-open' });
+    it('fail-open (createFallbackStore): a local memory store answers, enforces the limits, and one event says so', async function () {
+      const { store: redisStore } = open({ redis: `redis://127.0.0.1:${await freePort()}` });
+      const events: FallbackStoreEvent[] = [];
+      const store = createFallbackStore(redisStore, new MemoryStore(), { onEvent: (event) => events.push(event) });
       const small = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
       const r = admitted(await within(TIMEOUT_MS * 3, store.reserve({ candidates: [small], tokens: 80 }), 'reserve'));
       refused(await store.reserve({ candidates: [small], tokens: 30 }));
@@ -176,22 +182,28 @@ describe('RedisStore when Redis fails', function () {
       expect((await store.snapshot('acme')).find((w) => w.kind === 'tokens-per-minute')).to.include({ used: 4, held: 0 });
     });
 
-    it('fail-open: falls back, settles each reservation in the store that issued it, and returns to Redis', async function () {
-      const { store, events, keyPrefix } = open({ redis: `redis://127.0.0.1:${port}`, onStoreError: 'fail-open' });
+    it('fail-open (createFallbackStore): falls back, settles each reservation in the store that issued it, and returns to Redis', async function () {
+      const { store: redisStore, keyPrefix } = open({ redis: `redis://127.0.0.1:${port}` });
+      const events: FallbackStoreEvent[] = [];
+      const wrapperClock = new FakeClock();
+      const store = createFallbackStore(redisStore, new MemoryStore(), { clock: wrapperClock, retryAfterMs: 1_000, onEvent: (event) => events.push(event) });
       const inRedis = admitted(await store.reserve({ candidates: [c()], tokens: 100 }));
       await (servers.pop() as SpawnedRedis).kill();
       const local = admitted(await within(TIMEOUT_MS * 3, store.reserve({ candidates: [c()], tokens: 100 }), 'reserve while down'));
       expect(store.usingFallback).to.equal(true);
       expect(events.filter((e) => e.type === 'fallback').length).to.equal(1);
       await within(TIMEOUT_MS * 3, store.settle(inRedis, 40), 'settle of a Redis reservation while down');
-      expect(store.deferredOperations).to.equal(1);
-      const recovered = nextEvent(store, 'recovered');
+      expect(redisStore.deferredOperations).to.equal(1);
+      const recovered = nextEvent(redisStore, 'recovered');
       servers.push(await spawnRedis(port));
       await recovered;
-      expect(store.usingFallback).to.equal(false);
       // Issued by the fallback: settled there, even though Redis is back.
       await store.settle(local, 20);
+      // The wrapper tries Redis again retryAfterMs after its last failure, on its clock.
+      wrapperClock.advance(1_000);
       const back = admitted(await store.reserve({ candidates: [c()], tokens: 10 }));
+      expect(store.usingFallback).to.equal(false);
+      expect(events.map((e) => e.type)).to.deep.equal(['fallback', 'recovered']);
       const client = new Redis(`redis://127.0.0.1:${port}`);
       try {
         // The restarted server is empty but for the new reservation: it went to Redis, not the fallback.
@@ -202,7 +214,7 @@ describe('RedisStore when Redis fails', function () {
       }
       await store.release(back);
       expect(await store.pendingReservations()).to.equal(0);
-      expect(store.deferredOperations).to.equal(0);
+      expect(redisStore.deferredOperations).to.equal(0);
     });
 
     it('every call in flight when the server dies answers within the bound', async function () {

@@ -8,8 +8,8 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
-import { RedisStore } from '../../lib/quota/redis-store.js';
-import { CANCEL_SCRIPT, RESERVE_SCRIPT } from '../../lib/quota/redis-scripts.js';
+import { RedisStore } from '../../lib/quota/redis/index.js';
+import { CANCEL_SCRIPT, RESERVE_SCRIPT } from '../../lib/quota/redis/scripts/index.js';
 import type { QuotaCandidate, Reservation, WindowSnapshot } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { countingConnection, flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';

@@ -7,7 +7,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { RedisStore } from '../../lib/quota/redis-store.js';
+import { RedisStore } from '../../lib/quota/redis/index.js';
 import type { WindowSpec } from '../../lib/quota/types.js';
 import { flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import type { Admission, WorkerReport } from './fixtures/reserve-worker.js';

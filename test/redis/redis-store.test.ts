@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
 import { FakeClock } from '../../lib/clock.js';
-import { RedisStore, StoreError } from '../../lib/quota/redis-store.js';
+import { RedisStore, StoreError } from '../../lib/quota/redis/index.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
+import { createFallbackStore } from '../../lib/quota/fallback-store.js';
 import { WINDOW_KINDS, type UpstreamObservation, type WindowSpec } from '../../lib/quota/types.js';
 import { admitted, candidateOf, refused, windowOf } from '../quota/store-contract.js';
 import { countingConnection, flushPrefix, freePort, redisUrl, requireRedis, spawnRedis, uniquePrefix, type SpawnedRedis } from '../helpers/redis.js';
@@ -258,7 +259,9 @@ describe('RedisStore (Redis-specific)', function () {
 
   it('a command Redis refuses (a key of the wrong type under its prefix) is a typed StoreError, not an outage', async function () {
     const events: string[] = [];
-    const store = open({ onStoreError: 'fail-open', onEvent: (event) => events.push(event.type) });
+    // Behind the fail-open wrapper: a refused command is not an outage, so the fallback does not answer.
+    const redisStore = open({ onEvent: (event) => events.push(event.type) });
+    const store = createFallbackStore(redisStore, new MemoryStore(), { onEvent: (event) => events.push(event.type) });
     const c = candidateOf('acme', 'small', windowOf('tokensPerMinute', 100));
     // Other code wrote a plain string where the store keeps a window hash.
     await client.set(`{${prefix}acme}:m:small:tokens-per-minute`, 'not a hash');
@@ -270,6 +273,8 @@ describe('RedisStore (Redis-specific)', function () {
     expect(error.code).to.equal('STORE_FAILED');
     expect(error.operation).to.equal('reserve');
     expect(error.message).to.match(/RedisStore: Redis refused reserve: .*WRONGTYPE/);
+    const direct = await redisStore.reserve({ candidates: [c], tokens: 10 }).then(() => undefined, (e: unknown) => e);
+    expect(direct).to.be.instanceOf(StoreError);
     expect((error.cause as Error).name).to.equal('ReplyError');
     // Not an outage: no fallback store took over, nothing was reserved anywhere.
     expect(events).to.deep.equal([]);
@@ -357,13 +362,14 @@ describe('RedisStore (Redis-specific)', function () {
 
   it('validates its options, naming the option', function () {
     expect(() => new RedisStore({ redis: redisUrl, keyPrefix: 'a{b' })).to.throw(TypeError, /keyPrefix/);
-    expect(() => new RedisStore({ redis: redisUrl, onStoreError: 'sometimes' as 'fail-open' })).to.throw(TypeError, /onStoreError/);
+    expect(() => new RedisStore({ redis: redisUrl, localGrants: 'sometimes' as unknown as boolean })).to.throw(TypeError, /localGrants/);
+    expect(() => new RedisStore({ redis: redisUrl, onEvent: 'log' as unknown as () => void })).to.throw(TypeError, /onEvent/);
     expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 0 })).to.throw(TypeError, /commandTimeoutMs/);
     expect(() => new RedisStore({ redis: redisUrl, reservationTtlMs: -1 })).to.throw(TypeError, /reservationTtlMs/);
     expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 3e9 })).to.throw(TypeError, /commandTimeoutMs/);
     // A bad clock used to be accepted, then crash the process from the batch's nextTick at the first reserve.
     expect(() => new RedisStore({ redis: redisUrl, clock: {} as FakeClock })).to.throw(TypeError, /clock/);
-    expect(() => new RedisStore({ redis: redisUrl, createFallbackStore: 5 as unknown as () => MemoryStore })).to.throw(TypeError, /createFallbackStore/);
+    expect(() => new RedisStore({ redis: redisUrl, keyPrefix: 5 as unknown as string })).to.throw(TypeError, /keyPrefix/);
     expect(() => new RedisStore(null as unknown as {})).to.throw(TypeError, /options/);
   });
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator } from '../../lib/emulator/index.js';
 import { createRouter } from '../../lib/index.js';
-import { RedisStore } from '../../lib/quota/redis-store.js';
+import { RedisStore } from '../../lib/quota/redis/index.js';
 import { countingConnection, flushPrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 

@@ -11,6 +11,7 @@ import { createRouter, type Router, type RouterOptions, type RouterEvents } from
 import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { QuotaStore, ReserveResult } from '../../lib/quota/types.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
+import { drive as driveClock } from '../helpers/drive.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';
 const KEY_B = 'sk-test-key-workspace-b-9876543210';
@@ -58,24 +59,8 @@ afterEach(async () => {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (content: string) => [{ role: 'user' as const, content }];
 
-/**
- * Let pending promise work and fake timers run, in small steps, until `done` settles or time runs out.
- * Fake time moves only while no call is in flight (up to 100 ms of real time per step): a call admitted
- * in fake second s reaches the emulator in fake second s even on a cold first run, when the SDK's first
- * request takes longer than a turn of the event loop.
- */
-async function drive<T>(clock: FakeClock, promise: Promise<T>, stepMs = 50, maxMs = 120_000): Promise<T> {
-  let settled = false;
-  promise.then(() => (settled = true), () => (settled = true));
-  const store = open.at(-1)?.store;
-  for (let elapsed = 0; !settled && elapsed <= maxMs; elapsed += stepMs) {
-    for (let waited = 0; store !== undefined && waited < 100 && !settled && (await store.pendingReservations()) > 0; waited += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    await clock.advanceAsync(stepMs);
-  }
-  return promise;
-}
+/** The shared drive() (test/helpers/drive.ts) with the store of the current setup. */
+const drive = <T>(clock: FakeClock, promise: Promise<T>, stepMs?: number, maxMs?: number): Promise<T> => driveClock(clock, promise, open.at(-1)?.store, stepMs, maxMs);
 
 async function expectNoReservationLeft(store: MemoryStore): Promise<void> {
   expect(await store.pendingReservations()).to.equal(0);

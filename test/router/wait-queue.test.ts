@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { FakeClock } from '../../lib/clock.js';
-import { AbortError, QuotaExhaustedError } from '../../lib/errors.js';
+import { AbortError, NoEligibleModelError, QuotaExhaustedError } from '../../lib/errors.js';
 import { MemoryStore } from '../../lib/quota/memory/index.js';
 import { WINDOW_KINDS, type QuotaStore, type ReserveRequest, type ReserveResult } from '../../lib/quota/types.js';
 import { STORE_RETRY_MS, WaitQueue, type Acquired } from '../../lib/router/wait-queue.js';
@@ -273,5 +273,24 @@ describe('wait queue', () => {
     await clock.advanceAsync(STORE_RETRY_MS);
     expect(call.error, String(call.error)).to.equal(undefined);
     expect((call.value as Acquired).waitedMs).to.equal(STORE_RETRY_MS);
+  });
+
+  it('a request larger than a limit of every candidate is NoEligibleModelError, never a wait of Infinity', async () => {
+    const clock = new FakeClock(START);
+    const store = new MemoryStore({ clock });
+    const queue = new WaitQueue(store, clock);
+    const plan = { candidates: [], rejected: [] };
+    const error = await queue.acquire(forModel('m', 5, 10), 60_000, undefined, plan).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(NoEligibleModelError);
+    expect((error as Error).message).to.match(/larger than a limit of every candidate/);
+    expect((error as NoEligibleModelError).plan).to.equal(plan);
+    // A waiter whose only candidate's limit drops below its size while it waits: the same, at the next pass.
+    await store.reserve(forModel('n', 100, 10));
+    const waiting = track(queue.acquire(forModel('n', 100, 10), 60_000, undefined, plan));
+    await clock.advanceAsync(0);
+    expect(waiting.done).to.equal(false);
+    await store.observe({ workspace: 'w', model: 'n', windows: [{ ...WINDOW_KINDS.tokensPerMinute, limit: 5 }] });
+    await clock.advanceAsync(1_100); // the queue's next pass: the workspace's request slot is back
+    expect(waiting.error, String(waiting.error)).to.be.instanceOf(NoEligibleModelError);
   });
 });

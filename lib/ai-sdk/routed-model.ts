@@ -1,0 +1,43 @@
+/**
+ * What the routed chat and embedding models share: the `@ai-sdk/mistral` model they wrap, their route,
+ * the provider's calls and catalogue, and the way a call opens and fails.
+ */
+import type { SharedV3ProviderOptions } from '@ai-sdk/provider';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Endpoint } from '../need.js';
+import type { Call, Calls } from './calls.js';
+import { toAISDKError } from './errors.js';
+import { callRoute, routeModelId, type CallRoute } from './route.js';
+
+/** What a routed model needs of its provider. */
+export interface RoutedModelHost {
+  readonly calls: Calls;
+  readonly catalog: Catalog;
+}
+
+export abstract class RoutedModel<Inner> {
+  /** The id or alias asked for, or `auto`; each response's `modelId` is the model that answered. */
+  readonly modelId: string;
+  protected readonly inner: Inner;
+  protected readonly host: RoutedModelHost;
+  readonly #route: CallRoute;
+  readonly #endpoint: Endpoint;
+
+  constructor(inner: Inner, route: CallRoute, host: RoutedModelHost, endpoint: Endpoint) {
+    this.inner = inner;
+    this.host = host;
+    this.#route = route;
+    this.#endpoint = endpoint;
+    this.modelId = routeModelId(route);
+  }
+
+  /** A call with this model's route, `providerOptions.mistralRouter` over it (checked: NeedError). */
+  protected openCall(providerOptions: SharedV3ProviderOptions | undefined): Call {
+    return this.host.calls.open(callRoute(this.#route, providerOptions, this.#endpoint));
+  }
+
+  /** The error the application gets: the router's (mapped), when the router threw one. */
+  protected failure(call: Call, error: unknown): unknown {
+    return toAISDKError(call.error ?? error, call.url, call.body);
+  }
+}

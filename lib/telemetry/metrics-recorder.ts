@@ -1,0 +1,110 @@
+/**
+ * From routed calls to measurements of the metric set (metric-set.ts), written once for both exporters:
+ * a {@link MetricsRecorder} is the call observer, a {@link MetricSink} (an OpenTelemetry meter or a
+ * Prometheus registry) receives what it measures; {@link quotaReadings} is what the quota gauge reads.
+ * Durations are on the router's clock.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import type { Endpoint } from '../need.js';
+import type { QuotaStore } from '../quota/types.js';
+import type { AttemptRecord } from '../router/events.js';
+import type { CallObservation, CallObserver, CallStart } from './observer.js';
+import { PROVIDER, type GaugeReading, type MetricSink } from './metric-set.js';
+
+/** What telemetry needs of a router (the Router class has it). */
+export interface ObservedRouter {
+  observe(observer: CallObserver): () => void;
+  /** The catalogue the router plans with: label values are bounded by its model ids. */
+  readonly catalog: Catalog;
+  readonly store: QuotaStore;
+}
+
+/** `gen_ai.operation.name` of each endpoint (FIM is a text completion). */
+export const OPERATION_NAME: Readonly<Record<Endpoint, string>> = { chat: 'chat', embeddings: 'embeddings', fim: 'text_completion' };
+
+/** The label value of a model id: its catalogue id (aliases resolved), `other` for a name the catalogue does not know. */
+export function boundedModel(catalog: Catalog, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  return catalog.resolve(name) ?? 'other';
+}
+
+/** Window kinds that count money, not requests or tokens: left out of the quota gauge. */
+const isMoneyWindow = (kind: string): boolean => kind.includes('usd');
+
+/** The quota gauge's readings: what every metered window of the stores has left. */
+export async function quotaReadings(routers: Iterable<ObservedRouter>): Promise<GaugeReading[]> {
+  const readings: GaugeReading[] = [];
+  const seen = new Set<QuotaStore>();
+  for (const router of routers) {
+    // Routers sharing a store report its windows once.
+    if (seen.has(router.store)) continue;
+    seen.add(router.store);
+    const catalog = router.catalog;
+    for (const window of await router.store.snapshot()) {
+      if (window.limit === null || isMoneyWindow(window.kind)) continue;
+      const value = window.blockedUntil !== undefined ? 0 : Math.max(0, window.limit - window.used);
+      readings.push({ value, values: [window.workspace, boundedModel(catalog, window.model), window.kind] });
+    }
+  }
+  return readings;
+}
+
+/** Measures every routed call of the routers it observes into `sink`. */
+export class MetricsRecorder implements CallObserver {
+  readonly #sink: MetricSink;
+  readonly #catalog: () => Catalog;
+
+  constructor(sink: MetricSink, catalog: () => Catalog) {
+    this.#sink = sink;
+    this.#catalog = catalog;
+  }
+
+  start(call: CallStart): CallObservation {
+    const sink = this.#sink;
+    const catalog = this.#catalog();
+    const operation = OPERATION_NAME[call.endpoint];
+    let failed: AttemptRecord | undefined;
+    return {
+      attempt(start) {
+        const model = boundedModel(catalog, start.model);
+        // The attempt before this one failed and the call moved on: a fallback, by the failure's kind.
+        if (failed !== undefined) sink.record('fallbacks', 1, [boundedModel(catalog, failed.model), failed.workspace, failed.outcome]);
+        failed = undefined;
+        sink.record('decisions', 1, [operation, model, start.workspace]);
+        return {
+          end(record) {
+            if (record.status === 429) sink.record('rateLimited', 1, [model, record.workspace]);
+            if (record.outcome !== 'ok') failed = record;
+          },
+        };
+      },
+      waited() {
+        sink.record('waits', 1, [operation]);
+      },
+      end(end) {
+        const last = end.attempts[end.attempts.length - 1];
+        const chosen = end.routing?.model ?? last?.model;
+        const workspace = end.routing?.workspace ?? last?.workspace;
+        const requestModel = boundedModel(catalog, call.requestedModel ?? chosen);
+        const responseModel = boundedModel(catalog, end.response?.model);
+        const labels = [operation, PROVIDER, requestModel, responseModel, workspace];
+        sink.record('operationDuration', end.durationMs / 1000, [...labels, end.errorType]);
+        if (end.firstChunkMs !== undefined) sink.record('timeToFirstChunk', end.firstChunkMs / 1000, labels);
+        if (end.waitedMs > 0) sink.record('waitDuration', end.waitedMs / 1000, [operation]);
+        for (const passed of end.routing?.passedOver ?? []) {
+          sink.record('fallbacks', 1, [boundedModel(catalog, passed.model), passed.workspace, passed.windows.some(isMoneyWindow) ? 'budget' : 'passed-over']);
+        }
+        const cost = end.routing?.cost;
+        if (cost !== undefined && cost !== null) {
+          sink.record('tokenUsage', cost.inputTokens, [...labels, 'input']);
+          if (call.endpoint !== 'embeddings') sink.record('tokenUsage', cost.outputTokens, [...labels, 'output']);
+        }
+        if (end.ok && chosen !== undefined) {
+          const model = boundedModel(catalog, chosen);
+          if (cost?.usd !== undefined && cost.usd !== null) sink.record('cost', cost.usd, [model, workspace]);
+          else sink.record('unpricedCalls', 1, [model, workspace]);
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Prometheus metrics for users without OpenTelemetry: the metric set of metric-set.ts registered on a
+ * prom-client registry, fed by the routers it observes. prom-client is an optional peer dependency,
+ * loaded when `createPrometheusMetrics` is first called (never when this module is imported).
+ *
+ * @example
+ * ```ts
+ * import { Registry } from 'prom-client';
+ * import { createPrometheusMetrics } from 'mistral-router/telemetry';
+ * const registry = new Registry();
+ * const metrics = createPrometheusMetrics({ registry });
+ * metrics.observe(router);
+ * // GET /metrics: res.end(await registry.metrics())
+ * ```
+ */
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import { ConfigError } from '../errors.js';
+import { METRICS, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
+import { MetricsRecorder, quotaReadings, type ObservedRouter } from './metrics-recorder.js';
+
+/** Options of {@link createPrometheusMetrics}. */
+export interface PrometheusMetricsOptions {
+  /** The registry to register the metrics on (e.g. `new Registry()`, or prom-client's global `register`). */
+  readonly registry: PromClient.Registry;
+  /**
+   * The prom-client module, for setups where this package cannot `require('prom-client')` itself (a
+   * bundle). @default require('prom-client')
+   */
+  readonly promClient?: typeof PromClient;
+}
+
+/** The router metrics on a Prometheus registry. */
+export interface PrometheusMetrics {
+  readonly registry: PromClient.Registry;
+  /** Measure every routed call of `router` from now on (and read its store's windows on each scrape). Returns a function that stops. */
+  observe(router: ObservedRouter): () => void;
+}
+
+type Instrument = PromClient.Counter<string> | PromClient.Histogram<string>;
+
+function loadPromClient(given: typeof PromClient | undefined): typeof PromClient {
+  if (given !== undefined) return given;
+  try {
+    return createRequire(import.meta.url)('prom-client') as typeof PromClient;
+  } catch (error) {
+    throw new ConfigError('promClient', 'createPrometheusMetrics needs the optional peer dependency prom-client: npm install prom-client', { cause: error });
+  }
+}
+
+/** Label object of a measurement: the defined labels with a value. */
+function labelsOf(names: readonly string[], values: readonly (string | undefined)[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (value !== undefined) labels[names[i] as string] = value;
+  }
+  return labels;
+}
+
+/**
+ * Register the metric set on `registry` (once per registry: a second call with the same one is a
+ * ConfigError naming the metric already there) and return what feeds it.
+ */
+export function createPrometheusMetrics(options: PrometheusMetricsOptions): PrometheusMetrics {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', 'expected { registry }');
+  const { registry } = options;
+  if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function' || typeof registry.metrics !== 'function') {
+    throw new ConfigError('registry', 'expected a prom-client Registry (new Registry(), or prom-client\'s register)');
+  }
+  const prom = loadPromClient(options.promClient);
+  const routers = new Set<ObservedRouter>();
+  const instruments = new Map<MetricKey, { instrument: Instrument; labels: readonly string[] }>();
+  for (const [key, definition] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
+    if (registry.getSingleMetric(definition.prometheusName) !== undefined) {
+      throw new ConfigError('registry', `already holds ${definition.prometheusName}: create the router metrics once per registry and observe every router with them`);
+    }
+    const labelNames = definition.attributes.map(prometheusLabel);
+    const common = { name: definition.prometheusName, help: definition.description, labelNames, registers: [registry] };
+    if (definition.kind === 'gauge') {
+      new prom.Gauge({
+        ...common,
+        // Read on each scrape: what the observed routers' stores hold now.
+        async collect() {
+          this.reset();
+          for (const reading of await quotaReadings(routers)) this.set(labelsOf(labelNames, reading.values), reading.value);
+        },
+      });
+    } else if (definition.kind === 'histogram') {
+      instruments.set(key, { instrument: new prom.Histogram({ ...common, buckets: [...(definition as { buckets: readonly number[] }).buckets] }), labels: labelNames });
+    } else {
+      instruments.set(key, { instrument: new prom.Counter(common), labels: labelNames });
+    }
+  }
+  const sink: MetricSink = {
+    record(key, value, values) {
+      const found = instruments.get(key);
+      if (found === undefined) return;
+      const labels = labelsOf(found.labels, values);
+      if (found.instrument instanceof prom.Histogram) found.instrument.observe(labels, value);
+      else (found.instrument as PromClient.Counter<string>).inc(labels, value);
+    },
+  };
+  return {
+    registry,
+    observe(router) {
+      const recorder = new MetricsRecorder(sink, () => router.catalog);
+      const stop = router.observe(recorder);
+      routers.add(router);
+      return () => {
+        stop();
+        routers.delete(router);
+      };
+    },
+  };
+}
