@@ -83,6 +83,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     routes,
     tokens,
     defaultMaxTokens: config.router.defaultMaxTokens ?? 1024,
+    defaultMaxWaitMs: config.router.maxWaitMs ?? 30_000,
     secrets: config.workspaces.map((w) => w.apiKey),
     decided: (decision, key, route) => recent.add(clock.now(), decision, key.name, route),
     settleFailed: (error) => log(JSON.stringify({ level: 'warn', message: 'a gateway key reservation could not be settled', error: (error as Error).message })),

@@ -10,6 +10,7 @@ import { ConfigError, NeedError } from '../errors.js';
 import { STRATEGIES, type Strategy } from '../need.js';
 import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
+import type { Fetcher } from '../mistral/node-fetch.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
@@ -45,6 +46,11 @@ export interface RouterOptions {
   readonly strategy?: Strategy;
   /** The API's base URL (the emulator's in tests). @default Mistral's */
   readonly serverURL?: string;
+  /**
+   * The fetch the SDK calls Mistral through, e.g. `createNodeFetch()` (node:http with keep-alive agents,
+   * what the gateway uses) or one that goes through a proxy. @default the global fetch
+   */
+  readonly fetch?: Fetcher;
   /** Attempts per call, fallbacks included. @default 5 */
   readonly maxAttempts?: number;
   /** How long a model is avoided after capacity errors, 5xx, connection errors and timeouts. @default 30_000 */
@@ -106,6 +112,7 @@ export interface ResolvedOptions {
   /** The workspaces, checked, their overrides keyed by model id. */
   readonly workspaces: readonly WorkspaceConfig[];
   readonly serverURL: string | undefined;
+  readonly fetch: Fetcher | undefined;
   readonly planCacheSize: number;
   /** Fallbacks per model id. */
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
@@ -226,6 +233,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   checkMethods('store', store, QUOTA_STORE_METHODS);
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new ConfigError('fetch', 'expected a function (input, init) => Promise<Response>');
   if (serverURL !== undefined && (typeof serverURL !== 'string' || !URL.canParse(serverURL) || !['http:', 'https:'].includes(new URL(serverURL).protocol))) {
     throw new ConfigError('serverURL', `expected an http(s) URL, received ${JSON.stringify(serverURL)}`);
   }
@@ -254,6 +262,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     settings,
     workspaces: checked,
     serverURL,
+    fetch: options.fetch,
     fallbacks,
     planCacheSize: cacheSize,
   };
