@@ -26,6 +26,8 @@ export interface ServerHost extends CallHost {
   readonly log: (line: string) => void;
   /** Whether the store answers and the catalogue is loaded (`GET /readyz`). */
   readonly ready: () => Promise<boolean>;
+  /** Called with every finished request (the metrics). */
+  readonly finished?: (record: AccessRecord) => void;
   /** Other GET paths (the dashboard) and how each is answered. */
   readonly pages?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
 }
@@ -97,6 +99,7 @@ export class GatewayServer {
   }
 
   #done(res: ServerResponse, record: AccessRecord): void {
+    this.#host.finished?.(record);
     if (this.#host.settings.accessLog) this.#host.log(accessLine(record, this.#host.clock.now() - record.time));
     if (--this.#inFlight === 0 && this.#idle !== undefined) {
       this.#idle();
