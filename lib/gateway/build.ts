@@ -88,7 +88,8 @@ export async function configStore(loaded: LoadedConfig, clock: Clock | undefined
   if (store === 'memory') return new MemoryStore({ clock: clock ?? systemClock });
   try {
     const { RedisStore } = await import('../quota/redis/index.js');
-    return new RedisStore({ redis: store, ...(clock === undefined ? {} : { clock }) });
+    const { storeKeyPrefix } = loaded.config;
+    return new RedisStore({ redis: store, ...(storeKeyPrefix === undefined ? {} : { keyPrefix: storeKeyPrefix }), ...(clock === undefined ? {} : { clock }) });
   } catch (error) {
     if (RouterError.isInstance(error)) throw error;
     throw fail(loaded, `cannot use the Redis store (is ioredis installed?): ${(error as Error).message}`);

@@ -2,11 +2,9 @@
  * The configuration file: refused at start with the file, the line and the field (schema, `${ENV}`,
  * duplicate keys, impossible routes, the router's own checks); `serve --check`; `serve` under SIGTERM.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { checkConfig } from '../../lib/gateway/build.js';
 import { ConfigFileError, loadGatewayConfig } from '../../lib/gateway/index.js';
@@ -14,6 +12,7 @@ import { loadCatalog } from '../../lib/catalog/index.js';
 import { startEmulator } from '../../lib/emulator/index.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 import { runCli } from '../helpers/cli.js';
+import { spawnServe, type ServeProcess } from './serve-process.js';
 
 const GOOD = `server:
   port: 0
@@ -108,21 +107,10 @@ describe('gateway: configuration', () => {
 
   it('`mistral-router serve` answers, then drains and exits 0 on SIGTERM', async () => {
     const emulator = await startEmulator({ apiKeys: [ENV.UPSTREAM] });
-    let child: ReturnType<typeof spawn> | undefined;
+    let serve: ServeProcess | undefined;
     try {
-      const main = fileURLToPath(new URL('../../lib/cli/main.js', import.meta.url));
-      const config = file('serve.yaml', GOOD);
-      child = spawn(process.execPath, [main, 'serve', '--config', config, '--port', '0'], { env: { ...process.env, ...ENV, UPSTREAM_URL: emulator.url }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child?.stdout?.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(out);
-          if (match !== null) resolve(match[1] as string);
-        });
-        child?.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-      });
-      const reply = await fetch(`${url}/v1/chat/completions`, {
+      serve = await spawnServe(file('serve.yaml', GOOD), { ...ENV, UPSTREAM_URL: emulator.url });
+      const reply = await fetch(`${serve.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ENV.GW_ALPHA}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'vision-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
@@ -130,13 +118,10 @@ describe('gateway: configuration', () => {
       expect(reply.status).to.equal(200);
       // The bundled catalogue on today's date: whichever current model has vision and function calling.
       expect(loadCatalog().model(reply.headers.get('x-mistral-router-model') ?? '')?.capabilities).to.include.members(['vision', 'function_calling']);
-      const running = child;
-      const exited = new Promise<number | null>((resolve) => running.once('exit', resolve));
-      running.kill('SIGTERM');
-      expect(await exited).to.equal(0);
-      expect(out).to.contain('draining...\nstopped\n');
+      expect(await serve.stop()).to.equal(0);
+      expect(serve.output()).to.contain('draining...\nstopped\n');
     } finally {
-      if (child?.exitCode === null) child.kill('SIGKILL');
+      serve?.kill();
       await emulator.stop();
     }
   });
