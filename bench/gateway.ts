@@ -140,6 +140,7 @@ async function concurrent(target: Target, concurrency: number, count: number): P
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const memory = (m: { rss: number; heapUsed: number }) => `rss ${mb(m.rss)} (heap ${mb(m.heapUsed)})`;
 
 export async function runGatewayBench(argv: readonly string[] = []): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: { rounds: { type: 'string' }, requests: { type: 'string' }, 'memory-requests': { type: 'string' } } });
@@ -152,7 +153,7 @@ export async function runGatewayBench(argv: readonly string[] = []): Promise<voi
   try {
     const direct: Target = { name: 'direct', url: emulator.url, key: BENCH_UPSTREAM_KEY };
     const through: Target = { name: 'gateway', url: gateway.url, key: BENCH_GATEWAY_KEY };
-    const idle = await ask<{ rss: number }>(gateway, 'memory');
+    const idle = await ask<{ rss: number; heapUsed: number }>(gateway, 'memory');
     // Warm both paths (JIT, connection pools) before anything is timed.
     await sequential(direct, 500);
     await sequential(through, 500);
@@ -174,10 +175,10 @@ export async function runGatewayBench(argv: readonly string[] = []): Promise<voi
     console.log(`  through the gateway         ${Math.round(g32).toLocaleString('en-US')} req/s   x${(g32 / d32).toFixed(2)} direct (target >= 0.8)`);
     const served = 1000 + rounds * requests * 3 + 2000;
     await concurrent(through, 32, Math.max(0, memoryRequests - served));
-    const after = await ask<{ rss: number }>(gateway, 'memory');
+    const after = await ask<{ rss: number; heapUsed: number }>(gateway, 'memory');
     await concurrent(through, 32, memoryRequests);
-    const twice = await ask<{ rss: number }>(gateway, 'memory');
-    console.log(`gateway resident size: idle ${mb(idle.rss)}, after ${memoryRequests.toLocaleString('en-US')} requests ${mb(after.rss)}, after ${(2 * memoryRequests).toLocaleString('en-US')} ${mb(twice.rss)}`);
+    const twice = await ask<{ rss: number; heapUsed: number }>(gateway, 'memory');
+    console.log(`gateway memory: idle ${memory(idle)}; after ${memoryRequests.toLocaleString('en-US')} requests ${memory(after)}; after ${(2 * memoryRequests).toLocaleString('en-US')} ${memory(twice)}`);
   } finally {
     await stopChild(gateway);
     await stopChild(emulator);

@@ -57,8 +57,7 @@ export type RouterErrorCode =
   | 'GATEWAY_BAD_REQUEST'
   | 'GATEWAY_BODY_TOO_LARGE'
   | 'GATEWAY_METHOD_NOT_ALLOWED'
-  | 'GATEWAY_CLOSING'
-  | 'GATEWAY_QUOTA_NEVER_FITS';
+  | 'GATEWAY_CLOSING';
 
 export interface RouterErrorOptions {
   readonly cause?: unknown;

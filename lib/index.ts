@@ -93,6 +93,7 @@ export {
   type WindowScope,
 } from './quota/types.js';
 export { systemClock, FakeClock, type Clock } from './clock.js';
+export { createNodeFetch, type Fetcher, type NodeFetchOptions } from './mistral/node-fetch.js';
 export {
   RouterError,
   CatalogError,

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatewayError } from './errors.js';
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError('GATEWAY_BODY_TOO_LARGE', `The request body is larger than this gateway's limit of ${limit} bytes (server.bodyLimitBytes).`, 'body');
+  return new GatewayError({ code: 'GATEWAY_BODY_TOO_LARGE', message: `The request body is larger than this gateway's limit of ${limit} bytes (server.bodyLimitBytes).`, param: 'body' });
 }
 
 /**
@@ -35,7 +35,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     // The client went away (or the server's request timeout destroyed the socket) before the body ended.
     const onClose = () => {
       cleanup();
-      reject(new GatewayError('GATEWAY_BAD_REQUEST', 'The connection closed before the request body ended.', 'body'));
+      reject(new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: 'The connection closed before the request body ended.', param: 'body' }));
     };
     const cleanup = () => {
       req.off('data', onData);
@@ -52,10 +52,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** The parsed body; an empty or malformed one is a 400 naming `body`. */
 export function parseJson(bytes: Buffer): unknown {
-  if (bytes.length === 0) throw new GatewayError('GATEWAY_BAD_REQUEST', 'The request body is empty: expected a JSON object.', 'body');
+  if (bytes.length === 0) throw new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: 'The request body is empty: expected a JSON object.', param: 'body' });
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (error) {
-    throw new GatewayError('GATEWAY_BAD_REQUEST', `The request body is not valid JSON: ${(error as Error).message}`, 'body');
+    throw new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: `The request body is not valid JSON: ${(error as Error).message}`, param: 'body' });
   }
 }

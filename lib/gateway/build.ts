@@ -9,6 +9,7 @@ import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, NeedError, RouterError } from '../errors.js';
 import { normaliseNeed, type Endpoint, type Need } from '../need.js';
+import { createNodeFetch } from '../mistral/node-fetch.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { summariseRejections } from '../router/failures.js';
@@ -36,7 +37,8 @@ function optionPointer(option: string): string {
 /** The router's options of a configuration (the store and clock are the caller's). */
 export function routerOptions(loaded: LoadedConfig, catalog: Catalog, store: QuotaStore, clock: Clock, tokens: TokenEstimator): RouterOptions {
   const { router, workspaces } = loaded.config;
-  return { ...router, workspaces, catalog, store, clock, tokenEstimator: tokens };
+  // node:http with keep-alive agents: the SDK's calls cost 2-3 times less than through the global fetch.
+  return { ...router, workspaces, catalog, store, clock, tokenEstimator: tokens, fetch: createNodeFetch() };
 }
 
 /**
@@ -86,7 +88,8 @@ export async function configStore(loaded: LoadedConfig, clock: Clock | undefined
   if (store === 'memory') return new MemoryStore({ clock: clock ?? systemClock });
   try {
     const { RedisStore } = await import('../quota/redis/index.js');
-    return new RedisStore({ redis: store, ...(clock === undefined ? {} : { clock }) });
+    const { storeKeyPrefix } = loaded.config;
+    return new RedisStore({ redis: store, ...(storeKeyPrefix === undefined ? {} : { keyPrefix: storeKeyPrefix }), ...(clock === undefined ? {} : { clock }) });
   } catch (error) {
     if (RouterError.isInstance(error)) throw error;
     throw fail(loaded, `cannot use the Redis store (is ioredis installed?): ${(error as Error).message}`);

@@ -26,6 +26,8 @@ export interface CallHost {
   readonly routes: Routes;
   readonly tokens: TokenEstimator;
   readonly defaultMaxTokens: number;
+  /** The router's wait bound for a request that sets none. */
+  readonly defaultMaxWaitMs: number;
   readonly secrets: readonly string[];
   /** Every decision answered (the dashboard's recent list). */
   readonly decided: (decision: Decision, key: VirtualKey, route: string) => void;
@@ -82,13 +84,18 @@ export async function serveCall(
   const estimate = key.metersTokens ? estimateRequest(host.tokens, host.defaultMaxTokens, endpoint, request) : undefined;
   const admitting = host.keys.admit(key, estimate === undefined ? 0 : estimate.promptEstimate + estimate.maxOutput);
   const held = admitting instanceof Promise ? await admitting : admitting;
-  const controller = new AbortController();
-  // A client that goes away cancels the wait or the call (a stream: the upstream stream), so nothing stays held.
+  // A client that goes away cancels its stream (the upstream stream closes) or its wait for quota. A call
+  // that does not wait is let finish (within its timeout): an abort signal per request costs more than
+  // the rest of the gateway's own work on it.
+  let controller: AbortController | undefined;
   const onClose = () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) controller?.abort();
   };
-  res.once('close', onClose);
-  const options = { signal: controller.signal };
+  if (stream || ((request.maxWaitMs as number | undefined) ?? host.defaultMaxWaitMs) > 0) {
+    controller = new AbortController();
+    res.once('close', onClose);
+  }
+  const options = controller === undefined ? undefined : { signal: controller.signal };
   let used = 0;
   try {
     if (stream) {
@@ -121,7 +128,7 @@ export async function serveCall(
     record.tokens = routing.tokens.used;
     host.decided(routing, key, target.name);
   } finally {
-    res.off('close', onClose);
+    if (controller !== undefined) res.off('close', onClose);
     try {
       const settling = host.keys.settle(held, used);
       if (settling instanceof Promise) await settling;

@@ -53,9 +53,12 @@ export const gatewayConfigSchema = {
       },
     },
     store: {
-      description: '"memory", or a redis:// or rediss:// URL',
-      type: 'string',
+      description: '"memory", a redis:// or rediss:// URL, or { redis: URL, keyPrefix }',
+      type: ['string', 'object'],
       pattern: '^(memory|rediss?://.+)$',
+      additionalProperties: false,
+      required: ['redis'],
+      properties: { redis: { type: 'string', pattern: '^rediss?://.+' }, keyPrefix: { type: 'string', minLength: 1 } },
     },
     catalog: {
       type: 'object',

@@ -81,6 +81,8 @@ export interface GatewayConfig {
   readonly server: ServerSettings;
   /** `memory`, or a redis:// URL. @default 'memory' */
   readonly store: string;
+  /** The Redis store's key prefix (stores with different prefixes share nothing). @default the store's ('mr:') */
+  readonly storeKeyPrefix?: string;
   /** Extra catalogue files (absolute paths: relative ones are resolved against the config file's folder). */
   readonly catalogFiles: readonly string[];
   readonly router: RouterSettings;
@@ -92,7 +94,7 @@ export interface GatewayConfig {
 /** The shape of the file, as written (before `${ENV}` references are filled in and defaults applied). */
 export interface GatewayConfigInput {
   readonly server?: Partial<ServerSettings>;
-  readonly store?: string;
+  readonly store?: string | { readonly redis: string; readonly keyPrefix?: string };
   readonly catalog?: { readonly files?: readonly string[] };
   readonly router?: RouterSettings;
   readonly workspaces: readonly WorkspaceConfig[];
@@ -121,7 +123,7 @@ export const DEFAULT_SERVER: ServerSettings = {
   dashboard: true,
 };
 
-const configError: LocatedErrorFactory = (_code, message, location, options) => new ConfigFileError(message, location, options);
+const configError: LocatedErrorFactory = (_code, message, location, options) => new ConfigFileError({ ...location, message, cause: options?.cause });
 
 /** Where the configuration comes from: a file, YAML text, or an object of the file's shape. */
 export type ConfigSource = { readonly file: string } | { readonly text: string; readonly name?: string } | { readonly object: GatewayConfigInput };
@@ -147,7 +149,8 @@ export function loadGatewayConfig(source: ConfigSource, env: Readonly<Record<str
   const base = 'file' in source ? dirname(resolve(source.file)) : process.cwd();
   const config: GatewayConfig = {
     server: { ...DEFAULT_SERVER, ...raw.server },
-    store: raw.store ?? 'memory',
+    store: typeof raw.store === 'object' ? raw.store.redis : (raw.store ?? 'memory'),
+    ...(typeof raw.store === 'object' && raw.store.keyPrefix !== undefined ? { storeKeyPrefix: raw.store.keyPrefix } : {}),
     catalogFiles: (raw.catalog?.files ?? []).map((file) => resolve(base, file)),
     router: raw.router ?? {},
     workspaces: raw.workspaces,

@@ -5,6 +5,10 @@
  */
 import { RouterError, hasMarker, locatedMessage, type CatalogErrorLocation, type RouterErrorOptions } from '../errors.js';
 
+export interface ConfigFileErrorFields extends RouterErrorOptions, CatalogErrorLocation {
+  readonly message: string;
+}
+
 const configFileErrorMarker = Symbol.for('mistral-router.error.ConfigFileError');
 
 /**
@@ -19,18 +23,16 @@ export class ConfigFileError extends RouterError {
   readonly pointer: string | undefined;
   readonly [configFileErrorMarker] = true;
 
-  constructor(message: string, location: CatalogErrorLocation, options: RouterErrorOptions = {}) {
-    super({ code: 'CONFIG_INVALID', message: locatedMessage(message, location), cause: options.cause });
+  constructor(fields: ConfigFileErrorFields) {
+    super({ code: 'CONFIG_INVALID', message: locatedMessage(fields.message, fields), cause: fields.cause });
     this.name = 'ConfigFileError';
-    this.file = location.file;
-    this.line = location.line;
-    this.column = location.column;
-    this.pointer = location.pointer;
+    this.file = fields.file;
+    this.line = fields.line;
+    this.column = fields.column;
+    this.pointer = fields.pointer;
   }
 
-  static override isInstance(error: unknown): error is ConfigFileError {
-    return hasMarker(error, configFileErrorMarker);
-  }
+  static override isInstance(error: unknown): error is ConfigFileError { return hasMarker(error, configFileErrorMarker); }
 }
 
 /** The HTTP status of each gateway refusal. */
@@ -42,34 +44,36 @@ const GATEWAY_STATUS = {
   GATEWAY_BODY_TOO_LARGE: 413,
   GATEWAY_METHOD_NOT_ALLOWED: 405,
   GATEWAY_CLOSING: 503,
-  GATEWAY_QUOTA_NEVER_FITS: 429,
 } as const;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_STATUS;
+
+export interface GatewayErrorFields extends RouterErrorOptions {
+  readonly code: GatewayErrorCode;
+  readonly message: string;
+  /** The request field at fault (`model`, `body`), when there is one. */
+  readonly param?: string | null;
+}
 
 const gatewayErrorMarker = Symbol.for('mistral-router.error.GatewayError');
 
 /**
  * The gateway refused an HTTP request before routing it: no or an unknown key (401), a route or model the
  * key may not use (403), an unknown route, model or path (404), a method the path does not take (405), a
- * body that is not JSON (400) or too large (413), a request larger than the key's own limit (429, no
- * Retry-After: it never fits), or any request once the gateway is shutting down (503).
+ * body that is not JSON (400) or too large (413), or any request once the gateway is shutting down (503).
  */
 export class GatewayError extends RouterError {
   /** The HTTP status the client gets. */
   readonly status: number;
-  /** The request field at fault (`model`, `body`), when there is one. */
   readonly param: string | null;
   readonly [gatewayErrorMarker] = true;
 
-  constructor(code: GatewayErrorCode, message: string, param: string | null = null, options: RouterErrorOptions = {}) {
-    super({ code, message, cause: options.cause });
+  constructor(fields: GatewayErrorFields) {
+    super({ code: fields.code, message: fields.message, cause: fields.cause });
     this.name = 'GatewayError';
-    this.status = GATEWAY_STATUS[code];
-    this.param = param;
+    this.status = GATEWAY_STATUS[fields.code];
+    this.param = fields.param ?? null;
   }
 
-  static override isInstance(error: unknown): error is GatewayError {
-    return hasMarker(error, gatewayErrorMarker);
-  }
+  static override isInstance(error: unknown): error is GatewayError { return hasMarker(error, gatewayErrorMarker); }
 }

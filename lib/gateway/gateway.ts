@@ -8,6 +8,7 @@
  * and settled its key's reservation, the connections close and the store closes. The router is given the
  * store without its `close` (see build.ts's sharedStore), so the keys' settles never meet a closed store.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Catalog } from '../catalog/catalog.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -18,6 +19,9 @@ import { TokenEstimator } from '../tokens.js';
 import { checkConfig, configCatalog, configStore, routerOptions, sharedStore } from './build.js';
 import { loadGatewayConfig, type GatewayConfig, type GatewayConfigInput, type LoadedConfig } from './config.js';
 import { VirtualKeys } from './keys.js';
+import { gatewayMetrics } from './metrics.js';
+import { dashboardPage } from './dashboard-page.js';
+import { dashboardState } from './dashboard-state.js';
 import { RecentDecisions } from './recent.js';
 import { Routes } from './routes.js';
 import { GatewayServer, type ServerHost } from './server.js';
@@ -77,18 +81,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const settings = { ...config.server, ...(options.host === undefined ? {} : { host: options.host }), ...(options.port === undefined ? {} : { port: options.port }) };
   const firstWorkspace = config.workspaces[0]?.name;
+  const metrics = gatewayMetrics(router);
+  if (metrics === undefined) log(JSON.stringify({ level: 'info', message: 'GET /metrics is not served: install the optional peer dependency prom-client to serve it' }));
+  const pages = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
+  if (metrics !== undefined) pages.set('/metrics', metrics.page);
+  if (settings.dashboard) {
+    pages.set('/dashboard', (_req, res) => dashboardPage(res));
+    pages.set('/dashboard/state', async (_req, res) => {
+      const json = JSON.stringify(await dashboardState(store, keys, recent, clock));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+      res.end(json);
+    });
+  }
   const host: ServerHost = {
     router,
     keys,
     routes,
     tokens,
     defaultMaxTokens: config.router.defaultMaxTokens ?? 1024,
+    defaultMaxWaitMs: config.router.maxWaitMs ?? 30_000,
     secrets: config.workspaces.map((w) => w.apiKey),
     decided: (decision, key, route) => recent.add(clock.now(), decision, key.name, route),
     settleFailed: (error) => log(JSON.stringify({ level: 'warn', message: 'a gateway key reservation could not be settled', error: (error as Error).message })),
     settings,
     clock,
     log,
+    pages,
+    ...(metrics === undefined ? {} : { finished: metrics.record }),
     ready: async () => {
       try {
         await store.snapshot(firstWorkspace);

@@ -7,7 +7,7 @@
  * Messages come from the router's typed errors, which never hold an API key; an error that is not one
  * of them (a bug) is answered with a generic message, its text kept out of the response.
  */
-import { NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError, redactSecrets } from '../errors.js';
+import { ModelCoolingDownError, NeedError, NoEligibleModelError, QuotaExhaustedError, RouterError, UpstreamError, redactSecrets } from '../errors.js';
 import { GatewayError } from './errors.js';
 import { wireError } from '../mistral/wire.js';
 
@@ -65,14 +65,13 @@ function upstreamMessage(body: string | undefined): string | undefined {
  * that came from upstream (belt and braces: the router redacts them already).
  */
 export function errorReply(error: unknown, secrets: readonly string[]): ErrorReply {
-  if (error instanceof GatewayError) return reply(error.status, error.message, error.param, error.code.slice('GATEWAY_'.length).toLowerCase());
-  if (error instanceof QuotaExhaustedError) {
-    // Whole seconds, rounded up: a client that waits this long finds room (the router's figure is exact).
-    return reply(429, error.message, null, 'quota_exhausted', Math.ceil(error.retryAfterMs / 1000));
-  }
-  if (error instanceof NeedError) return reply(400, error.message, error.field, 'invalid_field');
-  if (error instanceof NoEligibleModelError) return reply(400, error.message, 'model', 'no_eligible_model');
-  if (error instanceof UpstreamError) {
+  if (GatewayError.isInstance(error)) return reply(error.status, error.message, error.param, error.code.slice('GATEWAY_'.length).toLowerCase());
+  // Whole seconds, rounded up: a client that waits this long finds room (the router's figure is exact).
+  if (QuotaExhaustedError.isInstance(error)) return reply(429, error.message, null, 'quota_exhausted', Math.ceil(error.retryAfterMs / 1000));
+  if (ModelCoolingDownError.isInstance(error)) return reply(503, error.message, null, 'cooling_down', Math.ceil(error.retryAfterMs / 1000));
+  if (NeedError.isInstance(error)) return reply(400, error.message, error.field, 'invalid_field');
+  if (NoEligibleModelError.isInstance(error)) return reply(400, error.message, 'model', 'no_eligible_model');
+  if (UpstreamError.isInstance(error)) {
     const status = error.status;
     const message = redactSecrets(upstreamMessage(error.body) ?? error.message, secrets);
     // The caller's own mistake, as the upstream judged it: its status, its message.

@@ -10,7 +10,7 @@
  * and settles it after, at the tokens the call used (0 when it failed: the request still counts).
  */
 import { createHash } from 'node:crypto';
-import { QuotaExhaustedError } from '../errors.js';
+import { NoEligibleModelError, QuotaExhaustedError } from '../errors.js';
 import { GatewayError } from './errors.js';
 import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveResult, type WindowSpec } from '../quota/types.js';
 import type { KeyConfig, KeyLimits } from './config.js';
@@ -68,11 +68,11 @@ export class VirtualKeys {
   /** The key of an `Authorization: Bearer <key>` header; a GatewayError (401) when missing or unknown. */
   authenticate(authorization: string | undefined): VirtualKey {
     if (authorization === undefined || authorization.length < 8 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') {
-      throw new GatewayError('GATEWAY_UNAUTHORIZED', 'Missing API key: send "Authorization: Bearer <your gateway key>".');
+      throw new GatewayError({ code: 'GATEWAY_UNAUTHORIZED', message: 'Missing API key: send "Authorization: Bearer <your gateway key>".' });
     }
     const token = authorization.slice(7).trim();
     const key = token === '' ? undefined : this.#byHash.get(createHash('sha256').update(token).digest('hex'));
-    if (key === undefined) throw new GatewayError('GATEWAY_UNAUTHORIZED', 'Unknown API key: this gateway has no such key.');
+    if (key === undefined) throw new GatewayError({ code: 'GATEWAY_UNAUTHORIZED', message: 'Unknown API key: this gateway has no such key.' });
     return key;
   }
 
@@ -97,12 +97,13 @@ export class VirtualKeys {
   }
 }
 
+const NO_PLAN = Object.freeze({ candidates: [], rejected: [] });
+
 function admitted(key: VirtualKey, result: ReserveResult): Reservation {
   if (result.ok) return result.reservation;
   const refusal = result.refusals[0];
   const windows = refusal?.windows.map((w) => `${w.kind} (${w.used} of ${w.limit} used, ${w.needed} needed)`).join(', ') ?? 'its limits';
-  if (!Number.isFinite(result.retryAfterMs)) {
-    throw new GatewayError('GATEWAY_QUOTA_NEVER_FITS', `The gateway key "${key.name}" is over its own limit: ${windows}. The request is larger than the limit itself: it will never fit as it is.`);
-  }
-  throw new QuotaExhaustedError(`The gateway key "${key.name}" is over its own limit: ${windows}.`, result.retryAfterMs);
+  // Larger than the limit itself: waiting will never help (the router says the same of its own windows).
+  if (!Number.isFinite(result.retryAfterMs)) throw new NoEligibleModelError({ message: `The request is larger than a limit of the gateway key "${key.name}" itself: ${windows}.`, plan: NO_PLAN });
+  throw new QuotaExhaustedError({ message: `The gateway key "${key.name}" is over its own limit: ${windows}.`, retryAfterMs: result.retryAfterMs });
 }

@@ -36,6 +36,8 @@ export class RecentDecisions {
   readonly #ring: (RecentDecision | undefined)[];
   #next = 0;
   #count = 0;
+  /** Calls answered per key name (bounded: the configuration's keys). */
+  readonly #perKey = new Map<string, number>();
 
   constructor(readonly size = 50) {
     this.#ring = new Array<RecentDecision | undefined>(size);
@@ -45,11 +47,17 @@ export class RecentDecisions {
     this.#ring[this.#next] = { at, key, route, endpoint: decision.endpoint, model: decision.model, workspace: decision.workspace, attempts: decision.attempts.length, fallbacks: fallbacksOf(decision), waitedMs: decision.waitedMs, tokens: decision.tokens.used };
     this.#next = (this.#next + 1) % this.size;
     this.#count++;
+    this.#perKey.set(key, (this.#perKey.get(key) ?? 0) + 1);
   }
 
   /** Decisions answered since the start. */
   get total(): number {
     return this.#count;
+  }
+
+  /** Calls answered for one key since the start. */
+  answeredFor(key: string): number {
+    return this.#perKey.get(key) ?? 0;
   }
 
   /** The newest first. */

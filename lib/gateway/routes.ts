@@ -50,7 +50,7 @@ export class Routes {
       if (key.routes !== undefined && !key.routes.has(AUTO)) throw forbidden(key, 'route', AUTO);
       return AUTO_TARGET;
     }
-    if (typeof model !== 'string' || model === '') throw new GatewayError('GATEWAY_BAD_REQUEST', 'model: expected a route name, "auto", or a model id or alias', 'model');
+    if (typeof model !== 'string' || model === '') throw new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: 'model: expected a route name, "auto", or a model id or alias', param: 'model' });
     const route = this.#routes.get(model);
     if (route !== undefined) {
       if (key.routes !== undefined && !key.routes.has(model)) throw forbidden(key, 'route', model);
@@ -60,7 +60,7 @@ export class Routes {
     if (target === undefined) {
       const id = this.#catalog.resolve(model);
       if (id === undefined) {
-        throw new GatewayError('GATEWAY_NOT_FOUND', `The model ${JSON.stringify(model)} does not exist: it is neither a route of this gateway (${this.names.join(', ') || 'none'}), nor "auto", nor a model id or alias of the catalogue.`, 'model');
+        throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `The model ${JSON.stringify(model)} does not exist: it is neither a route of this gateway (${this.names.join(', ') || 'none'}), nor "auto", nor a model id or alias of the catalogue.`, param: 'model' });
       }
       target = Object.freeze({ kind: 'model' as const, name: model, id });
       this.#models.set(model, target);
@@ -71,5 +71,5 @@ export class Routes {
 }
 
 function forbidden(key: VirtualKey, what: 'route' | 'model', name: string): GatewayError {
-  return new GatewayError('GATEWAY_FORBIDDEN', `The gateway key "${key.name}" may not use the ${what} ${JSON.stringify(name)}.`, 'model');
+  return new GatewayError({ code: 'GATEWAY_FORBIDDEN', message: `The gateway key "${key.name}" may not use the ${what} ${JSON.stringify(name)}.`, param: 'model' });
 }

@@ -27,6 +27,8 @@ export interface ServerHost extends CallHost {
   readonly log: (line: string) => void;
   /** Whether the store answers and the catalogue is loaded (`GET /readyz`). */
   readonly ready: () => Promise<boolean>;
+  /** Called with every finished request (the metrics). */
+  readonly finished?: (record: AccessRecord) => void;
   /** Other GET paths (the dashboard) and how each is answered. */
   readonly pages?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
 }
@@ -98,6 +100,7 @@ export class GatewayServer {
   }
 
   #done(res: ServerResponse, record: AccessRecord): void {
+    this.#host.finished?.(record);
     if (this.#host.settings.accessLog) this.#host.log(accessLine(record, this.#host.clock.now() - record.time));
     if (--this.#inFlight === 0 && this.#idle !== undefined) {
       this.#idle();
@@ -108,7 +111,7 @@ export class GatewayServer {
 
   async #serve(req: IncomingMessage, res: ServerResponse, path: string, record: AccessRecord): Promise<void> {
     const host = this.#host;
-    if (this.#closing) throw new GatewayError('GATEWAY_CLOSING', 'The gateway is shutting down: send this request to another instance, or again once it is back.');
+    if (this.#closing) throw new GatewayError({ code: 'GATEWAY_CLOSING', message: 'The gateway is shutting down: send this request to another instance, or again once it is back.' });
     const endpoint = CALLS[path];
     if (endpoint !== undefined) {
       if (req.method !== 'POST') throw methodNotAllowed(path, 'POST');
@@ -121,7 +124,7 @@ export class GatewayServer {
     }
     const page = host.pages?.get(path);
     if (page === undefined && !GET_PATHS.has(path)) {
-      throw new GatewayError('GATEWAY_NOT_FOUND', `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.`);
+      throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.` });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(path, 'GET');
     record.status = 200;
@@ -167,5 +170,5 @@ export class GatewayServer {
 }
 
 function methodNotAllowed(path: string, allowed: string): GatewayError {
-  return new GatewayError('GATEWAY_METHOD_NOT_ALLOWED', `${path} takes ${allowed} only.`);
+  return new GatewayError({ code: 'GATEWAY_METHOD_NOT_ALLOWED', message: `${path} takes ${allowed} only.` });
 }

@@ -16,6 +16,7 @@ import { Mistral } from '@mistralai/mistralai';
 import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
 import { Deadlines } from '../deadlines.js';
+import type { Fetcher } from './node-fetch.js';
 
 /** The request header that identifies one attempt to the response hook. */
 export const ATTEMPT_HEADER = 'x-mistral-router-attempt';
@@ -29,6 +30,8 @@ export interface WorkspaceClientOptions {
   readonly serverURL?: string;
   /** Per-attempt timeout, ms. @default 120_000 */
   readonly timeoutMs?: number;
+  /** The fetch the SDK calls through (see node-fetch.ts). @default the global fetch */
+  readonly fetch?: Fetcher;
 }
 
 /** One attempt in flight: the SDK options to send it with, and `finish()` once it is over. */
@@ -54,11 +57,11 @@ export class WorkspaceClient {
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
 
-  constructor({ name, apiKey, serverURL, timeoutMs = 120_000 }: WorkspaceClientOptions) {
+  constructor({ name, apiKey, serverURL, timeoutMs = 120_000, fetch }: WorkspaceClientOptions) {
     this.name = name;
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs, timeoutError(timeoutMs));
-    const httpClient = new HTTPClient();
+    const httpClient = new HTTPClient(fetch === undefined ? {} : { fetcher: fetch });
     httpClient.addHook('response', (response, request) => {
       const id = request.headers.get(ATTEMPT_HEADER);
       if (id !== null) this.#headers.set(id, response.headers);

@@ -11,6 +11,7 @@ import { STRATEGIES, type Strategy } from '../need.js';
 import { describeReceived } from '../received.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
+import type { Fetcher } from '../mistral/node-fetch.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
 import { checkBudget, type BudgetConfig, type RouterBudgetConfig } from './budgets.js';
@@ -49,6 +50,11 @@ export interface RouterOptions {
   readonly strategy?: Strategy;
   /** The API's base URL (the emulator's in tests). @default Mistral's */
   readonly serverURL?: string;
+  /**
+   * The fetch the SDK calls Mistral through, e.g. `createNodeFetch()` (node:http with keep-alive agents,
+   * what the gateway uses) or one that goes through a proxy. @default the global fetch
+   */
+  readonly fetch?: Fetcher;
   /** Attempts per call, fallbacks included. @default 5 */
   readonly maxAttempts?: number;
   /** How long a model is avoided after capacity errors, 5xx, connection errors and timeouts. @default 30_000 */
@@ -123,6 +129,7 @@ export interface ResolvedOptions {
   /** The workspaces, checked, their overrides keyed by model id. */
   readonly workspaces: readonly WorkspaceConfig[];
   readonly serverURL: string | undefined;
+  readonly fetch: Fetcher | undefined;
   readonly planCacheSize: number;
   /** Fallbacks per model id. */
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
@@ -287,6 +294,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   checkMethods('tokenEstimator', tokenEstimator, ESTIMATOR_METHODS);
   checkMethods('clock', clock, ['now', 'setTimer']);
   checkServerURL(serverURL);
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new ConfigError('fetch', 'expected a function (input, init) => Promise<Response>');
   const catalog = options.catalog ?? loadCatalog();
   const settings: Settings = {
     maxWaitMs: positiveInteger('maxWaitMs', options.maxWaitMs, 30_000, 0, MAX_TIMER_MS),
@@ -314,6 +322,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     settings,
     workspaces: checked,
     serverURL,
+    fetch: options.fetch,
     fallbacks,
     planCacheSize: cacheSize,
     budgets: options.budgets,

@@ -83,6 +83,14 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   return { endpoint, plan, models, estimated, promptEstimate, ratio, contentKey, measured: measured !== undefined, maxWaitMs: wait, request };
 }
 
+/** A request's own `maxWaitMs`: a whole number of ms a timer can hold. */
+function waitBound(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new NeedError('maxWaitMs', `expected a whole number of ms from 0 to ${MAX_TIMER_MS}, received ${describeReceived(value)}`);
+  }
+  return value;
+}
+
 /** What a request will cost before it is sent: the prompt estimate, the output reserved, the context it needs. */
 export interface RequestEstimate {
   readonly promptEstimate: number;
@@ -117,13 +125,6 @@ export function estimateRequest(tokens: TokenEstimator, defaultMaxTokens: number
   return { promptEstimate, maxOutput, contextTokens: promptEstimate + maxOutput };
 }
 
-/** A request's own `maxWaitMs`: a whole number of ms a timer can hold. */
-function waitBound(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new NeedError('maxWaitMs', `expected a whole number of ms from 0 to ${MAX_TIMER_MS}, received ${describeReceived(value)}`);
-  }
-  return value;
-}
 
 /** The SDK's request: the caller's, without the routing fields, for the chosen model. */
 export function toSdkRequest(request: Record<string, unknown>, model: string): Record<string, unknown> {

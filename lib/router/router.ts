@@ -92,7 +92,7 @@ export class Router {
     this.store = store;
     this.#clock = clock;
     this.#settings = settings;
-    this.#workspaces = resolved.workspaces.map((config) => createWorkspace(config, resolved.serverURL, settings.timeoutMs));
+    this.#workspaces = resolved.workspaces.map((config) => createWorkspace(config, resolved.serverURL, settings.timeoutMs, resolved.fetch));
     const secrets = resolved.workspaces.map((w) => w.apiKey);
     const view = (this.#view = new CatalogView(catalog, clock, this.events, settings.unavailableMs));
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));

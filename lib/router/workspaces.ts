@@ -4,6 +4,7 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import { WorkspaceClient } from '../mistral/client.js';
+import type { Fetcher } from '../mistral/node-fetch.js';
 import { WINDOW_KINDS, type WindowSpec } from '../quota/types.js';
 import type { WorkspaceConfig } from './options.js';
 
@@ -20,10 +21,10 @@ export interface Workspace {
   readonly knownLimits: Map<string, Map<string, number | null>>;
 }
 
-export function createWorkspace(config: WorkspaceConfig, serverURL: string | undefined, timeoutMs: number): Workspace {
+export function createWorkspace(config: WorkspaceConfig, serverURL: string | undefined, timeoutMs: number, fetch?: Fetcher): Workspace {
   return {
     config,
-    client: new WorkspaceClient({ name: config.name, apiKey: config.apiKey, serverURL, timeoutMs }),
+    client: new WorkspaceClient({ name: config.name, apiKey: config.apiKey, serverURL, timeoutMs, ...(fetch === undefined ? {} : { fetch }) }),
     disabled: false,
     learnedKinds: new Map(),
     tierWindows: new Map(),

@@ -32,8 +32,10 @@ describe('gateway: the official clients, unchanged', () => {
       maxTokens: 30,
     });
     expect(result.model).to.equal('mistral-small-2506');
-    // With a tool offered, the emulator answers with a call of it (arguments from the tool's schema).
-    expect(result.choices[0]?.message?.toolCalls?.[0]?.function.name).to.equal('get_weather');
+    // With tools, the emulator calls one, its arguments sampled from the tool's schema.
+    const call = result.choices[0]?.message?.toolCalls?.[0];
+    expect(call?.function.name).to.equal('get_weather');
+    expect(JSON.parse(String(call?.function.arguments))).to.have.property('city_name');
     expect(result.usage.totalTokens).to.be.greaterThan(30);
     expect(headers[0]?.get('x-mistral-router-model')).to.equal('mistral-small-2506');
     expect(headers[0]?.get('x-mistral-router-attempts')).to.equal('1');

@@ -81,12 +81,13 @@ describe('gateway: quota over HTTP', () => {
     expect(await store.pendingReservations()).to.equal(0);
   });
 
-  it('a request larger than the key\'s token limit itself: 429 without Retry-After, saying it never fits', async () => {
+  it('a request larger than the key\'s token limit itself: 400, no Retry-After (waiting would never help)', async () => {
     const { url, emulator } = await setup({ config: (u) => baseConfig(u, { keys: [{ name: 'alpha', key: '${GW_ALPHA}', limits: { tokensPerMinute: 100 } }] }) });
     const reply = await post(url, chatBody('auto', { max_tokens: 500 }));
-    expect(reply.status).to.equal(429);
+    expect(reply.status).to.equal(400);
     expect(reply.headers.get('retry-after')).to.equal(null);
-    expect(reply.json()).to.include({ code: 'quota_never_fits' });
+    expect(reply.json()).to.include({ code: 'no_eligible_model' });
+    expect(reply.json().message).to.contain('larger than a limit of the gateway key "alpha" itself: tokens-per-minute');
     expect(emulator.stats().requests).to.equal(0);
   });
 
