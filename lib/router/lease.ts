@@ -80,7 +80,8 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
         if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
         await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
         // A usage without its input/output split keeps the budgets at their estimate.
-        await host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
+        const accounted = host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
+        if (accounted !== undefined) await accounted;
         void host.queue.pump();
       });
     },
@@ -89,7 +90,8 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       open = false;
       await host.counted(async () => {
         await host.learning.bookkeeping('release', () => host.store.release(reservation));
-        await host.accounting.release(hold);
+        const released = host.accounting.release(hold);
+        if (released !== undefined) await released;
         void host.queue.pump();
       });
     },

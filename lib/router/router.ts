@@ -205,7 +205,7 @@ export class Router {
         return [granted, held] as const;
       }
     });
-    const passed = [...(state.budgetPassedOver ?? []), ...passedOver(state.refusals)];
+    const passed = state.budgetPassedOver === undefined ? passedOver(state.refusals) : [...state.budgetPassedOver, ...passedOver(state.refusals)];
     return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state.waitedMs, passed, hold);
   }
 

@@ -95,6 +95,14 @@ export function costOf(model: Model | undefined, endpoint: Endpoint, usage: Usag
     usd: micro === null ? null : micro / MICRO_USD_PER_USD,
     inputTokens: split.input,
     outputTokens: split.output,
-    pricePerMillion: prices == null ? NO_PRICES : Object.freeze({ input: prices.input ?? null, output: prices.output ?? null }),
+    pricePerMillion: prices == null ? NO_PRICES : perMillion(prices),
   });
+}
+
+/** One frozen `pricePerMillion` per catalogue price object (a cost per call, not an allocation per call). */
+const PER_MILLION = new WeakMap<Prices, Cost['pricePerMillion']>();
+function perMillion(prices: Prices): Cost['pricePerMillion'] {
+  let found = PER_MILLION.get(prices);
+  if (found === undefined) PER_MILLION.set(prices, (found = Object.freeze({ input: prices.input ?? null, output: prices.output ?? null })));
+  return found;
 }

@@ -31,15 +31,19 @@ interface MutableRow {
 }
 
 export class SpendLedger {
-  #month = Number.NaN;
-  readonly #rows = new Map<string, MutableRow>();
+  /** The current month, as [start, end) epoch ms: most calls compare against it, no Date built. */
+  #from = Number.POSITIVE_INFINITY;
+  #until = Number.NEGATIVE_INFINITY;
+  /** Rows by workspace, then model. */
+  readonly #rows = new Map<string, Map<string, MutableRow>>();
 
   /** A call at `at` (epoch ms) cost `cost`. A new month starts the ledger afresh. */
   record(at: number, workspace: string, model: string, cost: Cost): void {
     this.#roll(at);
-    const key = `${workspace}\u0000${model}`;
-    let row = this.#rows.get(key);
-    if (row === undefined) this.#rows.set(key, (row = { workspace, model, calls: 0, unpricedCalls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
+    let models = this.#rows.get(workspace);
+    if (models === undefined) this.#rows.set(workspace, (models = new Map()));
+    let row = models.get(model);
+    if (row === undefined) models.set(model, (row = { workspace, model, calls: 0, unpricedCalls: 0, inputTokens: 0, outputTokens: 0, usd: 0 }));
     row.calls++;
     row.inputTokens += cost.inputTokens;
     row.outputTokens += cost.outputTokens;
@@ -51,14 +55,18 @@ export class SpendLedger {
   report(at: number): { readonly month: string; readonly since: number; readonly spend: readonly SpendRow[] } {
     this.#roll(at);
     const since = monthStart(monthIndex(at));
-    const spend = [...this.#rows.values()].map((row) => Object.freeze({ ...row })).sort((a, b) => a.workspace.localeCompare(b.workspace) || a.model.localeCompare(b.model));
+    const spend = [...this.#rows.values()]
+      .flatMap((models) => [...models.values()])
+      .map((row) => Object.freeze({ ...row }))
+      .sort((a, b) => a.workspace.localeCompare(b.workspace) || a.model.localeCompare(b.model));
     return { month: new Date(since).toISOString().slice(0, 7), since, spend };
   }
 
   #roll(at: number): void {
+    if (at >= this.#from && at < this.#until) return;
     const month = monthIndex(at);
-    if (month === this.#month) return;
-    this.#month = month;
+    this.#from = monthStart(month);
+    this.#until = monthStart(month + 1);
     this.#rows.clear();
   }
 }
