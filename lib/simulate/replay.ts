@@ -16,7 +16,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Catalog } from '../catalog/catalog.js';
 import { FakeClock } from '../clock.js';
+import { startEmulator } from '../emulator/index.js';
 import type { EmulatorUpstream } from '../emulator/options.js';
+import { createNodeFetch } from '../mistral/node-fetch.js';
 import type { EmulatorStats } from '../emulator/stats.js';
 import { RouterError } from '../errors.js';
 import type { Need, Strategy } from '../need.js';
@@ -121,6 +123,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   if (!(speedup > 0) || !Number.isFinite(speedup)) throw new TypeError(`replay: speedup must be a number > 0, received ${String(speedup)}`);
   const upstream = { window: options.upstream?.window ?? 'fixed', charge: options.upstream?.charge ?? 'max-tokens', ...(options.upstream?.phaseMs === undefined ? {} : { phaseMs: options.upstream.phaseMs }) } as const;
   const start = Math.floor((options.start ?? Date.now()) / 60_000) * 60_000;
+  await warmUp(catalog, options.need ?? {}, start);
   const clock = new FakeClock(start);
   const upstreams = await startUpstreams(catalog, workspaces, clock, upstream);
   const router = createRouter({
@@ -205,6 +208,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   } finally {
     await router.close();
     await upstreams.stop();
+  }
+}
+
+/**
+ * One call through a router and an emulator of its own, before the replay: the SDK loads modules on its
+ * first request (its optional OpenTelemetry hooks), which takes longer than the replay's idle turns, so
+ * without this the first arrivals would be served late on the replay's clock. Best effort: an error here
+ * (a need nothing serves) is the replay's to report.
+ */
+async function warmUp(catalog: Catalog, need: Need, start: number): Promise<void> {
+  const clock = new FakeClock(start);
+  const emulator = await startEmulator({ catalog, clock, overrides: { requestsPerSecond: null } });
+  const router = createRouter({ catalog, workspaces: [{ name: 'warm-up', apiKey: 'sk-simulate-warm-up', tier: catalog.tiers[0]?.name ?? 'free' }], serverURL: emulator.url, fetch: createNodeFetch(), clock, maxWaitMs: 0 });
+  try {
+    await router.chat.complete({ need, messages: [{ role: 'user', content: promptText(0) }], maxTokens: 1 });
+  } catch {
+    // see above
+  } finally {
+    await router.close();
+    await emulator.stop();
   }
 }
 

@@ -70,7 +70,7 @@ export function parseTrace(text: string, file: string, options: ReadTraceOptions
   const limitMs = options.minutes === undefined ? Number.POSITIVE_INFINITY : options.minutes * 60_000;
   const requests: TraceRequest[] = [];
   for (const { row } of sorted) {
-    const at = row.time - first;
+    const at = Math.round((row.time - first) * 1000) / 1000; // to the microsecond: epoch ms plus a fraction is not exact in a double
     if (at > limitMs) break;
     const { time: _time, ...rest } = row;
     requests.push({ ...rest, at });
