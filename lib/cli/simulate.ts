@@ -13,7 +13,7 @@ import { TraceFileError } from '../simulate/errors.js';
 import { readTrace, type TraceFormat } from '../simulate/trace.js';
 import { replay } from '../simulate/replay.js';
 import { summarise } from '../simulate/summary.js';
-import { MODEL_HEADER, modelRows, reportHtml, totalsRows } from '../simulate/report.js';
+import { MODEL_HEADER, modelTableRows, reportHtml, totalsRows } from '../simulate/report.js';
 import { capabilitiesFlag, dateFlag, integerFlag, numberFlag, parseFlags, table, tierFlag } from './args.js';
 import { EXIT_USAGE, processIO, UsageError, type CliCommand } from './io.js';
 import { lineProgress, terminalProgress, type Progress } from './progress.js';
@@ -159,7 +159,7 @@ export const simulateCommand: CliCommand = async (args, io) => {
   io.out('\n');
   io.out(table(['', 'count', ''], totalsRows(summary)));
   io.out('\n');
-  io.out(table(MODEL_HEADER, modelRows(summary)));
+  io.out(table(MODEL_HEADER, modelTableRows(summary)));
   io.out(`\nreplayed ${(summary.virtualMs / 60_000).toFixed(2)} virtual minutes in ${(result.wallMs / 1000).toFixed(1)} s of wall-clock time\n`);
   if (out !== undefined) {
     const context = { trace: traceFile, speedup, window, charge, workspaces: workspaces.map((w) => `${w.name} (${w.tier})`), need: JSON.stringify(need) };

@@ -12,4 +12,4 @@ export { startUpstreams, type Upstreams } from './upstreams.js';
 export { replay, STEP_MS, type CallOutcome, type CallRecord, type ReplayOptions, type ReplayProgress, type ReplayResult } from './replay.js';
 export { summarise, percentile, type ModelSummary, type ReplaySummary } from './summary.js';
 export { modelChart, niceCeiling, CHART } from './chart.js';
-export { reportHtml, totalsRows, modelRows, MODEL_HEADER, type ReportContext } from './report.js';
+export { reportHtml, totalsRows, modelRows, modelTableRows, totalRow, MODEL_HEADER, type ReportContext } from './report.js';

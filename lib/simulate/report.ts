@@ -54,6 +54,31 @@ export function modelRows(summary: ReplaySummary): string[][] {
   ]);
 }
 
+/** All models together (when there are several): the pool's tokens against the sum of the limits, and its peak minute. */
+export function totalRow(summary: ReplaySummary): string[] | undefined {
+  if (summary.models.length < 2) return undefined;
+  const sum = (pick: (m: ReplaySummary['models'][number]) => number) => summary.models.reduce((total, m) => total + pick(m), 0);
+  const perMinute = (pick: (m: ReplaySummary['models'][number]) => readonly number[]) => Math.max(0, ...Array.from({ length: summary.minutes }, (_, i) => sum((m) => pick(m)[i] ?? 0)));
+  const metered = summary.models.every((m) => m.limitPerMinute !== null);
+  const allowed = sum((m) => m.allowed ?? 0);
+  return [
+    'all models',
+    count(sum((m) => m.served)),
+    count(sum((m) => m.tokensUsed)),
+    metered ? count(sum((m) => m.limitPerMinute ?? 0)) : 'unmetered',
+    metered ? `${share(sum((m) => m.tokensUsed), allowed)} of ${count(allowed)}` : '-',
+    count(perMinute((m) => m.usedPerMinute)),
+    count(perMinute((m) => m.neededPerMinute)),
+    count(summary.refused),
+  ];
+}
+
+/** The per-model rows, and the total row when there are several models. */
+export function modelTableRows(summary: ReplaySummary): string[][] {
+  const total = totalRow(summary);
+  return total === undefined ? modelRows(summary) : [...modelRows(summary), total];
+}
+
 function htmlTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const head = header.map((h) => `<th>${escapeXml(h)}</th>`).join('');
   const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`).join('\n');
@@ -67,8 +92,9 @@ table { border-collapse: collapse; margin: 1em 0; } th, td { padding: 3px 10px; 
 td:nth-child(n+2) { font-variant-numeric: tabular-nums; }
 .meta { color: #556; } .legend span { margin-right: 1.2em; white-space: nowrap; }
 .chart .axes line { stroke: #445; } .chart .tick, .chart .axis-label { font-size: 11px; fill: #445; }
-.chart .used, .legend .used { fill: #5b8def; } .chart .needed { stroke: #222; stroke-width: 1.5; stroke-dasharray: 4 3; }
-.chart .limit { stroke: #d33; stroke-width: 2; } .chart .wait, .legend .wait { fill: #f0a020; } .chart .refusal, .legend .refusal { fill: #c0282d; }
+.chart .used { fill: #5b8def; } .legend .used { background: #5b8def; } .chart .needed { stroke: #222; stroke-width: 1.5; stroke-dasharray: 4 3; }
+.chart .limit { stroke: #d33; stroke-width: 2; } .chart .wait { fill: #f0a020; } .legend .wait { background: #f0a020; border-radius: 6px; }
+.chart .refusal { fill: #c0282d; } .legend .refusal { background: #c0282d; clip-path: polygon(50% 0, 100% 100%, 0 100%); }
 .swatch { display: inline-block; width: 12px; height: 12px; vertical-align: -1px; margin-right: 4px; }
 .line { display: inline-block; width: 18px; height: 0; vertical-align: 3px; margin-right: 4px; border-top: 2px solid #d33; }
 .line.needed { border-top: 2px dashed #222; }
@@ -85,8 +111,8 @@ export function reportHtml(summary: ReplaySummary, result: Pick<ReplayResult, 'w
 <h1>mistral-router simulate</h1>
 <p class="meta">${escapeXml(`trace ${context.trace}, speed-up x${context.speedup}, upstream ${context.window} windows charging ${context.charge}; workspaces ${context.workspaces.join(', ')}; need ${context.need}; replayed in ${seconds(result.wallMs)} of wall-clock time`)}</p>
 ${htmlTable(['', 'count', ''], totalsRows(summary))}
-${htmlTable(MODEL_HEADER, modelRows(summary))}
-<p class="legend"><span><i class="swatch used"></i>tokens served per minute</span><span><i class="line needed"></i>tokens needed (requests whose first choice it was)</span><span><i class="line"></i>limit</span><span><i class="swatch wait" style="border-radius:6px"></i>served after waiting</span><span><i class="swatch refusal"></i>refused</span></p>
+${htmlTable(MODEL_HEADER, modelTableRows(summary))}
+<p class="legend"><span><i class="swatch used"></i>tokens served per minute</span><span><i class="line needed"></i>tokens needed (requests whose first choice it was)</span><span><i class="line"></i>limit</span><span><i class="swatch wait"></i>served after waiting</span><span><i class="swatch refusal"></i>refused</span></p>
 ${charts}
 </body></html>
 `;

@@ -36,6 +36,7 @@ describe('cli: mistral-router simulate', () => {
     expect(stdout).to.match(/^upstream 429s\s+0\s+of 13 upstream responses$/m);
     expect(stdout).to.match(/^ministral-3b-2512\s+10\s+16,250\s+10,000\s+81\.3% of 20,000\s+10,000\s+44,100\s+3$/m);
     expect(stdout).to.match(/^ministral-8b-2512\s+3\s+5,000\s+5,000\s+50\.0% of 10,000\s+4,000\s+1,000\s+0$/m);
+    expect(stdout).to.match(/^all models\s+13\s+21,250\s+15,000\s+70\.8% of 30,000\s+14,000\s+44,100\s+3$/m);
     expect(stdout).to.include(`report: ${out}`);
     const charts = chartsOf(readFileSync(out, 'utf8'));
     const used = (model: string) => svgElements(charts.get(model) as string, 'rect', 'used').reduce((sum, bar) => sum + Number(bar['data-tokens']), 0);
