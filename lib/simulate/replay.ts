@@ -24,7 +24,7 @@ import { RouterError } from '../errors.js';
 import type { Need, Strategy } from '../need.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { Plan } from '../router/decision.js';
-import { createRouter } from '../router/router.js';
+import { createRouter, type Router } from '../router/router.js';
 import { promptText, sentPromptTokens } from './prompt.js';
 import type { TraceRequest } from './trace.js';
 import { startUpstreams } from './upstreams.js';
@@ -51,6 +51,8 @@ export interface ReplayOptions {
   readonly strategy?: Strategy;
   /** The virtual instant of the first arrival, floored to the minute (the lifecycle is judged on its day). @default now */
   readonly start?: number;
+  /** Called with the router once it exists, before the first arrival (to listen to its events). */
+  readonly onRouter?: (router: Router) => void;
   /** Called after each arrival and each drain step. */
   readonly onProgress?: (progress: ReplayProgress) => void;
 }
@@ -136,6 +138,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     maxWaitMs,
     ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
   });
+  options.onRouter?.(router);
   let errorFallbacks = 0;
   router.events.on('fallback', () => void errorFallbacks++);
 
