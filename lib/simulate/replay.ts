@@ -151,9 +151,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       idle = upstreams.inFlight() === 0 ? idle + 1 : 0;
     }
   };
+  // With no timer set nothing can happen before `target`: one jump. Otherwise steps of STEP_MS, each followed
+  // by the exchanges the timers started, so a waiter is served within a step of its instant.
   const stepTo = async (target: number) => {
     while (clock.now() < target) {
-      await clock.advanceAsync(Math.min(target, clock.now() + STEP_MS) - clock.now());
+      const next = clock.pendingTimers === 0 ? target : Math.min(target, clock.now() + STEP_MS);
+      await clock.advanceAsync(next - clock.now());
       await quiesce();
     }
   };
