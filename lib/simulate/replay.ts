@@ -24,6 +24,7 @@ import { RouterError } from '../errors.js';
 import type { Need, Strategy } from '../need.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { Plan } from '../router/decision.js';
+import type { RouterOptions } from '../router/options.js';
 import { createRouter, type Router } from '../router/router.js';
 import { promptText, sentPromptTokens } from './prompt.js';
 import type { TraceRequest } from './trace.js';
@@ -51,6 +52,12 @@ export interface ReplayOptions {
   readonly strategy?: Strategy;
   /** The virtual instant of the first arrival, floored to the minute (the lifecycle is judged on its day). @default now */
   readonly start?: number;
+  /**
+   * More of the router's options (a `tokenEstimator` to watch its calibration, `maxAttempts`, another
+   * `store` on the same clock, closed with the router...). The replay's own (workspaces, catalog, serverURL, fetch, clock) are not
+   * replaceable; `maxWaitMs` and `strategy` above win over these.
+   */
+  readonly router?: Partial<Omit<RouterOptions, 'workspaces' | 'catalog' | 'serverURL' | 'fetch' | 'clock'>>;
   /** Called with the router once it exists, before the first arrival (to listen to its events). */
   readonly onRouter?: (router: Router) => void;
   /** Called after each arrival and each drain step. */
@@ -84,6 +91,8 @@ export interface CallRecord {
   readonly firstChoice: string | null;
   /** Virtual ms the call waited for quota. */
   readonly waitedMs: number;
+  /** Tokens the router reserved for the call (its estimate; 0 unless served). */
+  readonly estimatedTokens: number;
   /** Tokens the response's usage reported (0 unless served). */
   readonly tokensUsed: number;
   /** Prompt tokens as sent plus maxTokens: what the request needed. */
@@ -129,12 +138,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const clock = new FakeClock(start);
   const upstreams = await startUpstreams(catalog, workspaces, clock, upstream);
   const router = createRouter({
+    ...options.router,
+    store: options.router?.store ?? new MemoryStore({ clock }),
     catalog,
     workspaces: workspaces.map((w) => ({ name: w.name, apiKey: upstreams.keys.get(w.name) as string, tier: w.tier, ...(w.overrides === undefined ? {} : { overrides: w.overrides }) })),
     serverURL: upstreams.serverURL,
     fetch: upstreams.fetch,
     clock,
-    store: new MemoryStore({ clock }),
     maxWaitMs,
     ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
   });
@@ -175,14 +185,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         ({ routing }) => {
           settled++;
           const firstChoice = routing.plan.candidates[0]?.model ?? routing.model;
-          calls[index] = { ...base, endedMs: clock.now() - start, outcome: 'served', model: routing.model, workspace: routing.workspace, firstChoice, waitedMs: routing.waitedMs, tokensUsed: routing.tokens.used ?? 0, attempts: routing.attempts.length };
+          calls[index] = { ...base, endedMs: clock.now() - start, outcome: 'served', model: routing.model, workspace: routing.workspace, firstChoice, waitedMs: routing.waitedMs, estimatedTokens: routing.tokens.estimated, tokensUsed: routing.tokens.used ?? 0, attempts: routing.attempts.length };
         },
         (error: unknown) => {
           settled++;
           const code = RouterError.isInstance(error) ? error.code : error instanceof Error ? error.name : 'UNKNOWN';
           const plan = (error as { plan?: Plan }).plan;
           const firstChoice = plan?.candidates[0]?.model ?? null;
-          calls[index] = { ...base, endedMs: clock.now() - start, outcome: code === 'QUOTA_EXHAUSTED' ? 'refused' : 'failed', model: null, workspace: null, firstChoice, waitedMs: 0, tokensUsed: 0, attempts: 0, errorCode: code };
+          calls[index] = { ...base, endedMs: clock.now() - start, outcome: code === 'QUOTA_EXHAUSTED' ? 'refused' : 'failed', model: null, workspace: null, firstChoice, waitedMs: 0, estimatedTokens: 0, tokensUsed: 0, attempts: 0, errorCode: code };
         },
       );
       pending.push(call);

@@ -75,6 +75,14 @@ describe('cli: mistral-router simulate', () => {
     expect(err).to.equal(`mistral-router simulate: ${bad}:3: ContextTokens: expected a whole number of tokens >= 0, received "twelve" [TRACE_INVALID]\n`);
   });
 
+  it('exits 2 naming the file and line of a malformed workspace file', async () => {
+    const bad = join(dir, 'bad-workspaces.yaml');
+    writeFileSync(bad, 'workspaces:\n  - name: a\n    tier: platinum\n');
+    const { code, err } = await runCli('simulate', '--trace', trace, '--workspace-file', bad);
+    expect(code).to.equal(2);
+    expect(err).to.equal(`mistral-router simulate: ${bad}:3: unknown tier "platinum"; known tiers: free (at /workspaces/0/tier) [CONFIG_INVALID]\n`);
+  });
+
   it('lists simulate among the commands and prints its help', async () => {
     expect((await runCli('--help')).out).to.match(/^ {2}simulate {2}replay a trace/m);
     const help = await runCli('simulate', '--help');

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCatalog } from '../../lib/catalog/index.js';
 import { loadWorkspaceFile, readTrace, replay, reportHtml, summarise, type ReplayResult, type ReplaySummary } from '../../lib/simulate/index.js';
 import { checkCharts } from '../helpers/svg.js';
+import { TokenEstimator } from '../../lib/tokens.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/${name}`, import.meta.url));
 
@@ -45,6 +46,15 @@ describe('simulate: a small replay through the router against the emulator', fun
     const html = reportHtml(summary, fixed, { trace: 'simulate-trace.jsonl', speedup: 1, window: 'fixed', charge: 'max-tokens', workspaces: ['solo (free)'], need: '{}' });
     expect(html).to.not.match(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: no script, no CDN
     checkCharts(html, summary);
+  });
+
+  it("takes more of the router's options (an estimator to watch) and records each call's estimate", async () => {
+    const tokenEstimator = new TokenEstimator();
+    const result = await replay({ requests: requests.slice(0, 3), catalog, workspaces, need: { family: ['ministral-3b'] }, start: Date.UTC(2026, 11, 7, 9, 0), router: { tokenEstimator } });
+    expect(result.calls.map((c) => c.outcome)).to.deep.equal(['served', 'served', 'served']);
+    // The estimate is the router's (its calibration moved after the first call): never 0 for a served call.
+    expect(result.calls.every((c) => c.estimatedTokens > 1_000)).to.equal(true);
+    expect(tokenEstimator.ratio).to.not.equal(1);
   });
 
   it('on a sliding log charging usage after the fact, admits what that upstream admits', async () => {

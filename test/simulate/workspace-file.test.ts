@@ -25,6 +25,14 @@ describe('simulate: workspace files', () => {
     ]);
   });
 
+  it("reads the README's example file", () => {
+    const example = new URL('../../../examples/simulate-workspaces.yaml', import.meta.url).pathname;
+    expect(loadWorkspaceFile(example, catalog).map((w) => [w.name, Object.keys(w.overrides?.models ?? {})])).to.deep.equal([
+      ['team-a', ['ministral-3b-2512', 'ministral-8b-2512']],
+      ['team-b', ['ministral-3b-2512', 'ministral-8b-2512']],
+    ]);
+  });
+
   const bad: [string, RegExp][] = [
     ['workspaces:\n  - name: a\n    tier: gold\n', /:3: unknown tier "gold"; known tiers: free \(at \/workspaces\/0\/tier\)/],
     ['workspaces:\n  - name: a\n    tier: free\n  - name: a\n    tier: free\n', /:4: duplicate workspace name "a" \(also workspaces\[0\]\)/],
