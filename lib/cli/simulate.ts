@@ -110,8 +110,8 @@ export const simulateCommand: CliCommand = async (args, io) => {
   const window = oneOf('window', values.window, WINDOWS, 'fixed');
   const charge = oneOf('charge', values.charge, CHARGES, 'max-tokens');
   const strategy = oneOf<Strategy>('strategy', values.strategy, STRATEGIES, 'smallest-sufficient');
-  const speedup = numberFlag('speedup', values.speedup, 0.001, 100_000) ?? 1;
-  if (speedup <= 0.001) throw new UsageError(`--speedup expects a number above 0.001, received ${JSON.stringify(values.speedup)}`);
+  const speedup = numberFlag('speedup', values.speedup, 0, 100_000) ?? 1;
+  if (speedup === 0) throw new UsageError('--speedup expects a number above 0, received "0"');
   const minutes = numberFlag('minutes', values.minutes, 0, 1e6);
   const maxWaitMs = integerFlag('max-wait-ms', values['max-wait-ms']) ?? 30_000;
   const need = needFlag(values.need);
