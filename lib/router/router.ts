@@ -195,8 +195,9 @@ export class Router {
     const [reservation, hold] = await this.#counted(async () => {
       for (;;) {
         const granted = await this.#acquire(prepared, state, options?.signal);
-        const held = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, granted, state) : undefined;
-        if (this.#accounting.budgets.active && held === undefined) continue; // a budget passed it over
+        const budgeted = this.#accounting.budgeted(options?.budget);
+        const held = budgeted ? await this.#accounting.hold(prepared, granted, state, options?.budget) : undefined;
+        if (budgeted && held === undefined) continue; // a budget passed it over
         if (this.#closed) {
           await this.#learning.bookkeeping('release', () => this.store.release(granted));
           await this.#accounting.release(held);
@@ -279,8 +280,9 @@ export class Router {
         const acquiring = this.#acquire(prepared, state, options?.signal);
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         // A budget without room for this candidate passed it over (and gave its quota back): the next one.
-        const hold = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, reservation, state) : undefined;
-        if (this.#accounting.budgets.active && hold === undefined) continue;
+        const budgeted = this.#accounting.budgeted(options?.budget);
+        const hold = budgeted ? await this.#accounting.hold(prepared, reservation, state, options?.budget) : undefined;
+        if (budgeted && hold === undefined) continue;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
         if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
