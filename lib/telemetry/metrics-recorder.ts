@@ -56,6 +56,36 @@ export async function gaugeReadings(routers: Iterable<ObservedRouter>): Promise<
   return { quotaRemaining, budgetRemaining };
 }
 
+/** What one collection of the gauges reads. */
+export type GaugeSet = Awaited<ReturnType<typeof gaugeReadings>>;
+
+/**
+ * The gauges' readings, one store snapshot per collection: every gauge of one collection (a Prometheus
+ * scrape starts all its collectors at once; an OpenTelemetry batch callback observes both gauges) shares
+ * the read in flight, and the next collection reads again. A snapshot is a round trip on Redis, and on
+ * that store it also ends this process's grants: one per scrape, not one per gauge.
+ */
+export class GaugeReader {
+  readonly #routers: Iterable<ObservedRouter>;
+  #reading: Promise<GaugeSet> | undefined;
+
+  constructor(routers: Iterable<ObservedRouter>) {
+    this.#routers = routers;
+  }
+
+  read(): Promise<GaugeSet> {
+    if (this.#reading === undefined) {
+      const reading = gaugeReadings(this.#routers);
+      this.#reading = reading;
+      const done = () => {
+        if (this.#reading === reading) this.#reading = undefined;
+      };
+      reading.then(done, done);
+    }
+    return this.#reading;
+  }
+}
+
 /** Measures every routed call of the routers it observes into `sink`. */
 export class MetricsRecorder implements CallObserver {
   readonly #sink: MetricSink;
