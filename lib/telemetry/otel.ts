@@ -117,6 +117,8 @@ function spanObserver(api: typeof Api, tracer: Api.Tracer): CallObserver {
         'mistral_router.estimated_tokens': call.estimatedTokens,
         'mistral_router.stream': call.stream,
       };
+      // router.reserve(): the caller sends the request itself (no HTTP span of the router's nests here).
+      if (call.lease) attributes['mistral_router.lease'] = true;
       if (call.requestedModel !== undefined) attributes['gen_ai.request.model'] = call.requestedModel;
       if (call.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = call.maxTokens;
       const span = tracer.startSpan(call.requestedModel === undefined ? operation : `${operation} ${call.requestedModel}`, { kind: SpanKind.CLIENT, attributes }, parent);
