@@ -2,9 +2,10 @@
  * From routed calls to measurements of the metric set (metric-set.ts), written once for both exporters:
  * a {@link MetricsRecorder} is the call observer, a {@link MetricSink} (an OpenTelemetry meter or a
  * Prometheus registry) receives what it measures; {@link quotaReadings} is what the quota gauge reads.
- * Durations are on the router's clock.
+ * Durations are on the router's clock, but the decision's (a monotonic clock: it takes microseconds).
  */
 import type { Catalog } from '../catalog/catalog.js';
+import { monotonicClock } from '../clock.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore } from '../quota/types.js';
 import type { AttemptRecord } from '../router/events.js';
@@ -101,8 +102,11 @@ export class MetricsRecorder implements CallObserver {
     const catalog = this.#catalog();
     const operation = OPERATION_NAME[call.endpoint];
     let failed: AttemptRecord | undefined;
+    // The decision takes microseconds: measured on a monotonic clock, not the router's (epoch ms).
+    let decidingSince = monotonicClock.now();
     return {
       attempt(start) {
+        sink.record('decisionDuration', (monotonicClock.now() - decidingSince) / 1000, [operation]);
         const model = boundedModel(catalog, start.model);
         // The attempt before this one failed and the call moved on: a fallback, by the failure's kind.
         if (failed !== undefined) sink.record('fallbacks', 1, [boundedModel(catalog, failed.model), failed.workspace, failed.outcome]);
@@ -110,6 +114,7 @@ export class MetricsRecorder implements CallObserver {
         sink.record('decisions', 1, [operation, model, start.workspace]);
         return {
           end(record) {
+            decidingSince = monotonicClock.now();
             if (record.status === 429) sink.record('rateLimited', 1, [model, record.workspace]);
             if (record.outcome !== 'ok') failed = record;
           },
