@@ -248,6 +248,10 @@ async function routed(eligible: readonly string[], run: RouterRun): Promise<Outc
     tokenEstimator: estimator,
     maxWaitMs: MAX_WAIT_MS,
   });
+  if (process.env.BENCH_DEBUG) {
+    router.events.on('ruleLearned', (e) => console.log(`    ${((clock.now() - run.start) / 1000).toFixed(3)} s ruleLearned ${e.model} ${e.charge} ${JSON.stringify(e.window)}`));
+    router.events.on('fallback', (e) => console.log(`    ${((clock.now() - run.start) / 1000).toFixed(3)} s fallback ${JSON.stringify(e)}`));
+  }
   // Count HTTP exchanges in flight (headers and body) so that the clock only moves when none is.
   let inFlight = 0;
   const realFetch = globalThis.fetch;
@@ -256,6 +260,11 @@ async function routed(eligible: readonly string[], run: RouterRun): Promise<Outc
     try {
       const response = await realFetch(input, init);
       const body = await response.arrayBuffer();
+      if (process.env.BENCH_DEBUG && response.status === 429) {
+        const h = Object.fromEntries([...response.headers].filter(([k]) => k.includes('ratelimit') || k.includes('retry')));
+        const snap = (await router.store.snapshot()).filter((w) => w.kind === 'tokens-per-minute').map((w) => `${w.model}: used ${w.used} limit ${w.limit}`);
+        console.log(`    ${((clock.now() - run.start) / 1000).toFixed(3)} s 429 ${JSON.stringify(h)} ${JSON.parse(String(init?.body ?? '{}')).model} router ${snap.join('; ')}`);
+      }
       return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
     } finally {
       inFlight--;

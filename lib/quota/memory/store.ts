@@ -118,6 +118,7 @@ export class MemoryStore implements QuotaStore {
   reserveSync(request: ReserveRequest): ReserveResult {
     const requests = validateReserveRequest(request);
     const { tokens, candidates } = request;
+    const fit = request.fitTokens ?? tokens;
     this.#table.eviction.beginOperation();
     const now = this.#now();
     this.#reapIfDue(now);
@@ -137,7 +138,7 @@ export class MemoryStore implements QuotaStore {
         const learned = slab[o + W_LEARNED] as number;
         // A learned limit takes precedence; NaN (x !== x) is an unknown limit: unmetered.
         const limit = learned === learned ? learned : configured;
-        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && this.#used(address, slab, o, now) + (refs[r + 2] === 1 ? tokens : requests) > limit)) {
+        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && this.#used(address, slab, o, now) + (refs[r + 2] === 1 ? fit : requests) > limit)) {
           fits = false;
         }
       }
@@ -167,7 +168,7 @@ export class MemoryStore implements QuotaStore {
         };
         return { ok: true, reservation, refusals: refusals ?? NO_REFUSALS };
       }
-      (refusals ??= []).push(this.#refusal(candidate, c, this.#candidates.statesOf(candidate), tokens, requests, now));
+      (refusals ??= []).push(this.#refusal(candidate, c, this.#candidates.statesOf(candidate), fit, requests, now));
     }
     const all = refusals ?? [];
     let retryAfterMs = Number.POSITIVE_INFINITY;
