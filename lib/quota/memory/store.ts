@@ -176,13 +176,19 @@ export class MemoryStore implements QuotaStore {
     return { ok: false, retryAfterMs, refusals: all };
   }
 
-  /** What a window holds: by its learned rule's log when it has one, else its ring. */
+  /**
+   * What a window holds: its ring's count, or with a learned rule the lower of its log's and its ring's.
+   * Both bound the upstream's count from above (the ring is a sliding period plus a bucket, at least what
+   * any upstream window of that period holds), so the lower one is safe too, and it is tighter than either
+   * while a fixed window's phase is still uncertain (the log then counts up to a period plus the uncertainty).
+   */
   #used(address: number, slab: Float64Array, o: number, now: number): number {
+    const ring = windowUsedAt(slab, o, now);
     if (slab[o + W_RULE] === 1) {
       const log = this.#logs.log(address, slab, o);
-      if (log !== undefined) return log.used(now);
+      if (log !== undefined) return Math.min(ring, log.used(now));
     }
-    return windowUsedAt(slab, o, now);
+    return ring;
   }
 
   /** Why a candidate was refused: each window without room, and when every one of them will have it. */
@@ -200,8 +206,9 @@ export class MemoryStore implements QuotaStore {
       const needed = state.unit === 'tokens' ? tokens : requests;
       const blocked = state.blockedUntil > now;
       const log = state.slab[state.offset + W_RULE] === 1 ? this.#logs.log(state.address, state.slab, state.offset) : undefined;
-      const room =
-        log === undefined || state.limit === null ? windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit) : log.retryAfterMs(now, needed, state.limit);
+      // Each bound says when it will have room; the earlier one is safe (see #used).
+      const ringRoom = windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit);
+      const room = log === undefined || state.limit === null ? ringRoom : Math.min(ringRoom, log.retryAfterMs(now, needed, state.limit));
       const wait = Math.max(blocked ? state.blockedUntil - now : 0, room);
       if (wait === 0) return;
       windows.push({
