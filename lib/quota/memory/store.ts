@@ -177,10 +177,9 @@ export class MemoryStore implements QuotaStore {
   }
 
   /**
-   * What a window holds: its ring's count, or with a learned rule the lower of its log's and its ring's.
-   * Both bound the upstream's count from above (the ring is a sliding period plus a bucket, at least what
-   * any upstream window of that period holds), so the lower one is safe too, and it is tighter than either
-   * while a fixed window's phase is still uncertain (the log then counts up to a period plus the uncertainty).
+   * What a window holds: its ring's count, or with a learned rule the lower of its log's and its ring's:
+   * both bound any upstream window of that period from above (the ring: a period plus a bucket), and the
+   * lower is tighter while a fixed phase is uncertain (the log then counts a period plus the uncertainty).
    */
   #used(address: number, slab: Float64Array, o: number, now: number): number {
     const ring = windowUsedAt(slab, o, now);
