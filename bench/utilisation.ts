@@ -29,6 +29,7 @@
  *
  *   node dist/bench/utilisation.js
  *   BENCH_TRACE_MINUTES=60 BENCH_TRACE_SPEEDUP=4 BENCH_LIMIT_SHARE=0.5 BENCH_COMBOS=conv/sliding/usage,code/fixed/max-tokens
+ *   BENCH_DEBUG=1   (the rules learned, fallbacks, and each upstream 429 with its headers and the store's count)
  */
 import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
