@@ -31,7 +31,6 @@
  *   BENCH_TRACE_MINUTES=60 BENCH_TRACE_SPEEDUP=4 BENCH_LIMIT_SHARE=0.5 BENCH_COMBOS=conv/sliding/usage,code/fixed/max-tokens
  *   BENCH_DEBUG=1   (the rules learned, fallbacks, and each upstream 429 with its headers and the store's count)
  */
-import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +46,7 @@ import { MemoryStore } from '../lib/quota/memory/index.js';
 import { createRouter } from '../lib/router/router.js';
 import { rankModels } from '../lib/router/plan.js';
 import { TokenEstimator } from '../lib/tokens.js';
+import { readTrace, type TraceRequest } from '../lib/simulate/trace.js';
 import { median } from './stats.js';
 
 const DATA = '../../../shared/data/azure-llm-inference-2023/';
@@ -54,33 +54,6 @@ const DATA = '../../../shared/data/azure-llm-inference-2023/';
 export function tracePath(name: 'conv' | 'code' = 'conv'): string {
   if (name === 'conv' && process.env.MISTRAL_ROUTER_TRACE !== undefined) return process.env.MISTRAL_ROUTER_TRACE;
   return fileURLToPath(new URL(`${DATA}${name}.csv`, import.meta.url));
-}
-
-interface TraceRow {
-  /** ms since the first row. */
-  readonly at: number;
-  readonly context: number;
-  readonly generated: number;
-}
-
-function readTrace(path: string, minutes: number): TraceRow[] {
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const rows: TraceRow[] = [];
-  let first: number | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]?.trim();
-    if (!line) continue;
-    const [stamp, context, generated] = line.split(',');
-    // "2023-11-16 18:15:46.6805900": ISO with milliseconds, UTC (only differences matter).
-    const time = Date.parse(`${(stamp ?? '').replace(' ', 'T').slice(0, 23)}Z`);
-    const c = Number(context);
-    const g = Number(generated);
-    if (!Number.isFinite(time) || !Number.isInteger(c) || !Number.isInteger(g) || c < 0 || g < 0) throw new Error(`${path}:${i + 1}: cannot read ${JSON.stringify(line)}`);
-    first ??= time;
-    if (time - first > minutes * 60_000) break;
-    rows.push({ at: time - first, context: c, generated: g });
-  }
-  return rows;
 }
 
 /** The eligible pair: function calling, restricted by family to exactly these two models. */
@@ -114,11 +87,11 @@ function textFor(tokens: number, serial: number): string {
   return text.slice(0, characters);
 }
 
-function arrivalsOf(rows: readonly TraceRow[], speedup: number): Arrival[] {
+function arrivalsOf(rows: readonly TraceRequest[], speedup: number): Arrival[] {
   return rows.map((row, i) => {
-    const prompt = Math.max(row.context, MIN_PROMPT);
-    const maxTokens = maxTokensFor(row.generated);
-    return { at: Math.round(row.at / speedup), prompt, maxTokens, completion: row.generated, content: textFor(prompt, i) };
+    const prompt = Math.max(row.promptTokens, MIN_PROMPT);
+    const maxTokens = maxTokensFor(row.maxTokens);
+    return { at: Math.round(row.at / speedup), prompt, maxTokens, completion: row.maxTokens, content: textFor(prompt, i) };
   });
 }
 
@@ -354,7 +327,7 @@ export async function runUtilisationBench(): Promise<void> {
   let met = true;
   const wallStart = performance.now();
   for (const name of ['conv', 'code'] as const) {
-    const trace = readTrace(tracePath(name), minutes);
+    const trace = readTrace(tracePath(name), { minutes }).requests;
     const arrivals = arrivalsOf(trace, speedup);
     const spanMs = (arrivals[arrivals.length - 1]?.at ?? 0) + 1;
     const demand = arrivals.reduce((sum, a) => sum + a.prompt + a.completion, 0);
