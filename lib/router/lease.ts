@@ -77,14 +77,15 @@ function usageCount(value: unknown, field: string): number | undefined {
   return value;
 }
 
-export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, state: CallState, passedOver: readonly PassedOver[], hold: BudgetHold | undefined, watch?: LeaseWatch): Lease {
-  let open = true;
-  const waitedMs = state.waitedMs;
-  const granted = watch === undefined ? 0 : host.now();
-  const attempt = watch?.observed.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: 1, estimatedCostUsd: watch.estimatedCostUsd, startedAt: granted });
-  /** The lease's call ended: `usage` when it was settled, undefined when released. */
-  const ended = (settled: boolean, usage: Usage | undefined) => {
-    if (watch === undefined) return;
+/**
+ * What ends a watched lease's call: the attempt (the caller's request) from its grant, then the call,
+ * `usage` when it was settled, undefined when released.
+ */
+function watchLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, state: CallState, watch: LeaseWatch): (settled: boolean, usage: Usage | undefined) => void {
+  const granted = host.now();
+  const attempt = watch.observed.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: 1, estimatedCostUsd: watch.estimatedCostUsd, startedAt: granted });
+  const { waitedMs } = state;
+  return (settled, usage) => {
     const now = host.now();
     const record: AttemptRecord = { workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: undefined, durationMs: now - granted };
     attempt?.end(record);
@@ -93,6 +94,13 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
     const routing = settled ? decision({ endpoint: prepared.endpoint, chosen: reservation, attempts, refusals: state.refusals, alsoPassedOver: state.budgetPassedOver, waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost }) : undefined;
     watch.observed.end({ ok: settled, routing, attempts, waitedMs, response: undefined, errorType: settled ? undefined : LEASE_RELEASED, durationMs: now - watch.startedAt, firstChunkMs: undefined });
   };
+}
+
+export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, state: CallState, passedOver: readonly PassedOver[], hold: BudgetHold | undefined, watch?: LeaseWatch): Lease {
+  let open = true;
+  const waitedMs = state.waitedMs;
+  // Unwatched (no observer registered), nothing of telemetry is allocated.
+  const ended = watch === undefined ? undefined : watchLease(host, prepared, reservation, state, watch);
   return {
     model: reservation.model,
     workspace: reservation.workspace,
@@ -121,7 +129,7 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
         void host.queue.pump();
         });
       } finally {
-        ended(true, settled);
+        ended?.(true, settled);
       }
     },
     release: async () => {
@@ -135,7 +143,7 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
         void host.queue.pump();
         });
       } finally {
-        ended(false, undefined);
+        ended?.(false, undefined);
       }
     },
   };

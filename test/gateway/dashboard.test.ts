@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { chromium, type Browser } from 'playwright-core';
+import { catalogPriced } from '../helpers/catalog-priced.js';
 import { BETA_KEY, baseConfig, chatBody, expectNoSecret, raw, setup, type GatewaySetup } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -14,7 +15,9 @@ const CHROMIUM = '/usr/bin/chromium';
 /** What the test reads of a page element (the tests compile without the DOM library). */
 interface DomElement {
   readonly dataset: Record<string, string | undefined>;
+  readonly textContent: string | null;
   querySelector(selector: string): DomElement | null;
+  querySelectorAll(selector: string): ArrayLike<DomElement>;
 }
 
 const ARTIFACTS = new URL('../../../test-artifacts/', import.meta.url);
@@ -116,6 +119,24 @@ describe('gateway: /metrics and the live dashboard', () => {
       expect(decisions[0]).to.contain('beta').and.to.contain('mistral-embed');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: new URL('gateway-dashboard.png', ARTIFACTS).pathname, fullPage: true });
+      await page.close();
+    });
+
+    it('shows a key\'s monthly budget in USD, left as /metrics reports it', async () => {
+      const { url } = await setup({ catalog: catalogPriced, config: (u) => baseConfig(u, { keys: [{ name: 'alpha', key: '${GW_ALPHA}', limits: { monthlyUsd: 0.05 } }] }) });
+      expect((await raw(`${url}/v1/chat/completions`, { method: 'POST', body: chatBody('vision-chat') })).status).to.equal(200);
+      const page = await (browser as Browser).newPage();
+      await page.goto(`${url}/dashboard`);
+      await page.waitForSelector('#status[data-answered="1"]');
+      const row = await page.$eval('tr[data-key="alpha"][data-window="key-usd-per-month"]', (tr) => {
+        const element = tr as unknown as DomElement;
+        return { cells: Array.from(element.querySelectorAll('td'), (td) => td.textContent ?? ''), remaining: element.querySelector('td.remaining')?.dataset.value };
+      });
+      expect(row.cells).to.include('$0.05');
+      const gauge = samples((await raw(`${url}/metrics`, { key: null })).text, 'mistral_router_budget_remaining_usd').find((m) => m.labels.mistral_router_budget === 'key:alpha');
+      expect(gauge?.value).to.be.greaterThan(0).and.lessThan(0.05);
+      expect(Number(row.remaining)).to.be.closeTo(gauge?.value as number, 1e-9);
+      expect(row.cells.some((text) => text === `$${Number(row.remaining).toLocaleString('en-US', { maximumFractionDigits: 6 })}`)).to.equal(true);
       await page.close();
     });
   });

@@ -124,6 +124,20 @@ describe('gateway: a virtual key\'s monthly budget in USD', () => {
     expect(await store.pendingReservations()).to.equal(0);
   });
 
+  it('the config\'s workspace and router budgets meter the router as in the library: 429 naming the budget', async () => {
+    const { url, store } = await setup({
+      catalog: catalogPriced,
+      config: (u) => baseConfig(u, { router: { serverURL: u, maxWaitMs: 0, budgets: { monthlyUsd: 1, name: 'fleet' } }, workspaces: [{ name: 'team', apiKey: '${UPSTREAM}', tier: 'free', budgets: { monthlyUsd: 0.003 } }] }),
+    });
+    const body = JSON.stringify(ask(1));
+    expect((await raw(`${url}/v1/chat/completions`, { method: 'POST', body })).status).to.equal(200);
+    const refused = await raw(`${url}/v1/chat/completions`, { method: 'POST', body });
+    expect(refused.status).to.equal(429);
+    expect(refused.json().message).to.contain('the monthly budget of workspace team ($0.003) has no room');
+    const windows = [...(await store.snapshot('team')), ...(await store.snapshot('$router:fleet'))].filter((w) => w.kind.includes('usd'));
+    expect(windows.map((w) => [w.kind, w.limit])).to.have.deep.members([['usd-per-month', 3_000], ['router-usd-per-month', 1_000_000]]);
+  });
+
   it('the budget option is a CallBudget: anything else passed as CallOptions.budget is a NeedError naming the field', () => {
     expect(() => checkCallOptions({ budget: { monthlyUsd: 1 } as never })).to.throw(NeedError, /options\.budget/);
     expect(() => new CallBudget({ name: 'k', label: 'k', workspace: 'key:k', kind: 'tokens', monthlyUsd: 1 })).to.throw(/budget\.kind/);
