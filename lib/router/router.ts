@@ -29,9 +29,11 @@ import { createLease, type Lease, type LeaseHost } from './lease.js';
 import { Learning, type Usage } from './learning.js';
 import { Observers, errorType, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
-import { prepare, toSdkRequest, type PrepareContext, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
-import { openStream, sendChat, sendEmbeddings, sendFim, type Opened, type Send } from './sdk-send.js';
+import { prepare, type PrepareContext, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
+import { SDK_CHAT, SDK_CHAT_STREAM, SDK_EMBEDDINGS, SDK_FIM } from './sdk-send.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
+import type { ChunkShape, Opened, Transport } from './transport.js';
+import { wireApi, type WireApi } from './wire-api.js';
 import { WaitQueue, closedError } from './wait-queue.js';
 import { createWorkspace, type Workspace } from './workspaces.js';
 
@@ -44,6 +46,11 @@ export class Router {
   };
   readonly embeddings: { create: (request: RoutedEmbeddingRequest, options?: CallOptions) => Promise<Routed<EmbeddingResponse>> };
   readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
+  /**
+   * The same routed calls for front ends that speak Mistral's wire format (a gateway, the AI SDK provider):
+   * wire bodies in, the upstream's JSON text or event stream out, sent without the SDK (see wire-api.ts).
+   */
+  readonly wire: WireApi;
 
   readonly #clock: Clock;
   readonly #view: CatalogView;
@@ -102,11 +109,12 @@ export class Router {
     this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work) };
 
     this.chat = {
-      complete: (request, callOptions) => this.#call('chat', request, callOptions, sendChat, false) as Promise<Routed<ChatCompletionResponse>>,
-      stream: (request, callOptions) => this.#call('chat', request, callOptions, openStream, true) as Promise<RoutedStream>,
+      complete: (request, callOptions) => this.#call('chat', request, callOptions, SDK_CHAT) as Promise<Routed<ChatCompletionResponse>>,
+      stream: (request, callOptions) => this.#call('chat', request, callOptions, SDK_CHAT_STREAM) as Promise<RoutedStream>,
     };
-    this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, sendEmbeddings, false) as Promise<Routed<EmbeddingResponse>> };
-    this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, sendFim, false) as Promise<Routed<FIMCompletionResponse>> };
+    this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, SDK_EMBEDDINGS) as Promise<Routed<EmbeddingResponse>> };
+    this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, SDK_FIM) as Promise<Routed<FIMCompletionResponse>> };
+    this.wire = wireApi((endpoint, view, callOptions, transport, outgoing) => this.#call(endpoint, view, callOptions, transport, outgoing));
   }
 
   /** The catalogue the router plans with: the bundled (or given) one, with the refreshed model lists merged over it. */
@@ -245,17 +253,20 @@ export class Router {
   }
 
   /**
-   * The attempt loop of every routed call: reserve for the next candidate, send, and on failure let
-   * failures.ts decide (next candidate, or throw). A call that succeeded is settled and answered; a
-   * stream (`streams`) is handed over past its first chunk, and settles when it ends (stream.ts).
+   * The attempt loop of every routed call: reserve for the next candidate, send (`transport`: the SDK, or
+   * the wire for `router.wire`, which sends `outgoing` rather than the request it routes by), and on
+   * failure let failures.ts decide (next candidate, or throw). A call that succeeded is settled and
+   * answered; a stream is handed over past its first chunk, and settles when it ends (stream.ts).
    */
-  async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, send: Send, streams: boolean): Promise<object> {
+  async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, transport: Transport, outgoing?: object): Promise<object> {
     checkCallOptions(options);
     this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
     const callStarted = this.#clock.now();
     // Started before the first await: an observer sees the caller's async context (its active span).
+    const streams = transport.streams;
+    const sent = outgoing ?? prepared.request;
     const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
     state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
@@ -274,10 +285,9 @@ export class Router {
         const watched = observed?.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedCostUsd: estimatedUsd(this.#view.catalog, prepared, reservation.model), startedAt: started });
         // A stream's attempt (its timeout, the caller's signal) lasts until the stream ends, not its first chunk.
         const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
-        const sdkRequest = toSdkRequest(prepared.request, reservation.model);
         let result: unknown;
         try {
-          result = await (watched?.run === undefined ? send(workspace.client.sdk, sdkRequest, attempt.options) : watched.run(() => send(workspace.client.sdk, sdkRequest, attempt.options)));
+          result = await (watched?.run === undefined ? transport.send(workspace, sent, reservation.model, attempt, attemptId) : watched.run(() => transport.send(workspace, sent, reservation.model, attempt, attemptId)));
         } catch (error) {
           attempt.finish();
           await this.#accounting.release(hold);
@@ -295,10 +305,10 @@ export class Router {
           const routing = callDecision(this.#view.catalog, prepared, reservation, state, undefined);
           if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
           const watch = observed === undefined ? undefined : { observed, startedAt: callStarted, waitedMs: state.waitedMs };
-          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, hold, ...(result as Opened) }, routing);
+          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, hold, ...(result as Opened<unknown>) }, routing, transport.chunks as ChunkShape<unknown>);
         }
         attempt.finish();
-        const usage = (result as { usage?: Usage }).usage;
+        const usage: Usage | undefined = transport.usage(result);
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
         const routing = callDecision(this.#view.catalog, prepared, reservation, state, usage);
@@ -306,8 +316,8 @@ export class Router {
         if (accounted !== undefined) await accounted;
         if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
         if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
-        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(result), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
-        return Object.assign(result as object, { routing });
+        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(transport.body(result)), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
+        return transport.answer(result, routing);
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {

@@ -1,26 +1,42 @@
 /**
  * The send step of the library's own API: one attempt's request through the workspace's
- * `@mistralai/mistralai` client, resolving when the call succeeded (a response; for a stream, its first
- * chunk, so that a failure before it falls back).
+ * `@mistralai/mistralai` client (the routing fields taken out, the candidate's model in), answered with
+ * the SDK's own response (its `routing` added) or, for a stream, the SDK's events from the first one on.
  */
-import type { Mistral } from '@mistralai/mistralai';
 import type { ChatCompletionRequest, CompletionEvent, EmbeddingRequest, FIMCompletionRequest } from '@mistralai/mistralai/models/components/index.js';
-import type { Attempt } from '../mistral/client.js';
+import type { Usage } from './learning.js';
+import { toSdkRequest } from './prepare.js';
+import type { ChunkShape, Opened, Transport } from './transport.js';
 
-/** One attempt's call: resolves when the call succeeded (a response; for a stream, its first chunk). */
-export type Send = (sdk: Mistral, request: Record<string, unknown>, options: Attempt['options']) => Promise<unknown>;
+const usageOf = (result: unknown) => (result as { usage?: Usage }).usage;
+const answer = (result: unknown, routing: object) => Object.assign(result as object, { routing });
+const self = (result: unknown) => result as object;
 
-/** A stream's call has succeeded once its first chunk is in: a failure before it falls back. */
-export interface Opened {
-  readonly iterator: AsyncIterator<CompletionEvent>;
-  readonly first: IteratorResult<CompletionEvent>;
+/** The SDK's stream events: camelCase usage and finish reasons. */
+export const SDK_CHUNKS: ChunkShape<CompletionEvent> = {
+  usage: (event) => event.data.usage as Usage | undefined,
+  finished: (event) => event.data.choices.some((choice) => choice.finishReason !== null && choice.finishReason !== undefined),
+  body: (event) => event.data,
+};
+
+function sdkTransport(send: Transport['send']): Transport {
+  return { streams: false, send, usage: usageOf, body: self, answer, chunks: undefined };
 }
 
-export const sendChat: Send = (sdk, request, options) => sdk.chat.complete(request as unknown as ChatCompletionRequest, options);
-export const sendEmbeddings: Send = (sdk, request, options) => sdk.embeddings.create(request as unknown as EmbeddingRequest, options);
-export const sendFim: Send = (sdk, request, options) => sdk.fim.complete(request as unknown as FIMCompletionRequest, options);
-export const openStream: Send = async (sdk, request, options): Promise<Opened> => {
-  const stream = await sdk.chat.stream(request as unknown as ChatCompletionRequest, options);
-  const iterator = stream[Symbol.asyncIterator]();
-  return { iterator, first: await iterator.next() };
+export const SDK_CHAT = sdkTransport((workspace, request, model, attempt) => workspace.client.sdk.chat.complete(toSdkRequest(request as Record<string, unknown>, model) as unknown as ChatCompletionRequest, attempt.options));
+export const SDK_EMBEDDINGS = sdkTransport((workspace, request, model, attempt) => workspace.client.sdk.embeddings.create(toSdkRequest(request as Record<string, unknown>, model) as unknown as EmbeddingRequest, attempt.options));
+export const SDK_FIM = sdkTransport((workspace, request, model, attempt) => workspace.client.sdk.fim.complete(toSdkRequest(request as Record<string, unknown>, model) as unknown as FIMCompletionRequest, attempt.options));
+
+/** A chat stream: resolves once its first event is in. */
+export const SDK_CHAT_STREAM: Transport = {
+  streams: true,
+  send: async (workspace, request, model, attempt): Promise<Opened<CompletionEvent>> => {
+    const stream = await workspace.client.sdk.chat.stream(toSdkRequest(request as Record<string, unknown>, model) as unknown as ChatCompletionRequest, attempt.options);
+    const iterator = stream[Symbol.asyncIterator]();
+    return { iterator, first: await iterator.next() };
+  },
+  usage: usageOf,
+  body: self,
+  answer,
+  chunks: SDK_CHUNKS as ChunkShape<unknown>,
 };
