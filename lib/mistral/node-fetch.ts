@@ -34,8 +34,11 @@ export interface RawReply {
   readonly done: () => void;
 }
 
-/** POST `body` to `url`; the signal aborts with its reason; a connection failure is `TypeError('fetch failed')`. */
-export type RawPost = (url: URL, headers: OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal | undefined, method?: string) => Promise<RawReply>;
+/**
+ * POST `body` to `url`; the signal aborts with its reason; a connection failure is `TypeError('fetch failed')`.
+ * A text body goes out in one write with the headers (node joins a string to them; a Buffer takes a writev).
+ */
+export type RawPost = (url: URL, headers: OutgoingHttpHeaders, body: Buffer | string | undefined, signal: AbortSignal | undefined, method?: string) => Promise<RawReply>;
 
 /** The property of a fetch made by {@link createNodeFetch} that holds its {@link RawPost}. */
 export const RAW_POST: unique symbol = Symbol.for('mistral-router.raw-post');
@@ -71,13 +74,26 @@ export function readAll(reply: RawReply, signal: AbortSignal | undefined): Promi
   });
 }
 
+/** What node:http takes of a URL, made once per URL object (a caller that keeps its URLs saves the conversion). */
+const targets = new WeakMap<URL, { protocol: string; hostname: string; port: string; path: string }>();
+
+function targetOf(url: URL): { protocol: string; hostname: string; port: string; path: string } {
+  let target = targets.get(url);
+  if (target === undefined) {
+    // node:http wants an IPv6 host without its brackets.
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    targets.set(url, (target = { protocol: url.protocol, hostname, port: url.port, path: `${url.pathname}${url.search}` }));
+  }
+  return target;
+}
+
 function rawPost(http: HttpAgent, https: HttpsAgent): RawPost {
   return (url, headers, body, signal, method = 'POST') => {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (body !== undefined) headers['content-length'] = body.length;
+    if (body !== undefined) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     return new Promise<RawReply>((resolve, reject) => {
       const secure = url.protocol === 'https:';
-      const outgoing = (secure ? httpsRequest : httpRequest)(url, { method, headers, agent: secure ? https : http });
+      const outgoing = (secure ? httpsRequest : httpRequest)({ ...targetOf(url), method, headers, agent: secure ? https : http });
       const onAbort = () => outgoing.destroy(signal?.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => signal?.removeEventListener('abort', onAbort);

@@ -51,6 +51,8 @@ function parseReply(headers: Headers, text: string): WireReply {
 
 export class WireClient {
   readonly #base: string;
+  /** The URL of each path called, parsed once. */
+  readonly #urls = new Map<string, URL>();
   readonly #authorization: string;
   readonly #fetch: Fetcher;
   readonly #raw: RawPost | undefined;
@@ -99,7 +101,9 @@ export class WireClient {
 
   async #send(raw: RawPost, path: string, body: string, signal: AbortSignal | undefined, accept: string): Promise<RawReply> {
     try {
-      return await raw(new URL(this.#base + path), this.#headers(accept), Buffer.from(body), signal);
+      let url = this.#urls.get(path);
+      if (url === undefined) this.#urls.set(path, (url = new URL(this.#base + path)));
+      return await raw(url, this.#headers(accept), body, signal);
     } catch (error) {
       throw requestFailed(error);
     }
