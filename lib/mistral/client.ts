@@ -20,6 +20,7 @@ import { Mistral } from '@mistralai/mistralai';
 import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
 import { Deadlines } from '../deadlines.js';
+import type { HeaderSource } from '../quota/headers.js';
 import { createNodeFetch, type Fetcher } from './node-fetch.js';
 import { WireClient } from './wire-client.js';
 
@@ -65,7 +66,7 @@ export class WorkspaceClient {
   readonly sdk: Mistral;
   /** The wire transport (Mistral's HTTP API with wire bodies, no SDK): the same key, server and fetch. */
   readonly wire: WireClient;
-  readonly #headers = new Map<string, Headers>();
+  readonly #headers = new Map<string, HeaderSource>();
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
 
@@ -137,13 +138,16 @@ export class WorkspaceClient {
     };
   }
 
-  /** Keep the headers of an attempt's response, for {@link takeHeaders} (the wire transport's; the SDK's come by its hook). */
-  keepHeaders(attemptId: string, headers: Headers): void {
+  /**
+   * Keep the headers of an attempt's response, for {@link takeHeaders} (the wire transport's, as node's own
+   * record or a `Headers`; the SDK's come by its hook).
+   */
+  keepHeaders(attemptId: string, headers: HeaderSource): void {
     this.#headers.set(attemptId, headers);
   }
 
   /** The headers of the attempt's response (once), if one arrived. */
-  takeHeaders(attemptId: string): Headers | undefined {
+  takeHeaders(attemptId: string): HeaderSource | undefined {
     const headers = this.#headers.get(attemptId);
     if (headers !== undefined) this.#headers.delete(attemptId);
     return headers;

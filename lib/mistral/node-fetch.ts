@@ -25,10 +25,9 @@ export interface NodeFetchOptions {
   readonly maxFreeSockets?: number;
 }
 
-/** A response as node gives it: read its body from `message` (or destroy it). */
+/** A response as node gives it: read its body from `message` (or destroy it); its headers are `message.headers`. */
 export interface RawReply {
   readonly status: number;
-  readonly headers: Headers;
   readonly message: IncomingMessage;
   /** Unlinks the request's signal (call once the body is read or given up). */
   readonly done: () => void;
@@ -48,7 +47,8 @@ export function rawPostOf(fetch: Fetcher): RawPost | undefined {
   return (fetch as { [RAW_POST]?: RawPost })[RAW_POST];
 }
 
-function responseHeaders(message: IncomingMessage): Headers {
+/** A response's headers as a WHATWG `Headers` (what fetch answers, and what an HTTP error carries). */
+export function responseHeaders(message: IncomingMessage): Headers {
   const headers = new Headers();
   const raw = message.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
@@ -101,7 +101,7 @@ function rawPost(http: HttpAgent, https: HttpsAgent): RawPost {
         done();
         reject(fetchFailed(signal, error));
       });
-      outgoing.once('response', (message) => resolve({ status: message.statusCode ?? 0, headers: responseHeaders(message), message, done }));
+      outgoing.once('response', (message) => resolve({ status: message.statusCode ?? 0, message, done }));
       outgoing.end(body);
     });
   };
@@ -118,7 +118,7 @@ export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
     request.headers.forEach((value, name) => (headers[name] = value));
     const reply = await post(new URL(request.url), headers, body, request.signal, request.method);
     const { status, message } = reply;
-    const init_ = { status, statusText: message.statusMessage ?? '', headers: reply.headers };
+    const init_ = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
     if (String(message.headers['content-type']).startsWith('text/event-stream')) {
       // The stream's end (or its abort) ends the listening: the signal stays linked while it is read.
       message.once('close', reply.done);

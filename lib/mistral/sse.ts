@@ -55,40 +55,181 @@ function takeEvents(buffer: string, out: string[]): string {
   }
 }
 
+/** Chunks queued ahead of the reader before the upstream is paused (a slow reader holds the upstream read). */
+const HIGH_WATER = 64;
+
 /**
  * The chunks of an event stream `source` (text or bytes). `finish` runs once, however the reading ends
  * (read to the end, failed, or given up through `return()`).
  */
 export async function* sseChunks(source: AsyncIterable<string | Uint8Array>, signal: AbortSignal | undefined, finish: () => void): AsyncGenerator<WireChunk, void, undefined> {
   const decoder = new TextDecoder();
-  let buffer = '';
-  let ended = false;
-  const events: string[] = [];
+  const events = new EventSplitter();
   try {
     for await (const piece of source) {
-      const text = typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
-      buffer += text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
-      if (!buffer.includes('\n\n')) continue;
-      buffer = takeEvents(buffer, events);
-      for (let i = 0; i < events.length; i++) {
-        const data = events[i] as string;
-        if (ended) continue;
-        if (data === '[DONE]') {
-          ended = true;
-          continue;
-        }
-        yield parseChunk(data);
-      }
-      events.length = 0;
+      const chunks = events.feed(typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true }));
+      for (const chunk of chunks) yield chunk;
     }
-    if (!ended && buffer.trim() !== '') {
-      takeEvents(`${buffer}\n\n`, events);
-      for (const data of events) if (data !== '[DONE]') yield parseChunk(data);
-    }
+    for (const chunk of events.end()) yield chunk;
   } catch (error) {
     if (error instanceof WireResponseError) throw error;
     throw signal?.aborted ? signal.reason : requestFailed(error);
   } finally {
     finish();
   }
+}
+
+/** Text in, the chunks of the complete events out; `[DONE]` ends the answer (later events are dropped). */
+class EventSplitter {
+  #buffer = '';
+  #ended = false;
+  readonly #data: string[] = [];
+
+  feed(text: string): WireChunk[] {
+    this.#buffer += text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+    if (!this.#buffer.includes('\n\n')) return [];
+    this.#buffer = takeEvents(this.#buffer, this.#data);
+    return this.#chunks();
+  }
+
+  /** The source ended: an event without its blank line still counts. */
+  end(): WireChunk[] {
+    if (this.#buffer.trim() === '') return [];
+    takeEvents(`${this.#buffer}\n\n`, this.#data);
+    this.#buffer = '';
+    return this.#chunks();
+  }
+
+  #chunks(): WireChunk[] {
+    const out: WireChunk[] = [];
+    for (const data of this.#data) {
+      if (this.#ended) break;
+      if (data === '[DONE]') this.#ended = true;
+      else out.push(parseChunk(data));
+    }
+    this.#data.length = 0;
+    return out;
+  }
+}
+
+/** The stream node gives a response as (node-fetch.ts's raw POST). */
+export interface NodeSource {
+  on(event: 'data', listener: (text: string) => void): unknown;
+  once(event: 'end' | 'close', listener: () => void): unknown;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+  readonly readableEnded: boolean;
+}
+
+/**
+ * The chunks of node's response stream (text), pushed as they arrive and queued for the reader: one
+ * promise per chunk read, none per chunk when several came in one read. Past {@link HIGH_WATER} chunks
+ * queued the response is paused until the reader catches up. `return()` destroys an unfinished response
+ * (its connection is not reused); read to its end, the connection goes back to the pool.
+ */
+export function nodeSseChunks(message: NodeSource, signal: AbortSignal | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
+  const events = new EventSplitter();
+  const queue: WireChunk[] = [];
+  let head = 0;
+  let ended = false;
+  let failure: unknown;
+  let paused = false;
+  let finished = false;
+  let waiting: { resolve: (result: IteratorResult<WireChunk>) => void; reject: (error: unknown) => void } | undefined;
+  const done = (): void => {
+    if (finished) return;
+    finished = true;
+    finish();
+  };
+  const wake = (): void => {
+    const waiter = waiting;
+    if (waiter === undefined) return;
+    if (head < queue.length) {
+      waiting = undefined;
+      waiter.resolve({ value: take(), done: false });
+    } else if (failure !== undefined) {
+      waiting = undefined;
+      waiter.reject(failure);
+    } else if (ended) {
+      waiting = undefined;
+      waiter.resolve({ value: undefined, done: true });
+    }
+  };
+  const take = (): WireChunk => {
+    const chunk = queue[head] as WireChunk;
+    queue[head++] = undefined as unknown as WireChunk;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+    if (paused && queue.length - head < HIGH_WATER / 2) {
+      paused = false;
+      message.resume();
+    }
+    return chunk;
+  };
+  const fail = (error: unknown): void => {
+    if (ended || failure !== undefined) return;
+    failure = error instanceof WireResponseError ? error : signal?.aborted ? signal.reason : requestFailed(error);
+    done();
+    wake();
+  };
+  message.on('data', (text) => {
+    if (failure !== undefined) return;
+    try {
+      for (const chunk of events.feed(text)) queue.push(chunk);
+    } catch (error) {
+      message.destroy();
+      fail(error);
+      return;
+    }
+    if (!paused && queue.length - head >= HIGH_WATER) {
+      paused = true;
+      message.pause();
+    }
+    wake();
+  });
+  message.once('end', () => {
+    try {
+      for (const chunk of events.end()) queue.push(chunk);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    ended = true;
+    done();
+    wake();
+  });
+  message.once('error', fail);
+  // Closed without its end (the connection dropped): a failure, unless an error said so already.
+  message.once('close', () => {
+    if (!ended) fail(new TypeError('terminated'));
+  });
+  const iterator = {
+    next(): Promise<IteratorResult<WireChunk>> {
+      if (head < queue.length) return Promise.resolve({ value: take(), done: false });
+      if (failure !== undefined) return Promise.reject(failure);
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise<IteratorResult<WireChunk>>((resolve, reject) => (waiting = { resolve, reject }));
+    },
+    async return(): Promise<IteratorResult<WireChunk>> {
+      if (!ended && failure === undefined) {
+        ended = true;
+        message.destroy();
+        done();
+      }
+      queue.length = 0;
+      head = 0;
+      const waiter = waiting;
+      waiting = undefined;
+      waiter?.resolve({ value: undefined, done: true });
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }

@@ -9,8 +9,9 @@
  * The key lives in this object's private field and only ever goes into the request's `authorization`.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import { rawPostOf, readAll, type Fetcher, type RawPost, type RawReply } from './node-fetch.js';
-import { sseChunks, type WireChunk } from './sse.js';
+import type { HeaderSource } from '../quota/headers.js';
+import { rawPostOf, readAll, responseHeaders, type Fetcher, type RawPost, type RawReply } from './node-fetch.js';
+import { nodeSseChunks, sseChunks, type WireChunk } from './sse.js';
 import { WireHTTPError, WireResponseError, requestFailed } from './wire-errors.js';
 
 /** Mistral's API, when no `serverURL` is given (the SDK's default). */
@@ -18,15 +19,17 @@ export const MISTRAL_SERVER_URL = 'https://api.mistral.ai';
 
 /** A JSON answer: the text as sent, and its parse. */
 export interface WireReply {
-  readonly headers: Headers;
+  /** node's own header record through the raw POST (no `Headers` built per call), else fetch's `Headers`. */
+  readonly headers: HeaderSource;
   readonly text: string;
   readonly json: Record<string, unknown>;
 }
 
 /** An event stream that answered 2xx: its headers, and its chunks as they come. */
 export interface WireOpened {
-  readonly headers: Headers;
-  readonly chunks: AsyncGenerator<WireChunk, void, undefined>;
+  readonly headers: HeaderSource;
+  /** The chunks; `return()` closes the response (read to its end, its connection is reused). */
+  readonly chunks: AsyncIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> };
 }
 
 export interface WireClientOptions {
@@ -38,7 +41,7 @@ export interface WireClientOptions {
 
 const isSuccess = (status: number) => status >= 200 && status < 300;
 
-function parseReply(headers: Headers, text: string): WireReply {
+function parseReply(headers: HeaderSource, text: string): WireReply {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -69,8 +72,8 @@ export class WireClient {
     if (this.#raw !== undefined) {
       const reply = await this.#send(this.#raw, path, body, signal, 'application/json');
       const text = await this.#read(reply, signal);
-      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, reply.headers, text);
-      return parseReply(reply.headers, text);
+      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, responseHeaders(reply.message), text);
+      return parseReply(reply.message.headers as HeaderSource, text);
     }
     const response = await this.#fetched(path, body, signal, 'application/json');
     const text = await response.text().catch((error: unknown) => Promise.reject(requestFailed(error)));
@@ -82,9 +85,9 @@ export class WireClient {
   async open(path: string, body: string, signal: AbortSignal | undefined): Promise<WireOpened> {
     if (this.#raw !== undefined) {
       const reply = await this.#send(this.#raw, path, body, signal, 'text/event-stream');
-      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, reply.headers, await this.#read(reply, signal));
+      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, responseHeaders(reply.message), await this.#read(reply, signal));
       reply.message.setEncoding('utf8');
-      return { headers: reply.headers, chunks: sseChunks(reply.message as AsyncIterable<string>, signal, reply.done) };
+      return { headers: reply.message.headers as HeaderSource, chunks: nodeSseChunks(reply.message, signal, reply.done) };
     }
     const response = await this.#fetched(path, body, signal, 'text/event-stream');
     if (!isSuccess(response.status)) {
