@@ -103,9 +103,14 @@ export async function serveCall(
     res.once('close', onClose);
   }
   const options: WireCallOptions | undefined =
-    controller === undefined && routeNeed === undefined && maxWaitMs === undefined
+    controller === undefined && routeNeed === undefined && maxWaitMs === undefined && key.budget === undefined
       ? undefined
-      : { ...(controller === undefined ? {} : { signal: controller.signal }), ...(routeNeed === undefined ? {} : { need: routeNeed }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
+      : {
+          ...(controller === undefined ? {} : { signal: controller.signal }),
+          ...(routeNeed === undefined ? {} : { need: routeNeed }),
+          ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+          ...(key.budget === undefined ? {} : { budget: key.budget }),
+        };
   let used = 0;
   try {
     if (stream) {
