@@ -39,6 +39,7 @@ export type RouterErrorCode =
   | 'UPSTREAM_ERROR'
   | 'ABORTED'
   | 'CONFIG_INVALID'
+  | 'TRACE_INVALID'
   | 'STREAM_FAILED'
   | 'ROUTER_CLOSED'
   | 'ATTEMPTS_EXHAUSTED'

@@ -53,7 +53,7 @@ export class Acquirer {
       const why = prepared.models.length === 0 ? summariseRejections(prepared.plan.rejected) : 'every workspace that serves its models is out (401/403) or does not list them';
       throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan });
     }
-    const request = { candidates, tokens: learning.reserveTokens(prepared) };
+    const request = learning.reserveRequest(candidates, prepared);
     const first = queue.tryNow(request, signal);
     if (first?.ok) {
       state.refusals = first.refusals;
