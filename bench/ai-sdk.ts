@@ -1,9 +1,9 @@
 /**
  * The AI SDK provider's overhead (issue 20): `generateText` (and `streamText`, read to the end) through
  * `createMistralRouterProvider` against the same calls with `@ai-sdk/mistral` straight to the emulator,
- * in one run. Latency 0 and limits lifted, so nothing waits: what is measured is the router's decision,
- * its SDK client (`@mistralai/mistralai`: a second request serialisation and response validation), and the
- * wire conversions of the fetch adapter, against one localhost HTTP call. Then the same with an upstream
+ * in one run. Latency 0 and limits lifted, so nothing waits: what is measured is the router's decision
+ * and its wire transport (`router.wire`: the body `@ai-sdk/mistral` built sent as it is, through a keep-alive
+ * node:http agent, the answer handed back as it came), against one localhost HTTP call. Then the same with an upstream
  * that takes 20 ms to answer. Batches alternate A/B/A/B so that drift (JIT, GC, CPU frequency) hits both
  * sides alike. The target: at most 5% slower at the median.
  *
@@ -48,7 +48,7 @@ async function compare(title: string, direct: (i: number) => Promise<unknown>, r
   const routedSummary = pooled(b);
   console.log(`\n${title}: ${rounds} rounds of A/B batches of ${perBatch} sequential calls; median of the batch medians, p99 = median of the batch p99s`);
   report('  A: @ai-sdk/mistral straight to the emulator', directSummary);
-  report('  B: mistral-router/ai-sdk (router, its SDK, wire adapter)', routedSummary);
+  report('  B: mistral-router/ai-sdk (router.wire)', routedSummary);
   const overall = routedSummary.medianUs / directSummary.medianUs;
   console.log(`  B / A: x${overall.toFixed(3)} (per-round ratios: median x${median(ratios).toFixed(3)}, range x${percentile(ratios, 0).toFixed(3)}..x${percentile(ratios, 100).toFixed(3)}); ${(routedSummary.medianUs - directSummary.medianUs).toFixed(0)} µs per call`);
   console.log(`  target <= x${TARGET.toFixed(2)}: ${overall <= TARGET ? 'met' : 'NOT met'}`);

@@ -17,6 +17,8 @@ export { WORKSPACE_BUDGET_KIND, ROUTER_BUDGET_KIND, CallBudget, type CallBudgetO
 export { type CallObserver } from './telemetry/observer.js';
 export { type Lease } from './router/lease.js';
 export { type RoutedStream } from './router/stream.js';
+export { type WireApi, type WireCallOptions, type WireInput, type WireResponse, type WireStream, type WireChunk } from './router/wire-api.js';
+export { wireRequest, type WireRequest, type WireEndpoint } from './mistral/wire.js';
 export { type FailureKind } from './router/policy.js';
 export { type RouterEventEmitter, type RouterEvents, type RouterEventName, type RouterListener, type AttemptRecord } from './router/events.js';
 export { STRATEGIES, type Need, type NormalisedNeed, type Strategy, type Endpoint } from './need.js';

@@ -88,14 +88,14 @@ export function withAudioPlaceholders(prompt: LanguageModelV3Prompt, call: Call)
   return changed ? out : prompt;
 }
 
-/** Puts the call's audio parts back into a chat request (the SDK's shape), in place of their placeholders. */
+/** Puts the call's audio parts back into a chat request (the wire's shape), in place of their placeholders. */
 export function restoreAudio(request: Record<string, unknown>, call: Call): void {
   if (call.audio.size === 0 || !Array.isArray(request.messages)) return;
   for (const message of request.messages as { content?: unknown }[]) {
     if (!Array.isArray(message.content)) continue;
     message.content = message.content.map((part: { type?: unknown; text?: unknown }) => {
       const audio = part.type === 'text' && typeof part.text === 'string' ? call.audio.get(part.text) : undefined;
-      return audio === undefined ? part : { type: 'input_audio', inputAudio: audio };
+      return audio === undefined ? part : { type: 'input_audio', input_audio: audio };
     });
   }
 }

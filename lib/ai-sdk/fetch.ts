@@ -1,20 +1,19 @@
 /**
  * The `fetch` that `@ai-sdk/mistral` calls instead of Mistral's API: it takes the wire request that
- * provider built (its mapping of prompts, tools, tool choice, response formats and settings), converts it
- * to the SDK's shape (lib/mistral/wire.ts), lets the router route it (model, workspace and key per
- * request; reservation, fallback before a stream's first chunk, waiting, settling, events: all the
- * router's, exactly as for `router.chat.complete`), and answers what Mistral would have answered: the
- * response as wire JSON, or the stream as server-sent events. What the application must see besides
- * (the decision, the router's error) is left on the {@link Call} the request's header names.
+ * provider built (its mapping of prompts, tools, tool choice, response formats and settings), lets the
+ * router route it through its wire API (`router.wire`: model, workspace and key per request; reservation,
+ * fallback before a stream's first chunk, waiting, settling, events: all the router's, exactly as for
+ * `router.chat.complete`), and answers what Mistral answered: the upstream's JSON as it came, or its
+ * chunks as server-sent events. What the application must see besides (the decision, the router's error)
+ * is left on the {@link Call} the request's header names.
  *
- * No HTTP request leaves from here: the router calls Mistral through its own SDK clients. The header and
- * the placeholder key `@ai-sdk/mistral` adds stay in this function.
+ * The request that leaves is the router's (the workspace's key and server); the header and the placeholder
+ * key `@ai-sdk/mistral` adds stay in this function.
  */
 import { RouterError } from '../errors.js';
-import { chunkToWire, requestFromWire, responseToWire, type WireEndpoint } from '../mistral/wire.js';
-import type { CallOptions } from '../router/options.js';
+import { wireRequest, type WireEndpoint } from '../mistral/wire.js';
 import type { Router } from '../router/router.js';
-import type { RoutedStream } from '../router/stream.js';
+import type { WireCallOptions, WireStream } from '../router/wire-api.js';
 import { restoreAudio, type Call, type Calls } from './calls.js';
 import { toAISDKError } from './errors.js';
 
@@ -32,8 +31,8 @@ function endpointOf(url: string): WireEndpoint {
   throw new Error(`mistral-router/ai-sdk: no route for ${url}`);
 }
 
-function jsonResponse(result: object): Response {
-  return new Response(JSON.stringify(responseToWire(result)), { status: 200, headers: { 'content-type': 'application/json' } });
+function jsonResponse(text: string): Response {
+  return new Response(text, { status: 200, headers: { 'content-type': 'application/json' } });
 }
 
 /**
@@ -44,7 +43,7 @@ function jsonResponse(result: object): Response {
  * abort errors the body, as the AI SDK expects. A reader that stops (the AI SDK cancels the body) ends the
  * routed stream, which closes the upstream and settles.
  */
-function eventStream(stream: RoutedStream, call: Call): ReadableStream<Uint8Array> {
+function eventStream(stream: WireStream, call: Call): ReadableStream<Uint8Array> {
   const chunks = stream[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -54,7 +53,7 @@ function eventStream(stream: RoutedStream, call: Call): ReadableStream<Uint8Arra
           controller.enqueue(DONE);
           controller.close();
         } else {
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(chunkToWire(next.value.data))}\n\n`));
+          controller.enqueue(encoder.encode(`data: ${next.value.data}\n\n`));
         }
       } catch (error) {
         if (RouterError.isInstance(error) && error.code === 'ABORTED') return controller.error(error);
@@ -76,25 +75,24 @@ export function routerFetch(router: Router, calls: Calls): typeof fetch {
     try {
       const endpoint = endpointOf(call.url);
       call.body = JSON.parse(typeof init?.body === 'string' ? init.body : '');
-      const { request, stream } = requestFromWire(endpoint, call.body);
+      const request = wireRequest(endpoint, call.body);
       // The route decides the model; the wire's `model` is the routed model's id (`auto`, or the same id).
-      delete request.model;
-      restoreAudio(request, call);
       const { model, need, maxWaitMs, timeoutMs } = call.route;
-      const routed = { ...request, ...(model === undefined ? {} : { model }), ...(need === undefined ? {} : { need }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
-      const options: CallOptions = { ...(init?.signal == null ? {} : { signal: init.signal }), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+      if (model === undefined) delete request.view.model;
+      else request.view.model = model;
+      restoreAudio(request.body, call);
+      const options: WireCallOptions = { ...(init?.signal == null ? {} : { signal: init.signal }), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(need === undefined ? {} : { need }), ...(maxWaitMs === undefined ? {} : { maxWaitMs }) };
       if (endpoint === 'embeddings') {
-        const result = await router.embeddings.create(routed as unknown as Parameters<Router['embeddings']['create']>[0], options);
+        const result = await router.wire.embeddings(request, options);
         call.decision = result.routing;
-        return jsonResponse(result);
+        return jsonResponse(result.text);
       }
-      const chat = routed as unknown as Parameters<Router['chat']['complete']>[0];
-      if (!stream) {
-        const result = await router.chat.complete(chat, options);
+      if (!request.stream) {
+        const result = await router.wire.chat(request, options);
         call.decision = result.routing;
-        return jsonResponse(result);
+        return jsonResponse(result.text);
       }
-      const routedStream = await router.chat.stream(chat, options);
+      const routedStream = await router.wire.chatStream(request, options);
       call.decision = routedStream.routing;
       call.settled = routedStream.settled;
       return new Response(eventStream(routedStream, call), { status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });

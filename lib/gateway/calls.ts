@@ -1,15 +1,18 @@
 /**
- * One model call over HTTP (chat, FIM, embeddings): the wire body becomes a router request (OpenAI fields
- * mapped, the `model` field resolved to a route, `auto` or a model, `need` taken out), the key's own
- * windows take it, the router routes it, and the answer goes back in the wire's format with the
- * decision in headers. No routing happens here: what to call, fall back to or wait for is the router's.
+ * One model call over HTTP (chat, FIM, embeddings): the wire body is checked as a router wire request
+ * (OpenAI fields mapped, the `model` field resolved to a route, `auto` or a model, `need` taken out), the
+ * key's own windows take it, the router routes it through its wire API (`router.wire`: the body goes
+ * upstream as it came, with the candidate's model), and the upstream's answer goes back as it came, with
+ * the decision in headers. No routing happens here: what to call, fall back to or wait for is the router's.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { NeedError } from '../errors.js';
-import { requestFromWire, responseToWire, type WireEndpoint } from '../mistral/wire.js';
+import { wireRequest, type WireEndpoint } from '../mistral/wire.js';
+import type { Need } from '../need.js';
 import type { Decision } from '../router/decision.js';
 import { estimateRequest } from '../router/prepare.js';
 import type { Router } from '../router/router.js';
+import type { WireCallOptions, WireResponse } from '../router/wire-api.js';
 import type { TokenEstimator } from '../tokens.js';
 import type { AccessRecord } from './access-log.js';
 import { encodeEmbeddings, type EmbeddingsEncoding } from './embeddings.js';
@@ -61,27 +64,31 @@ export async function serveCall(
   record: AccessRecord,
 ): Promise<void> {
   const compat = fromOpenAI(endpoint, body);
-  const { request, stream, extras } = requestFromWire(endpoint, body, EXTRAS);
-  const target = host.routes.resolve(request.model, key);
+  const request = wireRequest(endpoint, body, EXTRAS);
+  const { view, stream } = request;
+  const target = host.routes.resolve(view.model, key);
   record.route = target.name;
-  const need = extras.need;
+  const need = request.extras.need as Need | undefined;
+  let routeNeed: Need | undefined;
+  let maxWaitMs: number | undefined;
   if (target.kind === 'route') {
     if (need !== undefined) throw new NeedError('need', `the route ${JSON.stringify(target.name)} fixes the need; send "auto" or a model to give your own`);
-    delete request.model;
-    if (target.need !== undefined) request.need = target.need;
-    if (target.maxWaitMs !== undefined) request.maxWaitMs = target.maxWaitMs;
+    delete view.model;
+    routeNeed = target.need;
+    maxWaitMs = target.maxWaitMs;
   } else {
-    if (target.kind === 'auto') delete request.model;
-    if (need !== undefined) request.need = need;
+    if (target.kind === 'auto') delete view.model;
+    routeNeed = need;
   }
   if (stream && endpoint !== 'chat') throw new NeedError('stream', 'the router streams chat completions only; send this FIM request without stream');
   let encoding: EmbeddingsEncoding | undefined;
-  if (endpoint === 'embeddings' && request.encodingFormat === 'base64') {
-    // The SDK parses embeddings as numbers only: the upstream sends floats, the gateway encodes them.
-    encoding = { dtype: typeof request.outputDtype === 'string' ? request.outputDtype : 'float' };
-    delete request.encodingFormat;
+  if (endpoint === 'embeddings' && request.body.encoding_format === 'base64') {
+    // Asked upstream as numbers, encoded here: the same answer whatever the upstream does with base64.
+    encoding = { dtype: typeof request.body.output_dtype === 'string' ? request.body.output_dtype : 'float' };
+    delete request.body.encoding_format;
+    delete view.encodingFormat;
   }
-  const estimate = key.metersTokens ? estimateRequest(host.tokens, host.defaultMaxTokens, endpoint, request) : undefined;
+  const estimate = key.metersTokens ? estimateRequest(host.tokens, host.defaultMaxTokens, endpoint, view) : undefined;
   const admitting = host.keys.admit(key, estimate === undefined ? 0 : estimate.promptEstimate + estimate.maxOutput);
   const held = admitting instanceof Promise ? await admitting : admitting;
   // A client that goes away cancels its stream (the upstream stream closes) or its wait for quota. A call
@@ -91,15 +98,23 @@ export async function serveCall(
   const onClose = () => {
     if (!res.writableFinished) controller?.abort();
   };
-  if (stream || ((request.maxWaitMs as number | undefined) ?? host.defaultMaxWaitMs) > 0) {
+  if (stream || (maxWaitMs ?? host.defaultMaxWaitMs) > 0) {
     controller = new AbortController();
     res.once('close', onClose);
   }
-  const options = controller === undefined ? (key.budget === undefined ? undefined : { budget: key.budget }) : { signal: controller.signal, budget: key.budget };
+  const options: WireCallOptions | undefined =
+    controller === undefined && routeNeed === undefined && maxWaitMs === undefined && key.budget === undefined
+      ? undefined
+      : {
+          ...(controller === undefined ? {} : { signal: controller.signal }),
+          ...(routeNeed === undefined ? {} : { need: routeNeed }),
+          ...(maxWaitMs === undefined ? {} : { maxWaitMs }),
+          ...(key.budget === undefined ? {} : { budget: key.budget }),
+        };
   let used = 0;
   try {
     if (stream) {
-      const routed = await host.router.chat.stream(request as never, options);
+      const routed = await host.router.wire.chatStream(request, options);
       record.model = routed.routing.model;
       record.attempts = routed.routing.attempts.length;
       await writeStream(res, routed, streamHeaders(routingHeaders(routed.routing)), { includeUsage: compat.includeUsage, model: routed.routing.model, secrets: host.secrets });
@@ -110,13 +125,11 @@ export async function serveCall(
       host.decided(final, key, target.name);
       return;
     }
-    const result = (await (endpoint === 'chat' ? host.router.chat.complete(request as never, options) : endpoint === 'fim' ? host.router.fim.complete(request as never, options) : host.router.embeddings.create(request as never, options))) as { routing: Decision; usage?: { totalTokens?: number } };
+    const wire = host.router.wire;
+    const result = await (endpoint === 'chat' ? wire.chat(request, options) : endpoint === 'fim' ? wire.fim(request, options) : wire.embeddings(request, options));
     const routing = result.routing;
     used = routing.tokens.used ?? 0;
-    const wire = responseToWire(result);
-    wire.model = routing.model;
-    if (encoding !== undefined) encodeEmbeddings(wire, encoding);
-    const json = JSON.stringify(wire);
+    const json = answerText(result, encoding);
     const headers = routingHeaders(routing);
     headers['content-type'] = 'application/json';
     headers['content-length'] = Buffer.byteLength(json);
@@ -136,4 +149,13 @@ export async function serveCall(
       host.settleFailed(error);
     }
   }
+}
+
+/** The answer's JSON: the upstream's text as it came, unless its `model` must say the routed model or its embeddings be encoded. */
+function answerText(result: WireResponse, encoding: EmbeddingsEncoding | undefined): string {
+  if (encoding === undefined && result.body.model === result.routing.model) return result.text;
+  const wire = result.body;
+  wire.model = result.routing.model;
+  if (encoding !== undefined) encodeEmbeddings(wire, encoding);
+  return JSON.stringify(wire);
 }

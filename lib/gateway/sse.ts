@@ -1,6 +1,6 @@
 /**
- * A routed stream as server-sent events, the way Mistral (and OpenAI) send them: one `data: {chunk}` event
- * per chunk in the wire's snake_case, then `data: [DONE]`. A stream that breaks after its first chunk
+ * A routed wire stream as server-sent events, the way Mistral (and OpenAI) send them: one `data: {chunk}`
+ * event per chunk as the upstream sent it, then `data: [DONE]`. A stream that breaks after its first chunk
  * (the caller already has part of an answer, so there is no fallback) ends with one `data: {error}` event
  * and no `[DONE]`, which both official clients raise as an error.
  *
@@ -9,8 +9,7 @@
  * whose reservation the router settles.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { chunkToWire } from '../mistral/wire.js';
-import type { RoutedStream } from '../router/stream.js';
+import type { WireStream } from '../router/wire-api.js';
 import { errorReply } from './http-errors.js';
 
 export interface StreamOptions {
@@ -40,16 +39,20 @@ function drained(res: ServerResponse): Promise<void> {
  * Writes `stream` to `res` with `headers` (the routing headers) and ends the response. Resolves once the
  * stream is over, however it ended: 'done', 'failed' (an error event was sent) or 'disconnected'.
  */
-export async function writeStream(res: ServerResponse, stream: RoutedStream, headers: OutgoingHttpHeaders, options: StreamOptions): Promise<'done' | 'failed' | 'disconnected'> {
+export async function writeStream(res: ServerResponse, stream: WireStream, headers: OutgoingHttpHeaders, options: StreamOptions): Promise<'done' | 'failed' | 'disconnected'> {
   res.writeHead(200, headers);
   const withoutUsage = options.includeUsage === false;
   try {
-    for await (const event of stream) {
+    for await (const chunk of stream) {
       if (res.destroyed) return 'disconnected';
-      const wire = chunkToWire(event.data);
-      wire.model = options.model;
-      if (withoutUsage) delete wire.usage;
-      if (!res.write(`data: ${JSON.stringify(wire)}\n\n`)) await drained(res);
+      let data = chunk.data;
+      // Written as it came, unless its model must say the routed one or its usage is not wanted.
+      if (chunk.json.model !== options.model || (withoutUsage && chunk.json.usage !== undefined)) {
+        const wire: Record<string, unknown> = { ...chunk.json, model: options.model };
+        if (withoutUsage) delete wire.usage;
+        data = JSON.stringify(wire);
+      }
+      if (!res.write(`data: ${data}\n\n`)) await drained(res);
     }
   } catch (error) {
     if (res.destroyed) return 'disconnected';

@@ -11,12 +11,18 @@
  * was also lost when the original signal was garbage-collected during the call (seen here: a 200 ms
  * timeout on a 1.5 s call did not fire on a process's first call). The default timeout costs a slot in
  * one ring per client (see ../deadlines.ts) instead of a timer per call.
+ *
+ * Beside the SDK, each workspace has a wire transport (`wire`, wire-client.ts) for front ends that already
+ * speak Mistral's wire format; its attempts use the same signals, and leave their response headers here
+ * (`keepHeaders`) for the router to learn from, as the SDK's hook does.
  */
 import { Mistral } from '@mistralai/mistralai';
 import { HTTPClient } from '@mistralai/mistralai/lib/http.js';
 import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
 import { Deadlines } from '../deadlines.js';
-import type { Fetcher } from './node-fetch.js';
+import type { HeaderSource } from '../quota/headers.js';
+import { createNodeFetch, type Fetcher } from './node-fetch.js';
+import { WireClient } from './wire-client.js';
 
 /** The request header that identifies one attempt to the response hook. */
 export const ATTEMPT_HEADER = 'x-mistral-router-attempt';
@@ -30,7 +36,10 @@ export interface WorkspaceClientOptions {
   readonly serverURL?: string;
   /** Per-attempt timeout, ms. @default 120_000 */
   readonly timeoutMs?: number;
-  /** The fetch the SDK calls through (see node-fetch.ts). @default the global fetch */
+  /**
+   * The fetch the SDK and the wire transport call through (see node-fetch.ts). @default the global fetch
+   * for the SDK; for the wire transport, one keep-alive `createNodeFetch()` shared by the process
+   */
   readonly fetch?: Fetcher;
 }
 
@@ -48,12 +57,16 @@ export interface Attempt {
   cancel(reason: Error): void;
 }
 
+let sharedWireFetch: Fetcher | undefined;
+
 const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
 
 export class WorkspaceClient {
   readonly name: string;
   readonly sdk: Mistral;
-  readonly #headers = new Map<string, Headers>();
+  /** The wire transport (Mistral's HTTP API with wire bodies, no SDK): the same key, server and fetch. */
+  readonly wire: WireClient;
+  readonly #headers = new Map<string, HeaderSource>();
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
 
@@ -68,6 +81,7 @@ export class WorkspaceClient {
     });
     // timeoutMs here serves callers who use `router.sdk(workspace)` directly; routed calls bring their own signal.
     this.sdk = new Mistral({ apiKey, serverURL, httpClient, retryConfig: { strategy: 'none' }, timeoutMs });
+    this.wire = new WireClient({ apiKey, serverURL, fetch: fetch ?? (sharedWireFetch ??= createNodeFetch()) });
   }
 
   /**
@@ -124,8 +138,16 @@ export class WorkspaceClient {
     };
   }
 
+  /**
+   * Keep the headers of an attempt's response, for {@link takeHeaders} (the wire transport's, as node's own
+   * record or a `Headers`; the SDK's come by its hook).
+   */
+  keepHeaders(attemptId: string, headers: HeaderSource): void {
+    this.#headers.set(attemptId, headers);
+  }
+
   /** The headers of the attempt's response (once), if one arrived. */
-  takeHeaders(attemptId: string): Headers | undefined {
+  takeHeaders(attemptId: string): HeaderSource | undefined {
     const headers = this.#headers.get(attemptId);
     if (headers !== undefined) this.#headers.delete(attemptId);
     return headers;

@@ -8,6 +8,10 @@
  * for JSON; a web stream over the socket for `text/event-stream`), the request's signal aborting the
  * call with the signal's reason (the SDK tells timeouts from aborts by it), and connection failures as
  * `TypeError('fetch failed')` with the cause, which the SDK reads as a connection error.
+ *
+ * The same agents also serve the router's wire transport (wire-client.ts) without any `Request` or
+ * `Response` object: the fetch carries its {@link RAW_POST} (a POST of a text body, answered with the
+ * status, the headers and node's own response stream).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -21,59 +25,108 @@ export interface NodeFetchOptions {
   readonly maxFreeSockets?: number;
 }
 
-function responseHeaders(message: IncomingMessage): Headers {
+/** A response as node gives it: read its body from `message` (or destroy it); its headers are `message.headers`. */
+export interface RawReply {
+  readonly status: number;
+  readonly message: IncomingMessage;
+  /** Unlinks the request's signal (call once the body is read or given up). */
+  readonly done: () => void;
+}
+
+/**
+ * POST `body` to `url`; the signal aborts with its reason; a connection failure is `TypeError('fetch failed')`.
+ * A text body goes out in one write with the headers (node joins a string to them; a Buffer takes a writev).
+ */
+export type RawPost = (url: URL, headers: OutgoingHttpHeaders, body: Buffer | string | undefined, signal: AbortSignal | undefined, method?: string) => Promise<RawReply>;
+
+/** The property of a fetch made by {@link createNodeFetch} that holds its {@link RawPost}. */
+export const RAW_POST: unique symbol = Symbol.for('mistral-router.raw-post');
+
+/** The raw POST of a fetch made by {@link createNodeFetch}, if it is one. */
+export function rawPostOf(fetch: Fetcher): RawPost | undefined {
+  return (fetch as { [RAW_POST]?: RawPost })[RAW_POST];
+}
+
+/** A response's headers as a WHATWG `Headers` (what fetch answers, and what an HTTP error carries). */
+export function responseHeaders(message: IncomingMessage): Headers {
   const headers = new Headers();
   const raw = message.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   return headers;
 }
 
-/** A fetch over node:http(s) with one keep-alive agent per protocol (see the module comment). */
-export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
-  const agentOptions = { keepAlive: true, maxFreeSockets: options.maxFreeSockets ?? 256, scheduling: 'lifo' as const };
-  const http = new HttpAgent(agentOptions);
-  const https = new HttpsAgent(agentOptions);
-  return async (input, init) => {
-    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
-    const url = new URL(request.url);
-    const headers: OutgoingHttpHeaders = {};
-    request.headers.forEach((value, name) => (headers[name] = value));
-    if (body !== undefined) headers['content-length'] = body.length;
-    const signal = request.signal;
-    if (signal.aborted) throw signal.reason;
-    return new Promise<Response>((resolve, reject) => {
+const fetchFailed = (signal: AbortSignal | undefined, error: unknown): unknown => (signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
+
+/** Reads a whole body; rejects as fetch would (the signal's reason, or `fetch failed`). */
+export function readAll(reply: RawReply, signal: AbortSignal | undefined): Promise<Buffer> {
+  const { message } = reply;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    message.on('data', (chunk: Buffer) => chunks.push(chunk));
+    message.once('end', () => {
+      reply.done();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    });
+    message.once('error', (error) => {
+      reply.done();
+      reject(fetchFailed(signal, error));
+    });
+  });
+}
+
+/** What node:http takes of a URL, made once per URL object (a caller that keeps its URLs saves the conversion). */
+const targets = new WeakMap<URL, { protocol: string; hostname: string; port: string; path: string }>();
+
+function targetOf(url: URL): { protocol: string; hostname: string; port: string; path: string } {
+  let target = targets.get(url);
+  if (target === undefined) {
+    // node:http wants an IPv6 host without its brackets.
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    targets.set(url, (target = { protocol: url.protocol, hostname, port: url.port, path: `${url.pathname}${url.search}` }));
+  }
+  return target;
+}
+
+function rawPost(http: HttpAgent, https: HttpsAgent): RawPost {
+  return (url, headers, body, signal, method = 'POST') => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (body !== undefined) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    return new Promise<RawReply>((resolve, reject) => {
       const secure = url.protocol === 'https:';
-      const outgoing = (secure ? httpsRequest : httpRequest)(url, { method: request.method, headers, agent: secure ? https : http });
-      const onAbort = () => outgoing.destroy(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal.removeEventListener('abort', onAbort);
+      const outgoing = (secure ? httpsRequest : httpRequest)({ ...targetOf(url), method, headers, agent: secure ? https : http });
+      const onAbort = () => outgoing.destroy(signal?.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
       outgoing.once('error', (error) => {
         done();
-        reject(signal.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
+        reject(fetchFailed(signal, error));
       });
-      outgoing.once('response', (message) => {
-        const status = message.statusCode ?? 0;
-        const init = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
-        if (String(message.headers['content-type']).startsWith('text/event-stream')) {
-          // The stream's end (or its abort) ends the listening: the signal stays linked while it is read.
-          message.once('close', done);
-          resolve(new Response(Readable.toWeb(message) as ReadableStream<Uint8Array>, init));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        message.on('data', (chunk: Buffer) => chunks.push(chunk));
-        message.once('end', () => {
-          done();
-          // 204/304 carry no body, and Response refuses one for them.
-          resolve(new Response(status === 204 || status === 304 ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), init));
-        });
-        message.once('error', (error) => {
-          done();
-          reject(signal.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
-        });
-      });
+      outgoing.once('response', (message) => resolve({ status: message.statusCode ?? 0, message, done }));
       outgoing.end(body);
     });
   };
+}
+
+/** A fetch over node:http(s) with one keep-alive agent per protocol (see the module comment). */
+export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
+  const agentOptions = { keepAlive: true, maxFreeSockets: options.maxFreeSockets ?? 256, scheduling: 'lifo' as const };
+  const post = rawPost(new HttpAgent(agentOptions), new HttpsAgent(agentOptions));
+  const fetch: Fetcher = async (input, init) => {
+    const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+    const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
+    const headers: OutgoingHttpHeaders = {};
+    request.headers.forEach((value, name) => (headers[name] = value));
+    const reply = await post(new URL(request.url), headers, body, request.signal, request.method);
+    const { status, message } = reply;
+    const init_ = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
+    if (String(message.headers['content-type']).startsWith('text/event-stream')) {
+      // The stream's end (or its abort) ends the listening: the signal stays linked while it is read.
+      message.once('close', reply.done);
+      return new Response(Readable.toWeb(message) as ReadableStream<Uint8Array>, init_);
+    }
+    const whole = await readAll(reply, request.signal);
+    // 204/304 carry no body, and Response refuses one for them.
+    return new Response(status === 204 || status === 304 ? null : whole, init_);
+  };
+  return Object.assign(fetch, { [RAW_POST]: post });
 }

@@ -126,11 +126,44 @@ function checkMessages(messages: unknown): void {
  * that is not an object, a field Mistral's API does not take, or a message of an unknown role or field.
  */
 export function requestFromWire(endpoint: WireEndpoint, body: unknown, options: FromWireOptions = {}): FromWire {
+  const { view, stream, extras } = readWire(endpoint, body, options, true, undefined);
+  return { request: view, stream, extras };
+}
+
+/**
+ * A wire request checked for the router's wire transport (`router.wire`): the same checks as
+ * {@link requestFromWire}, and no conversion of what is sent. One per call (the router may add its routing
+ * fields to `view`).
+ */
+export interface WireRequest {
+  readonly endpoint: WireEndpoint;
+  /** The fields sent upstream, as they came, without `model` and `stream` (set per attempt) and the extras. */
+  readonly body: Record<string, unknown>;
+  /**
+   * The request as the router reads it (need, estimate, content key): the same fields under the SDK's
+   * top-level names (`maxTokens`, `responseFormat`, `inputs`), their values shared with `body`, and `model`.
+   */
+  readonly view: Record<string, unknown>;
+  /** Whether the body asked for a stream. */
+  readonly stream: boolean;
+  /** Fields named in `options.extras` found in the body, untouched. */
+  readonly extras: Readonly<Record<string, unknown>>;
+}
+
+/** Checks a wire body (NeedError naming the field, as {@link requestFromWire}) into a {@link WireRequest}. */
+export function wireRequest(endpoint: WireEndpoint, body: unknown, options: FromWireOptions = {}): WireRequest {
+  const sent: Record<string, unknown> = {};
+  const { view, stream, extras } = readWire(endpoint, body, options, false, sent);
+  return { endpoint, body: sent, view, stream, extras };
+}
+
+/** The one reading of a wire body: checked; `deep` converts every key (the SDK's request), else the top level only. */
+function readWire(endpoint: WireEndpoint, body: unknown, options: FromWireOptions, deep: boolean, sent: Record<string, unknown> | undefined): { view: Record<string, unknown>; stream: boolean; extras: Record<string, unknown> } {
   if (!isObject(body)) throw new NeedError('body', `expected a JSON object, received ${describe(body)}`);
   const known = REQUEST_FIELDS[endpoint];
   const extraNames = options.extras ?? [];
   const extras: Record<string, unknown> = {};
-  const request: Record<string, unknown> = {};
+  const view: Record<string, unknown> = {};
   let stream = false;
   for (const key of Object.keys(body)) {
     const value = body[key];
@@ -145,11 +178,12 @@ export function requestFromWire(endpoint: WireEndpoint, body: unknown, options: 
       continue;
     }
     if (key === 'messages') checkMessages(value);
-    if (endpoint === 'embeddings' && key === 'input') request.inputs = value;
-    else if (OPAQUE_KEYS.has(key)) request[key] = value;
-    else request[camelKey(key)] = toCamel(value, key);
+    if (sent !== undefined && key !== 'model') sent[key] = value;
+    if (endpoint === 'embeddings' && key === 'input') view.inputs = value;
+    else if (OPAQUE_KEYS.has(key)) view[key] = value;
+    else view[camelKey(key)] = deep ? toCamel(value, key) : value;
   }
-  return { request, stream, extras };
+  return { view, stream, extras };
 }
 
 /**

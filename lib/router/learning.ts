@@ -18,7 +18,7 @@
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../errors.js';
 import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } from '../quota/header-bounds.js';
-import type { ParsedRateLimitHeaders } from '../quota/headers.js';
+import type { HeaderSource, ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
 import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
 import { UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
@@ -118,7 +118,7 @@ export class Learning {
    * round trip here, not two. In that order the upstream's remaining is compared with usage that already
    * holds the real count, not the estimate.
    */
-  settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: Headers | undefined, reportedUsage = true): Promise<void> | undefined {
+  settleAndLearn(workspace: Workspace, reservation: Reservation, tokens: number, headers: HeaderSource | undefined, reportedUsage = true): Promise<void> | undefined {
     const store = this.#store;
     const parsed = headers === undefined ? undefined : this.#bounded(workspace, reservation.model, 200, headers, undefined);
     let charged = tokens;
@@ -210,13 +210,13 @@ export class Learning {
    * aside is a `headersIgnored` event), then note what they taught: emit limitsLearned for new limits, add
    * learned window kinds. Synchronous with a store that observes synchronously.
    */
-  learn(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): Promise<void> | undefined {
+  learn(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined): Promise<void> | undefined {
     const { observation, headers: parsed } = this.#bounded(workspace, model, status, headers, body);
     return this.#observe(workspace, model, observation, parsed);
   }
 
   /** A response's observation within the bounds of header-bounds.ts; what they set aside is a `headersIgnored` event. */
-  #bounded(workspace: Workspace, model: string, status: number, headers: Headers, body: string | undefined): { observation: UpstreamObservation; headers: ParsedRateLimitHeaders } {
+  #bounded(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined): { observation: UpstreamObservation; headers: ParsedRateLimitHeaders } {
     const facts = toUpstreamObservation({ workspace: workspace.config.name, model, status, headers, body, now: this.#clock.now() });
     const { observation, ignored } = boundObservation(facts.observation, facts.headers, this.#bounds, this.#doubts);
     if (ignored.length > 0) this.#reportIgnored(workspace.config.name, model, status, ignored);

@@ -108,7 +108,8 @@ export function responseInfo(response: unknown, previous?: ResponseInfo): Respon
   const reasons: string[] = previous === undefined ? [] : [...previous.finishReasons];
   if (Array.isArray(body.choices)) {
     for (const choice of body.choices) {
-      const reason = (choice as { finishReason?: unknown } | null)?.finishReason;
+      // The SDK's camelCase, or the wire's snake_case (router.wire).
+      const reason = (choice as { finishReason?: unknown; finish_reason?: unknown } | null)?.finishReason ?? (choice as { finish_reason?: unknown } | null)?.finish_reason;
       if (typeof reason === 'string') reasons.push(reason);
     }
   }

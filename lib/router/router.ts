@@ -5,51 +5,37 @@
  * request travels through them.
  */
 import type { Mistral } from '@mistralai/mistralai';
-import type { ChatCompletionRequest, ChatCompletionResponse, CompletionEvent, EmbeddingRequest, EmbeddingResponse, FIMCompletionRequest, FIMCompletionResponse } from '@mistralai/mistralai/models/components/index.js';
+import type { ChatCompletionResponse, EmbeddingResponse, FIMCompletionResponse } from '@mistralai/mistralai/models/components/index.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
-import { AbortError, ConfigError, NoEligibleModelError, QuotaExhaustedError, RouterError } from '../errors.js';
-import type { Attempt } from '../mistral/client.js';
+import { ConfigError, RouterError } from '../errors.js';
 import type { Endpoint } from '../need.js';
 import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
-import type { QuotaStore, Reservation, ReserveRequest, ReserveResult } from '../quota/types.js';
-import { costOf, expectedUsd } from '../telemetry/cost.js';
+import type { QuotaStore } from '../quota/types.js';
+import { costOf } from '../telemetry/cost.js';
 import type { CallObserver } from '../telemetry/observer.js';
 import { Accounting, type UsageReport } from './accounting.js';
+import { Acquirer } from './acquire.js';
 import { Budgets } from './budgets.js';
+import { callDecision, emitDecision, estimatedUsd } from './call-decision.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
-import { Pauses, coolingDownError, type Comeback } from './comeback.js';
-import { decision, passedOver, type Decision, type Plan, type Routed } from './decision.js';
+import { Pauses } from './comeback.js';
+import { passedOver, type Plan, type Routed } from './decision.js';
 import { dryRun } from './dry-run.js';
 import { RouterEventEmitter, type AttemptRecord } from './events.js';
-import { Failures, newCallState, summariseRejections, type CallState } from './failures.js';
+import { Failures, newCallState } from './failures.js';
 import { createLease, type Lease, type LeaseHost } from './lease.js';
 import { Learning, type Usage } from './learning.js';
 import { Observers, failedEnd, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
-import { prepare, toSdkRequest, type PrepareContext, type Prepared, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
+import { prepare, type PrepareContext, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
+import { SDK_CHAT, SDK_CHAT_STREAM, SDK_EMBEDDINGS, SDK_FIM } from './sdk-send.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
+import type { ChunkShape, Opened, Transport } from './transport.js';
+import { wireApi, type WireApi } from './wire-api.js';
 import { WaitQueue, closedError } from './wait-queue.js';
 import { createWorkspace, type Workspace } from './workspaces.js';
-
-/** One attempt's call: resolves when the call succeeded (a response; for a stream, its first chunk). */
-type Send = (sdk: Mistral, request: Record<string, unknown>, options: Attempt['options']) => Promise<unknown>;
-
-/** A stream's call has succeeded once its first chunk is in: a failure before it falls back. */
-interface Opened {
-  readonly iterator: AsyncIterator<CompletionEvent>;
-  readonly first: IteratorResult<CompletionEvent>;
-}
-
-const sendChat: Send = (sdk, request, options) => sdk.chat.complete(request as unknown as ChatCompletionRequest, options);
-const sendEmbeddings: Send = (sdk, request, options) => sdk.embeddings.create(request as unknown as EmbeddingRequest, options);
-const sendFim: Send = (sdk, request, options) => sdk.fim.complete(request as unknown as FIMCompletionRequest, options);
-const openStream: Send = async (sdk, request, options): Promise<Opened> => {
-  const stream = await sdk.chat.stream(request as unknown as ChatCompletionRequest, options);
-  const iterator = stream[Symbol.asyncIterator]();
-  return { iterator, first: await iterator.next() };
-};
 
 export class Router {
   readonly events = new RouterEventEmitter();
@@ -60,6 +46,11 @@ export class Router {
   };
   readonly embeddings: { create: (request: RoutedEmbeddingRequest, options?: CallOptions) => Promise<Routed<EmbeddingResponse>> };
   readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
+  /**
+   * The same routed calls for front ends that speak Mistral's wire format (a gateway, the AI SDK provider):
+   * wire bodies in, the upstream's JSON text or event stream out, sent without the SDK (see wire-api.ts).
+   */
+  readonly wire: WireApi;
 
   readonly #clock: Clock;
   readonly #view: CatalogView;
@@ -70,6 +61,7 @@ export class Router {
   readonly #queue: WaitQueue;
   /** Calls sleeping until a model cooling down is back (see comeback.ts). */
   readonly #pauses: Pauses;
+  readonly #acquirer: Acquirer;
   readonly #learning: Learning;
   readonly #failures: Failures;
   readonly #streamHost: StreamHost;
@@ -109,6 +101,7 @@ export class Router {
     );
     learning.queue = this.#queue;
     this.#pauses = new Pauses(clock);
+    this.#acquirer = new Acquirer({ store, clock, events: this.events, candidates, learning, queue: this.#queue, pauses: this.#pauses, isClosed: () => this.#closed });
     const accounting = (this.#accounting = new Accounting(budgets, store, clock, learning, () => this.#view.catalog, () => void this.#queue.pump()));
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
     const cost = (endpoint: Endpoint, model: string, usage: Usage | undefined) => (usage === undefined ? null : costOf(this.#view.catalog.model(model), endpoint, usage));
@@ -116,11 +109,12 @@ export class Router {
     this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work), now: () => clock.now() };
 
     this.chat = {
-      complete: (request, callOptions) => this.#call('chat', request, callOptions, sendChat, false) as Promise<Routed<ChatCompletionResponse>>,
-      stream: (request, callOptions) => this.#call('chat', request, callOptions, openStream, true) as Promise<RoutedStream>,
+      complete: (request, callOptions) => this.#call('chat', request, callOptions, SDK_CHAT) as Promise<Routed<ChatCompletionResponse>>,
+      stream: (request, callOptions) => this.#call('chat', request, callOptions, SDK_CHAT_STREAM) as Promise<RoutedStream>,
     };
-    this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, sendEmbeddings, false) as Promise<Routed<EmbeddingResponse>> };
-    this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, sendFim, false) as Promise<Routed<FIMCompletionResponse>> };
+    this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, SDK_EMBEDDINGS) as Promise<Routed<EmbeddingResponse>> };
+    this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, SDK_FIM) as Promise<Routed<FIMCompletionResponse>> };
+    this.wire = wireApi((endpoint, view, callOptions, transport, outgoing) => this.#call(endpoint, view, callOptions, transport, outgoing));
   }
 
   /** The catalogue the router plans with: the bundled (or given) one, with the refreshed model lists merged over it. */
@@ -199,7 +193,7 @@ export class Router {
     // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
     const acquiring = this.#counted(async () => {
       for (;;) {
-        const granted = await this.#acquire(prepared, state, options?.signal);
+        const granted = await this.#acquirer.acquire(prepared, state, options?.signal);
         const budgeted = this.#accounting.budgeted(options?.budget);
         const held = budgeted ? await this.#accounting.hold(prepared, granted, state, options?.budget) : undefined;
         if (budgeted && held === undefined) continue; // a budget passed it over
@@ -217,7 +211,7 @@ export class Router {
       throw error;
     }));
     const passed = state.budgetPassedOver === undefined ? passedOver(state.refusals) : [...state.budgetPassedOver, ...passedOver(state.refusals)];
-    const watch = observed === undefined ? undefined : { observed, startedAt, estimatedCostUsd: this.#estimatedUsd(prepared, reservation.model) };
+    const watch = observed === undefined ? undefined : { observed, startedAt, estimatedCostUsd: estimatedUsd(this.#view.catalog, prepared, reservation.model) };
     return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state, passed, hold, watch);
   }
 
@@ -271,24 +265,27 @@ export class Router {
   }
 
   /**
-   * The attempt loop of every routed call: reserve for the next candidate, send, and on failure let
-   * failures.ts decide (next candidate, or throw). A call that succeeded is settled and answered; a
-   * stream (`streams`) is handed over past its first chunk, and settles when it ends (stream.ts).
+   * The attempt loop of every routed call: reserve for the next candidate, send (`transport`: the SDK, or
+   * the wire for `router.wire`, which sends `outgoing` rather than the request it routes by), and on
+   * failure let failures.ts decide (next candidate, or throw). A call that succeeded is settled and
+   * answered; a stream is handed over past its first chunk, and settles when it ends (stream.ts).
    */
-  async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, send: Send, streams: boolean): Promise<object> {
+  async #call(endpoint: Endpoint, request: object, options: CallOptions | undefined, transport: Transport, outgoing?: object): Promise<object> {
     checkCallOptions(options);
     this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
     const callStarted = this.#clock.now();
     // Started before the first await: an observer sees the caller's async context (its active span).
+    const streams = transport.streams;
+    const sent = outgoing ?? prepared.request;
     const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
     state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
     this.#inFlight++;
     try {
       while (state.attempts.length < this.#settings.maxAttempts) {
-        const acquiring = this.#acquire(prepared, state, options?.signal);
+        const acquiring = this.#acquirer.acquire(prepared, state, options?.signal);
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         // A budget without room for this candidate passed it over (and gave its quota back): the next one.
         const budgeted = this.#accounting.budgeted(options?.budget);
@@ -296,15 +293,14 @@ export class Router {
         if (budgeted && hold === undefined) continue;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
-        if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
+        if (this.events.has('decision')) emitDecision(this.events, this.#view.catalog, prepared, reservation, state);
         const started = this.#clock.now();
-        const watched = observed?.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedCostUsd: this.#estimatedUsd(prepared, reservation.model), startedAt: started });
+        const watched = observed?.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: state.attempts.length + 1, estimatedCostUsd: estimatedUsd(this.#view.catalog, prepared, reservation.model), startedAt: started });
         // A stream's attempt (its timeout, the caller's signal) lasts until the stream ends, not its first chunk.
         const attempt = workspace.client.attempt(attemptId, options?.signal, options?.timeoutMs);
-        const sdkRequest = toSdkRequest(prepared.request, reservation.model);
         let result: unknown;
         try {
-          result = await (watched?.run === undefined ? send(workspace.client.sdk, sdkRequest, attempt.options) : watched.run(() => send(workspace.client.sdk, sdkRequest, attempt.options)));
+          result = await (watched?.run === undefined ? transport.send(workspace, sent, reservation.model, attempt, attemptId) : watched.run(() => transport.send(workspace, sent, reservation.model, attempt, attemptId)));
         } catch (error) {
           attempt.finish();
           await this.#accounting.release(hold);
@@ -319,22 +315,22 @@ export class Router {
         state.attempts.push(record);
         watched?.end(record);
         if (streams) {
-          const routing = this.#decision(prepared, reservation, state, undefined);
+          const routing = callDecision(this.#view.catalog, prepared, reservation, state, undefined);
           if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
           const watch = observed === undefined ? undefined : { observed, startedAt: callStarted, waitedMs: state.waitedMs };
-          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, hold, ...(result as Opened) }, routing);
+          return routedStream(this.#streamHost, { prepared, reservation, workspace, attempt, attemptId, watch, hold, ...(result as Opened<unknown>) }, routing, transport.chunks as ChunkShape<unknown>);
         }
         attempt.finish();
-        const usage = (result as { usage?: Usage }).usage;
+        const usage: Usage | undefined = transport.usage(result);
         const settling = this.#learning.succeeded(prepared, reservation, workspace, attemptId, usage);
         if (settling !== undefined) await settling;
-        const routing = this.#decision(prepared, reservation, state, usage);
+        const routing = callDecision(this.#view.catalog, prepared, reservation, state, usage);
         const accounted = this.#accounting.spent(hold, reservation, routing.cost);
         if (accounted !== undefined) await accounted;
         if (routing.warnings.length > 0) this.#view.reportLifecycle(reservation.model, this.#view.lifecycle());
         if (this.events.has('done')) this.events.emit('done', { endpoint, ok: true, attempts: routing.attempts, cost: routing.cost });
-        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(result), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
-        return Object.assign(result as object, { routing });
+        observed?.end({ ok: true, routing, attempts: routing.attempts, waitedMs: state.waitedMs, response: responseInfo(transport.body(result)), errorType: undefined, durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
+        return transport.answer(result, routing);
       }
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {
@@ -344,101 +340,6 @@ export class Router {
     } finally {
       this.#callEnded();
     }
-  }
-
-  /** The decision of a call that succeeded on `chosen`; its cost from `usage` (none yet for a stream). */
-  #decision(prepared: Prepared, chosen: Reservation, state: CallState, usage: Usage | undefined): Decision {
-    const cost = usage === undefined ? null : costOf(this.#view.catalog.model(chosen.model), prepared.endpoint, usage);
-    return decision({ endpoint: prepared.endpoint, chosen, attempts: state.attempts, refusals: state.refusals, alsoPassedOver: state.budgetPassedOver, waitedMs: state.waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost });
-  }
-
-  /** The reservation's estimate (prompt + max output) priced on `model`; null when a price is unknown. */
-  #estimatedUsd(prepared: Prepared, model: string): number | null {
-    const { prompt, maxOutput } = prepared.plan.tokens;
-    return expectedUsd(this.#view.catalog.model(model), prepared.endpoint, prompt, maxOutput);
-  }
-
-  #emitDecision(prepared: Prepared, chosen: Reservation, state: CallState): void {
-    const estimatedCostUsd = this.#estimatedUsd(prepared, chosen.model);
-    this.events.emit('decision', { endpoint: prepared.endpoint, workspace: chosen.workspace, model: chosen.model, attempt: state.attempts.length + 1, estimatedTokens: prepared.estimated, estimatedCostUsd, waitedMs: state.waitedMs });
-  }
-
-  /**
-   * A reservation for the call: at once from a synchronous store when it has room and nobody waits, else
-   * through the queue; when no candidate is there at all (every one cooling down), after it comes back.
-   */
-  #acquire(prepared: Prepared, state: CallState, signal: AbortSignal | undefined): Reservation | Promise<Reservation> {
-    if (this.#closed) throw closedError();
-    const candidates = this.#context.candidates.forCall(prepared.models, state.excluded, state.minContext);
-    if (candidates.length === 0) {
-      const back = this.#context.candidates.comeback(prepared.models, state.excluded, state.minContext);
-      if (back !== undefined) return this.#untilBack(prepared, state, signal, back);
-      // Nothing will come back for this call: it saw why (lastError), or no model can ever serve it.
-      if (state.lastError !== undefined) throw state.lastError;
-      const why = prepared.models.length === 0 ? summariseRejections(prepared.plan.rejected) : 'every workspace that serves its models is out (401/403) or does not list them';
-      throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan });
-    }
-    const request = this.#learning.reserveRequest(candidates, prepared);
-    const first = this.#queue.tryNow(request, signal);
-    if (first?.ok) {
-      state.refusals = first.refusals;
-      return first.reservation;
-    }
-    return this.#wait(prepared, state, signal, request, first);
-  }
-
-  /**
-   * Wait in the queue, within what is left of the call's bound. A candidate away for a while (cooling
-   * down) may be back before any of these has room: the queue then waits only until that comeback, and
-   * the call looks again with it among its candidates.
-   */
-  async #wait(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, request: ReserveRequest, first: ReserveResult | undefined): Promise<Reservation> {
-    const remaining = Math.max(0, prepared.maxWaitMs - state.waitedMs);
-    const started = this.#clock.now();
-    const back = this.#context.candidates.comeback(prepared.models, state.excluded, state.minContext);
-    const bound = back === undefined ? remaining : Math.min(remaining, back.at - started);
-    try {
-      const observed = state.observed;
-      const onWait = observed === undefined ? undefined : (info: { retryAfterMs: number; queueLength: number }) => observed.waited(info);
-      const acquired = await this.#queue.acquire(request, Math.max(0, prepared.maxWaitMs - state.waitedMs), signal, prepared.plan, prepared.endpoint, first, onWait);
-      state.waitedMs += acquired.waitedMs;
-      state.refusals = acquired.refusals;
-      if (signal?.aborted) {
-        // Aborted as the reservation arrived: nothing was sent, so everything goes back.
-        await this.#learning.bookkeeping('release', () => this.store.release(acquired.reservation));
-        void this.#queue.pump();
-        throw new AbortError('The request was aborted while waiting for quota.');
-      }
-      return acquired.reservation;
-    } catch (error) {
-      const quota = QuotaExhaustedError.isInstance(error);
-      if (back !== undefined && (quota || NoEligibleModelError.isInstance(error))) {
-        const now = this.#clock.now();
-        // Sooner back than the windows have room (or they never will): wait for it, or say when it is.
-        if (!quota || back.at - now < error.retryAfterMs || now - started + (back.at - now) <= remaining) {
-          state.waitedMs += now - started;
-          return this.#untilBack(prepared, state, signal, back);
-        }
-      }
-      if (quota) this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: error.retryAfterMs });
-      throw error;
-    }
-  }
-
-  /** Sleep until the first pair away is back and look again, when the call may wait that long; else say when. */
-  async #untilBack(prepared: Prepared, state: CallState, signal: AbortSignal | undefined, back: Comeback): Promise<Reservation> {
-    const now = this.#clock.now();
-    const waitMs = Math.max(0, back.at - now);
-    if (waitMs > prepared.maxWaitMs - state.waitedMs) {
-      this.events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: waitMs });
-      throw coolingDownError(back, now, prepared.maxWaitMs, prepared.endpoint, prepared.plan, state.lastError);
-    }
-    if (waitMs > 0) {
-      this.events.emit('wait', { endpoint: prepared.endpoint, retryAfterMs: waitMs, queueLength: this.#queue.length });
-      await this.#pauses.sleep(waitMs, signal);
-      state.waitedMs += waitMs;
-    }
-    return this.#acquire(prepared, state, signal);
   }
 }
 

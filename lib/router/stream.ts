@@ -1,5 +1,6 @@
 /**
- * The routed stream: the SDK's event stream past its first chunk, handed to the caller with its decision.
+ * The routed stream: the upstream's chunks past the first (the SDK's events, or the wire transport's raw
+ * chunks: see transport.ts `ChunkShape`), handed to the caller with its decision.
  * It ends exactly once, whichever way it ends: read to the end; stopped early by the caller (`break`, or
  * `return()` before the first `next()`); broken mid-stream (a typed `STREAM_FAILED`, or `AbortError` when
  * the caller's signal fired); or never read before its attempt's timeout or the caller's abort. Ending
@@ -22,10 +23,14 @@ import type { Learning, Usage } from './learning.js';
 import { responseInfo } from './observe.js';
 import { classifyFailure } from './policy.js';
 import type { Prepared } from './prepare.js';
+import type { ChunkShape } from './transport.js';
 import type { Workspace } from './workspaces.js';
 
-/** A routed stream: the SDK's event stream, with its decision. */
-export type RoutedStream = AsyncIterable<CompletionEvent> & {
+/** A routed stream of the SDK's events, with its decision. */
+export type RoutedStream = RoutedStreamOf<CompletionEvent>;
+
+/** A routed stream of `Chunk`s, with its decision. */
+export type RoutedStreamOf<Chunk> = AsyncIterable<Chunk> & {
   /** The decision when the stream was handed over (first chunk in): `tokens.used` is not known yet. */
   readonly routing: Decision;
   /**
@@ -52,21 +57,21 @@ export interface StreamHost {
 }
 
 /** Where a stream's attempt stands when its first chunk has come. */
-export interface StreamStart {
+export interface StreamStart<Chunk> {
   readonly prepared: Prepared;
   readonly reservation: Reservation;
   readonly workspace: Workspace;
   readonly attempt: Attempt;
   readonly attemptId: string;
-  readonly iterator: AsyncIterator<CompletionEvent>;
-  readonly first: IteratorResult<CompletionEvent>;
+  readonly iterator: AsyncIterator<Chunk>;
+  readonly first: IteratorResult<Chunk>;
   /** The monthly budgets the call holds its estimate in (see budgets.ts). */
   readonly hold: BudgetHold | undefined;
   /** Telemetry watching the call (see router.observe): told when the stream ends. */
   readonly watch: { readonly observed: CallObservation; readonly startedAt: number; readonly waitedMs: number } | undefined;
 }
 
-export function routedStream(host: StreamHost, start: StreamStart, routing: Decision): RoutedStream {
+export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>, routing: Decision, shape: ChunkShape<Chunk>): RoutedStreamOf<Chunk> {
   const { prepared, reservation, workspace, attempt, attemptId, iterator, first } = start;
   let phase: 'unread' | 'reading' | 'ended' = 'unread';
   let obtained = false;
@@ -76,10 +81,11 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
   const watch = start.watch;
   const firstChunkAt = host.now();
   let info: ResponseInfo | undefined;
-  const note = (event: CompletionEvent) => {
-    if (event.data.usage !== undefined) usage = event.data.usage as Usage;
-    if (watch !== undefined) info = responseInfo(event.data, info);
-    if (event.data.choices.some((choice) => choice.finishReason !== null && choice.finishReason !== undefined)) complete = true;
+  const note = (chunk: Chunk) => {
+    const reported = shape.usage(chunk);
+    if (reported !== undefined) usage = reported;
+    if (watch !== undefined) info = responseInfo(shape.body(chunk), info);
+    if (shape.finished(chunk)) complete = true;
   };
   if (!first.done) note(first.value);
   let ending: Promise<void> | undefined;
@@ -151,7 +157,7 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
   let waiting = false;
   /** The caller called return() while its next() waited: the stream stops as on `break`. */
   let stopping = false;
-  const reader = async function* (): AsyncGenerator<CompletionEvent> {
+  const reader = async function* (): AsyncGenerator<Chunk> {
     // Ended unread: nothing to read, unless the first chunk already held the whole answer.
     if (phase === 'ended' && !complete) throw notReadable();
     phase = 'reading';
@@ -192,7 +198,7 @@ export function routedStream(host: StreamHost, start: StreamStart, routing: Deci
   const stopUnread = async () => {
     if (phase === 'unread') await end(true);
   };
-  const chunks: AsyncIterableIterator<CompletionEvent> = {
+  const chunks: AsyncIterableIterator<Chunk> = {
     next: () => read.next(),
     return: async (value?: unknown) => {
       await stopUnread();
