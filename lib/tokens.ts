@@ -265,7 +265,9 @@ export class TokenEstimator {
    * `estimated / ratioUsed`), then `ratio = ratio^(1 - w) x sample^w` with w = 0.25 when the sample is
    * above the ratio and 0.1 below (the ratio leans high). A consistent bias is learned (within 1% after
    * about 45 observations), and one hostile or broken value moves the ratio by a factor of at most
-   * 4^0.25 ~ 1.41. Observations with a non-finite or non-positive estimate or actual count, or after
+   * 4^0.25 ~ 1.41. When the last 8 samples agree within 0.2%, the ratio is set to the largest of them
+   * (a count that is a fixed multiple of the raw estimate is then reproduced exactly, not approached from
+   * above). Observations with a non-finite or non-positive estimate or actual count, or after
    * `calibration: false`, are ignored.
    *
    * @param ratioUsed the {@link TokenEstimator.ratio} in force when `estimated` was computed. Pass it when

@@ -224,6 +224,25 @@ describe('TokenEstimator', function () {
       expect(naive.ratio).to.be.above(2);
     });
 
+    it('reproduces a consistent count exactly once 8 samples agree, instead of approaching it from above', function () {
+      const estimator = new TokenEstimator();
+      // 800 tokens of emulator prompt that the raw estimate puts at 3 + 4 + 3,172 / 3.5 (about 913.3).
+      const text = 'x'.repeat(3_172);
+      const messages = [{ role: 'user', content: text }];
+      const estimates: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const ratio = estimator.ratio;
+        const estimated = estimator.estimateMessages(messages);
+        estimates.push(estimated);
+        estimator.observe(estimated, 800, ratio);
+      }
+      expect(estimates[0]).to.be.above(900);
+      expect(estimates.slice(-3)).to.deep.equal([800, 800, 800]);
+      // One disagreeing sample: back to the mean that leans high, never below the count seen.
+      estimator.observe(estimator.estimateMessages(messages), 1_000);
+      expect(estimator.estimateMessages(messages)).to.be.above(800);
+    });
+
     it('leans high: an upward error is corrected faster than a downward one', function () {
       const up = new TokenEstimator();
       const down = new TokenEstimator();

@@ -78,6 +78,15 @@ export interface ReserveRequest {
   readonly candidates: readonly QuotaCandidate[];
   /** Estimated tokens of the call (prompt estimate + max output). Integer >= 0. */
   readonly tokens: number;
+  /**
+   * Tokens that must fit in each token window for the call to be admitted, when fewer than `tokens`: an
+   * upstream that admits while the prompt fits and charges the real usage after the fact (upstream-rule.ts
+   * `usage`) is met with the prompt's estimate here while the reservation still holds `tokens`, so the calls
+   * in flight count whole and the window never admits what the upstream would refuse. Integer in
+   * [0, tokens]. A store may ignore it and ask `tokens` to fit (the safe side: the Redis store does).
+   * @default tokens
+   */
+  readonly fitTokens?: number;
   /** Requests the call counts as. @default 1 */
   readonly requests?: number;
 }

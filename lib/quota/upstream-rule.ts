@@ -61,7 +61,7 @@ interface Hypothesis {
 /** Consecutive exact predictions before a hypothesis is believed. */
 export const LEARN_AFTER = 3;
 /** A fixed window is used once its phase is known to within this (a second, one bucket of the router's ring). */
-export const MAX_PHASE_UNCERTAINTY_MS = 1_000;
+export const MAX_PHASE_UNCERTAINTY_MS = 59_000;
 
 const CHARGES: readonly ChargeRule[] = ['max-tokens', 'max-tokens-corrected', 'usage'];
 

@@ -67,6 +67,9 @@ export function isCount(value: unknown): value is number {
 export function validateReserveRequest(request: ReserveRequest): number {
   if (request === null || typeof request !== 'object') throw quotaInvalid('request', 'must be a reserve request object');
   if (!isCount(request.tokens)) throw quotaInvalid('tokens', `must be an integer >= 0, received ${String(request.tokens)}`);
+  if (request.fitTokens !== undefined && !(isCount(request.fitTokens) && request.fitTokens <= request.tokens)) {
+    throw quotaInvalid('fitTokens', `must be an integer in [0, tokens = ${String(request.tokens)}], received ${String(request.fitTokens)}`);
+  }
   const requests = request.requests ?? 1;
   if (!isCount(requests)) throw quotaInvalid('requests', `must be an integer >= 0, received ${String(request.requests)}`);
   if (!Array.isArray(request.candidates) || request.candidates.length === 0) {

@@ -20,7 +20,7 @@ import { redactSecrets } from '../errors.js';
 import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } from '../quota/header-bounds.js';
 import type { ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
-import type { QuotaStore, Reservation, UpstreamObservation, WindowObservation } from '../quota/types.js';
+import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
 import { UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
 import { pairKey, type Candidates } from './candidates.js';
@@ -103,11 +103,13 @@ export class Learning {
   }
 
   /**
-   * The tokens to reserve for a call: prompt + max output, or the prompt alone once the upstream is seen
-   * to admit while the prompt fits and to charge only the real usage after the fact.
+   * What to reserve for a call: prompt + max output held, and the same asked to fit, or only the prompt
+   * once every upstream whose charge is known admits while the prompt fits and charges the real usage
+   * after the fact (the hold stays whole: a call in flight may be charged its usage before the next one
+   * is judged, so holding only its prompt would admit what the upstream refuses).
    */
-  reserveTokens(prepared: Prepared): number {
-    return this.#promptOnly ? prepared.promptEstimate : prepared.estimated;
+  reserveRequest(candidates: ReserveRequest['candidates'], prepared: Prepared): ReserveRequest {
+    return this.#promptOnly ? { candidates, tokens: prepared.estimated, fitTokens: prepared.promptEstimate } : { candidates, tokens: prepared.estimated };
   }
 
   /**

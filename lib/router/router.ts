@@ -378,7 +378,7 @@ export class Router {
       const why = prepared.models.length === 0 ? summariseRejections(prepared.plan.rejected) : 'every workspace that serves its models is out (401/403) or does not list them';
       throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan });
     }
-    const request = { candidates, tokens: this.#learning.reserveTokens(prepared) };
+    const request = this.#learning.reserveRequest(candidates, prepared);
     const first = this.#queue.tryNow(request, signal);
     if (first?.ok) {
       state.refusals = first.refusals;

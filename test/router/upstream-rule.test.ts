@@ -121,6 +121,38 @@ describe('router: the upstream rule learned from headers', () => {
     expect(emulator.stats().responses['429'] ?? 0).to.equal(0);
   });
 
+  // Each case: the headers a hostile or broken upstream sends on the i-th settle of a 5,000-token window.
+  const hostile: Record<string, (i: number) => Record<string, string>> = {
+    'a cost larger than the limit': (i) => ({ 'x-ratelimit-limit-tokens-minute': '5000', 'x-ratelimit-remaining-tokens-minute': String(5_000 - 500 * (i + 1)), 'x-ratelimit-tokens-query-cost': '9999999' }),
+    'garbage numbers': (i) => ({ 'x-ratelimit-limit-tokens-minute': ['abc', '1e400', '-5', '5000.5', ''][i % 5] as string, 'x-ratelimit-remaining-tokens-minute': ['NaN', '0x1388', '-1', 'Infinity', '5,000'][i % 5] as string, 'x-ratelimit-tokens-query-cost': ['', 'null', '-0', '1e9', 'x'][i % 5] as string }),
+    'a remaining above the limit': () => ({ 'x-ratelimit-limit-tokens-minute': '5000', 'x-ratelimit-remaining-tokens-minute': '90000', 'x-ratelimit-tokens-query-cost': '500' }),
+    'a rule learned, then denied': (i) => ({ 'x-ratelimit-limit-tokens-minute': '5000', 'x-ratelimit-remaining-tokens-minute': String(i < 4 ? 5_000 - 500 * (i + 1) : 5_000), 'x-ratelimit-tokens-query-cost': String(i < 4 ? 500 : 0) }),
+  };
+  for (const [name, headersAt] of Object.entries(hostile)) {
+    it(`hostile headers (${name}) never let it admit past the limit`, async () => {
+      const { router } = await start('fixed', 'max-tokens', 5_000);
+      const request = { model: MODEL, messages: [{ role: 'user' as const, content }], maxTokens: 400 };
+      let admitted = 0;
+      for (let i = 0; i < 30; i++) {
+        let lease;
+        try {
+          lease = await router.reserve('chat', request);
+        } catch (error) {
+          expect(error).to.be.instanceOf(QuotaExhaustedError);
+          continue;
+        }
+        if (lease.model !== MODEL) {
+          await lease.release();
+          continue;
+        }
+        admitted++;
+        await lease.settle({ promptTokens: 100, totalTokens: 500 }, new Headers(headersAt(i)));
+      }
+      // 500 tokens a call (the prompt's measured size + max_tokens after the first estimate) under 5,000: 10 at most.
+      expect(admitted).to.be.at.most(10);
+    });
+  }
+
   it('hostile headers (a remaining that grows without a reset, a negative cost) never let it admit past the limit', async () => {
     const { router, store } = await start('fixed', 'max-tokens', 5_000);
     const request = { model: MODEL, messages: [{ role: 'user' as const, content }], maxTokens: 400 };

@@ -118,6 +118,7 @@ export class MemoryStore implements QuotaStore {
   reserveSync(request: ReserveRequest): ReserveResult {
     const requests = validateReserveRequest(request);
     const { tokens, candidates } = request;
+    const fit = request.fitTokens ?? tokens;
     this.#table.eviction.beginOperation();
     const now = this.#now();
     this.#reapIfDue(now);
@@ -137,7 +138,7 @@ export class MemoryStore implements QuotaStore {
         const learned = slab[o + W_LEARNED] as number;
         // A learned limit takes precedence; NaN (x !== x) is an unknown limit: unmetered.
         const limit = learned === learned ? learned : configured;
-        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && this.#used(address, slab, o, now) + (refs[r + 2] === 1 ? tokens : requests) > limit)) {
+        if ((slab[o + W_BLOCKED] as number) > now || (limit === limit && this.#used(address, slab, o, now) + (refs[r + 2] === 1 ? fit : requests) > limit)) {
           fits = false;
         }
       }
@@ -167,7 +168,7 @@ export class MemoryStore implements QuotaStore {
         };
         return { ok: true, reservation, refusals: refusals ?? NO_REFUSALS };
       }
-      (refusals ??= []).push(this.#refusal(candidate, c, this.#candidates.statesOf(candidate), tokens, requests, now));
+      (refusals ??= []).push(this.#refusal(candidate, c, this.#candidates.statesOf(candidate), fit, requests, now));
     }
     const all = refusals ?? [];
     let retryAfterMs = Number.POSITIVE_INFINITY;
@@ -175,13 +176,18 @@ export class MemoryStore implements QuotaStore {
     return { ok: false, retryAfterMs, refusals: all };
   }
 
-  /** What a window holds: by its learned rule's log when it has one, else its ring. */
+  /**
+   * What a window holds: its ring's count, or with a learned rule the lower of its log's and its ring's:
+   * both bound any upstream window of that period from above (the ring: a period plus a bucket), and the
+   * lower is tighter while a fixed phase is uncertain (the log then counts a period plus the uncertainty).
+   */
   #used(address: number, slab: Float64Array, o: number, now: number): number {
+    const ring = windowUsedAt(slab, o, now);
     if (slab[o + W_RULE] === 1) {
       const log = this.#logs.log(address, slab, o);
-      if (log !== undefined) return log.used(now);
+      if (log !== undefined) return Math.min(ring, log.used(now));
     }
-    return windowUsedAt(slab, o, now);
+    return ring;
   }
 
   /** Why a candidate was refused: each window without room, and when every one of them will have it. */
@@ -199,8 +205,9 @@ export class MemoryStore implements QuotaStore {
       const needed = state.unit === 'tokens' ? tokens : requests;
       const blocked = state.blockedUntil > now;
       const log = state.slab[state.offset + W_RULE] === 1 ? this.#logs.log(state.address, state.slab, state.offset) : undefined;
-      const room =
-        log === undefined || state.limit === null ? windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit) : log.retryAfterMs(now, needed, state.limit);
+      // Each bound says when it will have room; the earlier one is safe (see #used).
+      const ringRoom = windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit);
+      const room = log === undefined || state.limit === null ? ringRoom : Math.min(ringRoom, log.retryAfterMs(now, needed, state.limit));
       const wait = Math.max(blocked ? state.blockedUntil - now : 0, room);
       if (wait === 0) return;
       windows.push({
