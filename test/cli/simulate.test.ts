@@ -29,7 +29,7 @@ describe('cli: mistral-router simulate', () => {
     expect(stdout).to.match(/^simulate: 17\/17 \(100%\) requests arrived, 17 settled, virtual 1:10$/m);
     expect(stdout).to.not.match(/\r|\u001b\[/); // no bar, no escape codes
     expect(stdout).to.match(/^served\s+13\s+76\.5%$/m);
-    expect(stdout).to.match(/^waited\s+2\s+for quota: p50 12\.0 s, p99 16\.0 s \(virtual\)$/m);
+    expect(stdout).to.match(/^waited\s+2\s+for quota: p50 11\.0 s, p99 16\.0 s \(virtual\)$/m);
     expect(stdout).to.match(/^refused\s+3\s+/m);
     expect(stdout).to.match(/^failed\s+1\s+1 NO_ELIGIBLE_MODEL$/m);
     expect(stdout).to.match(/^fallbacks\s+2\s+/m);
