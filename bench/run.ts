@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +31,7 @@ function parent(): void {
   const self = fileURLToPath(import.meta.url);
   const started = performance.now();
   const failures: string[] = [];
+  console.log(runName());
   for (const name of benches) {
     if (only !== undefined && !only.includes(name)) continue;
     if (!existsSync(fileURLToPath(new URL(`./${name}.js`, import.meta.url)))) {
@@ -49,8 +51,17 @@ function parent(): void {
       failures.push(name);
     }
   }
-  console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s${failures.length > 0 ? `; failed: ${failures.join(', ')}` : ''}`);
+  console.log(`\nall benchmarks: ${((performance.now() - started) / 1000).toFixed(1)} s${failures.length > 0 ? `; failed: ${failures.join(', ')}` : ''}; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   process.exitCode = failures.length === 0 ? 0 : 1;
+}
+
+/** What names this run where its figures are quoted: when, which commit, which Node, how busy the machine was. */
+function runName(): string {
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const commit = git.status === 0 ? git.stdout.trim() : 'unknown commit';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout?.trim() ? ' (with uncommitted changes)' : '';
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  return `npm run bench: ${new Date().toISOString()}, commit ${commit}${dirty}, Node ${process.version}, ${cpus().length} cores, load average ${load}`;
 }
 
 const childName = process.env[CHILD_ENV];

@@ -13,7 +13,7 @@ export { type RefreshReport } from './router/catalog-view.js';
 export { type Cost } from './telemetry/cost.js';
 export { type SpendRow } from './telemetry/spend.js';
 export { type UsageReport } from './router/accounting.js';
-export { WORKSPACE_BUDGET_KIND, ROUTER_BUDGET_KIND, type BudgetConfig, type RouterBudgetConfig, type BudgetReport } from './router/budgets.js';
+export { WORKSPACE_BUDGET_KIND, ROUTER_BUDGET_KIND, CallBudget, type CallBudgetOptions, type BudgetScope, type BudgetConfig, type RouterBudgetConfig, type BudgetReport } from './router/budgets.js';
 export { type CallObserver } from './telemetry/observer.js';
 export { type Lease } from './router/lease.js';
 export { type RoutedStream } from './router/stream.js';

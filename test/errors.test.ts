@@ -1,7 +1,11 @@
 /**
  * The error classes: each has its own `isInstance` that recognises instances from another copy of the
- * package (a second module instance, loaded here through a query string), and takes its fields by name.
+ * package (the built modules copied to a directory of their own and loaded from there), and takes its fields by name.
  */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import * as errors from '../lib/errors.js';
 import {
@@ -20,6 +24,19 @@ import {
 } from '../lib/errors.js';
 
 const plan = { candidates: [], rejected: [] };
+
+/** The built error modules copied to a directory of their own and loaded from there: a second copy of the package. */
+async function secondCopy(): Promise<typeof errors> {
+  const built = fileURLToPath(new URL('../lib/', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'mistral-router-errors-'));
+  try {
+    cpSync(join(built, 'errors.js'), join(dir, 'errors.js'));
+    cpSync(join(built, 'errors'), join(dir, 'errors'), { recursive: true });
+    return (await import(pathToFileURL(join(dir, 'errors.js')).href)) as typeof errors;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** One instance of every class, built by `module` (this copy or another). */
 function samples(module: typeof errors): Record<string, Error> {
@@ -56,7 +73,7 @@ describe('errors: isInstance per class, across copies of the package', () => {
   });
 
   it('recognises instances of another copy of the module, where instanceof does not', async () => {
-    const copy = (await import(new URL('../lib/errors.js?second-copy', import.meta.url).href)) as typeof errors;
+    const copy = await secondCopy();
     expect(copy.NeedError).not.to.equal(NeedError);
     const made = samples(copy);
     for (const [name, type] of Object.entries(classes)) {

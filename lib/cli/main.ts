@@ -10,6 +10,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
   route: { summary: 'dry run: the plan for a need (chosen model, and why every other lost)', load: async () => (await import('./route.js')).routeCommand },
   demo: { summary: 'route a realistic burst of requests through a local emulator on the free tier', load: async () => (await import('./demo.js')).demoCommand },
   emulate: { summary: 'run the local Mistral-compatible emulator that meters like Mistral', load: async () => (await import('./emulate.js')).emulateCommand },
+  simulate: { summary: 'replay a trace (Azure CSV or JSON lines) through the router against the emulator on a fake clock; HTML report', load: async () => (await import('./simulate.js')).simulateCommand },
   serve: { summary: 'run the HTTP gateway (Mistral and OpenAI API) with routes, virtual keys and budgets', load: async () => (await import('./serve.js')).serveCommand },
 };
 

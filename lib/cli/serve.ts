@@ -43,7 +43,8 @@ function describe(file: string): string {
   checkConfig(loaded, catalog);
   const { config } = loaded;
   const lines = [`${file}: valid`, `listen: http://${config.server.host}:${config.server.port}`, `store: ${config.store === 'memory' ? 'memory' : redactUrl(config.store)}`];
-  lines.push(`workspaces: ${config.workspaces.map((w) => `${w.name} (tier ${w.tier})`).join(', ')}`);
+  lines.push(`workspaces: ${config.workspaces.map((w) => `${w.name} (tier ${w.tier}${w.budgets === undefined ? '' : `, budget $${w.budgets.monthlyUsd} a month`})`).join(', ')}`);
+  if (config.router.budgets !== undefined) lines.push(`router budget: $${config.router.budgets.monthlyUsd} a month ("${config.router.budgets.name ?? 'router'}", every workspace)`);
   const strategy = config.router.strategy ?? 'smallest-sufficient';
   lines.push('routes:');
   for (const [name, route] of Object.entries(config.routes)) {
@@ -55,7 +56,7 @@ function describe(file: string): string {
   lines.push('  auto: the need each request implies');
   lines.push('keys:');
   for (const key of config.keys) {
-    const limits = Object.entries(key.limits ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+    const limits = Object.entries(key.limits ?? {}).map(([k, v]) => (k === 'monthlyUsd' ? `budget $${v} a month` : `${k} ${v}`)).join(', ');
     lines.push(`  ${key.name}: routes ${key.routes?.join(', ') ?? 'all'}; models ${key.models?.join(', ') ?? 'all'}${limits === '' ? '' : `; limits ${limits}`}`);
   }
   if (config.keys.length === 0) lines.push('  (none: every request will get 401)');

@@ -95,7 +95,7 @@ export async function serveCall(
     controller = new AbortController();
     res.once('close', onClose);
   }
-  const options = controller === undefined ? undefined : { signal: controller.signal };
+  const options = controller === undefined ? (key.budget === undefined ? undefined : { budget: key.budget }) : { signal: controller.signal, budget: key.budget };
   let used = 0;
   try {
     if (stream) {

@@ -6,11 +6,14 @@
  */
 import { CAPABILITIES } from '../catalog/types.js';
 import { STRATEGIES } from '../need.js';
+import { MAX_MONTHLY_USD } from '../router/budgets.js';
 
 const wholeNumber = { type: 'integer', minimum: 0 } as const;
 const positive = { type: 'integer', minimum: 1 } as const;
 const limit = { description: 'a whole number >= 0, or null (unknown: unmetered)', type: ['integer', 'null'], minimum: 0 } as const;
 const names = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true } as const;
+const usd = { description: 'USD per calendar month (UTC), a finite number >= 0', type: 'number', minimum: 0, maximum: MAX_MONTHLY_USD } as const;
+const budget = { type: 'object', additionalProperties: false, required: ['monthlyUsd'], properties: { monthlyUsd: usd } } as const;
 /** `${NAME}` or `${NAME:-default}`: a reference to the environment, never the secret itself. */
 export const ENV_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$/;
 
@@ -77,6 +80,7 @@ export const gatewayConfigSchema = {
         timeoutMs: positive,
         defaultMaxTokens: wholeNumber,
         fallbacks: { type: 'object', additionalProperties: names },
+        budgets: { ...budget, properties: { ...budget.properties, name: { type: 'string', minLength: 1 } } },
       },
     },
     workspaces: {
@@ -90,6 +94,7 @@ export const gatewayConfigSchema = {
           name: { description: 'a name not starting with "key:" (the virtual keys\' windows use that prefix)', type: 'string', pattern: '^(?!key:).+$' },
           apiKey: { type: 'string', minLength: 1 },
           tier: { type: 'string', minLength: 1 },
+          budgets: budget,
           overrides: {
             type: 'object',
             additionalProperties: false,
@@ -132,7 +137,12 @@ export const gatewayConfigSchema = {
           limits: {
             type: 'object',
             additionalProperties: false,
-            properties: { requestsPerSecond: wholeNumber, tokensPerMinute: wholeNumber, tokensPerMonth: wholeNumber },
+            properties: {
+              requestsPerSecond: wholeNumber,
+              tokensPerMinute: wholeNumber,
+              tokensPerMonth: wholeNumber,
+              monthlyUsd: usd,
+            },
           },
         },
       },

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { CatalogDocument, compileSchema, type LocatedErrorFactory } from '../catalog/document.js';
 import { ConfigFileError } from './errors.js';
 import type { Need, Strategy } from '../need.js';
+import type { RouterBudgetConfig } from '../router/budgets.js';
 import type { WorkspaceConfig } from '../router/options.js';
 import { ENV_REFERENCE, gatewayConfigSchema } from './config-schema.js';
 
@@ -50,6 +51,11 @@ export interface KeyLimits {
   readonly requestsPerSecond?: number;
   readonly tokensPerMinute?: number;
   readonly tokensPerMonth?: number;
+  /**
+   * USD per calendar month (UTC), priced from the catalogue: each call holds its estimated cost and settles
+   * at the real one (a model without a price is passed over for this key's calls).
+   */
+  readonly monthlyUsd?: number;
 }
 
 /** A virtual key as the gateway keeps it: its name and the SHA-256 of the key (never the key). */
@@ -74,6 +80,8 @@ export interface RouterSettings {
   readonly timeoutMs?: number;
   readonly defaultMaxTokens?: number;
   readonly fallbacks?: Readonly<Record<string, readonly string[]>>;
+  /** The router's own monthly budget over every workspace (see RouterOptions.budgets). */
+  readonly budgets?: RouterBudgetConfig;
 }
 
 /** A configuration, validated, with its defaults. */

@@ -44,6 +44,7 @@ const cell = (tr, text, value) => {
   return td;
 };
 const num = (n) => n === null || n === undefined ? 'unknown' : Number(n).toLocaleString('en-US');
+const val = (w, n) => w.unit === 'usd' && n !== null && n !== undefined ? '$' + Number(n).toLocaleString('en-US', { maximumFractionDigits: 6 }) : num(n);
 const bar = (tr, used, limit) => {
   const td = cell(tr, '');
   const outer = document.createElement('span'); outer.className = 'bar';
@@ -58,8 +59,8 @@ function render(state) {
     const tr = document.createElement('tr');
     tr.dataset.window = w.workspace + '|' + (w.model ?? '') + '|' + w.kind;
     cell(tr, w.workspace); cell(tr, w.model ?? '(workspace)'); cell(tr, w.kind);
-    cell(tr, num(w.used), w.used).classList.add('used'); cell(tr, num(w.held), w.held);
-    cell(tr, num(w.limit), w.limit); cell(tr, num(w.remaining), w.remaining).classList.add('remaining');
+    cell(tr, val(w, w.used), w.used).classList.add('used'); cell(tr, val(w, w.held), w.held);
+    cell(tr, val(w, w.limit), w.limit); cell(tr, val(w, w.remaining), w.remaining).classList.add('remaining');
     bar(tr, w.used, w.limit); cell(tr, w.blockedUntil ? 'blocked (429)' : w.source).classList.add(w.source);
     ws.appendChild(tr);
   }
@@ -72,9 +73,9 @@ function render(state) {
       if (w) tr.dataset.window = w.kind;
       cell(tr, i === 0 ? k.name : '');
       if (i === 0) cell(tr, num(k.answered), k.answered).classList.add('answered'); else cell(tr, '');
-      cell(tr, w ? w.kind : 'no limits'); cell(tr, w ? num(w.used) : '', w ? w.used : undefined);
-      cell(tr, w ? num(w.limit) : '', w ? w.limit : undefined);
-      const remaining = cell(tr, w ? num(w.remaining) : '', w ? w.remaining : undefined); remaining.classList.add('remaining');
+      cell(tr, w ? w.kind : 'no limits'); cell(tr, w ? val(w, w.used) : '', w ? w.used : undefined);
+      cell(tr, w ? val(w, w.limit) : '', w ? w.limit : undefined);
+      const remaining = cell(tr, w ? val(w, w.remaining) : '', w ? w.remaining : undefined); remaining.classList.add('remaining');
       if (w) bar(tr, w.used, w.limit); else cell(tr, '');
       keys.appendChild(tr);
     });

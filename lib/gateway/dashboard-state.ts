@@ -8,6 +8,7 @@
  * blocks the window), so the page and the metrics agree on every window.
  */
 import type { Clock } from '../clock.js';
+import { MICRO_USD_PER_USD } from '../telemetry/cost.js';
 import type { QuotaStore, WindowSnapshot } from '../quota/types.js';
 import type { KeyLimits } from './config.js';
 import { KEY_WORKSPACE_PREFIX, type VirtualKeys } from './keys.js';
@@ -19,6 +20,7 @@ export interface WindowRow {
   /** undefined for a workspace-scoped window. */
   readonly model: string | undefined;
   readonly kind: string;
+  /** `requests`, `tokens`, or `usd` for a monthly budget (its numbers then in USD). */
   readonly unit: string;
   readonly limit: number | null;
   readonly used: number;
@@ -54,15 +56,20 @@ export interface DashboardState {
 function row(window: WindowSnapshot): WindowRow {
   // As the quota gauge reads it: a window the store reports blocked has nothing left.
   const blocked = window.blockedUntil !== undefined;
+  // A monthly budget (a key's, a workspace's, the router's) counts micro-dollars: shown in USD, as the
+  // budget gauge of /metrics reports it.
+  const money = window.kind.includes('usd');
+  const scale = money ? MICRO_USD_PER_USD : 1;
+  const remaining = window.limit === null ? null : blocked ? 0 : Math.max(0, window.limit - window.used);
   return {
     workspace: window.workspace,
     model: window.model,
     kind: window.kind,
-    unit: window.unit,
-    limit: window.limit,
-    used: window.used,
-    held: window.held,
-    remaining: window.limit === null ? null : blocked ? 0 : Math.max(0, window.limit - window.used),
+    unit: money ? 'usd' : window.unit,
+    limit: window.limit === null ? null : window.limit / scale,
+    used: window.used / scale,
+    held: window.held / scale,
+    remaining: remaining === null ? null : remaining / scale,
     source: window.limit === null ? 'unknown' : window.learned ? 'learned' : 'configured',
     blockedUntil: blocked ? (window.blockedUntil as number) : null,
   };

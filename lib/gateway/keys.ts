@@ -8,15 +8,24 @@
  * called: requests per second, tokens per minute and per calendar month, scope `workspace` (a key's
  * tokens count whatever model serves them). A request takes one reservation there before it is routed
  * and settles it after, at the tokens the call used (0 when it failed: the request still counts).
+ *
+ * A key's monthly budget in USD is a {@link CallBudget} the router holds with each of the key's calls (the
+ * window `key-usd-per-month` of the same pseudo-workspace, in micro-dollars): the router knows which model
+ * a call goes to, so it holds that model's estimated cost, passes over models the budget has no room for
+ * (cheaper ones may still fit), and settles at the real cost, a stream's at its end. Nothing left:
+ * QuotaExhaustedError naming the key, `retryAfterMs` until the month's end (429 + Retry-After).
  */
 import { createHash } from 'node:crypto';
 import { NoEligibleModelError, QuotaExhaustedError } from '../errors.js';
+import { CallBudget } from '../router/budgets.js';
 import { GatewayError } from './errors.js';
 import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveResult, type WindowSpec } from '../quota/types.js';
 import type { KeyConfig, KeyLimits } from './config.js';
 
 /** The workspace name under which a key's windows live. */
 export const KEY_WORKSPACE_PREFIX = 'key:';
+/** The window kind of a key's monthly budget (micro-dollars). */
+export const KEY_BUDGET_KIND = 'key-usd-per-month';
 
 /** A virtual key, as a request carries it once authenticated. */
 export interface VirtualKey {
@@ -30,6 +39,8 @@ export interface VirtualKey {
   readonly candidate: QuotaCandidate | undefined;
   /** Whether a token window is among them (the request's tokens must then be estimated). */
   readonly metersTokens: boolean;
+  /** Its monthly budget in USD, held by the router with each call; undefined without `limits.monthlyUsd`. */
+  readonly budget: CallBudget | undefined;
 }
 
 /** The windows of a key's limits. */
@@ -59,6 +70,10 @@ export class VirtualKeys {
         limits,
         candidate: windows.length === 0 ? undefined : { workspace: `${KEY_WORKSPACE_PREFIX}${config.name}`, model: '*', windows },
         metersTokens: windows.some((w) => w.unit === 'tokens'),
+        budget:
+          limits.monthlyUsd === undefined
+            ? undefined
+            : new CallBudget({ name: `${KEY_WORKSPACE_PREFIX}${config.name}`, label: `the monthly budget of gateway key "${config.name}"`, workspace: `${KEY_WORKSPACE_PREFIX}${config.name}`, kind: KEY_BUDGET_KIND, monthlyUsd: limits.monthlyUsd }),
       };
       this.#byHash.set(config.sha256, key);
       return key;

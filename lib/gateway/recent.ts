@@ -28,7 +28,8 @@ export function fallbacksOf(decision: Decision): readonly string[] {
   if (attempts.length === 1 && passedOver.length === 0) return NONE;
   const fallbacks: string[] = [];
   for (let i = 0; i < attempts.length - 1; i++) fallbacks.push(`${attempts[i]?.model} ${attempts[i]?.outcome}`);
-  for (const passed of passedOver) fallbacks.push(`${passed.model} quota`);
+  // Passed over for its own windows (quota) or for a monthly budget in USD (a key's, a workspace's, the router's).
+  for (const passed of passedOver) fallbacks.push(`${passed.model} ${passed.windows.some((kind) => kind.includes('usd')) ? 'budget' : 'quota'}`);
   return fallbacks;
 }
 

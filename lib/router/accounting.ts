@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import type { QuotaStore, Reservation } from '../quota/types.js';
 import type { Cost } from '../telemetry/cost.js';
 import { SpendLedger, type SpendRow } from '../telemetry/spend.js';
-import type { BudgetHold, BudgetReport, Budgets } from './budgets.js';
+import type { BudgetHold, BudgetReport, Budgets, CallBudget } from './budgets.js';
 import type { CallState } from './failures.js';
 import type { Learning } from './learning.js';
 import type { Prepared } from './prepare.js';
@@ -44,15 +44,20 @@ export class Accounting {
     this.#catalog = catalog;
   }
 
+  /** Whether a call with `own` budget (its CallOptions.budget) holds anything: nothing else runs otherwise. */
+  budgeted(own: CallBudget | undefined): boolean {
+    return own !== undefined || this.budgets.active;
+  }
+
   /**
-   * Hold the call's estimate in its budgets, after its quota `reservation`. Refused: the reservation is
+   * Hold the call's estimate in its budgets (the router's, its workspace's, and `own`, the caller's), after its quota `reservation`. Refused: the reservation is
    * given back, `state` knows what to pass over next, and undefined is returned. A store failure gives
    * the reservation back too, then throws.
    */
-  async hold(prepared: Prepared, reservation: Reservation, state: CallState): Promise<BudgetHold | undefined> {
+  async hold(prepared: Prepared, reservation: Reservation, state: CallState, own?: CallBudget): Promise<BudgetHold | undefined> {
     let hold: BudgetHold | undefined;
     try {
-      hold = await this.budgets.hold(prepared, this.#catalog(), reservation, state);
+      hold = await this.budgets.hold(prepared, this.#catalog(), reservation, state, own);
     } catch (error) {
       await this.#learning.bookkeeping('release', () => this.#store.release(reservation));
       this.#returned();

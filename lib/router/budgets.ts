@@ -13,6 +13,11 @@
  * with QuotaExhaustedError, `retryAfterMs` the month's end (NoEligibleModelError when the estimate is larger
  * than the whole budget). A model without a price cannot be metered: it
  * is not a candidate of a budgeted workspace. `budgetWarning` fires once a month per budget at 80%.
+ *
+ * A caller may bring a budget of its own per call ({@link CallBudget}, `CallOptions.budget`: the gateway's
+ * virtual keys): one more window of the same kind under a workspace name of the caller's, held and settled
+ * with the others, over every workspace (like the router's). A candidate without a price cannot be held
+ * in it and is passed over.
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { Model } from '../catalog/types.js';
@@ -49,7 +54,7 @@ export const BUDGET_WARNING_SHARE = 0.8;
 const CHECK_EVERY_MS = 1_000;
 
 /** The largest budget whose micro-dollars a double holds exactly. */
-const MAX_MONTHLY_USD = Math.floor(Number.MAX_SAFE_INTEGER / MICRO_USD_PER_USD);
+export const MAX_MONTHLY_USD = Math.floor(Number.MAX_SAFE_INTEGER / MICRO_USD_PER_USD);
 
 /** A budget option checked: a finite number of USD >= 0, else a ConfigError naming `field`. */
 export function checkBudget(field: string, budget: unknown, router = false): void {
@@ -63,9 +68,14 @@ export function checkBudget(field: string, budget: unknown, router = false): voi
   if (router && name !== undefined && (typeof name !== 'string' || name === '')) throw new ConfigError(`${field}.name`, 'expected a non-empty string');
 }
 
+/** Whose a budget is: a workspace's, the router's, or a caller's own (a {@link CallBudget}). */
+export type BudgetScope = 'workspace' | 'router' | 'caller';
+
 /** One budget: its window, as a candidate of its own, and what the warning knows of its spend. */
-interface Budget {
-  readonly scope: 'workspace' | 'router';
+export interface Budget {
+  readonly scope: BudgetScope;
+  /** How errors name it ("the monthly budget of workspace team"). */
+  readonly label: string;
   /** The workspace's name, or the router budget's name. */
   readonly name: string;
   readonly monthlyUsd: number;
@@ -79,19 +89,69 @@ interface Budget {
   checkedAt: number;
 }
 
-function budget(scope: Budget['scope'], name: string, workspace: string, kind: string, monthlyUsd: number): Budget {
+function budget(scope: BudgetScope, label: string, name: string, workspace: string, kind: string, monthlyUsd: number): Budget {
   const window: WindowSpec = { kind, unit: 'tokens', period: 'month', scope: 'workspace', limit: Math.floor(monthlyUsd * MICRO_USD_PER_USD) };
-  return { scope, name, monthlyUsd, candidate: { workspace, model: '$budget', windows: [window] }, month: -1, warned: false, usedAtCheck: 0, settledSince: 0, checkedAt: Number.NEGATIVE_INFINITY };
+  return { scope, label, name, monthlyUsd, candidate: { workspace, model: '$budget', windows: [window] }, month: -1, warned: false, usedAtCheck: 0, settledSince: 0, checkedAt: Number.NEGATIVE_INFINITY };
+}
+
+/** Options of a {@link CallBudget}. */
+export interface CallBudgetOptions {
+  /** Its name in events (`budgetWarning.budget`). */
+  readonly name: string;
+  /** How error messages name it, e.g. `the monthly budget of gateway key "alpha"`. */
+  readonly label: string;
+  /** The pseudo-workspace its window lives under: callers sharing a store and this name share the budget. */
+  readonly workspace: string;
+  /** Its window kind (a name containing `usd`, so that telemetry reads it as money). */
+  readonly kind: string;
+  readonly monthlyUsd: number;
+}
+
+/** Each CallBudget's own state (kept off the public object). */
+const CALL_BUDGETS = new WeakMap<CallBudget, Budget>();
+
+/**
+ * A monthly budget in USD of the caller's own, passed per call (`CallOptions.budget`) and held beside the
+ * router's budgets: the gateway gives each call the budget of its virtual key. Create it once and reuse it
+ * (it remembers whether its 80% warning was given this month).
+ */
+export class CallBudget {
+  readonly name: string;
+  readonly monthlyUsd: number;
+  /** The window the budget is metered in (its workspace and kind identify it in a store's snapshot). */
+  readonly workspace: string;
+  readonly kind: string;
+
+  constructor(options: CallBudgetOptions) {
+    if (options === null || typeof options !== 'object') throw new ConfigError('budget', 'expected { name, label, workspace, kind, monthlyUsd }');
+    for (const field of ['name', 'label', 'workspace', 'kind'] as const) {
+      if (typeof options[field] !== 'string' || options[field] === '') throw new ConfigError(`budget.${field}`, 'expected a non-empty string');
+    }
+    if (!options.kind.includes('usd')) throw new ConfigError('budget.kind', `expected a window kind containing "usd", received ${JSON.stringify(options.kind)}`);
+    checkBudget('budget', { monthlyUsd: options.monthlyUsd });
+    this.name = options.name;
+    this.monthlyUsd = options.monthlyUsd;
+    this.workspace = options.workspace;
+    this.kind = options.kind;
+    CALL_BUDGETS.set(this, budget('caller', options.label, options.name, options.workspace, options.kind, options.monthlyUsd));
+  }
+
+  /** Whether `value` is a CallBudget (what `CallOptions.budget` must be). */
+  static isInstance(value: unknown): value is CallBudget {
+    return typeof value === 'object' && value !== null && CALL_BUDGETS.has(value as CallBudget);
+  }
 }
 
 /** The budgets a call holds: settle at the call's real cost, or release. */
 export interface BudgetHold {
   readonly reservations: readonly Reservation[];
+  /** The budget of each reservation, in the same order. */
+  readonly budgets: readonly Budget[];
 }
 
 /** What a budget reports in `router.usage()`. */
 export interface BudgetReport {
-  readonly scope: 'workspace' | 'router';
+  readonly scope: BudgetScope;
   readonly name: string;
   readonly monthlyUsd: number;
   /** Settled this month, fleet-wide (the store's figure), USD. */
@@ -99,6 +159,8 @@ export interface BudgetReport {
   /** Held by calls not settled yet, USD. */
   readonly heldUsd: number;
 }
+
+const EMPTY_HOLD: BudgetHold = Object.freeze({ reservations: [], budgets: [] });
 
 export class Budgets {
   readonly #store: QuotaStore;
@@ -113,9 +175,9 @@ export class Budgets {
     this.#clock = clock;
     this.#events = events;
     this.#sync = typeof store.reserveSync === 'function' && typeof store.settleSync === 'function';
-    for (const w of workspaces) if (w.budgets !== undefined) this.#byWorkspace.set(w.name, budget('workspace', w.name, w.name, WORKSPACE_BUDGET_KIND, w.budgets.monthlyUsd));
+    for (const w of workspaces) if (w.budgets !== undefined) this.#byWorkspace.set(w.name, budget('workspace', `the monthly budget of workspace ${w.name}`, w.name, w.name, WORKSPACE_BUDGET_KIND, w.budgets.monthlyUsd));
     const name = router?.name ?? 'router';
-    this.#router = router === undefined ? undefined : budget('router', name, `$router:${name}`, ROUTER_BUDGET_KIND, router.monthlyUsd);
+    this.#router = router === undefined ? undefined : budget('router', `the router's monthly budget "${name}"`, name, `$router:${name}`, ROUTER_BUDGET_KIND, router.monthlyUsd);
   }
 
   /** Whether any budget is configured (nothing else here runs otherwise). */
@@ -158,9 +220,10 @@ export class Budgets {
    * which candidates the budget passes over (this one, and those of its scope whose estimate is not
    * lower), and the QuotaExhaustedError to throw when none is left; undefined is returned.
    */
-  async hold(prepared: Prepared, catalog: Catalog, reservation: Reservation, state: CallState): Promise<BudgetHold | undefined> {
-    const budgets = this.#applying(reservation.workspace);
-    if (budgets.length === 0) return { reservations: [] };
+  async hold(prepared: Prepared, catalog: Catalog, reservation: Reservation, state: CallState, own?: CallBudget): Promise<BudgetHold | undefined> {
+    const applying = this.#applying(reservation.workspace);
+    const budgets = own === undefined ? applying : [...applying, CALL_BUDGETS.get(own) as Budget];
+    if (budgets.length === 0) return EMPTY_HOLD;
     const cost = this.estimate(prepared, catalog.model(reservation.model)) ?? Number.POSITIVE_INFINITY;
     const held: Reservation[] = [];
     for (const b of budgets) {
@@ -181,18 +244,18 @@ export class Budgets {
       // The budget refuses every candidate of its scope whose estimate is not lower: pass them over at once.
       for (const model of prepared.models) {
         if ((this.estimate(prepared, model) ?? Number.POSITIVE_INFINITY) < cost) continue;
-        for (const workspace of b.scope === 'router' ? [...this.#workspaceNames(prepared)] : [reservation.workspace]) {
+        for (const workspace of b.scope === 'workspace' ? [reservation.workspace] : [...this.#workspaceNames(prepared)]) {
           (state.excluded ??= new Set()).add(pairKey(workspace, model.id));
         }
       }
-      const spent = b.scope === 'router' ? `the router's monthly budget "${b.name}"` : `the monthly budget of workspace ${b.name}`;
+      const spent = b.label;
       const what = Number.isFinite(cost) ? `estimated $${cost / MICRO_USD_PER_USD}` : 'its model has no price';
       state.lastError = never
         ? new NoEligibleModelError({ message: `${spent} ($${b.monthlyUsd}) can never hold this request (${what}): it is larger than the whole budget.`, plan: prepared.plan })
         : new QuotaExhaustedError(`${spent} ($${b.monthlyUsd}) has no room for this request (${what}); it renews at ${new Date(monthEnd).toISOString()}.`, retryAfterMs, prepared.plan);
       return undefined;
     }
-    return { reservations: held };
+    return { reservations: held, budgets };
   }
 
   #workspaceNames(prepared: Prepared): Set<string> {
@@ -202,11 +265,10 @@ export class Budgets {
   /** The call happened: each budget keeps its real cost (the estimate when the cost is unknown). */
   async settle(hold: BudgetHold, cost: Cost | null): Promise<void> {
     const real = cost?.usd === null || cost?.usd === undefined ? undefined : wholeMicroUsd(cost.usd * MICRO_USD_PER_USD);
-    for (const r of hold.reservations) {
+    for (const [i, r] of hold.reservations.entries()) {
       const tokens = real ?? r.tokens;
       await (this.#sync ? this.#store.settleSync?.(r, tokens) : this.#store.settle(r, tokens));
-      const b = r.workspace.startsWith('$router:') ? this.#router : this.#byWorkspace.get(r.workspace);
-      if (b !== undefined) await this.#noteSpend(b, tokens);
+      await this.#noteSpend(hold.budgets[i] as Budget, tokens);
     }
   }
 

@@ -68,9 +68,10 @@ export interface RouterEvents {
   readonly headersIgnored: { readonly workspace: string; readonly model: string; readonly status: number; readonly ignored: readonly IgnoredHeader[] };
   /**
    * A monthly budget crossed 80% of its USD this month (once per budget and month): `scope` workspace (the
-   * workspace's budget, `budget` its name) or router (the router's budget, `budget` its name).
+   * workspace's budget, `budget` its name), router (the router's budget, `budget` its name) or caller (a
+   * CallBudget given per call, e.g. a gateway key's, `budget` its name).
    */
-  readonly budgetWarning: { readonly scope: 'workspace' | 'router'; readonly budget: string; readonly monthlyUsd: number; readonly spentUsd: number; readonly share: number };
+  readonly budgetWarning: { readonly scope: 'workspace' | 'router' | 'caller'; readonly budget: string; readonly monthlyUsd: number; readonly spentUsd: number; readonly share: number };
   /** A call finished (successfully or not), with its cost (see `Decision.cost`; null when it failed or reported no usage). */
   readonly done: { readonly endpoint: string; readonly ok: boolean; readonly attempts: readonly AttemptRecord[]; readonly cost: Cost | null };
 }

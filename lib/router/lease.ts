@@ -1,10 +1,18 @@
 /**
  * The lease of {@link Router.reserve}: quota held for a call the caller makes itself, until it is settled
  * (the call happened) or released (it never reached Mistral).
+ *
+ * Telemetry sees a lease as a routed call (`CallStart.lease`): it starts at `reserve()`, its one attempt
+ * (the caller's request) starts when the lease is granted, and both end at `settle()` (ok, priced from the
+ * usage given) or `release()` (error type `LEASE_RELEASED`: nothing reached Mistral). The response's id,
+ * model and finish reasons are the caller's to know, so a lease's span has none.
  */
 import { NeedError } from '../errors.js';
 import type { QuotaStore, Reservation } from '../quota/types.js';
-import type { PassedOver, Plan } from './decision.js';
+import type { CallObservation } from '../telemetry/observer.js';
+import { decision, type PassedOver, type Plan } from './decision.js';
+import type { AttemptRecord } from './events.js';
+import type { CallState } from './failures.js';
 import type { Endpoint } from '../need.js';
 import type { Cost } from '../telemetry/cost.js';
 import type { Accounting } from './accounting.js';
@@ -46,7 +54,19 @@ export interface LeaseHost {
   cost(endpoint: Endpoint, model: string, usage: Usage | undefined): Cost | null;
   /** Runs `work` as a call in flight: a settle or release begun before close() is waited for. */
   counted(work: () => Promise<void>): Promise<void>;
+  /** The router's clock (epoch ms). */
+  now(): number;
 }
+
+/** A lease being observed by telemetry: the call's observation, when it started, the attempt's estimate. */
+export interface LeaseWatch {
+  readonly observed: CallObservation;
+  readonly startedAt: number;
+  readonly estimatedCostUsd: number | null;
+}
+
+/** The error type of a lease released: the caller's call never reached Mistral. */
+export const LEASE_RELEASED = 'LEASE_RELEASED';
 
 /** A usage count a caller reports on a lease: absent, or a whole number of tokens >= 0. */
 function usageCount(value: unknown, field: string): number | undefined {
@@ -57,8 +77,22 @@ function usageCount(value: unknown, field: string): number | undefined {
   return value;
 }
 
-export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, waitedMs: number, passedOver: readonly PassedOver[], hold: BudgetHold | undefined): Lease {
+export function createLease(host: LeaseHost, prepared: Prepared, reservation: Reservation, workspace: Workspace, state: CallState, passedOver: readonly PassedOver[], hold: BudgetHold | undefined, watch?: LeaseWatch): Lease {
   let open = true;
+  const waitedMs = state.waitedMs;
+  const granted = watch === undefined ? 0 : host.now();
+  const attempt = watch?.observed.attempt({ workspace: reservation.workspace, model: reservation.model, attempt: 1, estimatedCostUsd: watch.estimatedCostUsd, startedAt: granted });
+  /** The lease's call ended: `usage` when it was settled, undefined when released. */
+  const ended = (settled: boolean, usage: Usage | undefined) => {
+    if (watch === undefined) return;
+    const now = host.now();
+    const record: AttemptRecord = { workspace: reservation.workspace, model: reservation.model, outcome: 'ok', status: undefined, durationMs: now - granted };
+    attempt?.end(record);
+    const attempts = [record];
+    const cost = settled ? host.cost(prepared.endpoint, reservation.model, usage) : null;
+    const routing = settled ? decision({ endpoint: prepared.endpoint, chosen: reservation, attempts, refusals: state.refusals, alsoPassedOver: state.budgetPassedOver, waitedMs, estimated: prepared.estimated, used: usage?.totalTokens, plan: prepared.plan, cost }) : undefined;
+    watch.observed.end({ ok: settled, routing, attempts, waitedMs, response: undefined, errorType: settled ? undefined : LEASE_RELEASED, durationMs: now - watch.startedAt, firstChunkMs: undefined });
+  };
   return {
     model: reservation.model,
     workspace: reservation.workspace,
@@ -76,24 +110,33 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       usageCount(usage?.totalTokens, 'usage.totalTokens');
       if (headers === null) headers = undefined;
       open = false;
-      await host.counted(async () => {
+      const settled = usage;
+      try {
+        await host.counted(async () => {
         if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
         await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
         // A usage without its input/output split keeps the budgets at their estimate.
         const accounted = host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
         if (accounted !== undefined) await accounted;
         void host.queue.pump();
-      });
+        });
+      } finally {
+        ended(true, settled);
+      }
     },
     release: async () => {
       if (!open) return;
       open = false;
-      await host.counted(async () => {
+      try {
+        await host.counted(async () => {
         await host.learning.bookkeeping('release', () => host.store.release(reservation));
         const released = host.accounting.release(hold);
         if (released !== undefined) await released;
         void host.queue.pump();
-      });
+        });
+      } finally {
+        ended(false, undefined);
+      }
     },
   };
 }

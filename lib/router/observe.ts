@@ -5,7 +5,8 @@
  * as for event listeners.
  */
 import { RouterError } from '../errors.js';
-import type { AttemptObservation, CallObservation, CallObserver, CallStart, ResponseInfo } from '../telemetry/observer.js';
+import type { AttemptObservation, CallEnd, CallObservation, CallObserver, CallStart, ResponseInfo } from '../telemetry/observer.js';
+import type { AttemptRecord } from './events.js';
 import { combineObservations } from '../telemetry/observer.js';
 import type { Prepared } from './prepare.js';
 
@@ -74,12 +75,13 @@ export class Observers {
   }
 
   /** The observation of a call that starts now (undefined when nobody watches it). */
-  start(prepared: Prepared, stream: boolean, startedAt: number): CallObservation | undefined {
+  start(prepared: Prepared, stream: boolean, startedAt: number, lease = false): CallObservation | undefined {
     const { request, plan } = prepared;
     const maxTokens = request.maxTokens;
     const call: CallStart = {
       endpoint: prepared.endpoint,
       stream,
+      lease,
       requestedModel: typeof request.model === 'string' ? request.model : undefined,
       maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
       estimatedTokens: prepared.estimated,
@@ -120,4 +122,9 @@ export function responseInfo(response: unknown, previous?: ResponseInfo): Respon
 /** error.type of a failed call: the RouterError's code (a closed set), else `_OTHER`. */
 export function errorType(error: unknown): string {
   return RouterError.isInstance(error) ? error.code : '_OTHER';
+}
+
+/** The end of a call that failed with `error` after `attempts` (a lease refused: none). */
+export function failedEnd(state: { readonly attempts: readonly AttemptRecord[]; readonly waitedMs: number }, error: unknown, durationMs: number): CallEnd {
+  return { ok: false, routing: undefined, attempts: state.attempts, waitedMs: state.waitedMs, response: undefined, errorType: errorType(error), durationMs, firstChunkMs: undefined };
 }

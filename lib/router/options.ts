@@ -14,7 +14,7 @@ import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
 import type { Fetcher } from '../mistral/node-fetch.js';
 import type { QuotaStore } from '../quota/types.js';
 import { TokenEstimator } from '../tokens.js';
-import { checkBudget, type BudgetConfig, type RouterBudgetConfig } from './budgets.js';
+import { CallBudget, checkBudget, type BudgetConfig, type RouterBudgetConfig } from './budgets.js';
 import { DEFAULT_UNKNOWN_CONTEXT_TOKENS } from './plan.js';
 
 /** Limits that replace a tier's for one workspace (e.g. the real ones from its console). */
@@ -102,6 +102,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Per-attempt timeout. @default RouterOptions.timeoutMs */
   readonly timeoutMs?: number;
+  /**
+   * A monthly budget of the caller's own, held at the estimated cost and settled at the real one beside the
+   * router's budgets (the gateway passes its virtual key's). Candidates it has no room for are passed over.
+   */
+  readonly budget?: CallBudget;
 }
 
 /** The numeric and strategy options, with their defaults applied. */
@@ -150,8 +155,9 @@ export function positiveInteger(option: string, value: number | undefined, fallb
 /** Checks a call's options before anything is reserved. */
 export function checkCallOptions(options: CallOptions | undefined): void {
   if (options === undefined || options === null) return;
-  if (typeof options !== 'object') throw new NeedError('options', 'expected { signal?, timeoutMs? }');
-  const { signal, timeoutMs } = options;
+  if (typeof options !== 'object') throw new NeedError('options', 'expected { signal?, timeoutMs?, budget? }');
+  const { signal, timeoutMs, budget } = options;
+  if (budget !== undefined && !CallBudget.isInstance(budget)) throw new NeedError('options.budget', `expected a CallBudget (new CallBudget({ ... })), received ${describeReceived(budget)}`);
   if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
     throw new NeedError('options.signal', 'expected an AbortSignal');
   }

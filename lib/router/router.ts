@@ -26,7 +26,7 @@ import { RouterEventEmitter, type AttemptRecord } from './events.js';
 import { Failures, newCallState, summariseRejections, type CallState } from './failures.js';
 import { createLease, type Lease, type LeaseHost } from './lease.js';
 import { Learning, type Usage } from './learning.js';
-import { Observers, errorType, responseInfo } from './observe.js';
+import { Observers, failedEnd, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
 import { prepare, toSdkRequest, type PrepareContext, type Prepared, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
@@ -113,7 +113,7 @@ export class Router {
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
     const cost = (endpoint: Endpoint, model: string, usage: Usage | undefined) => (usage === undefined ? null : costOf(this.#view.catalog.model(model), endpoint, usage));
     this.#streamHost = { events: this.events, learning, accounting, secrets, now: () => clock.now(), cost: (model, usage) => cost('chat', model, usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
-    this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work) };
+    this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work), now: () => clock.now() };
 
     this.chat = {
       complete: (request, callOptions) => this.#call('chat', request, callOptions, sendChat, false) as Promise<Routed<ChatCompletionResponse>>,
@@ -191,12 +191,18 @@ export class Router {
     checkCallOptions(options);
     const prepared = prepare(this.#context, endpoint, request as unknown as Record<string, unknown>);
     const state = newCallState();
+    // A lease is a routed call the caller sends itself: observed (before the first await, in the caller's
+    // context) from here to its settle or release (lease.ts), its one attempt being the caller's call.
+    const startedAt = this.#clock.now();
+    const observed = this.#observers.active ? this.#observers.start(prepared, false, startedAt, true) : undefined;
+    state.observed = observed;
     // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
-    const [reservation, hold] = await this.#counted(async () => {
+    const acquiring = this.#counted(async () => {
       for (;;) {
         const granted = await this.#acquire(prepared, state, options?.signal);
-        const held = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, granted, state) : undefined;
-        if (this.#accounting.budgets.active && held === undefined) continue; // a budget passed it over
+        const budgeted = this.#accounting.budgeted(options?.budget);
+        const held = budgeted ? await this.#accounting.hold(prepared, granted, state, options?.budget) : undefined;
+        if (budgeted && held === undefined) continue; // a budget passed it over
         if (this.#closed) {
           await this.#learning.bookkeeping('release', () => this.store.release(granted));
           await this.#accounting.release(held);
@@ -205,8 +211,14 @@ export class Router {
         return [granted, held] as const;
       }
     });
+    // Unobserved, no handler of its own: the decision benchmark's path stays as it was.
+    const [reservation, hold] = await (observed === undefined ? acquiring : acquiring.catch((error: unknown) => {
+      observed.end(failedEnd(state, error, this.#clock.now() - startedAt));
+      throw error;
+    }));
     const passed = state.budgetPassedOver === undefined ? passedOver(state.refusals) : [...state.budgetPassedOver, ...passedOver(state.refusals)];
-    return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state.waitedMs, passed, hold);
+    const watch = observed === undefined ? undefined : { observed, startedAt, estimatedCostUsd: this.#estimatedUsd(prepared, reservation.model) };
+    return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state, passed, hold, watch);
   }
 
   /**
@@ -279,8 +291,9 @@ export class Router {
         const acquiring = this.#acquire(prepared, state, options?.signal);
         const reservation = acquiring instanceof Promise ? await acquiring : acquiring;
         // A budget without room for this candidate passed it over (and gave its quota back): the next one.
-        const hold = this.#accounting.budgets.active ? await this.#accounting.hold(prepared, reservation, state) : undefined;
-        if (this.#accounting.budgets.active && hold === undefined) continue;
+        const budgeted = this.#accounting.budgeted(options?.budget);
+        const hold = budgeted ? await this.#accounting.hold(prepared, reservation, state, options?.budget) : undefined;
+        if (budgeted && hold === undefined) continue;
         const workspace = this.#workspace(reservation.workspace);
         const attemptId = `${++this.#attemptSeq}`;
         if (this.events.has('decision')) this.#emitDecision(prepared, reservation, state);
@@ -326,7 +339,7 @@ export class Router {
       throw state.lastError ?? new RouterError('ATTEMPTS_EXHAUSTED', `Gave up after ${this.#settings.maxAttempts} attempts.`);
     } catch (error) {
       if (this.events.has('done')) this.events.emit('done', { endpoint, ok: false, attempts: state.attempts, cost: null });
-      observed?.end({ ok: false, routing: undefined, attempts: state.attempts, waitedMs: state.waitedMs, response: undefined, errorType: errorType(error), durationMs: this.#clock.now() - callStarted, firstChunkMs: undefined });
+      observed?.end(failedEnd(state, error, this.#clock.now() - callStarted));
       throw error;
     } finally {
       this.#callEnded();

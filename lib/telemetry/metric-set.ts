@@ -30,6 +30,9 @@ const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048
 /** `gen_ai.client.operation.duration` buckets (seconds), as the GenAI conventions advise. */
 const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
 
+/** Decision buckets (seconds): a decision takes microseconds, a wait for quota up to the call's bound. */
+const DECISION_BUCKETS = [0.00001, 0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+
 /** Attribute names used across the set. */
 export const ATTR = {
   operation: 'gen_ai.operation.name',
@@ -101,6 +104,15 @@ export const METRICS = {
     unit: '{wait}',
     description: 'Calls that waited for quota (each time they queued).',
     attributes: [ATTR.operation],
+  },
+  decisionDuration: {
+    name: 'mistral_router.decision.duration',
+    prometheusName: 'mistral_router_decision_duration_seconds',
+    kind: 'histogram',
+    unit: 's',
+    description: "The router's own time before each attempt goes out (planning, reservation, budget holds, any wait for quota), from the call's start or the previous attempt's end, on a monotonic clock.",
+    attributes: [ATTR.operation],
+    buckets: DECISION_BUCKETS,
   },
   waitDuration: {
     name: 'mistral_router.wait.duration',

@@ -2,9 +2,10 @@
  * From routed calls to measurements of the metric set (metric-set.ts), written once for both exporters:
  * a {@link MetricsRecorder} is the call observer, a {@link MetricSink} (an OpenTelemetry meter or a
  * Prometheus registry) receives what it measures; {@link quotaReadings} is what the quota gauge reads.
- * Durations are on the router's clock.
+ * Durations are on the router's clock, but the decision's (a monotonic clock: it takes microseconds).
  */
 import type { Catalog } from '../catalog/catalog.js';
+import { monotonicClock } from '../clock.js';
 import type { Endpoint } from '../need.js';
 import type { QuotaStore } from '../quota/types.js';
 import type { AttemptRecord } from '../router/events.js';
@@ -56,6 +57,36 @@ export async function gaugeReadings(routers: Iterable<ObservedRouter>): Promise<
   return { quotaRemaining, budgetRemaining };
 }
 
+/** What one collection of the gauges reads. */
+export type GaugeSet = Awaited<ReturnType<typeof gaugeReadings>>;
+
+/**
+ * The gauges' readings, one store snapshot per collection: every gauge of one collection (a Prometheus
+ * scrape starts all its collectors at once; an OpenTelemetry batch callback observes both gauges) shares
+ * the read in flight, and the next collection reads again. A snapshot is a round trip on Redis, and on
+ * that store it also ends this process's grants: one per scrape, not one per gauge.
+ */
+export class GaugeReader {
+  readonly #routers: Iterable<ObservedRouter>;
+  #reading: Promise<GaugeSet> | undefined;
+
+  constructor(routers: Iterable<ObservedRouter>) {
+    this.#routers = routers;
+  }
+
+  read(): Promise<GaugeSet> {
+    if (this.#reading === undefined) {
+      const reading = gaugeReadings(this.#routers);
+      this.#reading = reading;
+      const done = () => {
+        if (this.#reading === reading) this.#reading = undefined;
+      };
+      reading.then(done, done);
+    }
+    return this.#reading;
+  }
+}
+
 /** Measures every routed call of the routers it observes into `sink`. */
 export class MetricsRecorder implements CallObserver {
   readonly #sink: MetricSink;
@@ -71,8 +102,11 @@ export class MetricsRecorder implements CallObserver {
     const catalog = this.#catalog();
     const operation = OPERATION_NAME[call.endpoint];
     let failed: AttemptRecord | undefined;
+    // The decision takes microseconds: measured on a monotonic clock, not the router's (epoch ms).
+    let decidingSince = monotonicClock.now();
     return {
       attempt(start) {
+        sink.record('decisionDuration', (monotonicClock.now() - decidingSince) / 1000, [operation]);
         const model = boundedModel(catalog, start.model);
         // The attempt before this one failed and the call moved on: a fallback, by the failure's kind.
         if (failed !== undefined) sink.record('fallbacks', 1, [boundedModel(catalog, failed.model), failed.workspace, failed.outcome]);
@@ -80,6 +114,7 @@ export class MetricsRecorder implements CallObserver {
         sink.record('decisions', 1, [operation, model, start.workspace]);
         return {
           end(record) {
+            decidingSince = monotonicClock.now();
             if (record.status === 429) sink.record('rateLimited', 1, [model, record.workspace]);
             if (record.outcome !== 'ok') failed = record;
           },

@@ -15,6 +15,11 @@ export interface CallStart {
   readonly endpoint: Endpoint;
   /** True for `chat.stream`: the call ends when the stream ends. */
   readonly stream: boolean;
+  /**
+   * True for `router.reserve()`: the caller sends the request itself; its one attempt starts when the lease
+   * is granted and ends, with the call, at `lease.settle()` (ok) or `lease.release()` (`LEASE_RELEASED`).
+   */
+  readonly lease: boolean;
   /** The model the request named (`model: ...`), as written; undefined when it routes by need alone. */
   readonly requestedModel: string | undefined;
   /** The request's `maxTokens`, when it set one. */

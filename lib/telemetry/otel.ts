@@ -16,7 +16,7 @@
 import type * as Api from '@opentelemetry/api';
 import { ConfigError } from '../errors.js';
 import { METRICS, PROVIDER, namedValues, type MetricKey, type MetricSink } from './metric-set.js';
-import { MetricsRecorder, OPERATION_NAME, gaugeReadings, type ObservedRouter } from './metrics-recorder.js';
+import { GaugeReader, MetricsRecorder, OPERATION_NAME, type GaugeSet, type ObservedRouter } from './metrics-recorder.js';
 import { loadPeer } from './peer.js';
 import { combineObservations, type CallEnd, type CallObservation, type CallObserver, type CallStart } from './observer.js';
 
@@ -32,16 +32,18 @@ export interface InstrumentRouterOptions {
 
 const SCOPE = 'mistral-router';
 
-/** The metric set on `meter`; the gauge reads the routers in `routers` on each collection. */
-function meterSink(meter: Api.Meter, routers: ReadonlySet<ObservedRouter>): MetricSink {
+/**
+ * The metric set on `meter`; the gauges read the routers in `routers` on each collection, in one batch
+ * callback (one store snapshot for both). `stop` removes that callback.
+ */
+function meterSink(meter: Api.Meter, routers: ReadonlySet<ObservedRouter>): { sink: MetricSink; stop: () => void } {
   const instruments = new Map<MetricKey, { record: (value: number, attributes: Api.Attributes) => void; names: readonly string[] }>();
+  const gauges: { key: keyof GaugeSet; gauge: Api.ObservableGauge; names: readonly string[] }[] = [];
   for (const [key, definition] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
     const options = { unit: definition.unit, description: definition.description };
     const names = definition.attributes;
     if (definition.kind === 'gauge') {
-      meter.createObservableGauge(definition.name, options).addCallback(async (result) => {
-        for (const reading of (await gaugeReadings(routers))[key as 'quotaRemaining' | 'budgetRemaining']) result.observe(reading.value, namedValues(names, reading.values));
-      });
+      gauges.push({ key: key as keyof GaugeSet, gauge: meter.createObservableGauge(definition.name, options), names });
     } else if (definition.kind === 'histogram') {
       const buckets = (definition as { buckets: readonly number[] }).buckets;
       const histogram = meter.createHistogram(definition.name, { ...options, advice: { explicitBucketBoundaries: [...buckets] } });
@@ -51,11 +53,20 @@ function meterSink(meter: Api.Meter, routers: ReadonlySet<ObservedRouter>): Metr
       instruments.set(key, { record: (value, attributes) => counter.add(value, attributes), names });
     }
   }
+  const reader = new GaugeReader(routers);
+  const observeGauges: Api.BatchObservableCallback = async (result) => {
+    const readings = await reader.read();
+    for (const { key, gauge, names } of gauges) for (const reading of readings[key]) result.observe(gauge, reading.value, namedValues(names, reading.values));
+  };
+  meter.addBatchObservableCallback(observeGauges, gauges.map((g) => g.gauge));
   return {
-    record(key, value, values) {
-      const found = instruments.get(key);
-      if (found !== undefined) found.record(value, namedValues(found.names, values));
+    sink: {
+      record(key, value, values) {
+        const found = instruments.get(key);
+        if (found !== undefined) found.record(value, namedValues(found.names, values));
+      },
     },
+    stop: () => meter.removeBatchObservableCallback(observeGauges, gauges.map((g) => g.gauge)),
   };
 }
 
@@ -106,6 +117,8 @@ function spanObserver(api: typeof Api, tracer: Api.Tracer): CallObserver {
         'mistral_router.estimated_tokens': call.estimatedTokens,
         'mistral_router.stream': call.stream,
       };
+      // router.reserve(): the caller sends the request itself (no HTTP span of the router's nests here).
+      if (call.lease) attributes['mistral_router.lease'] = true;
       if (call.requestedModel !== undefined) attributes['gen_ai.request.model'] = call.requestedModel;
       if (call.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = call.maxTokens;
       const span = tracer.startSpan(call.requestedModel === undefined ? operation : `${operation} ${call.requestedModel}`, { kind: SpanKind.CLIENT, attributes }, parent);
@@ -164,7 +177,8 @@ export function instrumentRouter(router: ObservedRouter, options: InstrumentRout
   const observers: CallObserver[] = [spanObserver(api, tracer)];
   const routers = new Set<ObservedRouter>([router]);
   // The API's no-op meter records nothing: skip measuring altogether.
-  if (!(meter instanceof api.createNoopMeter().constructor)) observers.push(new MetricsRecorder(meterSink(meter, routers), () => router.catalog));
+  const metered = meter instanceof api.createNoopMeter().constructor ? undefined : meterSink(meter, routers);
+  if (metered !== undefined) observers.push(new MetricsRecorder(metered.sink, () => router.catalog));
   const observer: CallObserver =
     observers.length === 1
       ? (observers[0] as CallObserver)
@@ -179,5 +193,6 @@ export function instrumentRouter(router: ObservedRouter, options: InstrumentRout
   return () => {
     stop();
     routers.delete(router);
+    metered?.stop();
   };
 }

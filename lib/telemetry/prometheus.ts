@@ -16,7 +16,7 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { METRICS, namedValues, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
-import { MetricsRecorder, gaugeReadings, type ObservedRouter } from './metrics-recorder.js';
+import { GaugeReader, MetricsRecorder, type ObservedRouter } from './metrics-recorder.js';
 import { loadPeer } from './peer.js';
 
 /** Options of {@link createPrometheusMetrics}. */
@@ -51,6 +51,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   }
   const prom = loadPeer(options.promClient, 'prom-client', 'promClient', 'createPrometheusMetrics');
   const routers = new Set<ObservedRouter>();
+  const gauges = new GaugeReader(routers);
   const instruments = new Map<MetricKey, { instrument: Instrument; labels: readonly string[] }>();
   for (const [key, definition] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
     if (registry.getSingleMetric(definition.prometheusName) !== undefined) {
@@ -61,10 +62,11 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     if (definition.kind === 'gauge') {
       new prom.Gauge({
         ...common,
-        // Read on each scrape: what the observed routers' stores hold now.
+        // Read on each scrape: what the observed routers' stores hold now (one snapshot for both gauges).
         async collect() {
+          const readings = (await gauges.read())[key as 'quotaRemaining' | 'budgetRemaining'];
           this.reset();
-          for (const reading of (await gaugeReadings(routers))[key as 'quotaRemaining' | 'budgetRemaining']) this.set(namedValues(labelNames, reading.values), reading.value);
+          for (const reading of readings) this.set(namedValues(labelNames, reading.values), reading.value);
         },
       });
     } else if (definition.kind === 'histogram') {

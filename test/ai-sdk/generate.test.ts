@@ -112,6 +112,27 @@ describe('ai-sdk provider: generateText and streamText through the router', () =
     await expectNothingReserved(s);
   });
 
+  it('call settings Mistral supports and tool choice reach Mistral as its own fields (what the router sends)', async () => {
+    const sent: Record<string, unknown>[] = [];
+    // The router's own fetch: what leaves for the emulator, after the router chose the model.
+    const s = await setup({}, {
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        sent.push((await request.clone().json()) as Record<string, unknown>);
+        return fetch(request);
+      },
+    });
+    const result = await s.run(
+      generateText({ model: s.provider('auto'), prompt: 'weather?', tools: { weather }, toolChoice: { type: 'tool', toolName: 'weather' }, maxOutputTokens: 7, temperature: 0.3, topP: 0.9, seed: 42, stopSequences: ['END'], presencePenalty: 0.5, frequencyPenalty: 0.25 }),
+    );
+    expect(result.warnings ?? []).to.deep.equal([]);
+    expect(sent).to.have.length(1);
+    expect(sent[0]).to.deep.include({ model: 'mistral-small-2501', max_tokens: 7, temperature: 0.3, top_p: 0.9, random_seed: 42, stop: ['END'], presence_penalty: 0.5, frequency_penalty: 0.25, tool_choice: 'any' });
+    // A forced tool: only that tool is offered.
+    expect((sent[0]?.tools as { function: { name: string } }[]).map((t) => t.function.name)).to.deep.equal(['weather']);
+    await expectNothingReserved(s);
+  });
+
   it('streamText with a tool call: the call arrives as a tool-call part and the loop goes on', async () => {
     const s = await setup();
     const result = streamText({ model: s.provider('auto'), prompt: 'weather?', tools: { weather }, stopWhen: stepCountIs(3) });

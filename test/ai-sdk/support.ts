@@ -43,13 +43,20 @@ export async function setup(emulatorOptions: Partial<EmulatorOptions> = {}, rout
   return s;
 }
 
-/** Closes every router and emulator a test set up (mocha's afterEach). */
+/**
+ * Closes every router and emulator a test set up (mocha's afterEach), after checking that nothing stays
+ * reserved once a test's calls have ended, whatever they did (answered, fell back, failed, aborted).
+ */
 export async function closeAll(): Promise<void> {
+  const leftOver: string[] = [];
   while (open.length > 0) {
     const s = open.pop() as Setup;
+    const pending = await s.store.pendingReservations();
+    if (pending !== 0) leftOver.push(`${pending} reservation(s) still pending`);
     await s.router.close();
     await s.emulator.stop();
   }
+  if (leftOver.length > 0) throw new Error(`after the test: ${leftOver.join('; ')}`);
 }
 
 /** `providerMetadata.mistralRouter` of a result, typed. */

@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { expect } from 'chai';
+import { RedisStore } from '../../lib/quota/redis/index.js';
 import OpenAI from 'openai';
 import { ALPHA_KEY, BETA_KEY, baseConfig, chatBody, raw, setup } from './support.js';
 
@@ -92,6 +93,14 @@ describe('gateway: bad input', () => {
     expect(get.headers.get('allow')).to.equal('POST');
     expect((await raw(`${url}/healthz`, { key: null })).json()).to.deep.equal({ status: 'ok' });
     expect((await raw(`${url}/readyz`, { key: null })).json()).to.deep.equal({ status: 'ready' });
+  });
+
+  it('/readyz is 503 while the store does not answer; /healthz still 200 (the process is up)', async () => {
+    // A Redis store where no Redis listens: the process is up, the store is not reachable.
+    const { url } = await setup({ store: new RedisStore({ redis: 'redis://127.0.0.1:1', keyPrefix: 'mr-test-unreachable:', commandTimeoutMs: 200 }) });
+    const ready = await raw(`${url}/readyz`, { key: null });
+    expect(ready.status).to.equal(503);
+    expect((await raw(`${url}/healthz`, { key: null })).status).to.equal(200);
   });
 
   it('a client that never finishes its headers, or its body, is cut after the configured timeouts', async () => {

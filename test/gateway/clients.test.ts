@@ -8,7 +8,7 @@ import type { BaseModelCard } from '@mistralai/mistralai/models/components/index
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import { catalog2025 } from '../helpers/catalog-2025.js';
-import { ALPHA_KEY, BETA_KEY, chatBody, expectNoSecret, raw, setup } from './support.js';
+import { ALPHA_KEY, BETA_KEY, baseConfig, chatBody, expectNoSecret, raw, setup } from './support.js';
 
 const mistral = (url: string, key = ALPHA_KEY) => new Mistral({ apiKey: key, serverURL: url, retryConfig: { strategy: 'none' } });
 const openai = (url: string, key = ALPHA_KEY) => new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 });
@@ -157,6 +157,23 @@ describe('gateway: the official clients, unchanged', () => {
     expect(beta.slice(0, 1)).to.deep.equal(['embed']);
     expect(beta).not.to.include('vision-chat');
     expect(beta).not.to.include('auto');
+  });
+
+  it('an audio part (OpenAI\'s input_audio { data, format }) routes to an audio model', async () => {
+    const { url, emulator } = await setup();
+    const reply = await openai(url).chat.completions.create({
+      model: 'auto',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'transcribe this' }, { type: 'input_audio', input_audio: { data: 'UklGRgAAAABXQVZF', format: 'wav' } }] }],
+      max_tokens: 10,
+    });
+    expect(catalog2025.model(reply.model)?.capabilities).to.include('audio');
+    expect(emulator.stats().requests).to.equal(1);
+  });
+
+  it('the access log is off by default: nothing is written for a request', async () => {
+    const { url, logs } = await setup({ config: (u) => baseConfig(u, { server: { port: 0 } }) });
+    expect((await raw(`${url}/v1/chat/completions`, { method: 'POST', body: chatBody('auto') })).status).to.equal(200);
+    expect(logs).to.deep.equal([]);
   });
 
   it('no key ever appears in a response, a header or the access log', async () => {

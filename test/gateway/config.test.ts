@@ -72,6 +72,10 @@ describe('gateway: configuration', () => {
     { name: 'a route named like a model', text: GOOD.replace('  vision-chat:', '  mistral-small-latest:').replace('[vision-chat, auto]', '[auto]'), line: 10, pointer: '/routes/mistral-small-latest', message: /has the name of a model/ },
     { name: 'a key allowed an unknown route', text: GOOD.replace('[vision-chat, auto]', '[vision-chat, vision]'), line: 15, pointer: '/keys/0/routes/1', message: /unknown route "vision"/ },
     { name: 'an unknown tier (the router\'s own check)', text: GOOD.replace('tier: free', 'tier: platinum'), line: 8, pointer: '/workspaces/0/tier', message: /unknown tier "platinum"/ },
+    { name: 'a negative key budget', text: GOOD.replace('requestsPerSecond: 5 }', 'requestsPerSecond: 5, monthlyUsd: -1 }'), line: 16, pointer: '/keys/0/limits/monthlyUsd', message: /expected a number >= 0, received -1/ },
+    { name: 'a key budget that is not a number', text: GOOD.replace('requestsPerSecond: 5 }', 'requestsPerSecond: 5, monthlyUsd: "ten" }'), line: 16, pointer: '/keys/0/limits/monthlyUsd', message: /expected a number, received "ten"/ },
+    { name: 'a negative workspace budget', text: GOOD.replace('    tier: free', '    tier: free\n    budgets: { monthlyUsd: -3 }'), line: 9, pointer: '/workspaces/0/budgets/monthlyUsd', message: /expected a number >= 0, received -3/ },
+    { name: 'an unknown field of the router budget', text: GOOD.replace('  serverURL:', '  budgets: { monthlyUsd: 5, monthly: 3 }\n  serverURL:'), line: 4, pointer: '/router/budgets/monthly', message: /unknown field "monthly"/ },
     { name: 'a key with both sha256 and key', text: GOOD.replace('    key: ${GW_ALPHA}', `    key: \${GW_ALPHA}\n    sha256: ${'b'.repeat(64)}`), line: 13, pointer: '/keys/0', message: /exactly one of sha256/ },
   ];
   for (const c of cases) {
@@ -96,6 +100,12 @@ describe('gateway: configuration', () => {
     expect(good.out).to.match(/^listen: http:\/\/127\.0\.0\.1:0$/m);
     expect(good.out).to.match(/^  vision-chat \(chat\): mistral-small-2506, /m);
     expect(good.out).to.match(/^  alpha: routes vision-chat, auto; models all; limits requestsPerSecond 5$/m);
+    const budgets = GOOD.replace('    tier: free', '    tier: free\n    budgets: { monthlyUsd: 20 }').replace('requestsPerSecond: 5 }', 'requestsPerSecond: 5, monthlyUsd: 2.5 }').replace('  serverURL:', '  budgets: { monthlyUsd: 50 }\n  serverURL:');
+    const withBudgets = await runCli('serve', '--config', file('budgets.yaml', budgets), '--check');
+    expect(withBudgets.code, withBudgets.err).to.equal(0);
+    expect(withBudgets.out).to.match(/^workspaces: team \(tier free, budget \$20 a month\)$/m);
+    expect(withBudgets.out).to.match(/^router budget: \$50 a month \("router", every workspace\)$/m);
+    expect(withBudgets.out).to.match(/^  alpha: routes vision-chat, auto; models all; limits requestsPerSecond 5, budget \$2\.5 a month$/m);
     expect(good.out).not.to.contain(ENV.UPSTREAM);
     const bad = await runCli('serve', '--config', file('bad.yaml', GOOD.replace('tier: free', 'tier: platinum')), '--check').finally(() => {
       for (const name of Object.keys(ENV)) delete process.env[name];

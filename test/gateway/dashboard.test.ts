@@ -65,6 +65,12 @@ describe('gateway: /metrics and the live dashboard', () => {
     const key = remaining.find((r) => r.labels.mistral_router_workspace === 'key:alpha' && r.labels.mistral_router_window === 'tokens-per-minute');
     expect(50_000 - (key?.value ?? 0)).to.equal(100_000 - (small?.value ?? 0));
     expect(metrics.text).to.match(/^gen_ai_client_token_usage_count\{.*gen_ai_token_type="input".*\} 3$/m);
+    // Latency histograms of the whole call and of the routing decision (one per attempt).
+    expect(samples(metrics.text, 'gen_ai_client_operation_duration_seconds_count').reduce((sum, s) => sum + s.value, 0)).to.equal(4);
+    expect(samples(metrics.text, 'mistral_router_decision_duration_seconds_count')).to.deep.include.members([
+      { labels: { gen_ai_operation_name: 'chat' }, value: 3 },
+      { labels: { gen_ai_operation_name: 'embeddings' }, value: 1 },
+    ]);
     expectNoSecret(metrics.text, ...logs);
   });
 

@@ -91,6 +91,17 @@ describe('gateway: quota over HTTP', () => {
     expect(emulator.stats().requests).to.equal(0);
   });
 
+  it('an upstream 5xx on one model falls back to the next: 200, the headers name the failure', async () => {
+    const { url, emulator, store } = await setup({ emulator: { faults: { errorRate: 1, errorStatuses: [503], models: ['mistral-small-2506'] } } });
+    const client = new OpenAI({ apiKey: ALPHA_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+    const { data, response } = await client.chat.completions.create({ model: 'vision-chat', messages: [{ role: 'user', content: 'hello' }], max_tokens: 10 }).withResponse();
+    expect(response.headers.get('x-mistral-router-attempts')).to.equal('2');
+    expect(response.headers.get('x-mistral-router-fallbacks')).to.equal('mistral-small-2506 server-error');
+    expect(data.model).to.equal(response.headers.get('x-mistral-router-model')).and.not.equal('mistral-small-2506');
+    expect(emulator.stats().requests).to.equal(2);
+    expect(await store.pendingReservations()).to.equal(0);
+  });
+
   it('upstream 5xx on every fallback: 502 with the last upstream status and message, no key in it', async () => {
     const { url, store, logs } = await setup({ emulator: { faults: { errorRate: 1, errorStatuses: [500] } } });
     const reply = await post(url, chatBody('auto'));

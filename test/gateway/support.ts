@@ -3,6 +3,7 @@
  * fake clock and the mid-2025 catalogue, with limits lifted unless a test sets its own. Keys and upstream
  * secrets are long, recognisable strings, so that a test can search every byte it saw for them.
  */
+import type { Catalog } from '../../lib/catalog/catalog.js';
 import { FakeClock } from '../../lib/clock.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../lib/emulator/index.js';
 import { startGateway, type Gateway, type GatewayConfigInput } from '../../lib/gateway/index.js';
@@ -48,16 +49,17 @@ export function baseConfig(emulatorUrl: string, changes: Partial<GatewayConfigIn
 }
 
 export async function setup(
-  options: { emulator?: Partial<EmulatorOptions>; config?: (emulatorUrl: string) => GatewayConfigInput; store?: QuotaStore } = {},
+  options: { emulator?: Partial<EmulatorOptions>; config?: (emulatorUrl: string) => GatewayConfigInput; store?: QuotaStore; catalog?: Catalog } = {},
 ): Promise<GatewaySetup> {
   const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-  const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [UPSTREAM_KEY], overrides: { requestsPerSecond: 1000 }, ...options.emulator });
+  const catalog = options.catalog ?? catalog2025;
+  const emulator = await startEmulator({ catalog, tier: 'free', clock, apiKeys: [UPSTREAM_KEY], overrides: { requestsPerSecond: 1000 }, ...options.emulator });
   const store = options.store ?? new MemoryStore({ clock });
   const logs: string[] = [];
   const gateway = await startGateway({
     config: (options.config ?? baseConfig)(emulator.url),
     env: { UPSTREAM: UPSTREAM_KEY, GW_ALPHA: ALPHA_KEY, GW_BETA: BETA_KEY },
-    catalog: catalog2025,
+    catalog,
     clock,
     store,
     log: (line) => logs.push(line),

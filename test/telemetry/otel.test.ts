@@ -11,6 +11,7 @@ import { ConfigError } from '../../lib/errors.js';
 import { instrumentRouter } from '../../lib/telemetry/otel.js';
 import { loadPeer } from '../../lib/telemetry/peer.js';
 import { histogramPoints, otelHarness, withContextManager, type OtelHarness } from '../helpers/otel.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
 import { KEY_A, closeAll, pricedRouter, text, type PricedSetup } from '../helpers/priced-router.js';
 
 let harness: OtelHarness | undefined;
@@ -72,6 +73,30 @@ describe('telemetry: OpenTelemetry spans', () => {
     expect(attempt?.attributes).to.deep.include({ 'gen_ai.request.model': 'lean-chat', 'mistral_router.workspace': 'team-a', 'mistral_router.attempt': 1, 'mistral_router.outcome': 'ok', 'http.response.status_code': 200 });
     expect(attempt?.attributes['mistral_router.estimated_cost.usd']).to.be.closeTo((result.routing.plan.tokens.prompt * 0.2 + 30 * 0.6) / 1e6, 1e-15);
     expectClean(spans, 'confidential');
+  });
+
+  it('embeddings and FIM: spans named `embeddings {model}` (input tokens only) and `text_completion {model}`', async () => {
+    const { router, otel } = await instrumented();
+    const embedded = await router.embeddings.create({ model: 'plain-embed', inputs: ['one', 'two'] });
+    const [embedSpan] = callSpans(otel.spans());
+    expect(embedSpan?.name).to.equal('embeddings plain-embed');
+    expect(embedSpan?.attributes).to.deep.include({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.usage.input_tokens': embedded.usage.promptTokens });
+    expect(embedSpan?.attributes).to.not.have.property('gen_ai.usage.output_tokens');
+    // FIM needs a code model: the mid-2025 catalogue's, on an emulator serving it.
+    const fim = await pricedRouter(
+      { catalog: catalog2025, workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free', overrides: { requestsPerSecond: 1000 } }] },
+      { catalog: catalog2025, overrides: { requestsPerSecond: 1000 } },
+    );
+    const fimOtel = otelHarness();
+    try {
+      instrumentRouter(fim.router, { tracer: fimOtel.tracerProvider.getTracer('test'), meter: fimOtel.meterProvider.getMeter('test') });
+      const completed = await fim.router.fim.complete({ prompt: 'def add(a, b):', suffix: 'return c', maxTokens: 10 });
+      const [fimSpan] = callSpans(fimOtel.spans());
+      expect(fimSpan?.name).to.equal(`text_completion ${completed.routing.model}`);
+      expect(fimSpan?.attributes).to.deep.include({ 'gen_ai.operation.name': 'text_completion', 'gen_ai.usage.output_tokens': completed.usage.completionTokens });
+    } finally {
+      await fimOtel.close();
+    }
   });
 
   it('a stream: the call span ends when the stream ends, with the last chunk\'s usage and time to first chunk', async () => {

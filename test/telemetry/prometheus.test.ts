@@ -68,6 +68,10 @@ describe('telemetry: Prometheus metrics', () => {
     expect(sample(out, 'mistral_router_unpriced_calls_total', { gen_ai_request_model: 'unpriced-chat' })).to.equal(1);
     expect(sample(out, 'gen_ai_client_operation_duration_seconds_count', { gen_ai_request_model: 'lean-chat', error_type: 'QUOTA_EXHAUSTED' })).to.equal(1);
     expect(sample(out, 'mistral_router_decisions_total', { gen_ai_request_model: 'premium-chat' })).to.equal(1);
+    // The routing decision's latency, once per attempt that went out: 3 + 1 (the refused call sent nothing).
+    expect(sample(out, 'mistral_router_decision_duration_seconds_count', { gen_ai_operation_name: 'chat' })).to.equal(4);
+    const decided = sample(out, 'mistral_router_decision_duration_seconds_sum', { gen_ai_operation_name: 'chat' }) as number;
+    expect(Number.isFinite(decided) && decided >= 0, String(decided)).to.equal(true);
   });
 
   it('the quota gauge reads each metered window on scrape; a quota pass-over counts as a fallback', async () => {
