@@ -128,33 +128,8 @@ describe('router: the upstream rule learned from headers', () => {
     'a remaining above the limit': () => ({ 'x-ratelimit-limit-tokens-minute': '5000', 'x-ratelimit-remaining-tokens-minute': '90000', 'x-ratelimit-tokens-query-cost': '500' }),
     'a rule learned, then denied': (i) => ({ 'x-ratelimit-limit-tokens-minute': '5000', 'x-ratelimit-remaining-tokens-minute': String(i < 4 ? 5_000 - 500 * (i + 1) : 5_000), 'x-ratelimit-tokens-query-cost': String(i < 4 ? 500 : 0) }),
   };
-  for (const [name, headersAt] of Object.entries(hostile)) {
-    it(`hostile headers (${name}) never let it admit past the limit`, async () => {
-      const { router } = await start('fixed', 'max-tokens', 5_000);
-      const request = { model: MODEL, messages: [{ role: 'user' as const, content }], maxTokens: 400 };
-      let admitted = 0;
-      for (let i = 0; i < 30; i++) {
-        let lease;
-        try {
-          lease = await router.reserve('chat', request);
-        } catch (error) {
-          expect(error).to.be.instanceOf(QuotaExhaustedError);
-          continue;
-        }
-        if (lease.model !== MODEL) {
-          await lease.release();
-          continue;
-        }
-        admitted++;
-        await lease.settle({ promptTokens: 100, totalTokens: 500 }, new Headers(headersAt(i)));
-      }
-      // 500 tokens a call (the prompt's measured size + max_tokens after the first estimate) under 5,000: 10 at most.
-      expect(admitted).to.be.at.most(10);
-    });
-  }
-
-  it('hostile headers (a remaining that grows without a reset, a negative cost) never let it admit past the limit', async () => {
-    const { router, store } = await start('fixed', 'max-tokens', 5_000);
+  /** 30 reservations of the model under attack, each settled with the headers `headersAt(i)`: how many were admitted. */
+  async function admittedUnder(router: Router, headersAt: (i: number) => Record<string, string>): Promise<number> {
     const request = { model: MODEL, messages: [{ role: 'user' as const, content }], maxTokens: 400 };
     let admitted = 0;
     for (let i = 0; i < 30; i++) {
@@ -170,13 +145,27 @@ describe('router: the upstream rule learned from headers', () => {
         continue;
       }
       admitted++;
-      // The "upstream" claims everything is free again, and a negative cost.
-      await lease.settle({ promptTokens: 100, totalTokens: 500 }, new Headers({
-        'x-ratelimit-limit-tokens-minute': '5000',
-        'x-ratelimit-remaining-tokens-minute': String(5_000 - (i % 2) * 500),
-        'x-ratelimit-tokens-query-cost': '-500',
-      }));
+      await lease.settle({ promptTokens: 100, totalTokens: 500 }, new Headers(headersAt(i)));
     }
+    return admitted;
+  }
+
+  for (const [name, headersAt] of Object.entries(hostile)) {
+    it(`hostile headers (${name}) never let it admit past the limit`, async () => {
+      const { router } = await start('fixed', 'max-tokens', 5_000);
+      // 500 tokens a call (the prompt's measured size + max_tokens after the first estimate) under 5,000: 10 at most.
+      expect(await admittedUnder(router, headersAt)).to.be.at.most(10);
+    });
+  }
+
+  it('hostile headers (a remaining that grows without a reset, a negative cost) never let it admit past the limit', async () => {
+    const { router, store } = await start('fixed', 'max-tokens', 5_000);
+    // The "upstream" claims everything is free again, and a negative cost.
+    const admitted = await admittedUnder(router, (i) => ({
+      'x-ratelimit-limit-tokens-minute': '5000',
+      'x-ratelimit-remaining-tokens-minute': String(5_000 - (i % 2) * 500),
+      'x-ratelimit-tokens-query-cost': '-500',
+    }));
     // 10 of 500 tokens (the prompt's measured size + max_tokens, after the first estimate): the limit, no more.
     expect(admitted).to.equal(10);
     const window = (await store.snapshot('w')).find((w) => w.kind === 'tokens-per-minute');
