@@ -5,9 +5,7 @@
  * the same for chat).
  */
 import type { EmbeddingModelV3, EmbeddingModelV3CallOptions, EmbeddingModelV3Result } from '@ai-sdk/provider';
-import type { Decision } from '../router/decision.js';
 import { CALL_HEADER } from './calls.js';
-import { routingMetadata, withRouting } from './metadata.js';
 import type { CallRoute } from './route.js';
 import { RoutedModel, type RoutedModelHost } from './routed-model.js';
 
@@ -30,14 +28,6 @@ export class RoutedEmbeddingModel extends RoutedModel<EmbeddingModelV3> implemen
 
   async doEmbed(options: EmbeddingModelV3CallOptions): Promise<EmbeddingModelV3Result> {
     const call = this.openCall(options.providerOptions);
-    try {
-      const result = await this.inner.doEmbed({ ...options, headers: { ...options.headers, [CALL_HEADER]: call.id } });
-      const routing = routingMetadata(call.decision as Decision);
-      return { ...result, providerMetadata: withRouting(result.providerMetadata, routing) };
-    } catch (error) {
-      throw this.failure(call, error);
-    } finally {
-      this.host.calls.close(call);
-    }
+    return this.routed(call, () => this.inner.doEmbed({ ...options, headers: { ...options.headers, [CALL_HEADER]: call.id } }));
   }
 }

@@ -34,15 +34,7 @@ export class RoutedLanguageModel extends RoutedModel<LanguageModelV3> implements
 
   async doGenerate(callOptions: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     const { call, options } = this.#open(callOptions);
-    try {
-      const result = await this.inner.doGenerate(options);
-      const routing = routingMetadata(call.decision as Decision);
-      return { ...result, providerMetadata: withRouting(result.providerMetadata, routing) };
-    } catch (error) {
-      throw this.failure(call, error);
-    } finally {
-      this.host.calls.close(call);
-    }
+    return this.routed(call, () => this.inner.doGenerate(options));
   }
 
   async doStream(callOptions: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
