@@ -168,6 +168,11 @@ export class Budgets {
   readonly #events: RouterEventEmitter;
   readonly #byWorkspace = new Map<string, Budget>();
   readonly #router: Budget | undefined;
+  /**
+   * The caller budgets calls have held, one per budget window (workspace + kind): what `report()` adds.
+   * Keyed by window, not object, so a caller who builds a CallBudget per call does not grow it.
+   */
+  readonly #callers = new Map<string, Budget>();
   readonly #sync: boolean;
 
   constructor(store: QuotaStore, clock: Clock, events: RouterEventEmitter, workspaces: readonly { name: string; budgets?: BudgetConfig }[], router: RouterBudgetConfig | undefined) {
@@ -222,7 +227,9 @@ export class Budgets {
    */
   async hold(prepared: Prepared, catalog: Catalog, reservation: Reservation, state: CallState, own?: CallBudget): Promise<BudgetHold | undefined> {
     const applying = this.#applying(reservation.workspace);
-    const budgets = own === undefined ? applying : [...applying, CALL_BUDGETS.get(own) as Budget];
+    const caller = own === undefined ? undefined : (CALL_BUDGETS.get(own) as Budget);
+    if (caller !== undefined) this.#callers.set(`${own?.workspace}\u0000${own?.kind}`, caller);
+    const budgets = caller === undefined ? applying : [...applying, caller];
     if (budgets.length === 0) return EMPTY_HOLD;
     const cost = this.estimate(prepared, catalog.model(reservation.model)) ?? Number.POSITIVE_INFINITY;
     const held: Reservation[] = [];
@@ -302,9 +309,9 @@ export class Budgets {
     return (await this.#store.snapshot(b.candidate.workspace)).find((w) => w.kind === kind && w.model === undefined);
   }
 
-  /** Every budget with what the store holds for it this month. */
+  /** Every budget with what the store holds for it this month: the configured ones, then each caller budget calls have held. */
   async report(): Promise<BudgetReport[]> {
-    const all = [...this.#byWorkspace.values(), ...(this.#router === undefined ? [] : [this.#router])];
+    const all = [...this.#byWorkspace.values(), ...(this.#router === undefined ? [] : [this.#router]), ...this.#callers.values()];
     const reports: BudgetReport[] = [];
     for (const b of all) {
       const window = await this.#window(b);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { NoEligibleModelError } from '../../lib/errors.js';
 import type { FakeClock } from '../../lib/clock.js';
 import { ConfigError, QuotaExhaustedError } from '../../lib/errors.js';
-import { createRouter } from '../../lib/index.js';
+import { CallBudget, createRouter } from '../../lib/index.js';
 import { RedisStore } from '../../lib/quota/redis/index.js';
 import { monthIndex, monthStart } from '../../lib/quota/window.js';
 import type { QuotaStore, WindowSnapshot } from '../../lib/quota/types.js';
@@ -74,6 +74,20 @@ describe('budgets: reserve at the estimate, settle at the real cost', () => {
     expect(await store.pendingReservations()).to.equal(0);
     const spend = (await router.usage()).spend;
     expect(spend.map((r) => [r.model, r.calls])).to.deep.equal([['lean-chat', 1], ['wide-chat', 1]]);
+  });
+});
+
+describe('budgets: a caller budget (CallOptions.budget)', () => {
+  it('usage() reports each caller budget calls have held, once per budget window however many objects name it', async () => {
+    const { router } = await pricedRouter({ workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }] });
+    const options = { name: 'alice', label: 'the budget of key alice', workspace: 'key:alice', kind: 'key-usd-per-month', monthlyUsd: 2 };
+    expect((await router.usage()).budgets).to.deep.equal([]);
+    const first = await router.chat.complete({ ...only('lean-chat'), messages: text('one'), maxTokens: 20 }, { budget: new CallBudget(options) });
+    await router.chat.complete({ ...only('lean-chat'), messages: text('two'), maxTokens: 20 }, { budget: new CallBudget(options) });
+    const spent = (await router.usage()).budgets;
+    expect(spent).to.have.length(1);
+    expect(spent[0]).to.deep.include({ scope: 'caller', name: 'alice', monthlyUsd: 2, heldUsd: 0 });
+    expect(spent[0]?.spentUsd).to.be.greaterThan(first.routing.cost?.usd ?? 0);
   });
 });
 
