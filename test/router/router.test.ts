@@ -12,56 +12,28 @@ import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { QuotaStore, ReserveResult } from '../../lib/quota/types.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 import { drive as driveClock } from '../helpers/drive.js';
+import { EmulatedSetups, type EmulatedSetup } from '../helpers/emulated-router.js';
 import { until } from '../helpers/routed.js';
 
 const KEY_A = 'sk-test-key-workspace-a-0123456789';
 const KEY_B = 'sk-test-key-workspace-b-9876543210';
 
-interface Setup {
-  readonly clock: FakeClock;
-  readonly emulator: Emulator;
-  readonly router: Router;
-  readonly store: MemoryStore;
-  readonly events: { name: keyof RouterEvents; event: unknown }[];
-}
+type Setup = EmulatedSetup;
 
-const open: Setup[] = [];
-
-async function setup(emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> {
-  // Start mid-second so that second boundaries are visible in the assertions.
-  const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-  const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY_A, KEY_B], ...emulatorOptions });
-  const store = new MemoryStore({ clock });
-  const router = createRouter({
-    catalog: catalog2025,
-    workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }],
-    serverURL: emulator.url,
-    clock,
-    store,
-    ...routerOptions,
-  });
-  const events: Setup['events'] = [];
-  for (const name of ['decision', 'fallback', 'wait', 'exhausted', 'limitsLearned', 'cooldown', 'workspaceDisabled', 'done'] as const) {
-    router.events.on(name, (event) => events.push({ name, event }));
-  }
-  const s = { clock, emulator, router, store, events };
-  open.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  while (open.length > 0) {
-    const s = open.pop() as Setup;
-    await s.router.close();
-    await s.emulator.stop();
-  }
+const setups = new EmulatedSetups({
+  apiKeys: [KEY_A, KEY_B],
+  workspaces: [{ name: 'team-a', apiKey: KEY_A, tier: 'free' }],
+  events: ['decision', 'fallback', 'wait', 'exhausted', 'limitsLearned', 'cooldown', 'workspaceDisabled', 'done'],
 });
+const setup = (emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> => setups.setup(emulatorOptions, routerOptions);
+
+afterEach(() => setups.closeAll());
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (content: string) => [{ role: 'user' as const, content }];
 
 /** The shared drive() (test/helpers/drive.ts) with the store of the current setup. */
-const drive = <T>(clock: FakeClock, promise: Promise<T>, stepMs?: number, maxMs?: number): Promise<T> => driveClock(clock, promise, open.at(-1)?.store, stepMs, maxMs);
+const drive = <T>(clock: FakeClock, promise: Promise<T>, stepMs?: number, maxMs?: number): Promise<T> => driveClock(clock, promise, setups.last?.store, stepMs, maxMs);
 
 async function expectNoReservationLeft(store: MemoryStore): Promise<void> {
   expect(await store.pendingReservations()).to.equal(0);

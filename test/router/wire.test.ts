@@ -14,38 +14,16 @@ import { MemoryStore } from '../../lib/quota/memory/index.js';
 import type { AttemptRecord } from '../../lib/router/events.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 import { drive as driveClock } from '../helpers/drive.js';
+import { EmulatedSetups, type EmulatedSetup } from '../helpers/emulated-router.js';
 
 const KEY = 'sk-wire-test-key-0123456789abcdef';
 
-interface Setup {
-  readonly clock: FakeClock;
-  readonly emulator: Emulator;
-  readonly router: Router;
-  readonly store: MemoryStore;
-  readonly events: { name: keyof RouterEvents; event: unknown }[];
-}
+type Setup = EmulatedSetup;
 
-const open: Setup[] = [];
+const setups = new EmulatedSetups({ apiKeys: [KEY], workspaces: [{ name: 'team', apiKey: KEY, tier: 'free' }], events: ['fallback', 'limitsLearned', 'cooldown', 'modelUnavailable', 'deprecated', 'done'] });
+const setup = (emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> => setups.setup(emulatorOptions, routerOptions);
 
-async function setup(emulatorOptions: Partial<EmulatorOptions> = {}, routerOptions: Partial<RouterOptions> = {}): Promise<Setup> {
-  const clock = new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0, 500));
-  const emulator = await startEmulator({ catalog: catalog2025, tier: 'free', clock, apiKeys: [KEY], ...emulatorOptions });
-  const store = new MemoryStore({ clock });
-  const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team', apiKey: KEY, tier: 'free' }], serverURL: emulator.url, clock, store, ...routerOptions });
-  const events: Setup['events'] = [];
-  for (const name of ['fallback', 'limitsLearned', 'cooldown', 'modelUnavailable', 'deprecated', 'done'] as const) router.events.on(name, (event) => events.push({ name, event }));
-  const s = { clock, emulator, router, store, events };
-  open.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  while (open.length > 0) {
-    const s = open.pop() as Setup;
-    await s.router.close();
-    await s.emulator.stop();
-  }
-});
+afterEach(() => setups.closeAll());
 
 const drive = <T>(s: Setup, promise: Promise<T>): Promise<T> => driveClock(s.clock, promise, s.store);
 const hi = [{ role: 'user', content: 'hi' }];
@@ -162,7 +140,7 @@ describe('router.wire: wire bodies through the one attempt loop', () => {
     const clock = new FakeClock(Date.UTC(2026, 6, 30, 12));
     const emulator = await startEmulator({ tier: 'free', clock, apiKeys: [KEY] });
     const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team', apiKey: KEY, tier: 'free' }], serverURL: emulator.url, clock });
-    open.push({ clock, emulator, router, store: new MemoryStore({ clock }), events: [] });
+    setups.track({ clock, emulator, router, store: new MemoryStore({ clock }), events: [] });
     const deprecated: unknown[] = [];
     router.events.on('deprecated', (event) => deprecated.push(event));
     await router.wire.chat({ model: 'mistral-small-2506', messages: hi, max_tokens: 5 });
