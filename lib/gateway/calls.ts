@@ -80,7 +80,6 @@ export async function serveCall(
     if (target.kind === 'auto') delete view.model;
     routeNeed = need;
   }
-  if (stream && endpoint !== 'chat') throw new NeedError('stream', 'the router streams chat completions only; send this FIM request without stream');
   let encoding: EmbeddingsEncoding | undefined;
   if (endpoint === 'embeddings' && request.body.encoding_format === 'base64') {
     // Asked upstream as numbers, encoded here: the same answer whatever the upstream does with base64.
@@ -114,7 +113,8 @@ export async function serveCall(
   let used = 0;
   try {
     if (stream) {
-      const routed = await host.router.wire.chatStream(request, options);
+      // Only chat and FIM take `stream` (wire.ts refuses it on embeddings, as Mistral's API does).
+      const routed = await (endpoint === 'fim' ? host.router.wire.fimStream(request, options) : host.router.wire.chatStream(request, options));
       record.model = routed.routing.model;
       record.attempts = routed.routing.attempts.length;
       await writeStream(res, routed, streamHeaders(routingHeaders(routed.routing)), { includeUsage: compat.includeUsage, model: routed.routing.model, secrets: host.secrets });

@@ -44,6 +44,8 @@ export interface WireApi {
   chatStream(input: WireInput, options?: WireCallOptions): Promise<WireStream>;
   embeddings(input: WireInput, options?: WireCallOptions): Promise<WireResponse>;
   fim(input: WireInput, options?: WireCallOptions): Promise<WireResponse>;
+  /** A FIM completion streamed, as chatStream (the body's `stream` is ignored). */
+  fimStream(input: WireInput, options?: WireCallOptions): Promise<WireStream>;
 }
 
 /** The attempt loop the API runs its calls in (the router's `#call`). */
@@ -70,5 +72,6 @@ export function wireApi(call: WireCaller): WireApi {
     chatStream: run('chat', WIRE_STREAM) as WireApi['chatStream'],
     embeddings: run('embeddings', WIRE_JSON) as WireApi['embeddings'],
     fim: run('fim', WIRE_JSON) as WireApi['fim'],
+    fimStream: run('fim', WIRE_STREAM) as WireApi['fimStream'],
   };
 }
