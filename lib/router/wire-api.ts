@@ -6,8 +6,9 @@
  * as `router.chat.complete` (reservation, fallback, waits, budgets, learning, settling, events, telemetry,
  * decisions, close); only the send step differs (wire-send.ts instead of the SDK client).
  *
- * The body is checked as lib/mistral/wire.ts checks it (a field Mistral does not take: NeedError naming
- * it); nested shapes are the upstream's to judge (its 400/422 is thrown as for any call). The routing fields
+ * The body is checked as lib/mistral/wire.ts checks it before anything is reserved or sent: a field Mistral
+ * does not take, or a nested shape it does not take (messages, content parts, tools, scalars' types: the
+ * endpoint's JSON Schema, lib/mistral/wire-schema.ts), is a NeedError naming the field path. The routing fields
  * are options, never sent: `need` and `maxWaitMs`; `model` is the body's (a model id or alias, absent for
  * any model that fits), replaced by the candidate's id in what is sent.
  */

@@ -13,7 +13,7 @@ import type { Router, RouterEvents } from '../../lib/index.js';
 import type { AttemptRecord } from '../../lib/router/events.js';
 import type { RoutedStreamOf } from '../../lib/router/stream.js';
 import { createPrometheusMetrics } from '../../lib/telemetry/prometheus.js';
-import { closeRouted, drive, startRouted, type Routed } from '../helpers/routed.js';
+import { closeRouted, drive, failure, startRouted, type Routed } from '../helpers/routed.js';
 import type { EmulatorOptions } from '../../lib/emulator/index.js';
 
 const KEY = 'sk-fim-stream-test-key-0123456789abcdef';
@@ -57,15 +57,6 @@ const start = (emulator: Partial<EmulatorOptions> = {}) => startRouted({ apiKeys
 const attemptsOf = (attempts: readonly AttemptRecord[]) => attempts.map((a) => [a.model, a.outcome, a.status]);
 const doneOf = (s: Routed) => s.events.filter((e) => e.name === 'done').map((e) => e.event as RouterEvents['done']).map((d) => [d.endpoint, d.ok]);
 const request: FimRequest = { prompt: 'def add(a, b):', suffix: '\n', maxTokens: 12 };
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the stream to fail');
-}
 
 for (const [via, open] of Object.entries(VIAS)) {
   describe(`FIM streams (${via === 'sdk' ? 'router.fim.stream' : 'router.wire.fimStream'})`, () => {
