@@ -7,7 +7,7 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { NeedError } from '../errors.js';
-import { wireRequest, type WireEndpoint } from '../mistral/wire.js';
+import { wireRequest, type WireEndpoint, type WireRequest } from '../mistral/wire.js';
 import type { Need } from '../need.js';
 import type { Decision } from '../router/decision.js';
 import { estimateRequest } from '../router/prepare.js';
@@ -17,7 +17,7 @@ import type { TokenEstimator } from '../tokens.js';
 import type { AccessRecord } from './access-log.js';
 import { encodeEmbeddings, type EmbeddingsEncoding } from './embeddings.js';
 import type { VirtualKey, VirtualKeys } from './keys.js';
-import { fromOpenAI } from './openai-compat.js';
+import { asSent, fromOpenAI } from './openai-compat.js';
 import { fallbacksOf } from './recent.js';
 import type { Routes } from './routes.js';
 import { streamHeaders, writeStream } from './sse.js';
@@ -64,7 +64,12 @@ export async function serveCall(
   record: AccessRecord,
 ): Promise<void> {
   const compat = fromOpenAI(endpoint, body);
-  const request = wireRequest(endpoint, body, EXTRAS);
+  let request: WireRequest;
+  try {
+    request = wireRequest(endpoint, body, EXTRAS);
+  } catch (error) {
+    throw compat.renamed === undefined ? error : asSent(error, compat.renamed);
+  }
   const { view, stream } = request;
   const target = host.routes.resolve(view.model, key);
   record.route = target.name;

@@ -61,7 +61,7 @@ describe('gateway: bad input', () => {
     const cases: [string, Record<string, unknown>, string][] = [
       ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url' }] }] }, 'messages[0].content[1].image_url'],
       ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: 'get_weather' }], stream: true }, 'tools[0].function'],
-      ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 'ten' }, 'max_tokens'],
+      ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 'ten' }, 'max_completion_tokens'],
       ['/v1/fim/completions', { model: 'codestral-2501', prompt: { code: 'x' } }, 'prompt'],
       ['/v1/embeddings', { model: 'embed', input: [{ text: 'x' }] }, 'input[0]'],
     ];
