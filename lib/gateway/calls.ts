@@ -7,7 +7,7 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { NeedError } from '../errors.js';
-import { wireRequest, type WireEndpoint } from '../mistral/wire.js';
+import { wireRequest, type WireEndpoint, type WireRequest } from '../mistral/wire.js';
 import type { Need } from '../need.js';
 import type { Decision } from '../router/decision.js';
 import { estimateRequest } from '../router/prepare.js';
@@ -17,7 +17,7 @@ import type { TokenEstimator } from '../tokens.js';
 import type { AccessRecord } from './access-log.js';
 import { encodeEmbeddings, type EmbeddingsEncoding } from './embeddings.js';
 import type { VirtualKey, VirtualKeys } from './keys.js';
-import { fromOpenAI } from './openai-compat.js';
+import { asSent, fromOpenAI } from './openai-compat.js';
 import { fallbacksOf } from './recent.js';
 import type { Routes } from './routes.js';
 import { streamHeaders, writeStream } from './sse.js';
@@ -64,7 +64,12 @@ export async function serveCall(
   record: AccessRecord,
 ): Promise<void> {
   const compat = fromOpenAI(endpoint, body);
-  const request = wireRequest(endpoint, body, EXTRAS);
+  let request: WireRequest;
+  try {
+    request = wireRequest(endpoint, body, EXTRAS);
+  } catch (error) {
+    throw compat.renamed === undefined ? error : asSent(error, compat.renamed);
+  }
   const { view, stream } = request;
   const target = host.routes.resolve(view.model, key);
   record.route = target.name;
@@ -80,7 +85,6 @@ export async function serveCall(
     if (target.kind === 'auto') delete view.model;
     routeNeed = need;
   }
-  if (stream && endpoint !== 'chat') throw new NeedError('stream', 'the router streams chat completions only; send this FIM request without stream');
   let encoding: EmbeddingsEncoding | undefined;
   if (endpoint === 'embeddings' && request.body.encoding_format === 'base64') {
     // Asked upstream as numbers, encoded here: the same answer whatever the upstream does with base64.
@@ -114,7 +118,8 @@ export async function serveCall(
   let used = 0;
   try {
     if (stream) {
-      const routed = await host.router.wire.chatStream(request, options);
+      // Only chat and FIM take `stream` (wire.ts refuses it on embeddings, as Mistral's API does).
+      const routed = await (endpoint === 'fim' ? host.router.wire.fimStream(request, options) : host.router.wire.chatStream(request, options));
       record.model = routed.routing.model;
       record.attempts = routed.routing.attempts.length;
       await writeStream(res, routed, streamHeaders(routingHeaders(routed.routing)), { includeUsage: compat.includeUsage, model: routed.routing.model, secrets: host.secrets });

@@ -2,9 +2,9 @@
  * `GET /metrics`, Prometheus text format: the router's metric set (lib/telemetry: tokens in and out, call
  * and time-to-first-chunk durations, decisions, fallbacks by reason, waits, upstream 429s, and quota
  * remaining per window, the virtual keys' windows included) plus the gateway's own count of requests by
- * route, model, status and key. prom-client is an optional peer: without it, /metrics is not served (said
+ * endpoint, route, model, status and key. prom-client is an optional peer: without it, /metrics is not served (said
  * once in the log). Every label is bounded: routes and keys of the configuration, catalogue model ids,
- * statuses; a name a client sent that resolved to nothing is counted under route "".
+ * statuses, the three endpoints; a name a client sent that resolved to nothing is counted under route "".
  */
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,6 +12,7 @@ import type * as PromClient from 'prom-client';
 import type { Router } from '../router/router.js';
 import { createPrometheusMetrics } from '../telemetry/prometheus.js';
 import type { AccessRecord } from './access-log.js';
+import { CALLS } from './server.js';
 
 /** The gateway's metrics: the page, and what each finished request adds. */
 export interface GatewayMetrics {
@@ -38,15 +39,15 @@ export function gatewayMetrics(router: Router): GatewayMetrics | undefined {
   createPrometheusMetrics({ registry, promClient: prom }).observe(router);
   const requests = new prom.Counter({
     name: 'mistral_router_gateway_requests_total',
-    help: 'HTTP requests the gateway answered, by route (or model name requested), answering model, status and virtual key.',
-    labelNames: ['route', 'model', 'status', 'key'],
+    help: 'HTTP requests the gateway answered, by endpoint (chat, fim, embeddings), route (or model name requested), answering model, status and virtual key.',
+    labelNames: ['endpoint', 'route', 'model', 'status', 'key'],
     registers: [registry],
   });
   return {
     registry,
     record(record) {
       if (!record.path.startsWith('/v1/')) return; // health checks, scrapes, the dashboard
-      requests.inc({ route: record.route ?? '', model: record.model ?? '', status: String(record.status), key: record.key ?? '' });
+      requests.inc({ endpoint: CALLS[record.path] ?? '', route: record.route ?? '', model: record.model ?? '', status: String(record.status), key: record.key ?? '' });
     },
     async page(_req, res) {
       const text = await registry.metrics();

@@ -28,15 +28,31 @@ const REFUSED: Readonly<Record<WireEndpoint, ReadonlySet<string>>> = {
 export interface OpenAIOptions {
   /** `stream_options.include_usage`, when sent. */
   readonly includeUsage: boolean | undefined;
+  /** The OpenAI name each renamed field was sent as, by its Mistral name (undefined when none was renamed). */
+  readonly renamed: Readonly<Record<string, string>> | undefined;
 }
 
-const NO_OPTIONS: OpenAIOptions = Object.freeze({ includeUsage: undefined });
+const NO_OPTIONS: OpenAIOptions = Object.freeze({ includeUsage: undefined, renamed: undefined });
 
-function rename(body: Record<string, unknown>, from: string, to: string): void {
-  if (!(from in body)) return;
+/** Renames `from` to `to` in place; returns whether it did. */
+function rename(body: Record<string, unknown>, from: string, to: string): boolean {
+  if (!(from in body)) return false;
   if (to in body) throw new NeedError(from, `sent together with ${to}, which means the same: send one of them`);
   body[to] = body[from];
   delete body[from];
+  return true;
+}
+
+/**
+ * An error about a renamed field (`max_tokens: expected a whole number`) as the client sent it
+ * (`max_completion_tokens`), so that `param` names a field of its own request. Any other error as it is.
+ */
+export function asSent(error: unknown, renamed: Readonly<Record<string, string>>): unknown {
+  if (!NeedError.isInstance(error)) return error;
+  const head = /^[^.[]*/.exec(error.field)?.[0] ?? '';
+  const sent = renamed[head];
+  if (sent === undefined) return error;
+  return new NeedError(`${sent}${error.field.slice(head.length)}`, `${error.message.slice(error.field.length + 2)} (Mistral's ${head})`, { cause: error });
 }
 
 /** Maps the OpenAI-only fields of a parsed request body in place (see the module comment). */
@@ -47,12 +63,13 @@ export function fromOpenAI(endpoint: WireEndpoint, body: Record<string, unknown>
     if (refused.has(key)) throw new NeedError(key, `OpenAI's ${key} has no equivalent in Mistral's API, so it cannot be applied; remove it`);
   }
   if (endpoint === 'embeddings') {
-    rename(body, 'dimensions', 'output_dimension');
-    return options;
+    return rename(body, 'dimensions', 'output_dimension') ? { includeUsage: undefined, renamed: { output_dimension: 'dimensions' } } : options;
   }
   if (endpoint !== 'chat') return options;
-  rename(body, 'max_completion_tokens', 'max_tokens');
-  rename(body, 'seed', 'random_seed');
+  let renamed: Record<string, string> | undefined;
+  if (rename(body, 'max_completion_tokens', 'max_tokens')) (renamed ??= {}).max_tokens = 'max_completion_tokens';
+  if (rename(body, 'seed', 'random_seed')) (renamed ??= {}).random_seed = 'seed';
+  if (renamed !== undefined) options = { includeUsage: undefined, renamed };
   if ('stream_options' in body) {
     const streamOptions = body.stream_options;
     delete body.stream_options;
@@ -63,7 +80,7 @@ export function fromOpenAI(endpoint: WireEndpoint, body: Record<string, unknown>
       }
       const includeUsage = (streamOptions as { include_usage?: unknown }).include_usage;
       if (includeUsage !== undefined && typeof includeUsage !== 'boolean') throw new NeedError('stream_options.include_usage', 'expected true or false');
-      options = { includeUsage };
+      options = { includeUsage, renamed };
     }
   }
   const messages = body.messages;

@@ -36,7 +36,8 @@ export interface ServerHost extends CallHost {
 /** The GET paths the server itself answers. */
 const GET_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/v1/models']);
 
-const CALLS: Readonly<Record<string, WireEndpoint>> = {
+/** The model-call paths and their endpoints. */
+export const CALLS: Readonly<Record<string, WireEndpoint>> = {
   '/v1/chat/completions': 'chat',
   '/v1/embeddings': 'embeddings',
   '/v1/fim/completions': 'fim',

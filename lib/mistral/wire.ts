@@ -10,9 +10,12 @@
  * tool's `parameters`, a JSON schema's `schema`, `metadata`, a tool call's `arguments`).
  *
  * A request field the SDK does not know would be dropped by its schemas without a word: here it is refused
- * with a NeedError naming the field, so a client learns that its field was not sent.
+ * with a NeedError naming the field, so a client learns that its field was not sent. The nested shapes
+ * (messages, content parts, tools, scalars' types) are checked against the endpoint's JSON Schema
+ * (wire-validate.ts), a NeedError naming the field path.
  */
 import { NeedError } from '../errors.js';
+import { checkWireBody } from './wire-validate.js';
 
 export type WireEndpoint = 'chat' | 'fim' | 'embeddings';
 
@@ -32,14 +35,6 @@ const REQUEST_FIELDS: Readonly<Record<WireEndpoint, ReadonlySet<string>>> = {
 export function wireRequestFields(endpoint: WireEndpoint): ReadonlySet<string> {
   return REQUEST_FIELDS[endpoint];
 }
-
-/** The fields of each message role, as the wire spells them. */
-const MESSAGE_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
-  system: new Set(['role', 'content']),
-  user: new Set(['role', 'content']),
-  assistant: new Set(['role', 'content', 'tool_calls', 'prefix']),
-  tool: new Set(['role', 'content', 'tool_call_id', 'name']),
-};
 
 /** Keys whose values are the caller's own data, passed through as they are. */
 const OPAQUE_KEYS: ReadonlySet<string> = new Set(['parameters', 'metadata', 'arguments']);
@@ -108,22 +103,10 @@ function toSnake(value: unknown, parentKey: string): unknown {
   return out;
 }
 
-function checkMessages(messages: unknown): void {
-  if (!Array.isArray(messages)) throw new NeedError('messages', `expected a list of messages, received ${describe(messages)}`);
-  messages.forEach((message, index) => {
-    const at = `messages[${index}]`;
-    if (!isObject(message)) throw new NeedError(at, `expected a message object, received ${describe(message)}`);
-    const fields = typeof message.role === 'string' ? MESSAGE_FIELDS[message.role] : undefined;
-    if (fields === undefined) throw new NeedError(`${at}.role`, `expected one of ${Object.keys(MESSAGE_FIELDS).join(', ')}, received ${describe(message.role)}`);
-    for (const key of Object.keys(message)) {
-      if (!fields.has(key)) throw new NeedError(`${at}.${key}`, `unknown field of a ${message.role} message; known: ${[...fields].join(', ')}`);
-    }
-  });
-}
-
 /**
  * A wire request body (already parsed JSON) as the SDK's request. Throws NeedError naming the field for a body
- * that is not an object, a field Mistral's API does not take, or a message of an unknown role or field.
+ * that is not an object, a field Mistral's API does not take, or a nested shape it does not take (a message
+ * of an unknown role or field, a content part of an unknown type: see wire-schema.ts).
  */
 export function requestFromWire(endpoint: WireEndpoint, body: unknown, options: FromWireOptions = {}): FromWire {
   const { view, stream, extras } = readWire(endpoint, body, options, true, undefined);
@@ -177,12 +160,12 @@ function readWire(endpoint: WireEndpoint, body: unknown, options: FromWireOption
       stream = value === true;
       continue;
     }
-    if (key === 'messages') checkMessages(value);
     if (sent !== undefined && key !== 'model') sent[key] = value;
     if (endpoint === 'embeddings' && key === 'input') view.inputs = value;
     else if (OPAQUE_KEYS.has(key)) view[key] = value;
     else view[camelKey(key)] = deep ? toCamel(value, key) : value;
   }
+  checkWireBody(endpoint, body);
   return { view, stream, extras };
 }
 

@@ -30,7 +30,7 @@ import { Learning, type Usage } from './learning.js';
 import { Observers, failedEnd, responseInfo } from './observe.js';
 import { checkCallOptions, resolveOptions, type CallOptions, type RouterOptions, type Settings } from './options.js';
 import { prepare, type PrepareContext, type RoutedChatRequest, type RoutedEmbeddingRequest, type RoutedFimRequest, type RoutedRequest } from './prepare.js';
-import { SDK_CHAT, SDK_CHAT_STREAM, SDK_EMBEDDINGS, SDK_FIM } from './sdk-send.js';
+import { SDK_CHAT, SDK_CHAT_STREAM, SDK_EMBEDDINGS, SDK_FIM, SDK_FIM_STREAM } from './sdk-send.js';
 import { routedStream, type RoutedStream, type StreamHost } from './stream.js';
 import type { ChunkShape, Opened, Transport } from './transport.js';
 import { wireApi, type WireApi } from './wire-api.js';
@@ -45,7 +45,11 @@ export class Router {
     stream: (request: RoutedChatRequest, options?: CallOptions) => Promise<RoutedStream>;
   };
   readonly embeddings: { create: (request: RoutedEmbeddingRequest, options?: CallOptions) => Promise<Routed<EmbeddingResponse>> };
-  readonly fim: { complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>> };
+  readonly fim: {
+    complete: (request: RoutedFimRequest, options?: CallOptions) => Promise<Routed<FIMCompletionResponse>>;
+    /** A FIM completion streamed: the same {@link RoutedStream} as `chat.stream` (resolves at the first chunk, settles at its end). */
+    stream: (request: RoutedFimRequest, options?: CallOptions) => Promise<RoutedStream>;
+  };
   /**
    * The same routed calls for front ends that speak Mistral's wire format (a gateway, the AI SDK provider):
    * wire bodies in, the upstream's JSON text or event stream out, sent without the SDK (see wire-api.ts).
@@ -105,7 +109,7 @@ export class Router {
     const accounting = (this.#accounting = new Accounting(budgets, store, clock, learning, () => this.#view.catalog, () => void this.#queue.pump()));
     this.#failures = new Failures({ store, clock, events: this.events, view, candidates, learning, queue: this.#queue, secrets, cooldownMs: settings.cooldownMs });
     const cost = (endpoint: Endpoint, model: string, usage: Usage | undefined) => (usage === undefined ? null : costOf(this.#view.catalog.model(model), endpoint, usage));
-    this.#streamHost = { events: this.events, learning, accounting, secrets, now: () => clock.now(), cost: (model, usage) => cost('chat', model, usage), openStreams: this.#openStreams, isClosed: () => this.#closed };
+    this.#streamHost = { events: this.events, learning, accounting, secrets, now: () => clock.now(), cost, openStreams: this.#openStreams, isClosed: () => this.#closed };
     this.#leaseHost = { store, learning, accounting, queue: this.#queue, cost, counted: (work) => this.#counted(work), now: () => clock.now() };
 
     this.chat = {
@@ -113,7 +117,10 @@ export class Router {
       stream: (request, callOptions) => this.#call('chat', request, callOptions, SDK_CHAT_STREAM) as Promise<RoutedStream>,
     };
     this.embeddings = { create: (request, callOptions) => this.#call('embeddings', request, callOptions, SDK_EMBEDDINGS) as Promise<Routed<EmbeddingResponse>> };
-    this.fim = { complete: (request, callOptions) => this.#call('fim', request, callOptions, SDK_FIM) as Promise<Routed<FIMCompletionResponse>> };
+    this.fim = {
+      complete: (request, callOptions) => this.#call('fim', request, callOptions, SDK_FIM) as Promise<Routed<FIMCompletionResponse>>,
+      stream: (request, callOptions) => this.#call('fim', request, callOptions, SDK_FIM_STREAM) as Promise<RoutedStream>,
+    };
     this.wire = wireApi((endpoint, view, callOptions, transport, outgoing) => this.#call(endpoint, view, callOptions, transport, outgoing));
   }
 

@@ -11,6 +11,7 @@
 import type { CompletionEvent } from '@mistralai/mistralai/models/components/index.js';
 import { AbortError, RouterError, redactSecrets } from '../errors.js';
 import type { Attempt } from '../mistral/client.js';
+import type { Endpoint } from '../need.js';
 import type { Reservation } from '../quota/types.js';
 import type { Cost } from '../telemetry/cost.js';
 import type { CallObservation, ResponseInfo } from '../telemetry/observer.js';
@@ -26,7 +27,7 @@ import type { Prepared } from './prepare.js';
 import type { ChunkShape } from './transport.js';
 import type { Workspace } from './workspaces.js';
 
-/** A routed stream of the SDK's events, with its decision. */
+/** A routed stream of the SDK's events (`router.chat.stream`, `router.fim.stream`), with its decision. */
 export type RoutedStream = RoutedStreamOf<CompletionEvent>;
 
 /** A routed stream of `Chunk`s, with its decision. */
@@ -49,8 +50,8 @@ export interface StreamHost {
   readonly secrets: readonly string[];
   /** The router's clock. */
   now(): number;
-  /** The cost of a usage on a model (see Decision.cost). */
-  cost(model: string, usage: Usage): Cost | null;
+  /** The cost of a usage on a model at an endpoint (see Decision.cost). */
+  cost(endpoint: Endpoint, model: string, usage: Usage): Cost | null;
   /** The end of every stream still open, called by router.close(). */
   readonly openStreams: Set<() => Promise<void>>;
   isClosed(): boolean;
@@ -106,7 +107,7 @@ export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>,
     let decided: Decision | undefined;
     const final = (): Decision => {
       if (decided !== undefined) return decided;
-      const cost = usage === undefined ? null : host.cost(reservation.model, usage);
+      const cost = usage === undefined ? null : host.cost(prepared.endpoint, reservation.model, usage);
       return (decided = Object.freeze({ ...routing, tokens: Object.freeze({ estimated: routing.tokens.estimated, used: usage?.totalTokens }), cost }));
     };
     ending = (async () => {
@@ -115,7 +116,7 @@ export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>,
       if (settling !== undefined) await settling;
       const accounted = host.accounting.spent(start.hold, reservation, final().cost);
       if (accounted !== undefined) await accounted;
-      if (host.events.has('done')) host.events.emit('done', { endpoint: 'chat', ok, attempts: routing.attempts, cost: final().cost });
+      if (host.events.has('done')) host.events.emit('done', { endpoint: prepared.endpoint, ok, attempts: routing.attempts, cost: final().cost });
     })();
     // Open until settled: a close() meanwhile waits for this ending before it closes the store.
     const closed = () => {

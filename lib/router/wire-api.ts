@@ -6,8 +6,9 @@
  * as `router.chat.complete` (reservation, fallback, waits, budgets, learning, settling, events, telemetry,
  * decisions, close); only the send step differs (wire-send.ts instead of the SDK client).
  *
- * The body is checked as lib/mistral/wire.ts checks it (a field Mistral does not take: NeedError naming
- * it); nested shapes are the upstream's to judge (its 400/422 is thrown as for any call). The routing fields
+ * The body is checked as lib/mistral/wire.ts checks it before anything is reserved or sent: a field Mistral
+ * does not take, or a nested shape it does not take (messages, content parts, tools, scalars' types: the
+ * endpoint's JSON Schema, lib/mistral/wire-schema.ts), is a NeedError naming the field path. The routing fields
  * are options, never sent: `need` and `maxWaitMs`; `model` is the body's (a model id or alias, absent for
  * any model that fits), replaced by the candidate's id in what is sent.
  */
@@ -44,6 +45,8 @@ export interface WireApi {
   chatStream(input: WireInput, options?: WireCallOptions): Promise<WireStream>;
   embeddings(input: WireInput, options?: WireCallOptions): Promise<WireResponse>;
   fim(input: WireInput, options?: WireCallOptions): Promise<WireResponse>;
+  /** A FIM completion streamed, as chatStream (the body's `stream` is ignored). */
+  fimStream(input: WireInput, options?: WireCallOptions): Promise<WireStream>;
 }
 
 /** The attempt loop the API runs its calls in (the router's `#call`). */
@@ -70,5 +73,6 @@ export function wireApi(call: WireCaller): WireApi {
     chatStream: run('chat', WIRE_STREAM) as WireApi['chatStream'],
     embeddings: run('embeddings', WIRE_JSON) as WireApi['embeddings'],
     fim: run('fim', WIRE_JSON) as WireApi['fim'],
+    fimStream: run('fim', WIRE_STREAM) as WireApi['fimStream'],
   };
 }

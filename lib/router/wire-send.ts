@@ -69,7 +69,7 @@ export const WIRE_JSON: Transport = {
   chunks: undefined,
 };
 
-/** The transport of a chat stream: resolves once its first chunk is in. */
+/** The transport of a stream (chat or FIM): resolves once its first chunk is in. */
 export const WIRE_STREAM: Transport = {
   streams: true,
   send: async (workspace, outgoing, model, attempt, attemptId): Promise<Opened<WireChunk>> => {

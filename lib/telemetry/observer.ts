@@ -13,7 +13,7 @@ import type { AttemptRecord } from '../router/events.js';
 /** A routed call as it starts: planned, nothing reserved yet. */
 export interface CallStart {
   readonly endpoint: Endpoint;
-  /** True for `chat.stream`: the call ends when the stream ends. */
+  /** True for a stream (`chat.stream`, `fim.stream`, `wire.chatStream`, `wire.fimStream`): the call ends when the stream ends. */
   readonly stream: boolean;
   /**
    * True for `router.reserve()`: the caller sends the request itself; its one attempt starts when the lease

@@ -56,6 +56,25 @@ describe('gateway: bad input', () => {
     expect(both.json().param).to.equal('max_completion_tokens');
   });
 
+  it('a malformed nested shape: 400 in Mistral\'s shape naming the field path, on every endpoint; nothing sent upstream', async () => {
+    const { url, emulator } = await setup();
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url' }] }] }, 'messages[0].content[1].image_url'],
+      ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: 'get_weather' }], stream: true }, 'tools[0].function'],
+      ['/v1/chat/completions', { model: 'auto', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 'ten' }, 'max_completion_tokens'],
+      ['/v1/fim/completions', { model: 'codestral-2501', prompt: { code: 'x' } }, 'prompt'],
+      ['/v1/embeddings', { model: 'embed', input: [{ text: 'x' }] }, 'input[0]'],
+    ];
+    for (const [path, body, param] of cases) {
+      const reply = await raw(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      expect(reply.status, param).to.equal(400);
+      const json = reply.json();
+      expect(json).to.include({ object: 'error', type: 'invalid_request_error', param, code: 'invalid_field' });
+      expect(json.message).to.match(new RegExp(`^${param.replace(/[[\].]/g, '\\$&')}: `));
+    }
+    expect(emulator.stats().requests).to.equal(0);
+  });
+
   it('keys: none or a wrong one 401, a route the key may not use 403, an unknown model 404 naming it', async () => {
     const { url, emulator } = await setup();
     expect((await post(url, chatBody('auto'), { key: null })).status).to.equal(401);

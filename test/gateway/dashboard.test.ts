@@ -59,9 +59,9 @@ describe('gateway: /metrics and the live dashboard', () => {
     const metrics = await raw(`${url}/metrics`, { key: null });
     expect(metrics.status).to.equal(200);
     const requests = samples(metrics.text, 'mistral_router_gateway_requests_total');
-    expect(requests).to.deep.include({ labels: { route: 'vision-chat', model: 'mistral-small-2506', status: '200', key: 'alpha' }, value: 3 });
-    expect(requests).to.deep.include({ labels: { route: 'embed', model: 'mistral-embed', status: '200', key: 'beta' }, value: 1 });
-    expect(requests).to.deep.include({ labels: { route: '', model: '', status: '404', key: 'alpha' }, value: 1 });
+    expect(requests).to.deep.include({ labels: { endpoint: 'chat', route: 'vision-chat', model: 'mistral-small-2506', status: '200', key: 'alpha' }, value: 3 });
+    expect(requests).to.deep.include({ labels: { endpoint: 'embeddings', route: 'embed', model: 'mistral-embed', status: '200', key: 'beta' }, value: 1 });
+    expect(requests).to.deep.include({ labels: { endpoint: 'chat', route: '', model: '', status: '404', key: 'alpha' }, value: 1 });
     const remaining = samples(metrics.text, 'mistral_router_quota_remaining');
     const small = remaining.find((r) => r.labels.mistral_router_workspace === 'team' && r.labels.gen_ai_request_model === 'mistral-small-2506' && r.labels.mistral_router_window === 'tokens-per-minute');
     expect(small?.value).to.be.lessThan(100_000).and.greaterThan(100_000 - 3 * 200);

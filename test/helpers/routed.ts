@@ -69,6 +69,16 @@ export function track<T>(promise: Promise<T>): { value?: T; error?: unknown; don
   return state;
 }
 
+/** The error `promise` rejects with; fails the test when it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
 const turn = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

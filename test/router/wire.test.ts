@@ -15,6 +15,7 @@ import type { AttemptRecord } from '../../lib/router/events.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 import { drive as driveClock } from '../helpers/drive.js';
 import { EmulatedSetups, type EmulatedSetup } from '../helpers/emulated-router.js';
+import { failure } from '../helpers/routed.js';
 
 const KEY = 'sk-wire-test-key-0123456789abcdef';
 
@@ -28,15 +29,6 @@ afterEach(() => setups.closeAll());
 const drive = <T>(s: Setup, promise: Promise<T>): Promise<T> => driveClock(s.clock, promise, s.store);
 const hi = [{ role: 'user', content: 'hi' }];
 const attemptsOf = (attempts: readonly AttemptRecord[]) => attempts.map((a) => [a.model, a.outcome, a.status]);
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** No key in an error, its message, its cause chain or anything they hold. */
 function expectNoKey(value: unknown): void {
@@ -78,6 +70,27 @@ describe('router.wire: wire bodies through the one attempt loop', () => {
     expect(error).to.be.instanceOf(NeedError);
     expect((error as NeedError).field).to.equal('temprature');
     expect(s.emulator.stats().requests).to.equal(0);
+  });
+
+  it('refuses a malformed nested shape (messages, parts, tools, FIM, embeddings) naming its path, before anything is reserved or sent', async () => {
+    const s = await setup();
+    const wire = s.router.wire;
+    const cases: [Promise<unknown>, string][] = [
+      [wire.chat({ messages: 'hi' }), 'messages'],
+      [wire.chat({ messages: [{ content: 'hi' }] }), 'messages[0].role'],
+      [wire.chatStream({ messages: [{ role: 'user', content: [{ type: 'hologram' }] }] }), 'messages[0].content[0].type'],
+      [wire.chat({ messages: hi, tools: [{ type: 'function', function: { parameters: {} } }] }), 'tools[0].function.name'],
+      [wire.fim({ prompt: 'x', suffix: 3 }), 'suffix'],
+      [wire.fimStream({ prompt: 'x', stop: [null] }), 'stop[0]'],
+      [wire.embeddings({ input: [['nested']] }), 'input[0]'],
+    ];
+    for (const [call, field] of cases) {
+      const error = await failure(call);
+      expect(error, field).to.be.instanceOf(NeedError);
+      expect((error as NeedError).field).to.equal(field);
+    }
+    expect(s.emulator.stats().requests).to.equal(0);
+    expect(await s.store.pendingReservations()).to.equal(0);
   });
 
   const scenarios: { name: string; emulator: Partial<EmulatorOptions>; router?: Partial<RouterOptions>; request: { model?: string; max_tokens: number } }[] = [
