@@ -1,13 +1,9 @@
 /**
- * Mistral's wire format (the snake_case JSON of its HTTP API, which curl, Python and OpenAI-style clients send)
- * to and from the camelCase shapes of `@mistralai/mistralai`, which the router takes and returns.
- *
- * The SDK only converts one way (its request schemas serialise camelCase to the wire, its response schemas
- * parse the wire), so a server that speaks the wire (the gateway) or a client library that produces it (the
- * AI SDK's Mistral provider, through its `fetch` option) needs the other direction. Keys are converted
- * mechanically (`max_tokens` <-> `maxTokens`); the SDK's two exceptions (`input` <-> `inputs` of an embeddings
- * request, `schema` <-> `schemaDefinition` of a JSON schema) are written out; user data is never touched (a
- * tool's `parameters`, a JSON schema's `schema`, `metadata`, a tool call's `arguments`).
+ * Mistral's wire format (the snake_case JSON of its HTTP API, which curl, Python and OpenAI-style clients send),
+ * as the router's wire transport (`router.wire`: the gateway, the AI SDK provider's fetch) takes it: the body
+ * is sent as it came; the router reads it through a view of its top-level fields under the SDK's names
+ * (`max_tokens` -> `maxTokens`, an embeddings request's `input` -> `inputs`), values shared, nothing below
+ * the top level converted.
  *
  * A request field the SDK does not know would be dropped by its schemas without a word: here it is refused
  * with a NeedError naming the field, so a client learns that its field was not sent. The nested shapes
@@ -36,18 +32,8 @@ export function wireRequestFields(endpoint: WireEndpoint): ReadonlySet<string> {
   return REQUEST_FIELDS[endpoint];
 }
 
-/** Keys whose values are the caller's own data, passed through as they are. */
+/** Keys whose values are the caller's own data: they keep their wire names in the router's view too. */
 const OPAQUE_KEYS: ReadonlySet<string> = new Set(['parameters', 'metadata', 'arguments']);
-
-/** The wire request converted: the SDK request, and the extra fields the caller asked to take out. */
-export interface FromWire {
-  /** The request in the SDK's shape (camelCase), without `stream` (the caller chooses complete or stream). */
-  readonly request: Record<string, unknown>;
-  /** Whether the wire request asked for a stream. */
-  readonly stream: boolean;
-  /** Fields named in `options.extras` found in the body (e.g. the router's `need`), untouched. */
-  readonly extras: Readonly<Record<string, unknown>>;
-}
 
 export interface FromWireOptions {
   /** Body fields that are not Mistral's but the caller handles (taken out, not refused). @default [] */
@@ -70,53 +56,9 @@ function camelKey(key: string): string {
   return key.includes('_') ? key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : key;
 }
 
-function snakeKey(key: string): string {
-  return /[A-Z]/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
-}
-
-/** Converts keys to camelCase all the way down, except inside opaque values. */
-function toCamel(value: unknown, parentKey: string): unknown {
-  if (Array.isArray(value)) return value.map((item) => toCamel(item, parentKey));
-  if (!isObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const item = value[key];
-    if (OPAQUE_KEYS.has(key)) out[key] = item;
-    else if (key === 'schema' && parentKey === 'json_schema') out.schemaDefinition = item;
-    else out[camelKey(key)] = toCamel(item, key);
-  }
-  return out;
-}
-
-/** Converts keys to snake_case all the way down, except inside opaque values. */
-function toSnake(value: unknown, parentKey: string): unknown {
-  if (Array.isArray(value)) return value.map((item) => toSnake(item, parentKey));
-  if (!isObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const item = value[key];
-    if (item === undefined) continue;
-    if (OPAQUE_KEYS.has(key)) out[key] = item;
-    else if (key === 'schemaDefinition' && parentKey === 'jsonSchema') out.schema = item;
-    else out[snakeKey(key)] = toSnake(item, key);
-  }
-  return out;
-}
-
 /**
- * A wire request body (already parsed JSON) as the SDK's request. Throws NeedError naming the field for a body
- * that is not an object, a field Mistral's API does not take, or a nested shape it does not take (a message
- * of an unknown role or field, a content part of an unknown type: see wire-schema.ts).
- */
-export function requestFromWire(endpoint: WireEndpoint, body: unknown, options: FromWireOptions = {}): FromWire {
-  const { view, stream, extras } = readWire(endpoint, body, options, true, undefined);
-  return { request: view, stream, extras };
-}
-
-/**
- * A wire request checked for the router's wire transport (`router.wire`): the same checks as
- * {@link requestFromWire}, and no conversion of what is sent. One per call (the router may add its routing
- * fields to `view`).
+ * A wire request checked for the router's wire transport (`router.wire`), with nothing of what is sent
+ * converted. One per call (the router may add its routing fields to `view`).
  */
 export interface WireRequest {
   readonly endpoint: WireEndpoint;
@@ -133,20 +75,18 @@ export interface WireRequest {
   readonly extras: Readonly<Record<string, unknown>>;
 }
 
-/** Checks a wire body (NeedError naming the field, as {@link requestFromWire}) into a {@link WireRequest}. */
+/**
+ * Checks a wire body (already parsed JSON) into a {@link WireRequest}. Throws NeedError naming the field for
+ * a body that is not an object, a field Mistral's API does not take, or a nested shape it does not take (a
+ * message of an unknown role or field, a content part of an unknown type: see wire-schema.ts).
+ */
 export function wireRequest(endpoint: WireEndpoint, body: unknown, options: FromWireOptions = {}): WireRequest {
-  const sent: Record<string, unknown> = {};
-  const { view, stream, extras } = readWire(endpoint, body, options, false, sent);
-  return { endpoint, body: sent, view, stream, extras };
-}
-
-/** The one reading of a wire body: checked; `deep` converts every key (the SDK's request), else the top level only. */
-function readWire(endpoint: WireEndpoint, body: unknown, options: FromWireOptions, deep: boolean, sent: Record<string, unknown> | undefined): { view: Record<string, unknown>; stream: boolean; extras: Record<string, unknown> } {
   if (!isObject(body)) throw new NeedError('body', `expected a JSON object, received ${describe(body)}`);
   const known = REQUEST_FIELDS[endpoint];
   const extraNames = options.extras ?? [];
   const extras: Record<string, unknown> = {};
   const view: Record<string, unknown> = {};
+  const sent: Record<string, unknown> = {};
   let stream = false;
   for (const key of Object.keys(body)) {
     const value = body[key];
@@ -160,31 +100,13 @@ function readWire(endpoint: WireEndpoint, body: unknown, options: FromWireOption
       stream = value === true;
       continue;
     }
-    if (sent !== undefined && key !== 'model') sent[key] = value;
+    if (key !== 'model') sent[key] = value;
     if (endpoint === 'embeddings' && key === 'input') view.inputs = value;
     else if (OPAQUE_KEYS.has(key)) view[key] = value;
-    else view[camelKey(key)] = deep ? toCamel(value, key) : value;
+    else view[camelKey(key)] = value;
   }
   checkWireBody(endpoint, body);
-  return { view, stream, extras };
-}
-
-/**
- * An SDK response (chat, FIM, embeddings) as the wire's JSON object. Fields the router adds (`routing`) are not
- * Mistral's and are left out; the caller reports them its own way (headers).
- */
-export function responseToWire(response: object): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(response)) {
-    if (key === 'routing' || value === undefined) continue;
-    out[snakeKey(key)] = toSnake(value, key);
-  }
-  return out;
-}
-
-/** One chunk of a stream (the SDK's `CompletionEvent.data`) as the wire's JSON object of a `data:` line. */
-export function chunkToWire(chunk: object): Record<string, unknown> {
-  return toSnake(chunk, '') as Record<string, unknown>;
+  return { endpoint, body: sent, view, stream, extras };
 }
 
 /** Mistral's error body: `{ object: 'error', message, type, param, code }`. */

@@ -1,14 +1,7 @@
 import { expect } from 'chai';
-import {
-  ChatCompletionRequest$outboundSchema,
-  ChatCompletionResponse$inboundSchema,
-  CompletionChunk$inboundSchema,
-  EmbeddingRequest$outboundSchema,
-  EmbeddingResponse$inboundSchema,
-  FIMCompletionRequest$outboundSchema,
-} from '@mistralai/mistralai/models/components/index.js';
+import { ChatCompletionRequest$outboundSchema, EmbeddingRequest$outboundSchema, FIMCompletionRequest$outboundSchema } from '@mistralai/mistralai/models/components/index.js';
 import { NeedError } from '../../lib/errors.js';
-import { chunkToWire, requestFromWire, responseToWire, wireError, wireRequestFields } from '../../lib/mistral/wire.js';
+import { wireError, wireRequest, wireRequestFields } from '../../lib/mistral/wire.js';
 
 /** A chat request using most of what the wire allows, user data with snake_case keys included. */
 const chatWire = {
@@ -44,40 +37,44 @@ const chatWire = {
 };
 
 describe('wire format', () => {
-  it('a chat request survives wire -> SDK -> wire unchanged (the SDK serialises it back to the same JSON)', () => {
-    const { request, stream } = requestFromWire('chat', chatWire);
-    expect(stream).to.equal(false);
-    expect(request.maxTokens).to.equal(300);
-    expect((request.responseFormat as { jsonSchema: { schemaDefinition: unknown } }).jsonSchema.schemaDefinition).to.deep.equal(chatWire.response_format.json_schema.schema);
-    const back = ChatCompletionRequest$outboundSchema.parse(request as never);
-    expect(back).to.deep.equal({ ...chatWire, stream: false });
+  it('a chat request is sent as it came (without model and stream); the router reads its top-level fields under the SDK names', () => {
+    const { body, view, stream, endpoint } = wireRequest('chat', { ...chatWire, stream: false });
+    expect([endpoint, stream]).to.deep.equal(['chat', false]);
+    const { model, ...sent } = chatWire;
+    expect(body).to.deep.equal(sent);
+    expect(view).to.include({ model, maxTokens: 300, topP: 0.9, randomSeed: 7, toolChoice: 'auto', safePrompt: false });
+    // Values are shared, not converted: what is sent is what came, down to the nested keys.
+    expect(view.responseFormat).to.equal(chatWire.response_format);
+    expect(view.messages).to.equal(chatWire.messages);
   });
 
-  it('keeps user data as it is: tool parameters, JSON schemas, metadata, tool call arguments', () => {
-    const { request } = requestFromWire('chat', chatWire);
-    const tool = (request.tools as Array<{ function: { parameters: unknown } }>)[0];
-    expect(tool?.function.parameters).to.equal(chatWire.tools[0]?.function.parameters);
-    expect(request.metadata).to.equal(chatWire.metadata);
+  it('keeps user data as it is under its own names: tool parameters, metadata', () => {
+    const { view, body } = wireRequest('chat', chatWire);
+    expect(view.tools).to.equal(chatWire.tools);
+    expect(view.metadata).to.equal(chatWire.metadata);
+    expect(body.metadata).to.equal(chatWire.metadata);
   });
 
-  it('FIM and embeddings requests round-trip too (embeddings: input <-> inputs)', () => {
+  it('FIM and embeddings bodies (a stream asked for; embeddings: input read as inputs)', () => {
     const fim = { model: 'codestral-latest', prompt: 'def f(', suffix: '):', max_tokens: 20, min_tokens: 1, stop: '\n', top_p: 1 };
-    const fromFim = requestFromWire('fim', { ...fim, stream: true });
+    const fromFim = wireRequest('fim', { ...fim, stream: true });
     expect(fromFim.stream).to.equal(true);
-    expect(FIMCompletionRequest$outboundSchema.parse(fromFim.request as never)).to.deep.equal({ ...fim, stream: false });
+    expect(fromFim.body).to.deep.equal({ prompt: 'def f(', suffix: '):', max_tokens: 20, min_tokens: 1, stop: '\n', top_p: 1 });
+    expect(fromFim.view).to.include({ prompt: 'def f(', maxTokens: 20, minTokens: 1 });
     const embeddings = { model: 'mistral-embed', input: ['a', 'b'], output_dimension: 256, output_dtype: 'float', encoding_format: 'float' };
-    const fromEmbeddings = requestFromWire('embeddings', embeddings);
-    expect(fromEmbeddings.request.inputs).to.deep.equal(['a', 'b']);
-    expect(EmbeddingRequest$outboundSchema.parse(fromEmbeddings.request as never)).to.deep.equal(embeddings);
+    const fromEmbeddings = wireRequest('embeddings', embeddings);
+    expect(fromEmbeddings.view.inputs).to.equal(embeddings.input);
+    expect(fromEmbeddings.body).to.deep.equal({ input: ['a', 'b'], output_dimension: 256, output_dtype: 'float', encoding_format: 'float' });
   });
 
   it('takes out the extra fields the caller handles, and refuses any other unknown field by name', () => {
-    const { request, extras } = requestFromWire('chat', { ...chatWire, need: { capabilities: ['vision'] } }, { extras: ['need'] });
+    const { view, body, extras } = wireRequest('chat', { ...chatWire, need: { capabilities: ['vision'] } }, { extras: ['need'] });
     expect(extras).to.deep.equal({ need: { capabilities: ['vision'] } });
-    expect(request).not.to.have.property('need');
+    expect(view).not.to.have.property('need');
+    expect(body).not.to.have.property('need');
     const refused = (body: unknown, endpoint: 'chat' | 'fim' | 'embeddings' = 'chat'): NeedError => {
       try {
-        requestFromWire(endpoint, body);
+        wireRequest(endpoint, body);
       } catch (error) {
         expect(error).to.be.instanceOf(NeedError);
         return error as NeedError;
@@ -93,23 +90,6 @@ describe('wire format', () => {
     expect(refused({ messages: [], stream: 'yes' }).field).to.equal('stream');
     expect(refused(null).message).to.contain('received null');
     expect(refused([1]).message).to.contain('received a list');
-  });
-
-  it('a chat response and a stream chunk survive wire -> SDK -> wire unchanged, without the routing field', () => {
-    const wire = {
-      id: 'cmpl-1',
-      object: 'chat.completion',
-      model: 'mistral-small-2603',
-      created: 1_765_000_000,
-      usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
-      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: '', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city_name":"Paris"}' }, index: 0 }], prefix: false } }],
-    };
-    const sdk = ChatCompletionResponse$inboundSchema.parse(wire);
-    expect(responseToWire({ ...sdk, routing: { model: 'x' } })).to.deep.equal(wire);
-    const chunk = { id: 'cmpl-2', object: 'chat.completion.chunk', created: 1, model: 'mistral-small-2603', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finish_reason: null }] };
-    expect(chunkToWire(CompletionChunk$inboundSchema.parse(chunk))).to.deep.equal(chunk);
-    const embedding = { id: 'e-1', object: 'list', model: 'mistral-embed', usage: { prompt_tokens: 2, completion_tokens: 0, total_tokens: 2 }, data: [{ object: 'embedding', embedding: [0.1, 0.2], index: 0 }] };
-    expect(responseToWire(EmbeddingResponse$inboundSchema.parse(embedding))).to.deep.equal(embedding);
   });
 
   it("knows exactly the request fields of the SDK's own schemas (fails when an SDK upgrade adds one)", () => {
