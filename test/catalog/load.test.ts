@@ -109,7 +109,7 @@ describe('catalogue: the bundled files', () => {
     expect(() => loadCatalog({ sources: 'abc' as never })).to.throw(TypeError, /"sources"/);
     expect(() => loadCatalog({ sources: [null as never] })).to.throw(TypeError, /"sources"/);
     expect(() => loadCatalog({ sources: [{ name: 'x', text: 5 as never }] })).to.throw(TypeError, /"sources"/);
-    // A number used to be read as a file descriptor.
+    // fs would read a number as a file descriptor.
     expect(() => loadCatalog({ files: [5 as never] })).to.throw(TypeError, /"files"/);
     expect(() => loadCatalog({ bundled: 'no' as never })).to.throw(TypeError, /"bundled"/);
   });

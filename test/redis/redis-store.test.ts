@@ -374,7 +374,7 @@ describe('RedisStore (Redis-specific)', function () {
     expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 0 })).to.throw(TypeError, /commandTimeoutMs/);
     expect(() => new RedisStore({ redis: redisUrl, reservationTtlMs: -1 })).to.throw(TypeError, /reservationTtlMs/);
     expect(() => new RedisStore({ redis: redisUrl, commandTimeoutMs: 3e9 })).to.throw(TypeError, /commandTimeoutMs/);
-    // A bad clock used to be accepted, then crash the process from the batch's nextTick at the first reserve.
+    // A bad clock accepted here would crash the process from the batch's nextTick at the first reserve.
     expect(() => new RedisStore({ redis: redisUrl, clock: {} as FakeClock })).to.throw(TypeError, /clock/);
     expect(() => new RedisStore({ redis: redisUrl, keyPrefix: 5 as unknown as string })).to.throw(TypeError, /keyPrefix/);
     expect(() => new RedisStore(null as unknown as {})).to.throw(TypeError, /options/);

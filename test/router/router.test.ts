@@ -369,7 +369,7 @@ describe('router: bad options and usage are typed errors, before anything is res
     await need(router.chat.stream({ messages: text('x'), maxTokens: 5 }, { signal: {} as AbortSignal }), 'options.signal');
     await need(router.reserve('bogus' as 'chat', { messages: text('x') }), 'endpoint');
     await need(router.plan('bogus' as 'chat', { messages: text('x') }), 'endpoint');
-    // A misspelt need field used to be ignored: the call routed to a model without the capability.
+    // A misspelt need field ignored would route to a model without the capability.
     await need(router.chat.complete({ need: { capability: ['vision'] } as never, messages: text('x') }), 'need.capability');
     await need(router.chat.complete({ need: { includeDeprecated: 'yes' as unknown as boolean }, messages: text('x') }), 'need.includeDeprecated');
     // A plan's normalised need (with its signature), fed back, is a need like any other.
