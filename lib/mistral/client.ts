@@ -4,8 +4,11 @@
  * response hook. Each call carries an attempt id in a request header so that the hook can hand the
  * response's headers to the right call when several run at once on one client.
  *
- * Every attempt gets its own AbortSignal, which this module aborts when the attempt's timeout passes or
- * when the caller's signal fires. The SDK's own `timeoutMs` is not used for routed calls: the SDK drops
+ * Every attempt can be cancelled, which this module does when the attempt's timeout passes or when the
+ * caller's signal fires: the SDK's calls get an AbortSignal (made when the SDK path asks for `options`),
+ * the wire transport through `createNodeFetch` a {@link Cancellation} (`attempt.signal`), which is a
+ * listener list: an AbortController per attempt cost the gateway 5-7 µs of CPU per request, about 5%
+ * of its own work. The SDK's own `timeoutMs` is not used for routed calls: the SDK drops
  * it whenever a signal is passed (so a caller's signal turned the timeout off), and it arms it through
  * `AbortSignal.timeout`, whose signal the SDK holds only through the cloned request, so the timeout
  * was also lost when the original signal was garbage-collected during the call (seen here: a 200 ms
@@ -22,6 +25,7 @@ import type { RequestOptions } from '@mistralai/mistralai/lib/sdks.js';
 import { Deadlines } from '../deadlines.js';
 import type { HeaderSource } from '../quota/headers.js';
 import { createNodeFetch, type Fetcher } from './node-fetch.js';
+import type { Cancellation } from './wire-http.js';
 import { WireClient } from './wire-client.js';
 
 /** The request header that identifies one attempt to the response hook. */
@@ -45,7 +49,10 @@ export interface WorkspaceClientOptions {
 
 /** One attempt in flight: the SDK options to send it with, and `finish()` once it is over. */
 export interface Attempt {
+  /** The SDK's options (its AbortSignal is made on the first read). */
   readonly options: RequestOptions;
+  /** The attempt's cancellation as the wire transport reads it (no AbortSignal). */
+  readonly signal: Cancellation;
   /** The attempt is over (answered, failed, or its stream ended): stop its timeout, unlink the caller's signal. Idempotent. */
   finish(): void;
   /**
@@ -90,16 +97,19 @@ export class WorkspaceClient {
    * `RequestTimeoutError` and `RequestAbortedError`.
    */
   attempt(attemptId: string, signal: AbortSignal | undefined, timeoutMs?: number): Attempt {
-    const controller = new AbortController();
+    let controller: AbortController | undefined;
+    let options: RequestOptions | undefined;
     let finished = false;
     let timeoutId = -1;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancelled: ((reason: Error) => void) | undefined;
     let cancelReason: Error | undefined;
+    const listeners: (() => void)[] = [];
     const cancel = (error: Error) => {
-      if (finished || controller.signal.aborted) return;
+      if (finished || cancelReason !== undefined) return;
       cancelReason = error;
-      controller.abort(error);
+      controller?.abort(error);
+      for (const listener of listeners.splice(0)) listener();
       cancelled?.(error);
     };
     const ms = timeoutMs ?? this.#timeoutMs;
@@ -114,14 +124,36 @@ export class WorkspaceClient {
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     }
+    const cancellation: Cancellation = {
+      get aborted() {
+        return cancelReason !== undefined;
+      },
+      get reason() {
+        return cancelReason;
+      },
+      addEventListener: (_type, listener) => listeners.push(listener),
+      removeEventListener: (_type, listener) => {
+        const index = listeners.indexOf(listener);
+        if (index >= 0) listeners.splice(index, 1);
+      },
+    };
     return {
-      options: { headers: { [ATTEMPT_HEADER]: attemptId }, signal: controller.signal },
+      get options(): RequestOptions {
+        if (options === undefined) {
+          controller = new AbortController();
+          if (cancelReason !== undefined) controller.abort(cancelReason);
+          options = { headers: { [ATTEMPT_HEADER]: attemptId }, signal: controller.signal };
+        }
+        return options;
+      },
+      signal: cancellation,
       finish: () => {
         if (finished) return;
         finished = true;
         if (timer !== undefined) clearTimeout(timer);
         else this.#deadlines.done(timeoutId);
         signal?.removeEventListener('abort', onAbort);
+        listeners.length = 0;
       },
       cancel,
       onCancel: (callback) => {

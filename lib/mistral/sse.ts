@@ -6,6 +6,7 @@
  * request's own (the signal's reason when it aborted, else the SDK's error for the cause).
  */
 import { WireResponseError, requestFailed } from './wire-errors.js';
+import type { Cancellation } from './wire-http.js';
 
 /** One chunk of a wire stream. */
 export interface WireChunk {
@@ -62,7 +63,7 @@ const HIGH_WATER = 64;
  * The chunks of an event stream `source` (text or bytes). `finish` runs once, however the reading ends
  * (read to the end, failed, or given up through `return()`).
  */
-export async function* sseChunks(source: AsyncIterable<string | Uint8Array>, signal: AbortSignal | undefined, finish: () => void): AsyncGenerator<WireChunk, void, undefined> {
+export async function* sseChunks(source: AsyncIterable<string | Uint8Array>, signal: Cancellation | undefined, finish: () => void): AsyncGenerator<WireChunk, void, undefined> {
   const decoder = new TextDecoder();
   const events = new EventSplitter();
   try {
@@ -126,7 +127,7 @@ export interface BodySource {
  * chunks queued the body is paused until the reader catches up. `return()` destroys an unfinished body
  * (its connection is not reused); read to its end, the connection goes back to the pool.
  */
-export function bodyChunks(source: BodySource, signal: AbortSignal | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
+export function bodyChunks(source: BodySource, signal: Cancellation | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
   const events = new EventSplitter();
   const queue: WireChunk[] = [];
   let head = 0;

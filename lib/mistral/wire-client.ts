@@ -11,7 +11,7 @@
 import type { HeaderSource } from '../quota/headers.js';
 import { responseHeaders, wireHttpOf, type Fetcher } from './node-fetch.js';
 import { bodyChunks, sseChunks, type WireChunk } from './sse.js';
-import { bodyText, headerLines, type WireHttp } from './wire-http.js';
+import { bodyText, headerLines, type Cancellation, type WireHttp } from './wire-http.js';
 import { WireHTTPError, WireResponseError, requestFailed } from './wire-errors.js';
 
 /** Mistral's API, when no `serverURL` is given (the SDK's default). */
@@ -69,8 +69,16 @@ export class WireClient {
     this.#http = wireHttpOf(fetch);
   }
 
+  /**
+   * Whether {@link post} and {@link open} take any {@link Cancellation} (through `createNodeFetch`'s
+   * client); otherwise they call a fetch, which takes an AbortSignal only.
+   */
+  get cancellable(): boolean {
+    return this.#http !== undefined;
+  }
+
   /** POST `body` (JSON text) to `path` (`/v1/chat/completions`...) and read the JSON answer. */
-  async post(path: string, body: string, signal: AbortSignal | undefined): Promise<WireReply> {
+  async post(path: string, body: string, signal: Cancellation | undefined): Promise<WireReply> {
     if (this.#http !== undefined) {
       let reply;
       try {
@@ -88,7 +96,7 @@ export class WireClient {
   }
 
   /** POST `body` (a streaming request) to `path`: resolves once the upstream answered 2xx, with its chunks to read. */
-  async open(path: string, body: string, signal: AbortSignal | undefined): Promise<WireOpened> {
+  async open(path: string, body: string, signal: Cancellation | undefined): Promise<WireOpened> {
     if (this.#http !== undefined) {
       let opened;
       let failure: string | undefined;
@@ -127,7 +135,8 @@ export class WireClient {
     return lines;
   }
 
-  async #fetched(path: string, body: string, signal: AbortSignal | undefined, accept: string): Promise<Response> {
+  async #fetched(path: string, body: string, signal: Cancellation | undefined, accept: string): Promise<Response> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('a wire call through a fetch takes an AbortSignal (see WireClient.cancellable)');
     try {
       return await this.#fetch(this.#base + path, { method: 'POST', headers: this.#headers(accept), body, ...(signal === undefined ? {} : { signal }) });
     } catch (error) {

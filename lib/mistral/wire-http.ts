@@ -49,8 +49,19 @@ export interface BodyListener {
   error(error: unknown): void;
 }
 
+/**
+ * What cancels a request: an AbortSignal, or anything that reads alike (a router attempt's own
+ * cancellation, lib/mistral/client.ts, which makes no AbortSignal).
+ */
+export interface Cancellation {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** A request's failure as fetch rejects: the signal's reason once it aborted, else `TypeError('fetch failed')` with the cause. */
-export const fetchFailed = (signal: AbortSignal | undefined, error: unknown): unknown => (signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
+export const fetchFailed = (signal: Cancellation | undefined, error: unknown): unknown => (signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
 
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -317,7 +328,7 @@ export class WireHttp {
   }
 
   /** POSTs `body` with `lines` (see {@link headerLines}) and reads the whole answer. */
-  post(url: URL, lines: string, body: string, signal: AbortSignal | undefined): Promise<HttpText> {
+  post(url: URL, lines: string, body: string, signal: Cancellation | undefined): Promise<HttpText> {
     return this.#exchange(url, lines, body, signal, (resolve, reject, unlink) => {
       let head: HttpHead | undefined;
       const chunks: Buffer[] = [];
@@ -338,7 +349,7 @@ export class WireHttp {
   }
 
   /** POSTs `body` and resolves at the answer's head; its body is read through `body.listen`. */
-  open(url: URL, lines: string, body: string, signal: AbortSignal | undefined): Promise<HttpOpened> {
+  open(url: URL, lines: string, body: string, signal: Cancellation | undefined): Promise<HttpOpened> {
     return this.#exchange(url, lines, body, signal, (resolve, reject, unlink, connection) => {
       let opened: ResponseBody | undefined;
       return {
@@ -360,7 +371,7 @@ export class WireHttp {
     });
   }
 
-  #exchange<T>(url: URL, lines: string, body: string, signal: AbortSignal | undefined, make: (resolve: (value: T) => void, reject: (error: unknown) => void, unlink: () => void, connection: Connection) => Exchange): Promise<T> {
+  #exchange<T>(url: URL, lines: string, body: string, signal: Cancellation | undefined, make: (resolve: (value: T) => void, reject: (error: unknown) => void, unlink: () => void, connection: Connection) => Exchange): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const target = targetOf(url);
