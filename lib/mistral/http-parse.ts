@@ -38,6 +38,8 @@ export class HttpParseError extends Error {
   }
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n');
+
 /** node:http's default limit on a head's size. */
 const MAX_HEAD_BYTES = 16 * 1024;
 
@@ -60,6 +62,22 @@ function addHeader(headers: Record<string, string | string[]>, name: string, val
   if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
   else if (name === 'set-cookie') (existing as string[]).push(value);
   else if (!SINGLE.has(name)) headers[name] = `${existing as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+}
+
+const isDigit = (code: number) => code >= 48 && code <= 57;
+
+/** The status of `HTTP/1.x NNN[ reason]` (the first `lineEnd` characters of `text`). */
+function statusOf(text: string, lineEnd: number): number {
+  const ok =
+    text.startsWith('HTTP/1.') &&
+    (text.charCodeAt(7) === 48 || text.charCodeAt(7) === 49) &&
+    text.charCodeAt(8) === 32 &&
+    isDigit(text.charCodeAt(9)) &&
+    isDigit(text.charCodeAt(10)) &&
+    isDigit(text.charCodeAt(11)) &&
+    (lineEnd === 12 || text.charCodeAt(12) === 32);
+  if (!ok) throw new HttpParseError('HPE_INVALID_CONSTANT', 'Expected HTTP/');
+  return (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
 }
 
 export class ResponseParser {
@@ -136,6 +154,14 @@ export class ResponseParser {
   }
 
   #readHead(bytes: Buffer, offset: number): number {
+    if (this.#head === '') {
+      // The usual case: the whole head in one read, found without decoding the body's bytes.
+      const end = bytes.indexOf(HEAD_END, offset);
+      if (end >= 0 && end - offset <= MAX_HEAD_BYTES) {
+        this.#startBody(bytes.toString('latin1', offset, end));
+        return end + 4;
+      }
+    }
     const before = this.#head.length;
     this.#head += bytes.toString('latin1', offset);
     const end = this.#head.indexOf('\r\n\r\n', Math.max(0, before - 3));
@@ -152,25 +178,27 @@ export class ResponseParser {
   }
 
   #startBody(text: string): void {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0] as string;
-    const status = Number(statusLine.slice(9, 12));
-    if (!/^HTTP\/1\.[01] \d{3}(?: |$)/.test(statusLine)) throw new HttpParseError('HPE_INVALID_CONSTANT', 'Expected HTTP/');
+    let lineEnd = text.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = text.length;
+    const status = statusOf(text, lineEnd);
     const headers: Record<string, string | string[]> = {};
     const rawHeaders: string[] = [];
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const colon = line.indexOf(':');
-      if (colon <= 0 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) throw new HttpParseError('HPE_INVALID_HEADER_TOKEN', 'Invalid header value char');
-      const name = line.slice(0, colon);
-      const value = line.slice(colon + 1).trim();
+    for (let start = lineEnd + 2; start < text.length; start = lineEnd + 2) {
+      lineEnd = text.indexOf('\r\n', start);
+      if (lineEnd < 0) lineEnd = text.length;
+      const colon = text.indexOf(':', start);
+      const first = text.charCodeAt(start);
+      if (colon <= start || colon > lineEnd || first === 32 || first === 9) throw new HttpParseError('HPE_INVALID_HEADER_TOKEN', 'Invalid header value char');
+      const name = text.slice(start, colon);
+      const value = text.slice(colon + 1, lineEnd).trim();
       rawHeaders.push(name, value);
       addHeader(headers, name.toLowerCase(), value);
     }
     if (status >= 100 && status < 200 && status !== 101) return; // interim (103 Early Hints...): the answer follows
-    const connection = String(headers.connection ?? '').toLowerCase();
-    this.#reusable = statusLine.startsWith('HTTP/1.1') ? !connection.includes('close') : connection.includes('keep-alive');
-    const chunked = /(?:^|,)\s*chunked\s*$/i.test(String(headers['transfer-encoding'] ?? ''));
+    const connection = headers.connection === undefined ? '' : (headers.connection as string).toLowerCase();
+    this.#reusable = text.charCodeAt(7) === 49 ? !connection.includes('close') : connection.includes('keep-alive');
+    const encoding = headers['transfer-encoding'] as string | undefined;
+    const chunked = encoding !== undefined && /(?:^|,)\s*chunked\s*$/i.test(encoding);
     const length = headers['content-length'] as string | undefined;
     this.#sink.head({ status, headers, rawHeaders });
     if (status === 101) this.#reusable = false; // a protocol switch nothing here asked for

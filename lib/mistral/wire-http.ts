@@ -130,7 +130,8 @@ class Connection implements ParseSink {
   }
 
   head(head: HttpHead): void {
-    const hint = /^timeout=(\d+)/.exec(String(head.headers['keep-alive'] ?? ''))?.[1];
+    const keepAlive = head.headers['keep-alive'];
+    const hint = keepAlive === undefined ? undefined : /^timeout=(\d+)/.exec(String(keepAlive))?.[1];
     if (hint !== undefined) this.keepAliveMs = Number(hint) * 1000 - 1000;
     this.#exchange?.head(head);
   }
@@ -338,7 +339,8 @@ export class WireHttp {
         end: () => {
           unlink();
           const text = chunks.length === 0 ? '' : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
-          resolve({ ...(head as HttpHead), text });
+          const { status, headers, rawHeaders } = head as HttpHead;
+          resolve({ status, headers, rawHeaders, text });
         },
         fail: (error) => {
           unlink();
