@@ -68,6 +68,108 @@ let sharedWireFetch: Fetcher | undefined;
 
 const timeoutError = (ms: number) => () => new DOMException(`The attempt timed out after ${ms} ms.`, 'TimeoutError');
 
+/**
+ * An attempt in flight, and its own {@link Cancellation} (one object: an attempt per call is on every
+ * call's path, so it is one allocation with its methods on the prototype).
+ */
+class RunningAttempt implements Attempt, Cancellation {
+  readonly #attemptId: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #deadlines: Deadlines | undefined;
+  #controller: AbortController | undefined;
+  #options: RequestOptions | undefined;
+  #finished = false;
+  #timeoutId = -1;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelled: ((reason: Error) => void) | undefined;
+  #reason: Error | undefined;
+  #listeners: (() => void)[] | undefined;
+  readonly #onAbort: (() => void) | undefined;
+
+  /** `deadlines` watches the client's default timeout; any other gets a timer of its own. */
+  constructor(attemptId: string, signal: AbortSignal | undefined, ms: number, deadlines: Deadlines | undefined) {
+    this.#attemptId = attemptId;
+    this.#signal = signal;
+    this.#deadlines = deadlines;
+    const cancel = (error: Error) => this.cancel(error);
+    if (deadlines !== undefined) {
+      this.#timeoutId = deadlines.watch(cancel);
+    } else {
+      this.#timer = setTimeout(() => cancel(timeoutError(ms)()), ms);
+      this.#timer.unref?.();
+    }
+    if (signal !== undefined) {
+      const onAbort = () => cancel(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
+      if (signal.aborted) onAbort();
+      else {
+        this.#onAbort = onAbort;
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    }
+  }
+
+  get options(): RequestOptions {
+    if (this.#options === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+      this.#options = { headers: { [ATTEMPT_HEADER]: this.#attemptId }, signal: this.#controller.signal };
+    }
+    return this.#options;
+  }
+
+  get signal(): Cancellation {
+    return this;
+  }
+
+  get aborted(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const index = this.#listeners?.indexOf(listener) ?? -1;
+    if (index >= 0) this.#listeners?.splice(index, 1);
+  }
+
+  cancel(error: Error): void {
+    if (this.#finished || this.#reason !== undefined) return;
+    this.#reason = error;
+    this.#controller?.abort(error);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener();
+    this.#cancelled?.(error);
+  }
+
+  finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    else this.#deadlines?.done(this.#timeoutId);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#listeners = undefined;
+  }
+
+  onCancel(callback: (reason: Error) => void): void {
+    // Cancelled already (between the first chunk and this call): call back at once.
+    if (this.#reason !== undefined && !this.#finished) {
+      callback(this.#reason);
+      return;
+    }
+    this.#cancelled = (reason) => {
+      this.#cancelled = undefined;
+      callback(reason);
+    };
+  }
+}
+
 export class WorkspaceClient {
   readonly name: string;
   readonly sdk: Mistral;
@@ -97,77 +199,7 @@ export class WorkspaceClient {
    * `RequestTimeoutError` and `RequestAbortedError`.
    */
   attempt(attemptId: string, signal: AbortSignal | undefined, timeoutMs?: number): Attempt {
-    let controller: AbortController | undefined;
-    let options: RequestOptions | undefined;
-    let finished = false;
-    let timeoutId = -1;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let cancelled: ((reason: Error) => void) | undefined;
-    let cancelReason: Error | undefined;
-    const listeners: (() => void)[] = [];
-    const cancel = (error: Error) => {
-      if (finished || cancelReason !== undefined) return;
-      cancelReason = error;
-      controller?.abort(error);
-      for (const listener of listeners.splice(0)) listener();
-      cancelled?.(error);
-    };
-    const ms = timeoutMs ?? this.#timeoutMs;
-    if (ms === this.#timeoutMs) {
-      timeoutId = this.#deadlines.watch(cancel);
-    } else {
-      timer = setTimeout(() => cancel(timeoutError(ms)()), ms);
-      timer.unref?.();
-    }
-    const onAbort = () => cancel(new DOMException('The request was aborted by its AbortSignal.', 'AbortError'));
-    if (signal !== undefined) {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    }
-    const cancellation: Cancellation = {
-      get aborted() {
-        return cancelReason !== undefined;
-      },
-      get reason() {
-        return cancelReason;
-      },
-      addEventListener: (_type, listener) => listeners.push(listener),
-      removeEventListener: (_type, listener) => {
-        const index = listeners.indexOf(listener);
-        if (index >= 0) listeners.splice(index, 1);
-      },
-    };
-    return {
-      get options(): RequestOptions {
-        if (options === undefined) {
-          controller = new AbortController();
-          if (cancelReason !== undefined) controller.abort(cancelReason);
-          options = { headers: { [ATTEMPT_HEADER]: attemptId }, signal: controller.signal };
-        }
-        return options;
-      },
-      signal: cancellation,
-      finish: () => {
-        if (finished) return;
-        finished = true;
-        if (timer !== undefined) clearTimeout(timer);
-        else this.#deadlines.done(timeoutId);
-        signal?.removeEventListener('abort', onAbort);
-        listeners.length = 0;
-      },
-      cancel,
-      onCancel: (callback) => {
-        // Cancelled already (between the first chunk and this call): call back at once.
-        if (cancelReason !== undefined && !finished) {
-          callback(cancelReason);
-          return;
-        }
-        cancelled = (reason) => {
-          cancelled = undefined;
-          callback(reason);
-        };
-      },
-    };
+    return new RunningAttempt(attemptId, signal, timeoutMs ?? this.#timeoutMs, this.#timeoutMs === (timeoutMs ?? this.#timeoutMs) ? this.#deadlines : undefined);
   }
 
   /**
