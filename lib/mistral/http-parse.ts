@@ -122,27 +122,19 @@ export class ResponseParser {
         case State.Head:
           offset = this.#readHead(bytes, offset);
           break;
-        case State.Length: {
-          const n = Math.min(this.#remaining, bytes.length - offset);
-          this.#sink.data(bytes.subarray(offset, offset + n));
-          offset += n;
-          this.#remaining -= n;
+        case State.Length:
+          offset = this.#take(bytes, offset);
           if (this.#remaining === 0) this.#finish();
           break;
-        }
         case State.ChunkSize:
         case State.Trailers:
         case State.ChunkEnd:
           offset = this.#readLine(bytes, offset);
           break;
-        case State.ChunkData: {
-          const n = Math.min(this.#remaining, bytes.length - offset);
-          this.#sink.data(bytes.subarray(offset, offset + n));
-          offset += n;
-          this.#remaining -= n;
+        case State.ChunkData:
+          offset = this.#take(bytes, offset);
           if (this.#remaining === 0) this.#state = State.ChunkEnd;
           break;
-        }
         case State.UntilClose:
           this.#sink.data(offset === 0 ? bytes : bytes.subarray(offset));
           offset = bytes.length;
@@ -151,6 +143,14 @@ export class ResponseParser {
           throw new HttpParseError('HPE_UNEXPECTED_CONTENT', 'Data after the response');
       }
     }
+  }
+
+  /** Body bytes up to what the length or the chunk has left; returns the offset after them. */
+  #take(bytes: Buffer, offset: number): number {
+    const n = Math.min(this.#remaining, bytes.length - offset);
+    this.#sink.data(bytes.subarray(offset, offset + n));
+    this.#remaining -= n;
+    return offset + n;
   }
 
   #readHead(bytes: Buffer, offset: number): number {
