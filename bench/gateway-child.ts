@@ -2,7 +2,8 @@
  * A process of bench/gateway.ts: the emulator (`role=emulator`) or the gateway in front of it
  * (`role=gateway`, with `upstream=<url>`), each forked on its own so that neither shares an event loop
  * with the other or with the load generator. It sends `{ url }` once listening, answers `'memory'` with
- * its resident size after a full GC, and stops on `'stop'`.
+ * its resident size after a full GC and `'cpu'` with the CPU time it has used (µs: user + system, and system alone), and
+ * stops on `'stop'`.
  */
 import { startEmulator } from '../lib/emulator/index.js';
 import { startGateway } from '../lib/gateway/index.js';
@@ -42,6 +43,9 @@ if (process.send !== undefined && argument('role') !== undefined) {
     if (message === 'memory') {
       (globalThis as { gc?: () => void }).gc?.();
       process.send?.({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed });
+    } else if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpuMicros: user + system, systemMicros: system });
     } else if (message === 'stop') {
       void server.stop().then(() => process.exit(0));
     }

@@ -7,7 +7,8 @@
  * own (bench/gateway-child.ts), so the gateway's event loop is measured alone, as it runs in production.
  * The client writes raw HTTP/1.1 on keep-alive sockets (one request in flight per connection): a full
  * client would cost more CPU than the servers it measures. Rounds alternate direct / gateway so that drift
- * (JIT, GC, CPU frequency, other load on the machine) hits both alike; medians over rounds are reported.
+ * (JIT, GC, CPU frequency, other load on the machine) hits both alike; medians over rounds are reported,
+ * and so is each process's CPU time per request in each phase (the steadier figure on a shared machine).
  *
  *   node dist/bench/gateway.js [--rounds 5] [--requests 2000] [--memory-requests 100000]
  *   GATEWAY_BENCH_PROF=/tmp/prof node dist/bench/gateway.js   # --cpu-prof of the gateway process
@@ -40,6 +41,33 @@ function ask<T>(child: Child, message: string): Promise<T> {
     child.process.send(message);
   });
 }
+
+/** CPU time (µs, user + system) used so far by the load generator (this process), the emulator and the gateway. */
+async function cpuNow(emulator: Child, gateway: Child): Promise<Cpu> {
+  const [e, g] = await Promise.all([ask<{ cpuMicros: number }>(emulator, 'cpu'), ask<{ cpuMicros: number; systemMicros: number }>(gateway, 'cpu')]);
+  const self = process.cpuUsage();
+  return { client: self.user + self.system, emulator: e.cpuMicros, gateway: g.cpuMicros, gatewaySystem: g.systemMicros };
+}
+
+/** CPU µs per request of each process. */
+interface Cpu {
+  readonly client: number;
+  readonly emulator: number;
+  readonly gateway: number;
+  /** The gateway's system time (the kernel's share: its socket reads and writes). */
+  readonly gatewaySystem: number;
+}
+
+/** Runs `phase` (of `count` requests) and adds each process's CPU µs per request during it to `into`. */
+async function metered<T>(emulator: Child, gateway: Child, count: number, into: Cpu[], phase: () => Promise<T>): Promise<T> {
+  const before = await cpuNow(emulator, gateway);
+  const value = await phase();
+  const after = await cpuNow(emulator, gateway);
+  into.push({ client: (after.client - before.client) / count, emulator: (after.emulator - before.emulator) / count, gateway: (after.gateway - before.gateway) / count, gatewaySystem: (after.gatewaySystem - before.gatewaySystem) / count });
+  return value;
+}
+
+const medianCpu = (samples: readonly Cpu[]): Cpu => ({ client: median(samples.map((s) => s.client)), emulator: median(samples.map((s) => s.emulator)), gateway: median(samples.map((s) => s.gateway)), gatewaySystem: median(samples.map((s) => s.gatewaySystem)) });
 
 async function stopChild(child: Child): Promise<void> {
   const exited = new Promise((resolve) => child.process.once('exit', resolve));
@@ -160,11 +188,12 @@ export async function runGatewayBench(argv: readonly string[] = []): Promise<voi
     await concurrent(through, 32, 2000);
     const latency = { direct: [] as number[], gateway: [] as number[] };
     const throughput = { direct: [] as number[], gateway: [] as number[] };
+    const cpu = { direct1: [] as Cpu[], gateway1: [] as Cpu[], direct32: [] as Cpu[], gateway32: [] as Cpu[] };
     for (let round = 0; round < rounds; round++) {
-      latency.direct.push(median(await sequential(direct, requests)));
-      latency.gateway.push(median(await sequential(through, requests)));
-      throughput.direct.push(await concurrent(direct, 32, requests * 2));
-      throughput.gateway.push(await concurrent(through, 32, requests * 2));
+      latency.direct.push(median(await metered(emulator, gateway, requests, cpu.direct1, () => sequential(direct, requests))));
+      latency.gateway.push(median(await metered(emulator, gateway, requests, cpu.gateway1, () => sequential(through, requests))));
+      throughput.direct.push(await metered(emulator, gateway, requests * 2, cpu.direct32, () => concurrent(direct, 32, requests * 2)));
+      throughput.gateway.push(await metered(emulator, gateway, requests * 2, cpu.gateway32, () => concurrent(through, 32, requests * 2)));
     }
     const [d1, g1, d32, g32] = [median(latency.direct), median(latency.gateway), median(throughput.direct), median(throughput.gateway)];
     console.log(`chat call, concurrency 1 (median of ${rounds} rounds x ${requests} requests, each round's median)`);
@@ -173,6 +202,16 @@ export async function runGatewayBench(argv: readonly string[] = []): Promise<voi
     console.log(`chat calls, concurrency 32 (median of ${rounds} rounds x ${requests * 2} requests)`);
     console.log(`  direct to the emulator      ${Math.round(d32).toLocaleString('en-US')} req/s`);
     console.log(`  through the gateway         ${Math.round(g32).toLocaleString('en-US')} req/s   x${(g32 / d32).toFixed(2)} direct (target >= 0.8)`);
+    // CPU per request is the steadier figure on a shared machine: wall-clock rates move with other load,
+    // the work each process does per request much less.
+    const us = (value: number) => `${Math.round(value)} µs`;
+    const line = (label: string, c: Cpu, through_: boolean) =>
+      console.log(`  ${label.padEnd(26)} ${through_ ? `gateway ${us(c.gateway)} (system ${us(c.gatewaySystem)}), ` : ''}emulator ${us(c.emulator)}, load generator ${us(c.client)}`);
+    console.log(`CPU per request (user + system, median of ${rounds} rounds)`);
+    line('direct, concurrency 1', medianCpu(cpu.direct1), false);
+    line('gateway, concurrency 1', medianCpu(cpu.gateway1), true);
+    line('direct, concurrency 32', medianCpu(cpu.direct32), false);
+    line('gateway, concurrency 32', medianCpu(cpu.gateway32), true);
     const served = 1000 + rounds * requests * 3 + 2000;
     await concurrent(through, 32, Math.max(0, memoryRequests - served));
     const after = await ask<{ rss: number; heapUsed: number }>(gateway, 'memory');

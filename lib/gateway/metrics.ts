@@ -37,17 +37,35 @@ export function gatewayMetrics(router: Router): GatewayMetrics | undefined {
   if (prom === undefined) return undefined;
   const registry = new prom.Registry();
   createPrometheusMetrics({ registry, promClient: prom }).observe(router);
-  const requests = new prom.Counter({
+  // Counted here per label set and handed to prom-client when /metrics is read: prom-client hashes and
+  // checks the labels of every inc (a child from `labels()` does the same), a few µs per request.
+  const counts = new Map<string, { readonly labels: Record<string, string>; value: number; reported: number }>();
+  const requests: PromClient.Counter = new prom.Counter({
     name: 'mistral_router_gateway_requests_total',
     help: 'HTTP requests the gateway answered, by endpoint (chat, fim, embeddings), route (or model name requested), answering model, status and virtual key.',
     labelNames: ['endpoint', 'route', 'model', 'status', 'key'],
     registers: [registry],
+    collect() {
+      for (const count of counts.values()) {
+        if (count.value === count.reported) continue;
+        requests.inc(count.labels, count.value - count.reported);
+        count.reported = count.value;
+      }
+    },
   });
   return {
     registry,
     record(record) {
       if (!record.path.startsWith('/v1/')) return; // health checks, scrapes, the dashboard
-      requests.inc({ endpoint: CALLS[record.path] ?? '', route: record.route ?? '', model: record.model ?? '', status: String(record.status), key: record.key ?? '' });
+      const endpoint = CALLS[record.path] ?? '';
+      const route = record.route ?? '';
+      const model = record.model ?? '';
+      const key = record.key ?? '';
+      // Names of the configuration and the catalogue: a NUL in none of them.
+      const id = `${endpoint}\0${route}\0${model}\0${record.status}\0${key}`;
+      const count = counts.get(id);
+      if (count !== undefined) count.value++;
+      else counts.set(id, { labels: { endpoint, route, model, status: String(record.status), key }, value: 1, reported: 0 });
     },
     async page(_req, res) {
       const text = await registry.metrics();

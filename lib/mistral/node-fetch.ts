@@ -9,13 +9,14 @@
  * call with the signal's reason (the SDK tells timeouts from aborts by it), and connection failures as
  * `TypeError('fetch failed')` with the cause, which the SDK reads as a connection error.
  *
- * The same agents also serve the router's wire transport (wire-client.ts) without any `Request` or
- * `Response` object: the fetch carries its {@link RAW_POST} (a POST of a text body, answered with the
- * status, the headers and node's own response stream).
+ * The router's wire transport (wire-client.ts) does not go through this fetch or its agents: the fetch
+ * carries a {@link WireHttp} (wire-http.ts, its own keep-alive HTTP/1.1 client) that it finds by
+ * {@link wireHttpOf}, so that a workspace given a fetch of this module gets both.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { WireHttp, fetchFailed } from './wire-http.js';
 
 /** The fetch the SDK's HTTP client calls: one `Request` (the SDK always passes one) in, a `Response` out. */
 export type Fetcher = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
@@ -26,39 +27,33 @@ export interface NodeFetchOptions {
 }
 
 /** A response as node gives it: read its body from `message` (or destroy it); its headers are `message.headers`. */
-export interface RawReply {
+interface RawReply {
   readonly status: number;
   readonly message: IncomingMessage;
   /** Unlinks the request's signal (call once the body is read or given up). */
   readonly done: () => void;
 }
 
-/**
- * POST `body` to `url`; the signal aborts with its reason; a connection failure is `TypeError('fetch failed')`.
- * A text body goes out in one write with the headers (node joins a string to them; a Buffer takes a writev).
- */
-export type RawPost = (url: URL, headers: OutgoingHttpHeaders, body: Buffer | string | undefined, signal: AbortSignal | undefined, method?: string) => Promise<RawReply>;
+/** A request on node:http(s): the signal aborts with its reason; a connection failure is `TypeError('fetch failed')`. */
+type RawPost = (url: URL, headers: OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal | undefined, method?: string) => Promise<RawReply>;
 
-/** The property of a fetch made by {@link createNodeFetch} that holds its {@link RawPost}. */
-export const RAW_POST: unique symbol = Symbol.for('mistral-router.raw-post');
+/** The property of a fetch made by {@link createNodeFetch} that holds its {@link WireHttp}. */
+const WIRE_HTTP: unique symbol = Symbol.for('mistral-router.wire-http');
 
-/** The raw POST of a fetch made by {@link createNodeFetch}, if it is one. */
-export function rawPostOf(fetch: Fetcher): RawPost | undefined {
-  return (fetch as { [RAW_POST]?: RawPost })[RAW_POST];
+/** The wire transport's client of a fetch made by {@link createNodeFetch}, if it is one. */
+export function wireHttpOf(fetch: Fetcher): WireHttp | undefined {
+  return (fetch as { [WIRE_HTTP]?: WireHttp })[WIRE_HTTP];
 }
 
 /** A response's headers as a WHATWG `Headers` (what fetch answers, and what an HTTP error carries). */
-export function responseHeaders(message: IncomingMessage): Headers {
+export function responseHeaders(raw: readonly string[]): Headers {
   const headers = new Headers();
-  const raw = message.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   return headers;
 }
 
-const fetchFailed = (signal: AbortSignal | undefined, error: unknown): unknown => (signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: error }));
-
 /** Reads a whole body; rejects as fetch would (the signal's reason, or `fetch failed`). */
-export function readAll(reply: RawReply, signal: AbortSignal | undefined): Promise<Buffer> {
+function readAll(reply: RawReply, signal: AbortSignal | undefined): Promise<Buffer> {
   const { message } = reply;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -90,7 +85,7 @@ function targetOf(url: URL): { protocol: string; hostname: string; port: string;
 function rawPost(http: HttpAgent, https: HttpsAgent): RawPost {
   return (url, headers, body, signal, method = 'POST') => {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (body !== undefined) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    if (body !== undefined) headers['content-length'] = body.length;
     return new Promise<RawReply>((resolve, reject) => {
       const secure = url.protocol === 'https:';
       const outgoing = (secure ? httpsRequest : httpRequest)({ ...targetOf(url), method, headers, agent: secure ? https : http });
@@ -118,7 +113,7 @@ export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
     request.headers.forEach((value, name) => (headers[name] = value));
     const reply = await post(new URL(request.url), headers, body, request.signal, request.method);
     const { status, message } = reply;
-    const init_ = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message) };
+    const init_ = { status, statusText: message.statusMessage ?? '', headers: responseHeaders(message.rawHeaders) };
     if (String(message.headers['content-type']).startsWith('text/event-stream')) {
       // The stream's end (or its abort) ends the listening: the signal stays linked while it is read.
       message.once('close', reply.done);
@@ -128,5 +123,5 @@ export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
     // 204/304 carry no body, and Response refuses one for them.
     return new Response(status === 204 || status === 304 ? null : whole, init_);
   };
-  return Object.assign(fetch, { [RAW_POST]: post });
+  return Object.assign(fetch, { [WIRE_HTTP]: new WireHttp({ maxFreeSockets: agentOptions.maxFreeSockets }) });
 }

@@ -6,6 +6,7 @@
  * request's own (the signal's reason when it aborted, else the SDK's error for the cause).
  */
 import { WireResponseError, requestFailed } from './wire-errors.js';
+import type { Cancellation } from './wire-http.js';
 
 /** One chunk of a wire stream. */
 export interface WireChunk {
@@ -62,7 +63,7 @@ const HIGH_WATER = 64;
  * The chunks of an event stream `source` (text or bytes). `finish` runs once, however the reading ends
  * (read to the end, failed, or given up through `return()`).
  */
-export async function* sseChunks(source: AsyncIterable<string | Uint8Array>, signal: AbortSignal | undefined, finish: () => void): AsyncGenerator<WireChunk, void, undefined> {
+export async function* sseChunks(source: AsyncIterable<string | Uint8Array>, signal: Cancellation | undefined, finish: () => void): AsyncGenerator<WireChunk, void, undefined> {
   const decoder = new TextDecoder();
   const events = new EventSplitter();
   try {
@@ -112,24 +113,21 @@ class EventSplitter {
   }
 }
 
-/** The stream node gives a response as (node-fetch.ts's raw POST). */
-export interface NodeSource {
-  on(event: 'data', listener: (text: string) => void): unknown;
-  once(event: 'end' | 'close', listener: () => void): unknown;
-  once(event: 'error', listener: (error: Error) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  destroy(): unknown;
-  readonly readableEnded: boolean;
+/** A body read as it comes (wire-http.ts's `ResponseBody`). */
+export interface BodySource {
+  listen(listener: { data(text: string): void; end(): void; error(error: unknown): void }): void;
+  pause(): void;
+  resume(): void;
+  destroy(): void;
 }
 
 /**
- * The chunks of node's response stream (text), pushed as they arrive and queued for the reader: one
- * promise per chunk read, none per chunk when several came in one read. Past {@link HIGH_WATER} chunks
- * queued the response is paused until the reader catches up. `return()` destroys an unfinished response
+ * The chunks of a response body read as it comes (text), pushed as they arrive and queued for the reader:
+ * one promise per chunk read, none per chunk when several came in one read. Past {@link HIGH_WATER}
+ * chunks queued the body is paused until the reader catches up. `return()` destroys an unfinished body
  * (its connection is not reused); read to its end, the connection goes back to the pool.
  */
-export function nodeSseChunks(message: NodeSource, signal: AbortSignal | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
+export function bodyChunks(source: BodySource, signal: Cancellation | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
   const events = new EventSplitter();
   const queue: WireChunk[] = [];
   let head = 0;
@@ -166,7 +164,7 @@ export function nodeSseChunks(message: NodeSource, signal: AbortSignal | undefin
     }
     if (paused && queue.length - head < HIGH_WATER / 2) {
       paused = false;
-      message.resume();
+      source.resume();
     }
     return chunk;
   };
@@ -176,36 +174,36 @@ export function nodeSseChunks(message: NodeSource, signal: AbortSignal | undefin
     done();
     wake();
   };
-  message.on('data', (text) => {
-    if (failure !== undefined) return;
-    try {
-      for (const chunk of events.feed(text)) queue.push(chunk);
-    } catch (error) {
-      message.destroy();
-      fail(error);
-      return;
-    }
-    if (!paused && queue.length - head >= HIGH_WATER) {
-      paused = true;
-      message.pause();
-    }
-    wake();
-  });
-  message.once('end', () => {
-    try {
-      for (const chunk of events.end()) queue.push(chunk);
-    } catch (error) {
-      fail(error);
-      return;
-    }
-    ended = true;
-    done();
-    wake();
-  });
-  message.once('error', fail);
-  // Closed without its end (the connection dropped): a failure, unless an error said so already.
-  message.once('close', () => {
-    if (!ended) fail(new TypeError('terminated'));
+  source.listen({
+    data(text) {
+      if (failure !== undefined || ended) return;
+      try {
+        for (const chunk of events.feed(text)) queue.push(chunk);
+      } catch (error) {
+        source.destroy();
+        fail(error);
+        return;
+      }
+      if (!paused && queue.length - head >= HIGH_WATER) {
+        paused = true;
+        source.pause();
+      }
+      wake();
+    },
+    end() {
+      if (failure !== undefined || ended) return;
+      try {
+        for (const chunk of events.end()) queue.push(chunk);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      ended = true;
+      done();
+      wake();
+    },
+    // Closed without its end (the connection dropped, or the signal aborted): the request's failure.
+    error: fail,
   });
   const iterator = {
     next(): Promise<IteratorResult<WireChunk>> {
@@ -217,7 +215,7 @@ export function nodeSseChunks(message: NodeSource, signal: AbortSignal | undefin
     async return(): Promise<IteratorResult<WireChunk>> {
       if (!ended && failure === undefined) {
         ended = true;
-        message.destroy();
+        source.destroy();
         done();
       }
       queue.length = 0;

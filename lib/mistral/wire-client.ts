@@ -3,15 +3,15 @@
  * text or an event stream out), for front ends that already speak the wire format (the gateway, the AI SDK
  * provider), with the workspace's key, its `serverURL` and its fetch. No `@mistralai/mistralai` client,
  * no zod, and through a fetch made by `createNodeFetch` no `Request`/`Response` object either (its
- * {@link RawPost}); any other fetch is called as fetch is.
+ * {@link WireHttp}, wire-http.ts); any other fetch is called as fetch is.
  *
  * Failures are typed as the SDK's (wire-errors.ts), so that the router's failure policy reads them alike.
  * The key lives in this object's private field and only ever goes into the request's `authorization`.
  */
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { HeaderSource } from '../quota/headers.js';
-import { rawPostOf, readAll, responseHeaders, type Fetcher, type RawPost, type RawReply } from './node-fetch.js';
-import { nodeSseChunks, sseChunks, type WireChunk } from './sse.js';
+import { responseHeaders, wireHttpOf, type Fetcher } from './node-fetch.js';
+import { bodyChunks, sseChunks, type WireChunk } from './sse.js';
+import { bodyText, headerLines, type Cancellation, type WireHttp } from './wire-http.js';
 import { WireHTTPError, WireResponseError, requestFailed } from './wire-errors.js';
 
 /** Mistral's API, when no `serverURL` is given (the SDK's default). */
@@ -19,7 +19,7 @@ export const MISTRAL_SERVER_URL = 'https://api.mistral.ai';
 
 /** A JSON answer: the text as sent, and its parse. */
 export interface WireReply {
-  /** node's own header record through the raw POST (no `Headers` built per call), else fetch's `Headers`. */
+  /** node's header record through {@link WireHttp} (no `Headers` built per call), else fetch's `Headers`. */
   readonly headers: HeaderSource;
   readonly text: string;
   readonly json: Record<string, unknown>;
@@ -58,22 +58,36 @@ export class WireClient {
   readonly #urls = new Map<string, URL>();
   readonly #authorization: string;
   readonly #fetch: Fetcher;
-  readonly #raw: RawPost | undefined;
+  readonly #http: WireHttp | undefined;
+  /** The request's header lines for {@link WireHttp}, per `accept` (checked once). */
+  readonly #lines = new Map<string, string>();
 
   constructor({ apiKey, serverURL, fetch }: WireClientOptions) {
     this.#base = (serverURL ?? MISTRAL_SERVER_URL).replace(/\/+$/, '');
     this.#authorization = `Bearer ${apiKey}`;
     this.#fetch = fetch;
-    this.#raw = rawPostOf(fetch);
+    this.#http = wireHttpOf(fetch);
+  }
+
+  /**
+   * Whether {@link post} and {@link open} take any {@link Cancellation} (through `createNodeFetch`'s
+   * client); otherwise they call a fetch, which takes an AbortSignal only.
+   */
+  get cancellable(): boolean {
+    return this.#http !== undefined;
   }
 
   /** POST `body` (JSON text) to `path` (`/v1/chat/completions`...) and read the JSON answer. */
-  async post(path: string, body: string, signal: AbortSignal | undefined): Promise<WireReply> {
-    if (this.#raw !== undefined) {
-      const reply = await this.#send(this.#raw, path, body, signal, 'application/json');
-      const text = await this.#read(reply, signal);
-      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, responseHeaders(reply.message), text);
-      return parseReply(reply.message.headers as HeaderSource, text);
+  async post(path: string, body: string, signal: Cancellation | undefined): Promise<WireReply> {
+    if (this.#http !== undefined) {
+      let reply;
+      try {
+        reply = await this.#http.post(this.#url(path), this.#linesFor('application/json'), body, signal);
+      } catch (error) {
+        throw requestFailed(error);
+      }
+      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, responseHeaders(reply.rawHeaders), reply.text);
+      return parseReply(reply.headers, reply.text);
     }
     const response = await this.#fetched(path, body, signal, 'application/json');
     const text = await response.text().catch((error: unknown) => Promise.reject(requestFailed(error)));
@@ -82,12 +96,18 @@ export class WireClient {
   }
 
   /** POST `body` (a streaming request) to `path`: resolves once the upstream answered 2xx, with its chunks to read. */
-  async open(path: string, body: string, signal: AbortSignal | undefined): Promise<WireOpened> {
-    if (this.#raw !== undefined) {
-      const reply = await this.#send(this.#raw, path, body, signal, 'text/event-stream');
-      if (!isSuccess(reply.status)) throw new WireHTTPError(reply.status, responseHeaders(reply.message), await this.#read(reply, signal));
-      reply.message.setEncoding('utf8');
-      return { headers: reply.message.headers as HeaderSource, chunks: nodeSseChunks(reply.message, signal, reply.done) };
+  async open(path: string, body: string, signal: Cancellation | undefined): Promise<WireOpened> {
+    if (this.#http !== undefined) {
+      let opened;
+      let failure: string | undefined;
+      try {
+        opened = await this.#http.open(this.#url(path), this.#linesFor('text/event-stream'), body, signal);
+        if (!isSuccess(opened.status)) failure = await bodyText(opened);
+      } catch (error) {
+        throw requestFailed(error);
+      }
+      if (failure !== undefined) throw new WireHTTPError(opened.status, responseHeaders(opened.rawHeaders), failure);
+      return { headers: opened.headers, chunks: bodyChunks(opened.body, signal, opened.done) };
     }
     const response = await this.#fetched(path, body, signal, 'text/event-stream');
     if (!isSuccess(response.status)) {
@@ -98,32 +118,27 @@ export class WireClient {
     return { headers: response.headers, chunks: sseChunks(stream as unknown as AsyncIterable<Uint8Array>, signal, () => undefined) };
   }
 
-  #headers(accept: string): OutgoingHttpHeaders {
+  #headers(accept: string): Record<string, string> {
     return { authorization: this.#authorization, 'content-type': 'application/json', accept };
   }
 
-  async #send(raw: RawPost, path: string, body: string, signal: AbortSignal | undefined, accept: string): Promise<RawReply> {
-    try {
-      let url = this.#urls.get(path);
-      if (url === undefined) this.#urls.set(path, (url = new URL(this.#base + path)));
-      return await raw(url, this.#headers(accept), body, signal);
-    } catch (error) {
-      throw requestFailed(error);
-    }
+  #url(path: string): URL {
+    let url = this.#urls.get(path);
+    if (url === undefined) this.#urls.set(path, (url = new URL(this.#base + path)));
+    return url;
   }
 
-  /** The whole body as text; a failure as the SDK's (an abort rejects with the signal's reason, which it reads). */
-  async #read(reply: RawReply, signal: AbortSignal | undefined): Promise<string> {
-    try {
-      return (await readAll(reply, signal)).toString('utf8');
-    } catch (error) {
-      throw requestFailed(error);
-    }
+  /** Throws node's own TypeError for a key that cannot go in a header (inside the caller's try: a failed request). */
+  #linesFor(accept: string): string {
+    let lines = this.#lines.get(accept);
+    if (lines === undefined) this.#lines.set(accept, (lines = headerLines(this.#headers(accept))));
+    return lines;
   }
 
-  async #fetched(path: string, body: string, signal: AbortSignal | undefined, accept: string): Promise<Response> {
+  async #fetched(path: string, body: string, signal: Cancellation | undefined, accept: string): Promise<Response> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('a wire call through a fetch takes an AbortSignal (see WireClient.cancellable)');
     try {
-      return await this.#fetch(this.#base + path, { method: 'POST', headers: this.#headers(accept) as Record<string, string>, body, ...(signal === undefined ? {} : { signal }) });
+      return await this.#fetch(this.#base + path, { method: 'POST', headers: this.#headers(accept), body, ...(signal === undefined ? {} : { signal }) });
     } catch (error) {
       throw requestFailed(error);
     }

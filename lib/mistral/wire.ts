@@ -52,8 +52,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The SDK's names of the wire's fields, made once each (only known fields reach it: the map stays small). */
+const CAMEL = new Map<string, string>();
+
 function camelKey(key: string): string {
-  return key.includes('_') ? key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : key;
+  let camel = CAMEL.get(key);
+  if (camel === undefined) CAMEL.set(key, (camel = key.includes('_') ? key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : key));
+  return camel;
 }
 
 /**

@@ -64,9 +64,16 @@ function start(endpoint: WireEndpoint, input: WireInput, options: WireCallOption
 }
 
 export function wireApi(call: WireCaller): WireApi {
-  const run = (endpoint: WireEndpoint, transport: Transport) => async (input: WireInput, options?: WireCallOptions) => {
-    const { view, outgoing, callOptions } = start(endpoint, input, options);
-    return call(endpoint, view, callOptions, transport, outgoing);
+  // Not an async function: returning the loop's promise from one would cost it extra ticks per call. A bad
+  // body still rejects (never throws), as from an async function.
+  const run = (endpoint: WireEndpoint, transport: Transport) => (input: WireInput, options?: WireCallOptions): Promise<object> => {
+    let started: ReturnType<typeof start>;
+    try {
+      started = start(endpoint, input, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return call(endpoint, started.view, started.callOptions, transport, started.outgoing);
   };
   return {
     chat: run('chat', WIRE_JSON) as WireApi['chat'],

@@ -6,7 +6,9 @@
  */
 import type { WireEndpoint, WireRequest } from '../mistral/wire.js';
 import type { WireChunk } from '../mistral/sse.js';
-import type { WireReply } from '../mistral/wire-client.js';
+import type { Attempt } from '../mistral/client.js';
+import type { WireClient, WireReply } from '../mistral/wire-client.js';
+import type { Cancellation } from '../mistral/wire-http.js';
 import type { Decision } from './decision.js';
 import type { Usage } from './learning.js';
 import type { ChunkShape, Opened, Transport } from './transport.js';
@@ -47,6 +49,9 @@ function bodyFor(outgoing: WireOutgoing, model: string, stream: boolean): string
   return rest.length <= 2 ? `${head}}` : `${head},${rest.slice(1)}`;
 }
 
+/** The attempt's cancellation as the transport takes it: its own (no AbortSignal made) unless a fetch is called. */
+const signalFor = (wire: WireClient, attempt: Attempt): Cancellation | undefined => (wire.cancellable ? attempt.signal : (attempt.options.signal ?? undefined));
+
 /** The wire's chunks: snake_case usage and finish reasons. */
 export const WIRE_CHUNKS: ChunkShape<WireChunk> = {
   usage: (chunk) => usageFromWire(chunk.json.usage),
@@ -59,7 +64,8 @@ export const WIRE_JSON: Transport = {
   streams: false,
   send: async (workspace, outgoing, model, attempt, attemptId) => {
     const { request } = outgoing as WireOutgoing;
-    const reply = await workspace.client.wire.post(PATHS[request.endpoint], bodyFor(outgoing as WireOutgoing, model, false), attempt.options.signal ?? undefined);
+    const wire = workspace.client.wire;
+    const reply = await wire.post(PATHS[request.endpoint], bodyFor(outgoing as WireOutgoing, model, false), signalFor(wire, attempt));
     workspace.client.keepHeaders(attemptId, reply.headers);
     return reply;
   },
@@ -74,7 +80,8 @@ export const WIRE_STREAM: Transport = {
   streams: true,
   send: async (workspace, outgoing, model, attempt, attemptId): Promise<Opened<WireChunk>> => {
     const { request } = outgoing as WireOutgoing;
-    const opened = await workspace.client.wire.open(PATHS[request.endpoint], bodyFor(outgoing as WireOutgoing, model, true), attempt.options.signal ?? undefined);
+    const wire = workspace.client.wire;
+    const opened = await wire.open(PATHS[request.endpoint], bodyFor(outgoing as WireOutgoing, model, true), signalFor(wire, attempt));
     workspace.client.keepHeaders(attemptId, opened.headers);
     return { iterator: opened.chunks, first: await opened.chunks.next() };
   },

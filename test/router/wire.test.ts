@@ -131,6 +131,27 @@ describe('router.wire: wire bodies through the one attempt loop', () => {
     expect(await s.store.pendingReservations()).to.equal(0);
   });
 
+  it('through a fetch of the caller\'s (not createNodeFetch): the same answers, and its attempts cancel through an AbortSignal', async () => {
+    const signals: unknown[] = [];
+    const fetch = (input: Request | string | URL, init?: RequestInit) => {
+      signals.push(init?.signal);
+      return globalThis.fetch(input, init);
+    };
+    const s = await setup({ faults: { latencyMs: 3_000, models: ['mistral-small-2506'] } }, { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] }, fetch });
+    const result = await drive(s, s.router.wire.chat({ model: 'mistral-small-2506', messages: hi, max_tokens: 5 }, { timeoutMs: 100 }));
+    expect(attemptsOf(result.routing.attempts)).to.deep.equal([['mistral-small-2506', 'timeout', undefined], ['open-mistral-nemo', 'ok', 200]]);
+    expect(JSON.parse(result.text)).to.deep.equal(result.body);
+    const stream = await drive(s, s.router.wire.chatStream({ model: 'open-mistral-nemo', messages: hi, max_tokens: 20 }));
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).to.be.greaterThan(1);
+    await stream.settled;
+    expect(signals).to.have.length(3);
+    for (const signal of signals) expect(signal).to.be.instanceOf(AbortSignal);
+    expect((signals[0] as AbortSignal).aborted).to.equal(true);
+    expect(await s.store.pendingReservations()).to.equal(0);
+  });
+
   it('a connection refused is a connection failure, and no key is in the error', async () => {
     const s = await setup({}, { serverURL: 'http://127.0.0.1:9', maxAttempts: 1, fetch: createNodeFetch() });
     const error = await failure(drive(s, s.router.wire.chat({ messages: hi, max_tokens: 5 })));

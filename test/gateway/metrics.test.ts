@@ -1,0 +1,33 @@
+import { expect } from 'chai';
+import { FakeClock } from '../../lib/clock.js';
+import { accessRecord } from '../../lib/gateway/access-log.js';
+import { gatewayMetrics } from '../../lib/gateway/metrics.js';
+import { createRouter } from '../../lib/index.js';
+import { catalog2025 } from '../helpers/catalog-2025.js';
+
+describe('gateway metrics: requests counted per label set, handed to prom-client at each scrape', () => {
+  it('every scrape shows the running totals; paths outside /v1/ are not counted', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 10, 28, 12));
+    const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team', apiKey: 'k', tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock });
+    const metrics = gatewayMetrics(router);
+    if (metrics === undefined) throw new Error('prom-client is a dev dependency of the project');
+    const call = (status: number, key: string) => {
+      const record = accessRecord(clock.now(), 'POST', '/v1/chat/completions');
+      Object.assign(record, { status, key, route: 'auto', model: 'mistral-small-2506' });
+      metrics.record(record);
+    };
+    const line = (status: number, key: string) => `mistral_router_gateway_requests_total{endpoint="chat",route="auto",model="mistral-small-2506",status="${status}",key="${key}"}`;
+    call(200, 'alpha');
+    call(200, 'alpha');
+    call(429, 'beta');
+    metrics.record(Object.assign(accessRecord(clock.now(), 'GET', '/healthz'), { status: 200 }));
+    const first = await metrics.registry.metrics();
+    expect(first).to.contain(`${line(200, 'alpha')} 2`).and.contain(`${line(429, 'beta')} 1`);
+    expect(first).to.not.contain('endpoint=""');
+    call(200, 'alpha');
+    const second = await metrics.registry.metrics();
+    expect(second).to.contain(`${line(200, 'alpha')} 3`).and.contain(`${line(429, 'beta')} 1`);
+    expect(await metrics.registry.metrics()).to.contain(`${line(200, 'alpha')} 3`);
+    await router.close();
+  });
+});
