@@ -123,5 +123,5 @@ export function createNodeFetch(options: NodeFetchOptions = {}): Fetcher {
     // 204/304 carry no body, and Response refuses one for them.
     return new Response(status === 204 || status === 304 ? null : whole, init_);
   };
-  return Object.assign(fetch, { [WIRE_HTTP]: new WireHttp({ maxFreeSockets: agentOptions.maxFreeSockets }) });
+  return Object.assign(fetch, { [WIRE_HTTP]: new WireHttp() });
 }

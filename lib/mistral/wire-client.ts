@@ -60,7 +60,7 @@ export class WireClient {
   readonly #fetch: Fetcher;
   readonly #http: WireHttp | undefined;
   /** The request's header lines for {@link WireHttp}, per `accept` (checked once). */
-  readonly #lines = new Map<string, string>();
+  readonly #lines = new Map<string, string[]>();
 
   constructor({ apiKey, serverURL, fetch }: WireClientOptions) {
     this.#base = (serverURL ?? MISTRAL_SERVER_URL).replace(/\/+$/, '');
@@ -129,7 +129,7 @@ export class WireClient {
   }
 
   /** Throws node's own TypeError for a key that cannot go in a header (inside the caller's try: a failed request). */
-  #linesFor(accept: string): string {
+  #linesFor(accept: string): string[] {
     let lines = this.#lines.get(accept);
     if (lines === undefined) this.#lines.set(accept, (lines = headerLines(this.#headers(accept))));
     return lines;

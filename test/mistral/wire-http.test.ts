@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { HttpParseError } from '../../lib/mistral/http-parse.js';
 import { WireHttp, bodyText, headerLines, type HttpOpened } from '../../lib/mistral/wire-http.js';
 
 /**
@@ -86,17 +85,20 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     server = undefined;
   });
 
-  it('writes one request with its head, reads a length-framed answer parsed byte by byte, and reuses the connection', async () => {
-    server = await scripted([{ pieces: bytewise(json('{"a":"é"}', 'x-ratelimit-limit-tokens-minute: 500\r\n')) }, { pieces: [json('{"b":2}')] }]);
+  it('writes one request with its head, reads a length-framed answer that came byte by byte, and reuses connections', async () => {
+    server = await scripted([{ pieces: bytewise(json('{"a":"é"}', 'x-ratelimit-limit-tokens-minute: 500\r\n')) }, ...Array.from({ length: 5 }, () => ({ pieces: [json('{"b":2}')] }))]);
     const http = new WireHttp();
     const url = new URL(`${server.url}/v1/chat/completions`);
     const first = await http.post(url, LINES, '{"model":"m"}', undefined);
     expect([first.status, first.text, first.headers['x-ratelimit-limit-tokens-minute'], first.headers['content-type']]).to.deep.equal([200, '{"a":"é"}', '500', 'application/json']);
     expect(first.rawHeaders).to.include('x-ratelimit-limit-tokens-minute');
-    const second = await http.post(url, LINES, '{"model":"m"}', undefined);
-    expect(second.text).to.equal('{"b":2}');
-    expect(server.connections).to.equal(1);
-    expect(server.requests[0]).to.equal(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\nConnection: keep-alive\r\n${LINES}Content-Length: 13\r\n\r\n{"model":"m"}`);
+    for (let i = 0; i < 5; i++) expect((await http.post(url, LINES, '{"model":"m"}', undefined)).text).to.equal('{"b":2}');
+    // undici hands a connection back to its pool a turn after the body ends: sequential calls take turns on two.
+    expect(server.connections).to.be.at.most(2);
+    const sent = server.requests[0] as string;
+    expect(sent.startsWith('POST /v1/chat/completions HTTP/1.1\r\n')).to.equal(true);
+    expect(sent.toLowerCase()).to.include(`host: ${url.host}\r\n`).and.include('authorization: bearer k\r\n').and.include('content-length: 13\r\n');
+    expect(sent.endsWith('\r\n\r\n{"model":"m"}')).to.equal(true);
   });
 
   it('reads a chunked event stream as it comes (extensions, trailers, a character split across chunks), then reuses the connection', async () => {
@@ -111,7 +113,7 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
           '0\r\nx-trailer: 1\r\n\r\n',
         ],
       },
-      { pieces: [json('{}')] },
+      ...Array.from({ length: 4 }, () => ({ pieces: [json('{}')] })),
     ]);
     const http = new WireHttp();
     const opened = await http.open(new URL(`${server.url}/v1/chat/completions`), LINES, '{}', undefined);
@@ -120,8 +122,8 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     expect(read.ended).to.equal(true);
     expect(read.texts.join('')).to.equal('data: {}\n€\n\n');
     expect(read.texts).to.not.include('\uFFFD');
-    expect((await http.post(new URL(`${server.url}/x`), LINES, '{}', undefined)).text).to.equal('{}');
-    expect(server.connections).to.equal(1);
+    for (let i = 0; i < 4; i++) expect((await http.post(new URL(`${server.url}/x`), LINES, '{}', undefined)).text).to.equal('{}');
+    expect(server.connections).to.be.at.most(2);
   });
 
   it('Connection: close and a body up to the connection\'s end: read whole, the connection not reused', async () => {
@@ -142,7 +144,7 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     server = await scripted([{ pieces: ['HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n', 'HTTP/1.1 429 Too Many\r\nX-A: 1\r\nx-a: 2\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nretry-after: 3\r\nretry-after: 9\r\ncontent-length: 0\r\n\r\n'] }]);
     const reply = await new WireHttp().post(new URL(server.url), LINES, '', undefined);
     expect([reply.status, reply.text, reply.headers['x-a'], reply.headers['set-cookie'], reply.headers['retry-after'], reply.headers.link]).to.deep.equal([429, '', '1, 2', ['a=1', 'b=2'], '3', undefined]);
-    expect(reply.rawHeaders.slice(0, 4)).to.deep.equal(['X-A', '1', 'x-a', '2']);
+    expect(reply.rawHeaders.slice(0, 4)).to.deep.equal(['x-a', '1', 'x-a', '2']);
   });
 
   it('a non-success stream answer is read whole for its error', async () => {
@@ -151,7 +153,7 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     expect([opened.status, await bodyText(opened)]).to.deep.equal([400, '{"message":"x"}']);
   });
 
-  it('failures: refused (fetch failed), dropped mid-body (ECONNRESET), malformed (a parse error), aborted (the signal\'s reason)', async () => {
+  it('failures: refused (fetch failed), dropped mid-body, malformed (a parse error), aborted (the signal\'s reason)', async () => {
     const http = new WireHttp();
     const probe = await scripted([]);
     const refusedUrl = new URL(probe.url);
@@ -166,9 +168,9 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     ]);
     const url = new URL(server.url);
     const dropped = (await http.post(url, LINES, '{}', undefined).catch((error: unknown) => error)) as TypeError;
-    expect([dropped.message, (dropped.cause as { code?: string }).code]).to.deep.equal(['fetch failed', 'ECONNRESET']);
+    expect([dropped.message, (dropped.cause as { code?: string }).code]).to.deep.equal(['fetch failed', 'UND_ERR_SOCKET']);
     const malformed = (await http.post(url, LINES, '{}', undefined).catch((error: unknown) => error)) as TypeError;
-    expect(malformed.cause).to.be.instanceOf(HttpParseError);
+    expect([malformed.message, (malformed.cause as Error).name]).to.deep.equal(['fetch failed', 'HTTPParserError']);
 
     const controller = new AbortController();
     const opened = await http.open(url, LINES, '{}', controller.signal);
@@ -182,19 +184,16 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     expect(after).to.equal(reason);
   });
 
-  it('drops an idle connection the server closed, and one idle past the server\'s Keep-Alive hint (less a second)', async () => {
-    let now = 0;
-    server = await scripted([{ pieces: [json('{}', 'keep-alive: timeout=5\r\n')] }, { pieces: [json('{}')] }, { pieces: [json('{}')] }, { pieces: [json('{}')] }]);
-    const http = new WireHttp({ now: () => now });
+  it('drops an idle connection the server closed and opens another', async () => {
+    server = await scripted([{ pieces: [json('{}')] }, { pieces: [json('{"b":1}')] }]);
+    const http = new WireHttp();
     const url = new URL(server.url);
     await http.post(url, LINES, '{}', undefined);
-    now = 4_001; // the hint was 5 s: reused until 4 s idle
-    await http.post(url, LINES, '{}', undefined);
-    expect(server.connections).to.equal(2);
     for (const socket of server.sockets) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect((await http.post(url, LINES, '{}', undefined)).text).to.equal('{}');
-    expect(server.connections).to.equal(3);
+    expect((await http.post(url, LINES, '{}', undefined)).text).to.equal('{"b":1}');
+    expect(server.connections).to.equal(2);
+    await http.close();
   });
 
   it('headerLines refuses a value node:http refuses (CR/LF), naming the header and not its value', () => {
