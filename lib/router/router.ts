@@ -94,7 +94,7 @@ export class Router {
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
     const budgets = new Budgets(store, clock, this.events, resolved.workspaces.map((w) => ({ name: w.name, budgets: w.budgets })), resolved.budgets);
     const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize, budgets.active ? budgets : undefined);
-    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
+    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates, plainNeeds: new Map() };
     const bounds = { ...DEFAULT_HEADER_BOUNDS, maxRetryAfterMs: settings.maxRetryAfterMs };
     const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets, bounds));
     this.#queue = new WaitQueue(
@@ -294,11 +294,13 @@ export class Router {
     this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
-    const callStarted = this.#clock.now();
+    // Only an observer reads when the call started.
+    const watching = this.#observers.active;
+    const callStarted = watching ? this.#clock.now() : 0;
     // Started before the first await: an observer sees the caller's async context (its active span).
     const streams = transport.streams;
     const sent = outgoing ?? prepared.request;
-    const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
+    const observed = watching ? this.#observers.start(prepared, streams, callStarted) : undefined;
     state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
     this.#inFlight++;
