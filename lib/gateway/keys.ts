@@ -15,7 +15,7 @@
  * (cheaper ones may still fit), and settles at the real cost, a stream's at its end. Nothing left:
  * QuotaExhaustedError naming the key, `retryAfterMs` until the month's end (429 + Retry-After).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { NoEligibleModelError, QuotaExhaustedError } from '../errors.js';
 import { CallBudget } from '../router/budgets.js';
 import { GatewayError } from './errors.js';
@@ -86,7 +86,8 @@ export class VirtualKeys {
       throw new GatewayError({ code: 'GATEWAY_UNAUTHORIZED', message: 'Missing API key: send "Authorization: Bearer <your gateway key>".' });
     }
     const token = authorization.slice(7).trim();
-    const key = token === '' ? undefined : this.#byHash.get(createHash('sha256').update(token).digest('hex'));
+    // crypto.hash (Node >= 20.12; engines asks >= 20.19): one call, no Hash object per request.
+    const key = token === '' ? undefined : this.#byHash.get(hash('sha256', token, 'hex'));
     if (key === undefined) throw new GatewayError({ code: 'GATEWAY_UNAUTHORIZED', message: 'Unknown API key: this gateway has no such key.' });
     return key;
   }

@@ -6,7 +6,8 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import type { QuotaStore, Reservation } from '../quota/types.js';
-import type { Cost } from '../telemetry/cost.js';
+import type { Endpoint } from '../need.js';
+import { MICRO_USD_PER_USD, exactMicroUsd, splitUsage, type Cost, type UsageCounts } from '../telemetry/cost.js';
 import { SpendLedger, type SpendRow } from '../telemetry/spend.js';
 import type { BudgetHold, BudgetReport, Budgets, CallBudget } from './budgets.js';
 import type { CallState } from './failures.js';
@@ -75,6 +76,17 @@ export class Accounting {
     if (cost !== null) this.#ledger.record(this.#clock.now(), reservation.workspace, reservation.model, cost);
     if (hold === undefined || hold.reservations.length === 0) return undefined;
     return this.#learning.bookkeeping('settle', () => this.budgets.settle(hold, cost));
+  }
+
+  /**
+   * {@link Accounting.spent} of a call that held no budget, from its usage: the same figures in the spend
+   * ledger, without the `Cost` object a decision shows (a lease's settle needs none).
+   */
+  spentUnbudgeted(reservation: Reservation, endpoint: Endpoint, usage: UsageCounts | undefined): void {
+    const split = splitUsage(usage, endpoint);
+    if (split === undefined) return;
+    const micro = exactMicroUsd(this.#catalog().model(reservation.model)?.prices, endpoint, split.input, split.output);
+    this.#ledger.record(this.#clock.now(), reservation.workspace, reservation.model, { usd: micro === null ? null : micro / MICRO_USD_PER_USD, inputTokens: split.input, outputTokens: split.output });
   }
 
   /** The call did not happen (or failed): its budgets get their estimate back. */

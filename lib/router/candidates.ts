@@ -57,6 +57,9 @@ export class Candidates {
   readonly #planCache: LRUCache<string, RankedModels>;
   #lastPlanKey: string | undefined;
   #lastPlan: RankedModels | undefined;
+  #lastNeed: NormalisedNeed | undefined;
+  #lastEndpoint: Endpoint | undefined;
+  #lastModel: string | undefined;
   /** The catalogue version and day the cached plans were ranked for: either changing drops them. */
   #planVersion = -1;
   #planDay = '';
@@ -91,22 +94,30 @@ export class Candidates {
     if (lifecycle.day !== this.#planDay || this.#view.version !== this.#planVersion) {
       this.#planCache.clear();
       this.#lastPlanKey = undefined;
+      this.#lastPlan = undefined;
       this.#planDay = lifecycle.day;
       this.#planVersion = this.#view.version;
       // Served lists and windows may differ in a new catalogue: the candidate objects and lists go too.
       this.#objects.clear();
       this.#version++;
     }
+    // The same need object as the last call's (a request with no need shares one: see prepare.ts): its plan,
+    // without building the key.
+    const last = this.#lastPlan;
+    if (last !== undefined && need === this.#lastNeed && endpoint === this.#lastEndpoint && model === this.#lastModel) return last;
     const cacheKey = `${endpoint}\u0000${model ?? ''}\u0000${need.signature}`;
     // The last plan used is checked first: a service asking the same thing again and again skips the
     // LRU's bookkeeping (its recency update was a tenth of the decision).
-    let ranked = cacheKey === this.#lastPlanKey ? this.#lastPlan : this.#planCache.get(cacheKey);
+    let ranked = cacheKey === this.#lastPlanKey ? last : this.#planCache.get(cacheKey);
     if (ranked === undefined) {
       ranked = rankModels(this.#view.catalog, need, model, true, { lifecycle });
       this.#planCache.set(cacheKey, ranked);
     }
     this.#lastPlanKey = cacheKey;
     this.#lastPlan = ranked;
+    this.#lastNeed = need;
+    this.#lastEndpoint = endpoint;
+    this.#lastModel = model;
     return ranked;
   }
 

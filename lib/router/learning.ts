@@ -152,6 +152,8 @@ export class Learning {
    */
   #ruleOf(reservation: Reservation, used: number, headers: ParsedRateLimitHeaders, observation: UpstreamObservation): { charged: number; observation: UpstreamObservation } {
     const index = observation.windows.findIndex((w) => w.kind === 'tokens-per-minute');
+    // No tokens-per-minute window in this response: nothing to learn or apply, so no pair lookup.
+    if (index < 0) return { charged: used, observation };
     const window = observation.windows[index];
     const key = pairKey(reservation.workspace, reservation.model);
     let pair = this.#rules.get(key);

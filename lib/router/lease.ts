@@ -101,6 +101,7 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
   const waitedMs = state.waitedMs;
   // Unwatched (no observer registered), nothing of telemetry is allocated.
   const ended = watch === undefined ? undefined : watchLease(host, prepared, reservation, state, watch);
+  const held = hold !== undefined && hold.reservations.length > 0;
   return {
     model: reservation.model,
     workspace: reservation.workspace,
@@ -118,18 +119,25 @@ export function createLease(host: LeaseHost, prepared: Prepared, reservation: Re
       usageCount(usage?.totalTokens, 'usage.totalTokens');
       if (headers === null) headers = undefined;
       open = false;
-      const settled = usage;
       try {
-        await host.counted(async () => {
         if (usage?.promptTokens !== undefined) host.learning.calibrate(prepared, usage.promptTokens);
-        await host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
-        // A usage without its input/output split keeps the budgets at their estimate.
-        const accounted = host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
-        if (accounted !== undefined) await accounted;
-        void host.queue.pump();
+        const settling = host.learning.settleAndLearn(workspace, reservation, usage?.totalTokens ?? reservation.tokens, headers, usage?.totalTokens !== undefined);
+        if (settling === undefined && !held) {
+          // Settled synchronously and no budget held: nothing is awaited, so close() has nothing to wait for,
+          // and the spend ledger needs no Cost object.
+          host.accounting.spentUnbudgeted(reservation, prepared.endpoint, usage);
+          void host.queue.pump();
+          return;
+        }
+        await host.counted(async () => {
+          if (settling !== undefined) await settling;
+          // A usage without its input/output split keeps the budgets at their estimate.
+          const accounted = host.accounting.spent(hold, reservation, host.cost(prepared.endpoint, reservation.model, usage));
+          if (accounted !== undefined) await accounted;
+          void host.queue.pump();
         });
       } finally {
-        ended?.(true, settled);
+        ended?.(true, usage);
       }
     },
     release: async () => {

@@ -6,7 +6,7 @@
 import type { ChatCompletionRequest, EmbeddingRequest, FIMCompletionRequest } from '@mistralai/mistralai/models/components/index.js';
 import type { Capability, Model } from '../catalog/types.js';
 import { NeedError } from '../errors.js';
-import { impliedCapabilities, normaliseNeed, tokenCount, type Endpoint, type Need } from '../need.js';
+import { impliedCapabilities, normaliseNeed, tokenCount, type Endpoint, type Need, type NormalisedNeed } from '../need.js';
 import type { TokenEstimator } from '../tokens.js';
 import type { Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
@@ -54,6 +54,8 @@ export interface PrepareContext {
   readonly settings: Settings;
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly candidates: Candidates;
+  /** The normal form of a request with no need and nothing its content implies, per endpoint (see plainNeed). */
+  readonly plainNeeds: Map<Endpoint, NormalisedNeed>;
 }
 
 export function prepare(context: PrepareContext, endpoint: Endpoint, request: Record<string, unknown>): Prepared {
@@ -68,7 +70,7 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   const implied: readonly Capability[] = endpoint === 'chat' ? impliedCapabilities(request) : [];
   const configured = typeof model === 'string' ? context.fallbacks.get(context.view.catalog.resolve(model) ?? model) : undefined;
   const withFallbacks = configured === undefined ? need : { ...need, prefer: [...configured, ...(need?.prefer ?? [])] };
-  const normalised = normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
+  const normalised = withFallbacks === undefined && implied.length === 0 ? plainNeed(context, endpoint) : normaliseNeed(withFallbacks, endpoint, implied, settings.strategy);
   const ranked = context.candidates.ranked(endpoint, model as string | undefined, normalised);
   const fitted = context.candidates.fit(ranked, contextTokens, normalised.minContext);
   const { models, rejected, candidates } = normalised.strategy === 'cheapest' ? context.candidates.byCost(ranked, fitted, { endpoint, input: promptEstimate, output: maxOutput }) : fitted;
@@ -81,6 +83,13 @@ export function prepare(context: PrepareContext, endpoint: Endpoint, request: Re
   if (ranked.warnings !== undefined) Object.assign(plan, { warnings: ranked.warnings });
   const wait = maxWaitMs === undefined ? settings.maxWaitMs : waitBound(maxWaitMs);
   return { endpoint, plan, models, estimated, promptEstimate, ratio, contentKey, measured: measured !== undefined, maxWaitMs: wait, request };
+}
+
+/** The need of a request that states none and implies nothing: a function of the endpoint alone, normalised once. */
+function plainNeed(context: PrepareContext, endpoint: Endpoint): NormalisedNeed {
+  let need = context.plainNeeds.get(endpoint);
+  if (need === undefined) context.plainNeeds.set(endpoint, (need = normaliseNeed(undefined, endpoint, [], context.settings.strategy)));
+  return need;
 }
 
 /** A request's own `maxWaitMs`: a whole number of ms a timer can hold. */

@@ -11,12 +11,12 @@ import type { Clock } from '../clock.js';
 import { ConfigError, RouterError } from '../errors.js';
 import type { Endpoint } from '../need.js';
 import { DEFAULT_HEADER_BOUNDS } from '../quota/header-bounds.js';
-import type { QuotaStore } from '../quota/types.js';
+import type { QuotaStore, Reservation } from '../quota/types.js';
 import { costOf } from '../telemetry/cost.js';
 import type { CallObserver } from '../telemetry/observer.js';
 import { Accounting, type UsageReport } from './accounting.js';
 import { Acquirer } from './acquire.js';
-import { Budgets } from './budgets.js';
+import { Budgets, type BudgetHold } from './budgets.js';
 import { callDecision, emitDecision, estimatedUsd } from './call-decision.js';
 import { Candidates } from './candidates.js';
 import { CatalogView, type ModelLister, type RefreshReport } from './catalog-view.js';
@@ -94,7 +94,7 @@ export class Router {
     this.#listers = this.#workspaces.map((w) => ({ workspace: w.config.name, list: async () => (await w.client.sdk.models.list()).data ?? [] }));
     const budgets = new Budgets(store, clock, this.events, resolved.workspaces.map((w) => ({ name: w.name, budgets: w.budgets })), resolved.budgets);
     const candidates = new Candidates(view, this.#workspaces, clock, settings.unknownContextTokens, resolved.planCacheSize, budgets.active ? budgets : undefined);
-    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates };
+    this.#context = { view, tokens, settings, fallbacks: resolved.fallbacks, candidates, plainNeeds: new Map() };
     const bounds = { ...DEFAULT_HEADER_BOUNDS, maxRetryAfterMs: settings.maxRetryAfterMs };
     const learning = (this.#learning = new Learning(store, clock, this.events, view, candidates, tokens, secrets, bounds));
     this.#queue = new WaitQueue(
@@ -194,8 +194,15 @@ export class Router {
     const state = newCallState();
     // A lease is a routed call the caller sends itself: observed (before the first await, in the caller's
     // context) from here to its settle or release (lease.ts), its one attempt being the caller's call.
-    const startedAt = this.#clock.now();
+    const startedAt = this.#observers.active ? this.#clock.now() : 0;
     const observed = this.#observers.active ? this.#observers.start(prepared, false, startedAt, true) : undefined;
+    if (observed === undefined && !this.#accounting.budgeted(options?.budget)) {
+      // Unobserved and unbudgeted (the decision benchmark's path): a synchronous store with room grants the
+      // lease with nothing awaited, so close() has nothing to wait for; a wait is counted in flight.
+      const acquiring = this.#acquirer.acquire(prepared, state, options?.signal);
+      const reservation = acquiring instanceof Promise ? await this.#counted(() => this.#leaseGranted(acquiring, undefined)) : acquiring;
+      return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state, passedOver(state.refusals), undefined);
+    }
     state.observed = observed;
     // In flight until the lease is handed over: close() waits, and a lease granted after it began is given back.
     const acquiring = this.#counted(async () => {
@@ -204,15 +211,9 @@ export class Router {
         const budgeted = this.#accounting.budgeted(options?.budget);
         const held = budgeted ? await this.#accounting.hold(prepared, granted, state, options?.budget) : undefined;
         if (budgeted && held === undefined) continue; // a budget passed it over
-        if (this.#closed) {
-          await this.#learning.bookkeeping('release', () => this.store.release(granted));
-          await this.#accounting.release(held);
-          throw closedError();
-        }
-        return [granted, held] as const;
+        return [await this.#leaseGranted(granted, held), held] as const;
       }
     });
-    // Unobserved, no handler of its own: the decision benchmark's path stays as it was.
     const [reservation, hold] = await (observed === undefined ? acquiring : acquiring.catch((error: unknown) => {
       observed.end(failedEnd(state, error, this.#clock.now() - startedAt));
       throw error;
@@ -220,6 +221,17 @@ export class Router {
     const passed = state.budgetPassedOver === undefined ? passedOver(state.refusals) : [...state.budgetPassedOver, ...passedOver(state.refusals)];
     const watch = observed === undefined ? undefined : { observed, startedAt, estimatedCostUsd: estimatedUsd(this.#view.catalog, prepared, reservation.model) };
     return createLease(this.#leaseHost, prepared, reservation, this.#workspace(reservation.workspace), state, passed, hold, watch);
+  }
+
+  /** A lease's reservation once granted: given back (with its budget hold) if the router closed meanwhile. */
+  async #leaseGranted(granted: Reservation | Promise<Reservation>, held: BudgetHold | undefined): Promise<Reservation> {
+    const reservation = await granted;
+    if (this.#closed) {
+      await this.#learning.bookkeeping('release', () => this.store.release(reservation));
+      await this.#accounting.release(held);
+      throw closedError();
+    }
+    return reservation;
   }
 
   /**
@@ -282,11 +294,13 @@ export class Router {
     this.#maybeRefresh();
     const prepared = prepare(this.#context, endpoint, request as Record<string, unknown>);
     const state = newCallState();
-    const callStarted = this.#clock.now();
+    // Only an observer reads when the call started.
+    const watching = this.#observers.active;
+    const callStarted = watching ? this.#clock.now() : 0;
     // Started before the first await: an observer sees the caller's async context (its active span).
     const streams = transport.streams;
     const sent = outgoing ?? prepared.request;
-    const observed = this.#observers.active ? this.#observers.start(prepared, streams, callStarted) : undefined;
+    const observed = watching ? this.#observers.start(prepared, streams, callStarted) : undefined;
     state.observed = observed;
     // In flight until answered; a stream from its hand-over on is in #openStreams instead.
     this.#inFlight++;

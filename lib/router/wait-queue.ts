@@ -18,6 +18,7 @@ import { Claims, NO_WORKSPACES, keysOf, openPart, refusedWorkspaces, type Waiter
 
 export { closedError } from './wait-errors.js';
 
+const PUMPED: Promise<void> = Promise.resolve();
 /** How often a wait re-asks a store that failed (fail-closed: wait up to the bound, then throw). */
 export const STORE_RETRY_MS = 250;
 
@@ -33,11 +34,7 @@ export interface Acquired {
 /** Called when a call starts waiting: its label, how long the store said, and the queue length. */
 export type WaitListener = (info: { label: string; retryAfterMs: number; queueLength: number }) => void;
 
-/**
- * Called when the store failed to take back a reservation the queue no longer needs (its waiter was
- * aborted while the store answered). The queue goes on; a Redis store recovers the tokens when the
- * reservation expires.
- */
+/** The store failed to take back a reservation the queue no longer needs (its waiter aborted meanwhile): the queue goes on (Redis recovers it at expiry). */
 export type StoreErrorListener = (operation: 'release', error: unknown) => void;
 
 export class WaitQueue {
@@ -245,13 +242,16 @@ export class WaitQueue {
   }
 
   /** Try the waiting calls in order. Called on the timer and whenever capacity may have returned. */
-  async pump(): Promise<void> {
+  pump(): Promise<void> {
     this.#returns++;
-    if (this.#waiting === 0 || this.#closed) return;
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
+    // Nobody waits (every settle of an idle router): no async frame, one shared settled promise.
+    if (this.#waiting === 0 || this.#closed) return PUMPED;
+    if (!this.#pumping) return this.#pump();
+    this.#pumpAgain = true;
+    return PUMPED;
+  }
+
+  async #pump(): Promise<void> {
     this.#pumping = true;
     try {
       do {

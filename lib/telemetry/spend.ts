@@ -38,7 +38,7 @@ export class SpendLedger {
   readonly #rows = new Map<string, Map<string, MutableRow>>();
 
   /** A call at `at` (epoch ms) cost `cost`. A new month starts the ledger afresh. */
-  record(at: number, workspace: string, model: string, cost: Cost): void {
+  record(at: number, workspace: string, model: string, cost: Pick<Cost, 'usd' | 'inputTokens' | 'outputTokens'>): void {
     this.#roll(at);
     let models = this.#rows.get(workspace);
     if (models === undefined) this.#rows.set(workspace, (models = new Map()));
