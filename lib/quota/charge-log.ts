@@ -8,7 +8,7 @@
  * the later instant, which only ever delays their return (never admits what the upstream would refuse).
  * Pure: every method takes the instant it acts at, which never goes backwards.
  */
-import type { WindowRule } from './upstream-rule.js';
+import { MIN_PROBE_UNCERTAINTY_MS, type WindowRule } from './upstream-rule.js';
 
 /** Charges kept per window before the oldest merge. */
 export const CHARGE_LOG_CAPACITY = 512;
@@ -23,6 +23,11 @@ export class ChargeLog {
   #head = 0;
   #count = 0;
   #total = 0;
+  // Phase probes (fixed rules): the reservation out as a probe (0: none), when the last one went and how
+  // uncertain the phase was then (a new probe waits for a narrower phase or a period).
+  #probe = 0;
+  #probedAt = Number.NEGATIVE_INFINITY;
+  #probedWidth = Number.POSITIVE_INFINITY;
 
   constructor(rule: WindowRule, periodMs: number, capacity = CHARGE_LOG_CAPACITY) {
     this.#rule = rule;
@@ -91,6 +96,73 @@ export class ChargeLog {
     return this.#periodMs;
   }
 
+  /**
+   * What the window holds at `now` under the latest phase still possible: the least the upstream can
+   * hold. Above `used` only while a fixed phase is uncertain. The slow path's (a probe's) question.
+   */
+  usedAtLeast(now: number): number {
+    this.#expire(now);
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed') return this.#total;
+    const from = latestStart(now, rule.phaseMs, rule.uncertaintyMs, this.#periodMs);
+    let sum = 0;
+    for (let i = this.#count - 1; i >= 0; i--) {
+      const slot = this.#slot(i);
+      if ((this.#at[slot] as number) < from) break;
+      sum += this.#amount[slot] as number;
+    }
+    return sum;
+  }
+
+  /**
+   * Whether one call may go now as a phase probe: a fixed phase still uncertain by more than a probe's
+   * answer tells (MIN_PROBE_UNCERTAINTY_MS), no probe out, none since the phase last narrowed (or for a
+   * period), and not before the rule's probe point in the arc (`probeMs`: a sibling window's boundary).
+   */
+  probeOpen(now: number): boolean {
+    return this.probeAfterMs(now) === 0;
+  }
+
+  /** ms from `now` until a probe may go (0: now; Infinity: none while this rule holds). See probeOpen. */
+  probeAfterMs(now: number): number {
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed' || rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS || this.#probe !== 0) return Number.POSITIVE_INFINITY;
+    const period = this.#periodMs;
+    let wait = rule.uncertaintyMs < this.#probedWidth ? 0 : Math.max(0, this.#probedAt + period - now);
+    const offset = rule.probeMs === undefined ? 0 : mod(rule.probeMs - rule.phaseMs, period);
+    if (offset > 0 && offset <= rule.uncertaintyMs) {
+      // Inside the arc before its probe point: wait for the point (the boundary is likelier there).
+      const into = mod(now + wait - rule.phaseMs, period);
+      if (into < offset) wait += offset - into;
+    }
+    return wait;
+  }
+
+  /** ms from `now` until the next instant the least count can have started over (the next probe's chance). */
+  nextStartMs(now: number): number {
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed') return Number.POSITIVE_INFINITY;
+    const point = rule.probeMs !== undefined && mod(rule.probeMs - rule.phaseMs, this.#periodMs) <= rule.uncertaintyMs ? rule.probeMs : rule.phaseMs;
+    return mod(point - now, this.#periodMs) || this.#periodMs;
+  }
+
+  /** Reservation `seq` goes as a probe: no other until it ends. */
+  startProbe(seq: number, now: number): void {
+    this.#probe = seq;
+    this.#probedAt = now;
+    this.#probedWidth = this.#rule.kind === 'fixed' ? this.#rule.uncertaintyMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** Reservation `seq` ended (settled, released or forgotten): if it was the probe, another may go. */
+  endProbe(seq: number): void {
+    if (this.#probe === seq) this.#probe = 0;
+  }
+
+  /** Whether a probe is out. */
+  get probing(): boolean {
+    return this.#probe !== 0;
+  }
+
   /** Whether a charge made at `at` still counts at `now`. */
   #counts(at: number, now: number): boolean {
     return this.#rule.kind === 'fixed' ? at >= this.#windowStart(now) : at + this.#periodMs > now;
@@ -133,4 +205,19 @@ export class ChargeLog {
   #slot(index: number): number {
     return (this.#head + index) % this.#capacity;
   }
+}
+
+function mod(value: number, period: number): number {
+  const m = value % period;
+  return m < 0 ? m + period : m;
+}
+
+/**
+ * The latest instant the current fixed window can have started at `now`, its phase in [lo, lo + width]:
+ * `now` itself while a boundary may be passing (the upstream may have just started over), else the
+ * latest phase's last boundary.
+ */
+export function latestStart(now: number, lo: number, width: number, period: number): number {
+  const into = mod(now - lo, period);
+  return into <= width ? now : now - (into - width);
 }

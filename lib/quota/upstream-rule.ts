@@ -22,7 +22,18 @@ export type ChargeRule = 'max-tokens' | 'max-tokens-corrected' | 'usage';
  * made) or `fixed` windows starting at `phaseMs + k * period`, the phase known to within `uncertaintyMs`
  * (the true start lies in `[phaseMs, phaseMs + uncertaintyMs]`).
  */
-export type WindowRule = { readonly kind: 'sliding' } | { readonly kind: 'fixed'; readonly phaseMs: number; readonly uncertaintyMs: number };
+export type WindowRule =
+  | { readonly kind: 'sliding' }
+  | {
+      readonly kind: 'fixed';
+      readonly phaseMs: number;
+      readonly uncertaintyMs: number;
+      /**
+       * Where in the arc a phase probe waits to go (ms past the period, as `phaseMs`): a sibling window's
+       * boundary, where this one's likely is too. Absent: from the arc's start.
+       */
+      readonly probeMs?: number;
+    };
 
 /** One settled call and the headers of its response. */
 export interface ChargeSample {
@@ -58,10 +69,26 @@ interface Hypothesis {
   width: number;
 }
 
+/** A 429's headers: what the window held then, and when it said to come back. */
+export interface RefusalSample {
+  readonly at: number;
+  readonly limit: number;
+  readonly remaining: number;
+  /** `Retry-After` in ms, when sent and when this window (not another) refused the call. */
+  readonly retryAfterMs: number | undefined;
+}
+
 /** Consecutive exact predictions before a hypothesis is believed. */
 export const LEARN_AFTER = 3;
 /** A fixed window is used once its phase is known to within this (a second, one bucket of the router's ring). */
 export const MAX_PHASE_UNCERTAINTY_MS = 59_000;
+
+/**
+ * A phase uncertain by this or less is not probed: a 429's `Retry-After` (whole seconds) tells no more.
+ */
+export const MIN_PROBE_UNCERTAINTY_MS = 1_000;
+/** `Retry-After` is whole seconds rounded up: the boundary lies within this before the instant it names. */
+const RETRY_AFTER_RESOLUTION_MS = 1_000;
 
 const CHARGES: readonly ChargeRule[] = ['max-tokens', 'max-tokens-corrected', 'usage'];
 
@@ -113,6 +140,19 @@ export class UpstreamRuleLearner {
   }
 
   /**
+   * The phase arc of the fixed-window hypothesis under the learned charge while no response has told a
+   * fixed window from a sliding log (or once fixed is learned): where a probe can look. Undefined while the
+   * charge is unknown or a sliding log predicts better.
+   */
+  get fixedArc(): { readonly lo: number; readonly width: number } | undefined {
+    const charge = this.charge;
+    if (charge === undefined) return undefined;
+    const sliding = this.#hypotheses.find((h) => h.charge === charge && h.window === 'sliding') as Hypothesis;
+    const fixed = this.#hypotheses.find((h) => h.charge === charge && h.window === 'fixed') as Hypothesis;
+    return fixed.streak >= LEARN_AFTER && fixed.streak >= sliding.streak ? { lo: fixed.lo, width: fixed.width } : undefined;
+  }
+
+  /**
    * What to settle a call at: the real usage under a rule that charges it in the end; else what the
    * upstream said it charged, never less than the usage (a query cost below it is not believed).
    */
@@ -132,14 +172,40 @@ export class UpstreamRuleLearner {
       this.#limit = limit;
       this.#reset();
     }
-    const held = limit - remaining;
+    this.#judgeAll(answeredAt, limit - remaining, cost);
+    this.#remember({ sentAt, answeredAt, cost, used: usedTokens }, answeredAt);
+  }
+
+  /**
+   * Take a 429 into account: its remaining is what the window held then (the refused call weighs nothing),
+   * judged as any response's; its `Retry-After` names the next boundary of a fixed window to the second,
+   * which narrows the phase where it agrees with it (a wait the phase rules out is not believed: it is
+   * another window's, or a lie). Samples with impossible numbers, or under another limit, are ignored.
+   */
+  observeRefusal(sample: RefusalSample): void {
+    const { at, limit, remaining, retryAfterMs } = sample;
+    if (![at, limit, remaining].every(Number.isFinite) || limit !== this.#limit || remaining < 0 || remaining > limit) return;
+    // A remaining of 0 may be clamped (a usage-charged window can hold more than its limit): no count.
+    if (remaining > 0) this.#judgeAll(at, limit - remaining, 0);
+    const period = this.#periodMs;
+    if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0 || retryAfterMs > period) return;
+    for (const h of this.#hypotheses) {
+      if (h.window !== 'fixed' || h.streak === 0) continue;
+      const claim = intersectArcs(h.lo, h.width, mod(at + retryAfterMs - RETRY_AFTER_RESOLUTION_MS, period), RETRY_AFTER_RESOLUTION_MS, period);
+      if (claim === undefined) continue;
+      h.lo = claim.lo;
+      h.width = claim.width;
+    }
+  }
+
+  /** Judge every hypothesis on one response (`held`: limit - remaining; `cost`: this call's query cost). */
+  #judgeAll(at: number, held: number, cost: number): void {
     const believed = this.#believed();
     const singled = believed !== undefined && this.#alone(believed);
-    for (const h of this.#hypotheses) this.#judge(h, answeredAt, held, cost);
+    for (const h of this.#hypotheses) this.#judge(h, at, held, cost);
     // The rule in use, singled out, failed a prediction: nothing is believed until the responses single one
     // out again (another hypothesis that happened to fit this once must not take over on its past).
     if (singled && believed.streak === 0) this.#reset(false);
-    this.#remember({ sentAt, answeredAt, cost, used: usedTokens }, answeredAt);
   }
 
   /** Every hypothesis back to no evidence; `forget` also clears their misses (a new limit, a new regime). */

@@ -21,7 +21,7 @@ import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } 
 import type { HeaderSource, ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
 import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
-import { UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
+import { intersectArcs, MIN_PROBE_UNCERTAINTY_MS, UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
@@ -164,21 +164,84 @@ export class Learning {
     if (pair === undefined || window === undefined) return { charged: used, observation };
     const learner = pair.learner;
     const charged = learner.settleTokens(headers.queryCost, used);
+    const correction = learner.charge === 'max-tokens-corrected' && headers.queryCost !== undefined ? Math.min(reservation.tokens, Math.max(0, headers.queryCost - used)) : 0;
+    return { charged, observation: this.#withRule(pair, reservation.workspace, reservation.model, observation, window, correction) };
+  }
+
+  /**
+   * A 429 teaches the pair's rule too (upstream-rule.ts `observeRefusal`): what its window held, and, when
+   * that window refused the call (less room than the call's `need`, not a request-rate body), the
+   * boundary its `Retry-After` names. A phase probe's 429 narrows the phase this way.
+   */
+  #refused(workspace: string, model: string, headers: ParsedRateLimitHeaders, observation: UpstreamObservation, body: string | undefined, need: number | undefined): UpstreamObservation {
+    const pair = this.#rules.get(pairKey(workspace, model));
+    const window = observation.windows.find((w) => w.kind === 'tokens-per-minute');
+    if (pair === undefined || window?.limit === undefined || window.remaining === undefined) return observation;
+    const own = need !== undefined && window.remaining < need && !/requests rate limit/i.test(body ?? '');
+    pair.learner.observeRefusal({ at: this.#clock.now(), limit: window.limit, remaining: window.remaining, retryAfterMs: own ? headers.retryAfterMs : undefined });
+    return this.#withRule(pair, workspace, model, observation, window, 0);
+  }
+
+  /**
+   * The observation with the pair's window rule for the store (`ruleLearned` when it changed), once a
+   * rule was learned; remaining read `correction` higher (a correcting upstream's headers are written
+   * before its correction lands).
+   */
+  #withRule(pair: PairRule, workspace: string, model: string, observation: UpstreamObservation, window: WindowObservation, correction: number): UpstreamObservation {
+    const learner = pair.learner;
     const rule = learner.window;
     const charge = learner.charge ?? null;
     const reported = `${charge}/${rule?.kind}/${rule?.kind === 'fixed' ? `${rule.phaseMs}/${rule.uncertaintyMs}` : ''}`;
     if (reported !== pair.reported) {
       pair.reported = reported;
-      this.#events.emit('ruleLearned', { workspace: reservation.workspace, model: reservation.model, charge, window: rule ?? null });
+      this.#events.emit('ruleLearned', { workspace, model, charge, window: rule ?? null });
     }
-    if (rule === undefined && pair.sent === null) return { charged, observation };
-    pair.sent = rule ?? null;
-    const correction = learner.charge === 'max-tokens-corrected' && headers.queryCost !== undefined ? Math.min(reservation.tokens, Math.max(0, headers.queryCost - used)) : 0;
+    pair.window = { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope };
+    const sent = this.#lent(workspace, pair) ?? rule ?? null;
+    if (sent === null && pair.sent === null) return observation;
+    if (rule?.kind === 'fixed' && rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS && (pair.sent?.kind !== 'fixed' || pair.sent.uncertaintyMs > MIN_PROBE_UNCERTAINTY_MS)) this.#lendFrom(workspace, model);
+    pair.sent = sent;
     const windows = observation.windows.map((w): WindowObservation => {
       const remaining = correction > 0 && w.remaining !== undefined && w.unit === 'tokens' ? { remaining: w.remaining + correction } : {};
-      return w === window ? { ...w, ...remaining, rule: rule ?? null } : { ...w, ...remaining };
+      return w === window ? { ...w, ...remaining, rule: sent } : { ...w, ...remaining };
     });
-    return { charged, observation: { ...observation, windows } };
+    return { ...observation, windows };
+  }
+
+  /**
+   * A sibling's boundary lent as this pair's probe point: while this pair's fixed phase is wide (or a fixed
+   * window is not yet told from a sliding log), a probe waits for the boundary a window of the same
+   * workspace has sharp, where windows that share a phase start over too. Only where the probe looks: the
+   * count stays by this pair's own arc (a whole-period arc counts no less than the ring), so windows that
+   * do not share a phase cost one probe's 429, which then tells this one's boundary.
+   */
+  #lent(workspace: string, pair: PairRule): WindowRule | undefined {
+    const own = pair.learner.window;
+    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS)) return undefined;
+    const arc = pair.learner.fixedArc;
+    if (arc === undefined) return undefined;
+    for (const [key, sibling] of this.#rules) {
+      const rule = sibling.learner.window;
+      if (sibling === pair || rule?.kind !== 'fixed' || rule.uncertaintyMs > MIN_PROBE_UNCERTAINTY_MS || !key.startsWith(pairKey(workspace, ''))) continue;
+      const point = (rule.phaseMs + rule.uncertaintyMs) % PERIOD_MS;
+      if (intersectArcs(arc.lo, arc.width, point, 0, PERIOD_MS) === undefined) continue;
+      return { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: Math.min(arc.width, PERIOD_MS), probeMs: point };
+    }
+    return undefined;
+  }
+
+  /** A pair's phase turned sharp: its siblings' stores learn the probe point now, not at their next response. */
+  #lendFrom(workspace: string, model: string): void {
+    for (const [key, sibling] of this.#rules) {
+      if (!key.startsWith(pairKey(workspace, '')) || key === pairKey(workspace, model) || sibling.window === undefined) continue;
+      const model_ = key.slice(pairKey(workspace, '').length);
+      const rule = this.#lent(workspace, sibling);
+      if (rule === undefined) continue;
+      sibling.sent = rule;
+      const observation: UpstreamObservation = { workspace, model: model_, windows: [{ ...sibling.window, rule }] };
+      if (this.#syncObserve) this.#store.observeSync?.(observation);
+      else void this.bookkeeping('observe', () => this.#store.observe(observation));
+    }
   }
 
   #everyChargeIs(charge: string): boolean {
@@ -208,10 +271,13 @@ export class Learning {
   /**
    * Feed a response's headers to the quota store, within the bounds of header-bounds.ts (what they set
    * aside is a `headersIgnored` event), then note what they taught: emit limitsLearned for new limits, add
-   * learned window kinds. Synchronous with a store that observes synchronously.
+   * learned window kinds; a 429's teach the pair's rule (`need`: what the refused call asked for).
+   * Synchronous with a store that observes synchronously.
    */
-  learn(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined): Promise<void> | undefined {
-    const { observation, headers: parsed } = this.#bounded(workspace, model, status, headers, body);
+  learn(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined, need?: number): Promise<void> | undefined {
+    const bounded = this.#bounded(workspace, model, status, headers, body);
+    const parsed = bounded.headers;
+    const observation = status === 429 ? this.#refused(workspace.config.name, model, parsed, bounded.observation, body, need) : bounded.observation;
     return this.#observe(workspace, model, observation, parsed);
   }
 
@@ -271,4 +337,9 @@ interface PairRule {
   sent: WindowRule | null;
   /** What the last `ruleLearned` event said. */
   reported: string;
+  /** The pair's tokens-per-minute window as its headers name it (for an observation of its rule alone). */
+  window?: Pick<WindowObservation, 'kind' | 'unit' | 'period' | 'scope'>;
 }
+
+/** The period of the windows a rule is learned for (tokens per minute). */
+const PERIOD_MS = 60_000;
