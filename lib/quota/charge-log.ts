@@ -126,14 +126,23 @@ export class ChargeLog {
   /** ms from `now` until a probe may go (0: now; Infinity: none while this rule holds). See probeOpen. */
   probeAfterMs(now: number): number {
     const rule = this.#rule;
-    if (rule.kind !== 'fixed' || rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS || this.#probe !== 0) return Number.POSITIVE_INFINITY;
+    if (rule.kind !== 'fixed' || this.#probe !== 0) return Number.POSITIVE_INFINITY;
     const period = this.#periodMs;
-    let wait = rule.uncertaintyMs < this.#probedWidth ? 0 : Math.max(0, this.#probedAt + period - now);
+    const width = rule.uncertaintyMs;
     const offset = rule.probeMs === undefined ? 0 : mod(rule.probeMs - rule.phaseMs, period);
-    if (offset > 0 && offset <= rule.uncertaintyMs) {
-      // Inside the arc before its probe point: wait for the point (the boundary is likelier there).
+    const pointed = offset > 0 && offset <= width;
+    // A sharp phase is probed only at its point (a whole second inside it, upstream-rule.ts), once.
+    const sharp = width <= MIN_PROBE_UNCERTAINTY_MS;
+    if (sharp && !(pointed && offset < width)) return Number.POSITIVE_INFINITY;
+    // A phase wholly unknown (a fixed window not yet told from a sliding log) is probed only at a point lent to it.
+    if (width >= period && !pointed) return Number.POSITIVE_INFINITY;
+    let wait = width < this.#probedWidth ? 0 : Math.max(0, this.#probedAt + period - now);
+    if (pointed) {
+      // Before the point the boundary is less likely (a sibling's is there, or a whole second): wait for it;
+      // past a sharp arc, for the next period's.
       const into = mod(now + wait - rule.phaseMs, period);
       if (into < offset) wait += offset - into;
+      else if (sharp && into >= width) wait += period - into + offset;
     }
     return wait;
   }
@@ -163,9 +172,13 @@ export class ChargeLog {
     return this.#probe !== 0;
   }
 
-  /** Whether a charge made at `at` still counts at `now`. */
+  /**
+   * Whether a charge made at `at` still counts at `now`. A learned phase lies in (phaseMs, phaseMs +
+   * uncertaintyMs] (upstream-rule.ts: a start is after the charge that bounds it), so a charge made at
+   * the earliest start itself belongs to the window before.
+   */
   #counts(at: number, now: number): boolean {
-    return this.#rule.kind === 'fixed' ? at >= this.#windowStart(now) : at + this.#periodMs > now;
+    return this.#rule.kind === 'fixed' ? at > this.#windowStart(now) : at + this.#periodMs > now;
   }
 
   /**

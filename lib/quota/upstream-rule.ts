@@ -20,7 +20,7 @@ export type ChargeRule = 'max-tokens' | 'max-tokens-corrected' | 'usage';
 /**
  * How an upstream window counts: a `sliding` log (a charge counts for exactly one period after it was
  * made) or `fixed` windows starting at `phaseMs + k * period`, the phase known to within `uncertaintyMs`
- * (the true start lies in `[phaseMs, phaseMs + uncertaintyMs]`).
+ * (the true start lies in `(phaseMs, phaseMs + uncertaintyMs]`: after the instant that bounds it).
  */
 export type WindowRule =
   | { readonly kind: 'sliding' }
@@ -64,7 +64,7 @@ interface Hypothesis {
   streak: number;
   /** Responses it failed to predict, ever (under this limit): of two that predict alike now, the one that erred less wins. */
   misses: number;
-  /** Fixed windows: the arc of phases still possible, [lo, lo + width] modulo the period (width = period: any). */
+  /** Fixed windows: the arc of phases still possible, (lo, lo + width] modulo the period (width = period: any). */
   lo: number;
   width: number;
 }
@@ -134,7 +134,11 @@ export class UpstreamRuleLearner {
     const fixed = this.#hypotheses.find((h) => h.charge === charge && h.window === 'fixed') as Hypothesis;
     if (sliding.streak >= LEARN_AFTER && sliding.streak > fixed.streak) return { kind: 'sliding' };
     if (fixed.streak >= LEARN_AFTER && fixed.streak > sliding.streak && fixed.width <= MAX_PHASE_UNCERTAINTY_MS) {
-      return { kind: 'fixed', phaseMs: fixed.lo, uncertaintyMs: fixed.width };
+      // An arc a 429 cannot narrow further may hold a whole second, where upstream windows usually start:
+      // one probe there tells (admitted: the boundary was there or before; a 429: after).
+      const second = (Math.floor(fixed.lo / 1_000) + 1) * 1_000;
+      const pointed = fixed.width <= MIN_PROBE_UNCERTAINTY_MS && second < fixed.lo + fixed.width;
+      return { kind: 'fixed', phaseMs: fixed.lo, uncertaintyMs: fixed.width, ...(pointed ? { probeMs: second % this.#periodMs } : {}) };
     }
     return undefined;
   }
@@ -300,8 +304,9 @@ function mod(value: number, period: number): number {
 }
 
 /**
- * The intersection of two arcs [lo, lo + width] modulo `period` (a width of `period` is the whole circle),
- * as one arc (the hull, when it falls in two pieces); undefined when they do not meet.
+ * The intersection of two arcs (lo, lo + width] modulo `period` (a width of `period` is the whole circle),
+ * as one arc (the hull, when it falls in two pieces); undefined when they do not meet (arcs that only
+ * touch share no instant: each excludes its own start).
  */
 export function intersectArcs(lo1: number, width1: number, lo2: number, width2: number, period: number): { lo: number; width: number } | undefined {
   if (width1 >= period) return { lo: lo2, width: Math.min(width2, period) };
@@ -311,7 +316,7 @@ export function intersectArcs(lo1: number, width1: number, lo2: number, width2: 
   for (const shift of [-period, 0, period]) {
     const a = Math.max(lo1, lo2 + shift);
     const b = Math.min(lo1 + width1, lo2 + shift + width2);
-    if (a <= b) {
+    if (a < b) {
       from = Math.min(from, a);
       to = Math.max(to, b);
     }

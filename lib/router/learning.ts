@@ -21,7 +21,7 @@ import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } 
 import type { HeaderSource, ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
 import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
-import { intersectArcs, MIN_PROBE_UNCERTAINTY_MS, UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
+import { MIN_PROBE_UNCERTAINTY_MS, UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
@@ -178,8 +178,16 @@ export class Learning {
     const window = observation.windows.find((w) => w.kind === 'tokens-per-minute');
     if (pair === undefined || window?.limit === undefined || window.remaining === undefined) return observation;
     const own = need !== undefined && window.remaining < need && !/requests rate limit/i.test(body ?? '');
-    pair.learner.observeRefusal({ at: this.#clock.now(), limit: window.limit, remaining: window.remaining, retryAfterMs: own ? headers.retryAfterMs : undefined });
-    return this.#withRule(pair, workspace, model, observation, window, 0);
+    const now = this.#clock.now();
+    pair.learner.observeRefusal({ at: now, limit: window.limit, remaining: window.remaining, retryAfterMs: own ? headers.retryAfterMs : undefined });
+    const rule = pair.learner.window;
+    const blocked = observation.rateLimited;
+    if (!own || rule?.kind !== 'fixed' || blocked === undefined) return this.#withRule(pair, workspace, model, observation, window, 0);
+    // The learned phase, which agreed with this 429, counts the window until its boundary: the block need
+    // not outlast the arc's first instant (a probe may look inside it).
+    const earliest = (((rule.phaseMs - now) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+    const rateLimited = { ...blocked, blockedForMs: Math.min(blocked.blockedForMs, earliest) };
+    return this.#withRule(pair, workspace, model, { ...observation, rateLimited }, window, 0);
   }
 
   /**
@@ -197,9 +205,10 @@ export class Learning {
       this.#events.emit('ruleLearned', { workspace, model, charge, window: rule ?? null });
     }
     pair.window = { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope };
-    const sent = this.#lent(workspace, pair) ?? rule ?? null;
+    const sent = this.#storeRule(workspace, pair) ?? null;
     if (sent === null && pair.sent === null) return observation;
-    if (rule?.kind === 'fixed' && rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS && (pair.sent?.kind !== 'fixed' || pair.sent.uncertaintyMs > MIN_PROBE_UNCERTAINTY_MS)) this.#lendFrom(workspace, model);
+    const sharp = rule?.kind === 'fixed' && rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS;
+    if (sharp && (pair.sent?.kind !== 'fixed' || pair.sent.phaseMs !== rule.phaseMs || pair.sent.uncertaintyMs !== rule.uncertaintyMs)) this.#lendFrom(workspace, model);
     pair.sent = sent;
     const windows = observation.windows.map((w): WindowObservation => {
       const remaining = correction > 0 && w.remaining !== undefined && w.unit === 'tokens' ? { remaining: w.remaining + correction } : {};
@@ -209,25 +218,29 @@ export class Learning {
   }
 
   /**
-   * A sibling's boundary lent as this pair's probe point: while this pair's fixed phase is wide (or a fixed
-   * window is not yet told from a sliding log), a probe waits for the boundary a window of the same
-   * workspace has sharp, where windows that share a phase start over too. Only where the probe looks: the
-   * count stays by this pair's own arc (a whole-period arc counts no less than the ring), so windows that
-   * do not share a phase cost one probe's 429, which then tells this one's boundary.
+   * The window rule the store counts this pair by: the learned one; while a fixed window is not yet told
+   * from a sliding log (the charge known), a fixed rule of a whole period's uncertainty, which counts no
+   * less than a sliding log (nor than the ring) and keeps the charges' instants exact from then on; and,
+   * while a fixed phase is wide or unknown, a sibling's boundary as its probe point: a window of the same
+   * workspace that has its phase sharp, where windows that share a phase start over too. The count stays
+   * by this pair's own arc, so windows that do not share a phase cost one probe's 429, which then tells
+   * this one's boundary. A whole-period arc is probed only at a lent point.
    */
-  #lent(workspace: string, pair: PairRule): WindowRule | undefined {
+  #storeRule(workspace: string, pair: PairRule): WindowRule | undefined {
     const own = pair.learner.window;
-    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS)) return undefined;
+    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS)) return own;
     const arc = pair.learner.fixedArc;
-    if (arc === undefined) return undefined;
+    if (arc === undefined) return own;
+    const base: WindowRule = own ?? { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: PERIOD_MS };
     for (const [key, sibling] of this.#rules) {
       const rule = sibling.learner.window;
       if (sibling === pair || rule?.kind !== 'fixed' || rule.uncertaintyMs > MIN_PROBE_UNCERTAINTY_MS || !key.startsWith(pairKey(workspace, ''))) continue;
       const point = (rule.phaseMs + rule.uncertaintyMs) % PERIOD_MS;
-      if (intersectArcs(arc.lo, arc.width, point, 0, PERIOD_MS) === undefined) continue;
-      return { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: Math.min(arc.width, PERIOD_MS), probeMs: point };
+      const into = (((point - arc.lo) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+      if (into === 0 || into > arc.width) continue;
+      return { ...base, probeMs: point };
     }
-    return undefined;
+    return base;
   }
 
   /** A pair's phase turned sharp: its siblings' stores learn the probe point now, not at their next response. */
@@ -235,8 +248,8 @@ export class Learning {
     for (const [key, sibling] of this.#rules) {
       if (!key.startsWith(pairKey(workspace, '')) || key === pairKey(workspace, model) || sibling.window === undefined) continue;
       const model_ = key.slice(pairKey(workspace, '').length);
-      const rule = this.#lent(workspace, sibling);
-      if (rule === undefined) continue;
+      const rule = this.#storeRule(workspace, sibling);
+      if (rule?.kind !== 'fixed' || rule.probeMs === undefined) continue;
       sibling.sent = rule;
       const observation: UpstreamObservation = { workspace, model: model_, windows: [{ ...sibling.window, rule }] };
       if (this.#syncObserve) this.#store.observeSync?.(observation);
