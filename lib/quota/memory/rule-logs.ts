@@ -98,9 +98,17 @@ export class RuleLogs {
   }
 }
 
-/** ms until a call refused by `log` may go as a phase probe (ChargeLog.probeAfterMs; Infinity: never). */
+/**
+ * How long a refused call waiting for a probe's answer is told to wait: the answer may show the window
+ * started over (it pumps the queue when it comes), so a waiter is not sent away on the count the
+ * uncertain phase gives (which can be the whole arc) before it comes.
+ */
+export const PROBE_ANSWER_MS = 1_000;
+
+/** ms until a call refused by `log` may go as a phase probe, or a probe out answers (ChargeLog.probeAfterMs; Infinity: never). */
 export function probeRoom(log: ChargeLog, now: number, needed: number, limit: number): number {
   if (needed > limit) return Number.POSITIVE_INFINITY;
+  if (log.probing) return PROBE_ANSWER_MS;
   const after = log.probeAfterMs(now);
   return after > 0 ? after : log.nextStartMs(now);
 }
