@@ -99,6 +99,8 @@ export class UpstreamRuleLearner {
   #entries: Entry[] = [];
   #hypotheses: Hypothesis[] = [];
   #limit = -1;
+  /** The last 429 gave no usable Retry-After (none, garbage, beyond a period): probes halve the arc. */
+  #waitless = false;
 
   constructor(periodMs = 60_000, maxEntries = 2_048) {
     this.#periodMs = periodMs;
@@ -138,7 +140,9 @@ export class UpstreamRuleLearner {
       // one probe there tells (admitted: the boundary was there or before; a 429: after).
       const second = (Math.floor(fixed.lo / 1_000) + 1) * 1_000;
       const pointed = fixed.width <= MIN_PROBE_UNCERTAINTY_MS && second < fixed.lo + fixed.width;
-      return { kind: 'fixed', phaseMs: fixed.lo, uncertaintyMs: fixed.width, ...(pointed ? { probeMs: second % this.#periodMs } : {}) };
+      // Without a usable Retry-After a probe at the arc's start tells nothing: halve the arc instead.
+      const point = pointed ? second : this.#waitless && fixed.width > MIN_PROBE_UNCERTAINTY_MS ? fixed.lo + Math.floor(fixed.width / 2) : undefined;
+      return { kind: 'fixed', phaseMs: fixed.lo, uncertaintyMs: fixed.width, ...(point === undefined ? {} : { probeMs: point % this.#periodMs }) };
     }
     return undefined;
   }
@@ -192,14 +196,19 @@ export class UpstreamRuleLearner {
     // A remaining of 0 may be clamped (a usage-charged window can hold more than its limit): no count.
     if (remaining > 0) this.#judgeAll(at, limit - remaining, 0);
     const period = this.#periodMs;
-    if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0 || retryAfterMs > period) return;
+    this.#waitless = retryAfterMs === undefined || !Number.isFinite(retryAfterMs) || retryAfterMs <= 0 || retryAfterMs > period;
+    if (this.#waitless || retryAfterMs === undefined) return;
+    let agreed = false;
     for (const h of this.#hypotheses) {
       if (h.window !== 'fixed' || h.streak === 0) continue;
       const claim = intersectArcs(h.lo, h.width, mod(at + retryAfterMs - RETRY_AFTER_RESOLUTION_MS, period), RETRY_AFTER_RESOLUTION_MS, period);
       if (claim === undefined) continue;
       h.lo = claim.lo;
       h.width = claim.width;
+      agreed = true;
     }
+    // A wait no phase still possible agrees with is no better than none.
+    this.#waitless = !agreed;
   }
 
   /** Judge every hypothesis on one response (`held`: limit - remaining; `cost`: this call's query cost). */
