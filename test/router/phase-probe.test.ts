@@ -124,7 +124,6 @@ describe('router: phase probes on fixed upstream windows', function () {
         // charged after: either way the window is full within seconds of its boundary.
         const outcome = await load(run, 200, { maxTokens: 361 });
         const last = run.learned.at(-1);
-        if (process.env.PROBE_DEBUG) console.log(JSON.stringify(run.learned.map((l) => [l.window])), JSON.stringify(run.emulator.stats()).slice(0, 600), run.store.probes, JSON.stringify(outcome));
         expect(last?.charge).to.equal(charge);
         expect(last?.window?.kind).to.equal('fixed');
         expect(inArc(last?.window ?? null, phaseMs), JSON.stringify(last?.window)).to.equal(true);
@@ -179,7 +178,6 @@ describe('router: phase probes on fixed upstream windows', function () {
         globalThis.fetch = fetch;
       }
       // 500 tokens a call under 5,000: 10 a window; at most one more per window goes as a probe.
-      if (process.env.PROBE_DEBUG) console.log(JSON.stringify([...sent]), JSON.stringify(run.emulator.stats().responses), run.store.probes, JSON.stringify(run.learned.at(-1)));
       for (const [window, calls] of sent) expect(calls, `window ${window}`).to.be.at.most(11);
       expect(run.emulator.stats().responses['429'] ?? 0).to.be.at.most(run.store.probes);
       // One probe a period at most while the arc does not narrow; what is learned holds the true phase.
