@@ -45,6 +45,13 @@ export class RuleLogs {
    * by more than one call per narrowing of the phase.
    */
   probe(refs: readonly number[], chunks: readonly Float64Array[], now: number, fit: number, requests: number): ChargeLog[] | undefined {
+    // Most refusals are of windows without a learned rule: one read each tells.
+    let ruled = false;
+    for (let r = 0; r < refs.length && !ruled; r += REF) {
+      const address = refs[r] as number;
+      ruled = (chunks[address >>> CHUNK_BITS] as Float64Array)[(address & CHUNK_MASK) + W_RULE] === 1;
+    }
+    if (!ruled) return undefined;
     let probed: ChargeLog[] | undefined;
     for (let r = 0; r < refs.length; r += REF) {
       const address = refs[r] as number;
