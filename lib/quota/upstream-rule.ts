@@ -69,6 +69,12 @@ interface Hypothesis {
   width: number;
 }
 
+/** The calls of the last period as one charge rule counts them: when (sorted) and what each weighs, and their sum. */
+interface Counted {
+  readonly live: readonly { readonly at: number; readonly amount: number }[];
+  readonly sum: number;
+}
+
 /** A 429's headers: what the window held then, and when it said to come back. */
 export interface RefusalSample {
   readonly at: number;
@@ -215,7 +221,12 @@ export class UpstreamRuleLearner {
   #judgeAll(at: number, held: number, cost: number): void {
     const believed = this.#believed();
     const singled = believed !== undefined && this.#alone(believed);
-    for (const h of this.#hypotheses) this.#judge(h, at, held, cost);
+    const counted = new Map<ChargeRule, Counted>();
+    for (const h of this.#hypotheses) {
+      let live = counted.get(h.charge);
+      if (live === undefined) counted.set(h.charge, (live = this.#live(h.charge, at)));
+      this.#judge(h, at, held, cost, live);
+    }
     // The rule in use, singled out, failed a prediction: nothing is believed until the responses single one
     // out again (another hypothesis that happened to fit this once must not take over on its past).
     if (singled && believed.streak === 0) this.#reset(false);
@@ -250,28 +261,39 @@ export class UpstreamRuleLearner {
   }
 
   /** Whether `h` predicts `held` at `now` for a call of query cost `cost`; updates its streak (and phase arc). */
-  #judge(h: Hypothesis, now: number, held: number, cost: number): void {
+  /**
+   * The earlier calls as the upstream counts them under `charge` at `now`: when (sorted) and what they
+   * weigh, with their sum. Built once per charge rule and shared by its two window hypotheses.
+   */
+  #live(charge: ChargeRule, now: number): Counted {
+    const usage = charge !== 'max-tokens';
+    const afterTheFact = charge === 'usage';
+    const live: { at: number; amount: number }[] = [];
+    let sum = 0;
+    for (const e of this.#entries) {
+      const at = afterTheFact ? e.answeredAt : e.sentAt;
+      if (at <= now - this.#periodMs) continue;
+      const amount = usage ? e.used : e.cost;
+      live.push({ at, amount });
+      sum += amount;
+    }
+    // Entries are in answer order: sorted already when counted at the answer, nearly so otherwise.
+    if (!afterTheFact) live.sort((a, b) => a.at - b.at);
+    return { live, sum };
+  }
+
+  #judge(h: Hypothesis, now: number, held: number, cost: number, counted: Counted): void {
     const period = this.#periodMs;
-    // What the earlier calls weigh under this charge rule, and when the upstream counted them.
-    const usage = h.charge !== 'max-tokens';
-    const timeOf = (e: Entry) => (h.charge === 'usage' ? e.answeredAt : e.sentAt);
     // Headers are written before a correction or an after-the-fact charge lands: this call weighs its query
     // cost, or nothing yet.
     const expected = held - (h.charge === 'usage' ? 0 : cost);
-    const live: { at: number; amount: number }[] = [];
-    for (const e of this.#entries) {
-      const at = timeOf(e);
-      if (at > now - period) live.push({ at, amount: usage ? e.used : e.cost });
-    }
     if (h.window === 'sliding') {
-      let sum = 0;
-      for (const e of live) sum += e.amount;
-      if (sum === expected) h.streak++;
+      if (counted.sum === expected) h.streak++;
       else this.#miss(h);
       return;
     }
     // Fixed: the window started at some s in (now - period, now]; it holds the calls made at or after s.
-    live.sort((a, b) => a.at - b.at);
+    const live = counted.live;
     let suffix = 0;
     let from = Number.POSITIVE_INFINITY;
     let to = Number.NEGATIVE_INFINITY;
