@@ -277,8 +277,8 @@ export class UpstreamRuleLearner {
       live.push({ at, amount });
       sum += amount;
     }
-    // Entries are in answer order: sorted already when counted at the answer, nearly so otherwise.
-    if (!afterTheFact) live.sort((a, b) => a.at - b.at);
+    // Entries are in answer order: sorted already, or nearly, and the sort is linear on such input.
+    live.sort((a, b) => a.at - b.at);
     return { live, sum };
   }
 
