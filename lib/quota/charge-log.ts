@@ -27,6 +27,8 @@ export class ChargeLog {
   // uncertain the phase was then (a new probe waits for a narrower phase or a period).
   #probe = 0;
   #probedAt = Number.NEGATIVE_INFINITY;
+  /** The probe before the last: at most two a period, whatever the answers claim (a lying Retry-After). */
+  #probedBefore = Number.NEGATIVE_INFINITY;
   #probedWidth = Number.POSITIVE_INFINITY;
 
   constructor(rule: WindowRule, periodMs: number, capacity = CHARGE_LOG_CAPACITY) {
@@ -117,7 +119,7 @@ export class ChargeLog {
   /**
    * Whether one call may go now as a phase probe: a fixed phase still uncertain by more than a probe's
    * answer tells (MIN_PROBE_UNCERTAINTY_MS), no probe out, none since the phase last narrowed (or for a
-   * period), and not before the rule's probe point in the arc (`probeMs`: a sibling window's boundary).
+   * period), at most two a period, and not before the rule's probe point in the arc (`probeMs`).
    */
   probeOpen(now: number): boolean {
     return this.probeAfterMs(now) === 0;
@@ -136,7 +138,7 @@ export class ChargeLog {
     if (sharp && !(pointed && offset < width)) return Number.POSITIVE_INFINITY;
     // A phase wholly unknown (a fixed window not yet told from a sliding log) is probed only at a point lent to it.
     if (width >= period && !pointed) return Number.POSITIVE_INFINITY;
-    let wait = width < this.#probedWidth ? 0 : Math.max(0, this.#probedAt + period - now);
+    let wait = Math.max(width < this.#probedWidth ? 0 : this.#probedAt + period - now, this.#probedBefore + period - now, 0);
     if (pointed) {
       // Before the point the boundary is less likely (a sibling's is there, or a whole second): wait for it;
       // past a sharp arc, for the next period's.
@@ -158,6 +160,7 @@ export class ChargeLog {
   /** Reservation `seq` goes as a probe: no other until it ends. */
   startProbe(seq: number, now: number): void {
     this.#probe = seq;
+    this.#probedBefore = this.#probedAt;
     this.#probedAt = now;
     this.#probedWidth = this.#rule.kind === 'fixed' ? this.#rule.uncertaintyMs : Number.POSITIVE_INFINITY;
   }

@@ -67,6 +67,8 @@ interface Hypothesis {
   /** Fixed windows: the arc of phases still possible, (lo, lo + width] modulo the period (width = period: any). */
   lo: number;
   width: number;
+  /** Fixed windows: where a 429's Retry-After put the boundary (the instant to probe), not yet confirmed. */
+  claim?: number | undefined;
 }
 
 /** The calls of the last period as one charge rule counts them: when (sorted) and what each weighs, and their sum. */
@@ -147,7 +149,9 @@ export class UpstreamRuleLearner {
       const second = (Math.floor(fixed.lo / 1_000) + 1) * 1_000;
       const pointed = fixed.width <= MIN_PROBE_UNCERTAINTY_MS && second < fixed.lo + fixed.width;
       // Without a usable Retry-After a probe at the arc's start tells nothing: halve the arc instead.
-      const point = pointed ? second : this.#waitless && fixed.width > MIN_PROBE_UNCERTAINTY_MS ? fixed.lo + Math.floor(fixed.width / 2) : undefined;
+      // A Retry-After's claim is probed where it names the boundary before it is believed (see observeRefusal).
+      const claimed = fixed.claim !== undefined && fixed.width > MIN_PROBE_UNCERTAINTY_MS && mod(fixed.claim - fixed.lo, this.#periodMs) < fixed.width ? fixed.claim : undefined;
+      const point = pointed ? second : (claimed ?? (this.#waitless && fixed.width > MIN_PROBE_UNCERTAINTY_MS ? fixed.lo + Math.floor(fixed.width / 2) : undefined));
       return { kind: 'fixed', phaseMs: fixed.lo, uncertaintyMs: fixed.width, ...(point === undefined ? {} : { probeMs: point % this.#periodMs }) };
     }
     return undefined;
@@ -207,10 +211,18 @@ export class UpstreamRuleLearner {
     let agreed = false;
     for (const h of this.#hypotheses) {
       if (h.window !== 'fixed' || h.streak === 0) continue;
-      const claim = intersectArcs(h.lo, h.width, mod(at + retryAfterMs - RETRY_AFTER_RESOLUTION_MS, period), RETRY_AFTER_RESOLUTION_MS, period);
-      if (claim === undefined) continue;
-      h.lo = claim.lo;
-      h.width = claim.width;
+      const from = mod(at + retryAfterMs - RETRY_AFTER_RESOLUTION_MS, period);
+      if (intersectArcs(h.lo, h.width, from, RETRY_AFTER_RESOLUTION_MS, period) === undefined) continue;
+      // Believed up to its start (the boundary is no earlier: the 429 says it had not passed); its end is
+      // only where the next probe looks (the whole second inside, else the end): a Retry-After that names
+      // a boundary too early must not open the window to a burst the upstream refuses.
+      const into = mod(from - h.lo, period);
+      if (into < h.width) {
+        h.lo = from;
+        h.width -= into;
+      }
+      const second = (Math.floor(from / 1_000) + 1) * 1_000;
+      h.claim = (second < from + RETRY_AFTER_RESOLUTION_MS ? second : from + RETRY_AFTER_RESOLUTION_MS) % period;
       agreed = true;
     }
     // A wait no phase still possible agrees with is no better than none.

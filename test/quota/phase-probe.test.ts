@@ -30,11 +30,15 @@ function learnerWithWideArc(): UpstreamRuleLearner {
 }
 
 describe('UpstreamRuleLearner: what a 429 teaches', () => {
-  it("narrows a wide fixed arc to the second its Retry-After names (the boundary rounded up)", () => {
+  it('narrows a wide fixed arc to the second its Retry-After names (the boundary rounded up), its end once a probe confirms it', () => {
     const learner = learnerWithWideArc();
     expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 40_000, uncertaintyMs: 37_500 });
-    // At 1:40 the window (from 1:17) holds the 300 of 1:30-1:32; the boundary at 2:17 is 37 s away.
+    // At 1:40 the window (from 1:17) holds the 300 of 1:30-1:32; the boundary at 2:17 is 37 s away. Believed
+    // up to its start (2:16); its end is where the next probe looks, not yet a boundary the count trusts.
     learner.observeRefusal({ at: s(100), limit: LIMIT, remaining: LIMIT - 300, retryAfterMs: 37_000 });
+    expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 16_000, uncertaintyMs: 1_500, probeMs: 17_000 });
+    // The probe at 2:17 is admitted into a fresh window: the boundary was there or before.
+    learner.observe({ sentAt: s(137), answeredAt: s(137), limit: LIMIT, remaining: LIMIT - 100, queryCost: 100, usedTokens: 100 });
     expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 16_000, uncertaintyMs: 1_000 });
     expect(learner.charge).to.equal('max-tokens');
   });
@@ -75,11 +79,19 @@ describe('UpstreamRuleLearner: what a 429 teaches', () => {
     expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 40_000, uncertaintyMs: 37_500 });
   });
 
+  it("probes a Retry-After's claim at the whole second inside it", () => {
+    const learner = learnerWithWideArc();
+    learner.observeRefusal({ at: s(100.4), limit: LIMIT, remaining: LIMIT - 300, retryAfterMs: 37_000 });
+    // (2:16.4, 2:17.4]: the boundary rounded up to the second, 37 s after 1:40.4; :17 is inside it.
+    expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 16_400, uncertaintyMs: 1_100, probeMs: 17_000 });
+  });
+
   it('points a probe at the whole second inside an arc of a second or less', () => {
     const learner = learnerWithWideArc();
     learner.observeRefusal({ at: s(100.4), limit: LIMIT, remaining: LIMIT - 300, retryAfterMs: 37_000 });
-    // (2:16.4, 2:17.4]: the boundary rounded up to the second, 37 s after 1:40.4; :17 is inside.
-    expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 16_400, uncertaintyMs: 1_000, probeMs: 17_000 });
+    // An admission at 2:17.2 into a fresh window: the arc is (2:16.4, 2:17.2], :17 inside it.
+    learner.observe({ sentAt: s(137.2), answeredAt: s(137.2), limit: LIMIT, remaining: LIMIT - 100, queryCost: 100, usedTokens: 100 });
+    expect(learner.window).to.deep.equal({ kind: 'fixed', phaseMs: 16_400, uncertaintyMs: 800, probeMs: 17_000 });
   });
 });
 
