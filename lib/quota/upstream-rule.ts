@@ -158,6 +158,18 @@ export class UpstreamRuleLearner {
   }
 
   /**
+   * Where the learned fixed window's boundary most likely is (ms past the period): the end of a sharp arc,
+   * or where a 429's Retry-After put it (not yet confirmed). What a sibling window may probe at.
+   */
+  get likelyBoundary(): number | undefined {
+    const rule = this.window;
+    if (rule?.kind !== 'fixed') return undefined;
+    if (rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS) return (rule.phaseMs + rule.uncertaintyMs) % this.#periodMs;
+    const fixed = this.#hypotheses.find((h) => h.charge === this.charge && h.window === 'fixed') as Hypothesis;
+    return fixed.claim !== undefined && rule.probeMs === fixed.claim ? fixed.claim : undefined;
+  }
+
+  /**
    * The phase arc of the fixed-window hypothesis under the learned charge while no response has told a
    * fixed window from a sliding log (or once fixed is learned): where a probe can look. Undefined while the
    * charge is unknown or a sliding log predicts better.

@@ -207,8 +207,9 @@ export class Learning {
     pair.window = { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope };
     const sent = this.#storeRule(workspace, pair) ?? null;
     if (sent === null && pair.sent === null) return observation;
-    const sharp = rule?.kind === 'fixed' && rule.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS;
-    if (sharp && (pair.sent?.kind !== 'fixed' || pair.sent.phaseMs !== rule.phaseMs || pair.sent.uncertaintyMs !== rule.uncertaintyMs)) this.#lendFrom(workspace, model);
+    const boundary = learner.likelyBoundary;
+    if (boundary !== undefined && boundary !== pair.lent) this.#lendFrom(workspace, model);
+    pair.lent = boundary;
     pair.sent = sent;
     const windows = observation.windows.map((w): WindowObservation => {
       const remaining = correction > 0 && w.remaining !== undefined && w.unit === 'tokens' ? { remaining: w.remaining + correction } : {};
@@ -221,21 +222,21 @@ export class Learning {
    * The window rule the store counts this pair by: the learned one; while a fixed window is not yet told
    * from a sliding log (the charge known), a fixed rule of a whole period's uncertainty, which counts no
    * less than a sliding log (nor than the ring) and keeps the charges' instants exact from then on; and,
-   * while a fixed phase is wide or unknown, a sibling's boundary as its probe point: a window of the same
-   * workspace that has its phase sharp, where windows that share a phase start over too. The count stays
+   * while a fixed phase is wide or unknown, a sibling's boundary as its probe point: where a window of the
+   * same workspace has its phase sharp (or a 429 put it), where windows that share a phase start over too. The count stays
    * by this pair's own arc, so windows that do not share a phase cost one probe's 429, which then tells
    * this one's boundary. A whole-period arc is probed only at a lent point.
    */
   #storeRule(workspace: string, pair: PairRule): WindowRule | undefined {
     const own = pair.learner.window;
-    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS)) return own;
+    // Sliding, sharp, or probing where its own 429 put the boundary: its own rule.
+    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS || pair.learner.likelyBoundary !== undefined)) return own;
     const arc = pair.learner.fixedArc;
     if (arc === undefined) return own;
     const base: WindowRule = own ?? { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: PERIOD_MS };
     for (const [key, sibling] of this.#rules) {
-      const rule = sibling.learner.window;
-      if (sibling === pair || rule?.kind !== 'fixed' || rule.uncertaintyMs > MIN_PROBE_UNCERTAINTY_MS || !key.startsWith(pairKey(workspace, ''))) continue;
-      const point = (rule.phaseMs + rule.uncertaintyMs) % PERIOD_MS;
+      const point = sibling === pair || !key.startsWith(pairKey(workspace, '')) ? undefined : sibling.learner.likelyBoundary;
+      if (point === undefined) continue;
       const into = (((point - arc.lo) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
       if (into === 0 || into > arc.width) continue;
       return { ...base, probeMs: point };
@@ -243,7 +244,7 @@ export class Learning {
     return base;
   }
 
-  /** A pair's phase turned sharp: its siblings' stores learn the probe point now, not at their next response. */
+  /** A pair's likely boundary moved: its siblings' stores learn the probe point now, not at their next response. */
   #lendFrom(workspace: string, model: string): void {
     for (const [key, sibling] of this.#rules) {
       if (!key.startsWith(pairKey(workspace, '')) || key === pairKey(workspace, model) || sibling.window === undefined) continue;
@@ -350,6 +351,8 @@ interface PairRule {
   sent: WindowRule | null;
   /** What the last `ruleLearned` event said. */
   reported: string;
+  /** The boundary last lent to the pair's siblings (UpstreamRuleLearner.likelyBoundary). */
+  lent?: number | undefined;
   /** The pair's tokens-per-minute window as its headers name it (for an observation of its rule alone). */
   window?: Pick<WindowObservation, 'kind' | 'unit' | 'period' | 'scope'>;
 }
