@@ -59,8 +59,8 @@ export function tracePath(name: 'conv' | 'code' = 'conv'): string {
 /** The eligible pair: function calling, restricted by family to exactly these two models. */
 const NEED: Need = { capabilities: ['function_calling'], family: ['mistral-nemo', 'ministral-8b'] };
 const MAX_WAIT_MS = 10_000;
-/** A fixed upstream window starts this far past the clock's minute: the router has to learn the phase. */
-const PHASE_MS = 17_000;
+/** A fixed upstream window starts this far past the clock's minute (BENCH_PHASE_MS): the router has to learn the phase. */
+const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 17_000);
 const MIN_PROMPT = CHAT_REQUEST_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS + 1;
 const WINDOWS: readonly UpstreamWindow[] = ['fixed', 'sliding'];
 const CHARGES: readonly UpstreamCharge[] = ['max-tokens-corrected', 'max-tokens', 'usage'];
@@ -128,6 +128,8 @@ interface Outcome {
   readonly refused: number;
   readonly upstream429: number;
   readonly upstreamRequests: number;
+  /** Phase probes the router's store sent (each a call let through while the phase was uncertain). */
+  readonly probes?: number;
   /** Served calls whose reservation was below what the upstream charged. */
   readonly under?: number;
   /** Median of estimated prompt / emulator prompt over the served calls. */
@@ -213,12 +215,22 @@ async function routed(eligible: readonly string[], run: RouterRun): Promise<Outc
     completionTokens: ({ maxTokens }) => run.reply(maxTokens),
   });
   const estimator = new TokenEstimator();
+  const store = new MemoryStore({ clock });
+  if (process.env.BENCH_DEBUG) {
+    const reserve = store.reserveSync.bind(store);
+    store.reserveSync = (request) => {
+      const before = store.probes;
+      const result = reserve(request);
+      if (store.probes !== before && result.ok) console.log(`    ${((clock.now() - run.start) / 1000).toFixed(3)} s probe ${result.reservation.model} (${result.reservation.tokens} tokens)`);
+      return result;
+    };
+  }
   const router = createRouter({
     catalog: catalog2025,
     workspaces: [{ name: 'replay', apiKey, tier: 'free', overrides }],
     serverURL: emulator.url,
     clock,
-    store: new MemoryStore({ clock }),
+    store,
     tokenEstimator: estimator,
     maxWaitMs: MAX_WAIT_MS,
   });
@@ -300,6 +312,7 @@ async function routed(eligible: readonly string[], run: RouterRun): Promise<Outc
       refused,
       upstream429: stats.responses['429'] ?? 0,
       upstreamRequests: requests,
+      probes: store.probes,
       under,
       estimateRatio: median(ratios),
       servedByMinute: (minute) => servedAt.filter((t) => t < minute * 60_000).length,
@@ -347,7 +360,7 @@ export async function runUtilisationBench(): Promise<void> {
         const ok = ratio >= 0.99 && per1000 <= 1;
         met &&= ok;
         rows.push(
-          `| ${label.padEnd(34)} | ${router.tokens.toLocaleString('en-US').padStart(11)} | ${reference.tokens.toLocaleString('en-US').padStart(11)} | ${pct(ratio).padStart(7)} | ${pct(router.tokens / anyFit.tokens).padStart(7)} | ${`${router.served}/${reference.served}`.padStart(11)} | ${`${router.upstream429} (${per1000.toFixed(2)})`.padStart(10)} | ${(router.estimateRatio ?? 0).toFixed(4)} | ${String(router.under).padStart(5)} | ${ok ? 'met' : 'NOT met'} | ${((performance.now() - t0) / 1000).toFixed(1)} s |`,
+          `| ${label.padEnd(34)} | ${router.tokens.toLocaleString('en-US').padStart(11)} | ${reference.tokens.toLocaleString('en-US').padStart(11)} | ${pct(ratio).padStart(7)} | ${pct(router.tokens / anyFit.tokens).padStart(7)} | ${`${router.served}/${reference.served}`.padStart(11)} | ${`${router.upstream429} (${per1000.toFixed(2)})`.padStart(10)} | ${String(router.probes).padStart(6)} | ${(router.estimateRatio ?? 0).toFixed(4)} | ${String(router.under).padStart(5)} | ${ok ? 'met' : 'NOT met'} | ${((performance.now() - t0) / 1000).toFixed(1)} s |`,
         );
         console.log(rows[rows.length - 1]);
       }
@@ -368,8 +381,8 @@ export async function runUtilisationBench(): Promise<void> {
       }
     }
   }
-  console.log('\n| trace/window/charge | router tokens | greedy tokens | router / greedy | router / any-fit | served router/greedy | upstream 429s (per 1,000) | estimate / prompt (median) | under-reserved | >= 99%, <= 1 per 1,000 | wall |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| trace/window/charge | router tokens | greedy tokens | router / greedy | router / any-fit | served router/greedy | upstream 429s (per 1,000) | probes | estimate / prompt (median) | under-reserved | >= 99%, <= 1 per 1,000 | wall |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
   console.log('\n| 20,000 tokens/min x 2 models, 1,000-token requests every 500 ms | window/charge | served in the first minute | upstream 429s | served greedy/router (whole run) |');
   console.log('|---|---|---|---|---|');

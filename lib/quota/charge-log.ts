@@ -8,7 +8,7 @@
  * the later instant, which only ever delays their return (never admits what the upstream would refuse).
  * Pure: every method takes the instant it acts at, which never goes backwards.
  */
-import type { WindowRule } from './upstream-rule.js';
+import { MIN_PROBE_UNCERTAINTY_MS, type WindowRule } from './upstream-rule.js';
 
 /** Charges kept per window before the oldest merge. */
 export const CHARGE_LOG_CAPACITY = 512;
@@ -23,6 +23,13 @@ export class ChargeLog {
   #head = 0;
   #count = 0;
   #total = 0;
+  // Phase probes (fixed rules): the reservation out as a probe (0: none), when the last one went and how
+  // uncertain the phase was then (a new probe waits for a narrower phase or a period).
+  #probe = 0;
+  #probedAt = Number.NEGATIVE_INFINITY;
+  /** The probe before the last: at most two a period, whatever the answers claim (a lying Retry-After). */
+  #probedBefore = Number.NEGATIVE_INFINITY;
+  #probedWidth = Number.POSITIVE_INFINITY;
 
   constructor(rule: WindowRule, periodMs: number, capacity = CHARGE_LOG_CAPACITY) {
     this.#rule = rule;
@@ -91,9 +98,90 @@ export class ChargeLog {
     return this.#periodMs;
   }
 
-  /** Whether a charge made at `at` still counts at `now`. */
+  /**
+   * What the window holds at `now` under the latest phase still possible: the least the upstream can
+   * hold. Above `used` only while a fixed phase is uncertain. The slow path's (a probe's) question.
+   */
+  usedAtLeast(now: number): number {
+    this.#expire(now);
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed') return this.#total;
+    const from = latestStart(now, rule.phaseMs, rule.uncertaintyMs, this.#periodMs);
+    let sum = 0;
+    for (let i = this.#count - 1; i >= 0; i--) {
+      const slot = this.#slot(i);
+      if ((this.#at[slot] as number) < from) break;
+      sum += this.#amount[slot] as number;
+    }
+    return sum;
+  }
+
+  /**
+   * Whether one call may go now as a phase probe: a fixed phase still uncertain by more than a probe's
+   * answer tells (MIN_PROBE_UNCERTAINTY_MS), no probe out, none since the phase last narrowed (or for a
+   * period), at most two a period, and not before the rule's probe point in the arc (`probeMs`).
+   */
+  probeOpen(now: number): boolean {
+    return this.probeAfterMs(now) === 0;
+  }
+
+  /** ms from `now` until a probe may go (0: now; Infinity: none while this rule holds). See probeOpen. */
+  probeAfterMs(now: number): number {
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed' || this.#probe !== 0) return Number.POSITIVE_INFINITY;
+    const period = this.#periodMs;
+    const width = rule.uncertaintyMs;
+    const offset = rule.probeMs === undefined ? 0 : mod(rule.probeMs - rule.phaseMs, period);
+    const pointed = offset > 0 && offset <= width;
+    // A sharp phase is probed only at its point (a whole second inside it, upstream-rule.ts), once.
+    const sharp = width <= MIN_PROBE_UNCERTAINTY_MS;
+    if (sharp && !(pointed && offset < width)) return Number.POSITIVE_INFINITY;
+    // A phase wholly unknown (a fixed window not yet told from a sliding log) is probed only at a point lent to it.
+    if (width >= period && !pointed) return Number.POSITIVE_INFINITY;
+    let wait = Math.max(width < this.#probedWidth ? 0 : this.#probedAt + period - now, this.#probedBefore + period - now, 0);
+    if (pointed) {
+      // Before the point the boundary is less likely (a sibling's is there, or a whole second): wait for it;
+      // past a sharp arc, for the next period's.
+      const into = mod(now + wait - rule.phaseMs, period);
+      if (into < offset) wait += offset - into;
+      else if (sharp && into >= width) wait += period - into + offset;
+    }
+    return wait;
+  }
+
+  /** ms from `now` until the next instant the least count can have started over (the next probe's chance). */
+  nextStartMs(now: number): number {
+    const rule = this.#rule;
+    if (rule.kind !== 'fixed') return Number.POSITIVE_INFINITY;
+    const point = rule.probeMs !== undefined && mod(rule.probeMs - rule.phaseMs, this.#periodMs) <= rule.uncertaintyMs ? rule.probeMs : rule.phaseMs;
+    return mod(point - now, this.#periodMs) || this.#periodMs;
+  }
+
+  /** Reservation `seq` goes as a probe: no other until it ends. */
+  startProbe(seq: number, now: number): void {
+    this.#probe = seq;
+    this.#probedBefore = this.#probedAt;
+    this.#probedAt = now;
+    this.#probedWidth = this.#rule.kind === 'fixed' ? this.#rule.uncertaintyMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** Reservation `seq` ended (settled, released or forgotten): if it was the probe, another may go. */
+  endProbe(seq: number): void {
+    if (this.#probe === seq) this.#probe = 0;
+  }
+
+  /** Whether a probe is out. */
+  get probing(): boolean {
+    return this.#probe !== 0;
+  }
+
+  /**
+   * Whether a charge made at `at` still counts at `now`. A learned phase lies in (phaseMs, phaseMs +
+   * uncertaintyMs] (upstream-rule.ts: a start is after the charge that bounds it), so a charge made at
+   * the earliest start itself belongs to the window before.
+   */
   #counts(at: number, now: number): boolean {
-    return this.#rule.kind === 'fixed' ? at >= this.#windowStart(now) : at + this.#periodMs > now;
+    return this.#rule.kind === 'fixed' ? at > this.#windowStart(now) : at + this.#periodMs > now;
   }
 
   /**
@@ -133,4 +221,19 @@ export class ChargeLog {
   #slot(index: number): number {
     return (this.#head + index) % this.#capacity;
   }
+}
+
+function mod(value: number, period: number): number {
+  const m = value % period;
+  return m < 0 ? m + period : m;
+}
+
+/**
+ * The latest instant the current fixed window can have started at `now`, its phase in [lo, lo + width]:
+ * `now` itself while a boundary may be passing (the upstream may have just started over), else the
+ * latest phase's last boundary.
+ */
+export function latestStart(now: number, lo: number, width: number, period: number): number {
+  const into = mod(now - lo, period);
+  return into <= width ? now : now - (into - width);
 }

@@ -114,8 +114,9 @@ function validateRule(rule: WindowObservation['rule'], field: string): void {
   if (rule === undefined || rule === null) return;
   if (typeof rule !== 'object' || (rule.kind !== 'sliding' && rule.kind !== 'fixed')) throw quotaInvalid(`${field}.kind`, "must be 'sliding' or 'fixed'");
   if (rule.kind === 'fixed') {
-    for (const key of ['phaseMs', 'uncertaintyMs'] as const) {
+    for (const key of ['phaseMs', 'uncertaintyMs', 'probeMs'] as const) {
       const value = rule[key];
+      if (key === 'probeMs' && value === undefined) continue;
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw quotaInvalid(`${field}.${key}`, `must be a finite number >= 0, received ${String(value)}`);
     }
   }

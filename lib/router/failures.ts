@@ -85,7 +85,7 @@ export class Failures {
     if (failure.reachedUpstream) await learning.bookkeeping('settle', () => this.#store.settle(reservation, 0));
     else await learning.bookkeeping('release', () => this.#store.release(reservation));
     const headers = failure.headers ?? hookHeaders;
-    if (headers !== undefined) await learning.bookkeeping('observe', () => learning.learn(workspace, reservation.model, failure.status ?? 0, headers, failure.body));
+    if (headers !== undefined) await learning.bookkeeping('observe', () => learning.learn(workspace, reservation.model, failure.status ?? 0, headers, failure.body, reservation.tokens));
     void this.#queue.pump();
     const upstream = this.#upstreamError(failure, reservation, error);
     state.lastError = upstream;

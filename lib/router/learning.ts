@@ -21,7 +21,7 @@ import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } 
 import type { HeaderSource, ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
 import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
-import { UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
+import { MIN_PROBE_UNCERTAINTY_MS, UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
 import { pairKey, type Candidates } from './candidates.js';
 import type { CatalogView } from './catalog-view.js';
@@ -166,21 +166,98 @@ export class Learning {
     if (pair === undefined || window === undefined) return { charged: used, observation };
     const learner = pair.learner;
     const charged = learner.settleTokens(headers.queryCost, used);
+    const correction = learner.charge === 'max-tokens-corrected' && headers.queryCost !== undefined ? Math.min(reservation.tokens, Math.max(0, headers.queryCost - used)) : 0;
+    return { charged, observation: this.#withRule(pair, reservation.workspace, reservation.model, observation, window, correction) };
+  }
+
+  /**
+   * A 429 teaches the pair's rule too (upstream-rule.ts `observeRefusal`): what its window held, and, when
+   * that window refused the call (less room than the call's `need`, not a request-rate body), the
+   * boundary its `Retry-After` names. A phase probe's 429 narrows the phase this way.
+   */
+  #refused(workspace: string, model: string, headers: ParsedRateLimitHeaders, observation: UpstreamObservation, body: string | undefined, need: number | undefined): UpstreamObservation {
+    const pair = this.#rules.get(pairKey(workspace, model));
+    const window = observation.windows.find((w) => w.kind === 'tokens-per-minute');
+    if (pair === undefined || window?.limit === undefined || window.remaining === undefined) return observation;
+    const own = need !== undefined && window.remaining < need && !/requests rate limit/i.test(body ?? '');
+    const now = this.#clock.now();
+    pair.learner.observeRefusal({ at: now, limit: window.limit, remaining: window.remaining, retryAfterMs: own ? headers.retryAfterMs : undefined });
+    const rule = pair.learner.window;
+    const blocked = observation.rateLimited;
+    if (!own || rule?.kind !== 'fixed' || blocked === undefined) return this.#withRule(pair, workspace, model, observation, window, 0);
+    // The learned phase, which agreed with this 429, counts the window until its boundary: the block need
+    // not outlast the arc's first instant (a probe may look inside it).
+    const earliest = (((rule.phaseMs - now) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+    const rateLimited = { ...blocked, blockedForMs: Math.min(blocked.blockedForMs, earliest) };
+    return this.#withRule(pair, workspace, model, { ...observation, rateLimited }, window, 0);
+  }
+
+  /**
+   * The observation with the pair's window rule for the store (`ruleLearned` when it changed), once a
+   * rule was learned; remaining read `correction` higher (a correcting upstream's headers are written
+   * before its correction lands).
+   */
+  #withRule(pair: PairRule, workspace: string, model: string, observation: UpstreamObservation, window: WindowObservation, correction: number): UpstreamObservation {
+    const learner = pair.learner;
     const rule = learner.window;
     const charge = learner.charge ?? null;
     const reported = `${charge}/${rule?.kind}/${rule?.kind === 'fixed' ? `${rule.phaseMs}/${rule.uncertaintyMs}` : ''}`;
     if (reported !== pair.reported) {
       pair.reported = reported;
-      this.#events.emit('ruleLearned', { workspace: reservation.workspace, model: reservation.model, charge, window: rule ?? null });
+      this.#events.emit('ruleLearned', { workspace, model, charge, window: rule ?? null });
     }
-    if (rule === undefined && pair.sent === null) return { charged, observation };
-    pair.sent = rule ?? null;
-    const correction = learner.charge === 'max-tokens-corrected' && headers.queryCost !== undefined ? Math.min(reservation.tokens, Math.max(0, headers.queryCost - used)) : 0;
+    pair.window = { kind: window.kind, unit: window.unit, period: window.period, scope: window.scope };
+    const sent = this.#storeRule(workspace, pair) ?? null;
+    if (sent === null && pair.sent === null) return observation;
+    const boundary = learner.likelyBoundary;
+    if (boundary !== undefined && boundary !== pair.lent) this.#lendFrom(workspace, model);
+    pair.lent = boundary;
+    pair.sent = sent;
     const windows = observation.windows.map((w): WindowObservation => {
       const remaining = correction > 0 && w.remaining !== undefined && w.unit === 'tokens' ? { remaining: w.remaining + correction } : {};
-      return w === window ? { ...w, ...remaining, rule: rule ?? null } : { ...w, ...remaining };
+      return w === window ? { ...w, ...remaining, rule: sent } : { ...w, ...remaining };
     });
-    return { charged, observation: { ...observation, windows } };
+    return { ...observation, windows };
+  }
+
+  /**
+   * The window rule the store counts this pair by: the learned one; while a fixed window is not yet told
+   * from a sliding log (the charge known), a fixed rule of a whole period's uncertainty, which counts no
+   * less than a sliding log (nor than the ring) and keeps the charges' instants exact from then on; and,
+   * while a fixed phase is wide or unknown, a sibling's boundary as its probe point: where a window of the
+   * same workspace has its phase sharp (or a 429 put it), where windows that share a phase start over too. The count stays
+   * by this pair's own arc, so windows that do not share a phase cost one probe's 429, which then tells
+   * this one's boundary. A whole-period arc is probed only at a lent point.
+   */
+  #storeRule(workspace: string, pair: PairRule): WindowRule | undefined {
+    const own = pair.learner.window;
+    // Sliding, sharp, or probing where its own 429 put the boundary: its own rule.
+    if (own !== undefined && (own.kind !== 'fixed' || own.uncertaintyMs <= MIN_PROBE_UNCERTAINTY_MS || pair.learner.likelyBoundary !== undefined)) return own;
+    const arc = pair.learner.fixedArc;
+    if (arc === undefined) return own;
+    const base: WindowRule = own ?? { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: PERIOD_MS };
+    for (const [key, sibling] of this.#rules) {
+      const point = sibling === pair || !key.startsWith(pairKey(workspace, '')) ? undefined : sibling.learner.likelyBoundary;
+      if (point === undefined) continue;
+      const into = (((point - arc.lo) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+      if (into === 0 || into > arc.width) continue;
+      return { ...base, probeMs: point };
+    }
+    return base;
+  }
+
+  /** A pair's likely boundary moved: its siblings' stores learn the probe point now, not at their next response. */
+  #lendFrom(workspace: string, model: string): void {
+    for (const [key, sibling] of this.#rules) {
+      if (!key.startsWith(pairKey(workspace, '')) || key === pairKey(workspace, model) || sibling.window === undefined) continue;
+      const model_ = key.slice(pairKey(workspace, '').length);
+      const rule = this.#storeRule(workspace, sibling);
+      if (rule?.kind !== 'fixed' || rule.probeMs === undefined) continue;
+      sibling.sent = rule;
+      const observation: UpstreamObservation = { workspace, model: model_, windows: [{ ...sibling.window, rule }] };
+      if (this.#syncObserve) this.#store.observeSync?.(observation);
+      else void this.bookkeeping('observe', () => this.#store.observe(observation));
+    }
   }
 
   #everyChargeIs(charge: string): boolean {
@@ -210,10 +287,13 @@ export class Learning {
   /**
    * Feed a response's headers to the quota store, within the bounds of header-bounds.ts (what they set
    * aside is a `headersIgnored` event), then note what they taught: emit limitsLearned for new limits, add
-   * learned window kinds. Synchronous with a store that observes synchronously.
+   * learned window kinds; a 429's teach the pair's rule (`need`: what the refused call asked for).
+   * Synchronous with a store that observes synchronously.
    */
-  learn(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined): Promise<void> | undefined {
-    const { observation, headers: parsed } = this.#bounded(workspace, model, status, headers, body);
+  learn(workspace: Workspace, model: string, status: number, headers: HeaderSource, body: string | undefined, need?: number): Promise<void> | undefined {
+    const bounded = this.#bounded(workspace, model, status, headers, body);
+    const parsed = bounded.headers;
+    const observation = status === 429 ? this.#refused(workspace.config.name, model, parsed, bounded.observation, body, need) : bounded.observation;
     return this.#observe(workspace, model, observation, parsed);
   }
 
@@ -273,4 +353,11 @@ interface PairRule {
   sent: WindowRule | null;
   /** What the last `ruleLearned` event said. */
   reported: string;
+  /** The boundary last lent to the pair's siblings (UpstreamRuleLearner.likelyBoundary). */
+  lent?: number | undefined;
+  /** The pair's tokens-per-minute window as its headers name it (for an observation of its rule alone). */
+  window?: Pick<WindowObservation, 'kind' | 'unit' | 'period' | 'scope'>;
 }
+
+/** The period of the windows a rule is learned for (tokens per minute). */
+const PERIOD_MS = 60_000;

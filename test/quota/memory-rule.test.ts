@@ -58,6 +58,12 @@ describe('MemoryStore: a learned fixed window with an uncertain phase', () => {
     // At 1:40 the next boundary (somewhere in [1:10, 1:50]) may not have passed: the log counts the 900 of :55,
     // and so does the ring (within the last 61 s): refused until one of them lets go.
     clock.set(START + 100_000);
+    // Under the latest phase still possible the window may have just started over: one call goes as a
+    // probe of the phase (its answer would narrow it); released here, it reached no upstream.
+    const probe = admitted(store.reserveSync({ candidates: [candidate], tokens: 900 }));
+    expect(store.probes).to.equal(1);
+    store.releaseSync(probe);
+    // No second probe before the phase narrows (or a period passes): refused by the count.
     const refusal = refused(store.reserveSync({ candidates: [candidate], tokens: 900 }));
     expect(refusal.retryAfterMs).to.equal(10_000); // the log's sure boundary at 1:50; the ring's would be 1:56
     // Within the band the ring is the lower bound once the charge slid out of it: 2:10 > 0:55 + 61 s.

@@ -20,10 +20,10 @@ import type {
 } from '../types.js';
 import { WINDOW_KINDS } from '../types.js';
 import { validateActualTokens, validateObservation, validateReserveRequest } from '../validate.js';
-import { W_BLOCKED, W_CONFIGURED, W_HELD, W_ID, W_LEARNED, W_RULE, windowAddAt, windowRetryAfterMs, windowUsedAt } from '../window.js';
+import { W_BLOCKED, W_CONFIGURED, W_HELD, W_ID, W_LEARNED, W_RULE, windowAddAt, windowRetryAfterMs } from '../window.js';
 import { CandidateRefs } from './candidate-refs.js';
 import { type PendingReservation, PendingRing } from './pending-ring.js';
-import { RuleLogs } from './rule-logs.js';
+import { probeRoom, RuleLogs } from './rule-logs.js';
 import { CHUNK_BITS, CHUNK_MASK, REF } from './slab.js';
 import { type WindowState, windowKey } from './window-state.js';
 import { WindowTable } from './window-table.js';
@@ -142,7 +142,9 @@ export class MemoryStore implements QuotaStore {
           fits = false;
         }
       }
-      if (fits) {
+      // The slow path: a fixed window whose phase is uncertain may take one call as a probe (rule-logs.ts).
+      const probe = fits ? undefined : this.#logs.probe(refs, chunks, now, fit, requests);
+      if (fits || probe !== undefined) {
         // Every window has room: commit to all of them (nothing awaited in between, so this is atomic).
         for (let r = 0; r < refs.length; r += REF) {
           const address = refs[r] as number;
@@ -154,6 +156,7 @@ export class MemoryStore implements QuotaStore {
           slab[o + W_HELD] = (slab[o + W_HELD] as number) + cost;
         }
         const seq = ++this.#nextId;
+        if (probe !== undefined) this.#logs.startProbe(probe, seq, now);
         const id = `m${seq}`;
         this.#pending.add({ seq, refs, tokens, requests, at: now });
         const reservation: Reservation = {
@@ -176,18 +179,9 @@ export class MemoryStore implements QuotaStore {
     return { ok: false, retryAfterMs, refusals: all };
   }
 
-  /**
-   * What a window holds: its ring's count, or with a learned rule the lower of its log's and its ring's:
-   * both bound any upstream window of that period from above (the ring: a period plus a bucket), and the
-   * lower is tighter while a fixed phase is uncertain (the log then counts a period plus the uncertainty).
-   */
+  /** What a window holds (RuleLogs.used: its ring's count, or the lower of its log's and its ring's). */
   #used(address: number, slab: Float64Array, o: number, now: number): number {
-    const ring = windowUsedAt(slab, o, now);
-    if (slab[o + W_RULE] === 1) {
-      const log = this.#logs.log(address, slab, o);
-      if (log !== undefined) return Math.min(ring, log.used(now));
-    }
-    return ring;
+    return this.#logs.used(address, slab, o, now);
   }
 
   /** Why a candidate was refused: each window without room, and when every one of them will have it. */
@@ -207,7 +201,7 @@ export class MemoryStore implements QuotaStore {
       const log = state.slab[state.offset + W_RULE] === 1 ? this.#logs.log(state.address, state.slab, state.offset) : undefined;
       // Each bound says when it will have room; the earlier one is safe (see #used).
       const ringRoom = windowRetryAfterMs(state.slab, state.offset, now, needed, state.limit);
-      const room = log === undefined || state.limit === null ? ringRoom : Math.min(ringRoom, log.retryAfterMs(now, needed, state.limit));
+      const room = log === undefined || state.limit === null ? ringRoom : Math.min(ringRoom, log.retryAfterMs(now, needed, state.limit), probeRoom(log, now, needed, state.limit));
       const wait = Math.max(blocked ? state.blockedUntil - now : 0, room);
       if (wait === 0) return;
       windows.push({
@@ -269,7 +263,7 @@ export class MemoryStore implements QuotaStore {
       const countsTokens = refs[r + 2] === 1;
       slab[o + W_HELD] = (slab[o + W_HELD] as number) - (countsTokens ? tokens : requests);
       const delta = countsTokens ? tokenDelta : requestDelta;
-      if (slab[o + W_RULE] === 1) this.#giveBackRuled(address, slab, o, at, countsTokens ? tokens : requests, delta, settled);
+      if (slab[o + W_RULE] === 1) this.#giveBackRuled(address, slab, o, pending, countsTokens ? tokens : requests, delta, settled);
       else if (delta !== 0) windowAddAt(slab, o, now, at, delta);
     }
   }
@@ -279,9 +273,11 @@ export class MemoryStore implements QuotaStore {
    * settle: the upstream admitted (or, charging after the fact, charged) the call somewhere between the
    * reservation and its answer, so dating it at the answer never frees it before the upstream does.
    */
-  #giveBackRuled(address: number, slab: Float64Array, o: number, at: number, held: number, delta: number, settled: boolean): void {
+  #giveBackRuled(address: number, slab: Float64Array, o: number, pending: PendingReservation, held: number, delta: number, settled: boolean): void {
     const now = this.#now();
+    const at = pending.at;
     const log = this.#logs.log(address, slab, o);
+    log?.endProbe(pending.seq);
     if (settled && now > at) {
       windowAddAt(slab, o, now, at, -held);
       windowAddAt(slab, o, now, now, held + delta);
@@ -388,6 +384,11 @@ export class MemoryStore implements QuotaStore {
     const now = this.#now();
     this.#reapIfDue(now);
     return this.#pending.count;
+  }
+
+  /** Phase probes sent so far (rule-logs.ts). For tests and the utilisation benchmark. */
+  get probes(): number {
+    return this.#logs.probes;
   }
 
   /** Windows currently kept (in the LRU and pinned). For tests and the memory benchmark. */
