@@ -1,18 +1,18 @@
 /**
  * The wire transport's HTTP client (wire-client.ts, through a fetch made by `createNodeFetch`): undici's
  * `Agent` (keep-alive pools per origin, one request in flight per connection, the server's Keep-Alive
- * hint honoured, idle sockets unref'd) called with `request()`. An answer is its status, node's header
- * record and its text (JSON) or, for an event stream, its text as it comes; no `Request`/`Response`/
- * `Headers` and no node:http objects per call.
+ * hint honoured, idle sockets unref'd, llhttp parsing) driven through `dispatch` with a handler of our own,
+ * so that an answer is its status, node's header record and its text (JSON) or, for an event stream, its
+ * text as it comes: no `Request`/`Response`/`Headers`, no readable stream, no node:http objects per call.
  *
- * Why undici and not node:http: at concurrency 32 against the emulator a POST through `http.request`
- * with a keep-alive agent cost the client 44.7 µs of CPU per call and undici's `request()` 25.8 µs (one
- * process, 6,000 calls a round, median of 5 rounds; docs/notes/gateway.md). A client written here for the
- * purpose measured 15.7 µs, but an HTTP/1.1 parser and connection pool of our own is code to keep
- * correct against every server (framing, TLS, smuggling); undici is the one Node itself ships for fetch.
+ * Why undici: against the emulator, one process, 6,000 calls a round (median of 5), the client's CPU per
+ * call at concurrency 32 / 1 was 56 / 152 µs through `http.request` with a keep-alive agent, 35 / 110 µs
+ * through undici's `request()`, 30 / 103 µs through this handler, and 18 / 55 µs through a client written
+ * for the purpose (its own HTTP/1.1 parser, pool and TLS use). That one is faster still, but it is a parser
+ * and a pool to keep correct against every server and proxy in front of Mistral; undici is the client
+ * Node itself ships for fetch (docs/notes/gateway.md, Speed).
  */
-import { Agent } from 'undici';
-import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface WireHttpOptions {
@@ -104,48 +104,115 @@ const ONCE: ReadonlySet<string> = new Set([
   'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires',
 ]);
 
-/** A body read as it comes; what came before its listener is kept for it (the stream stays paused until then). */
-export class ResponseBody {
-  readonly #body: Readable;
-  #over = false;
+/** What an exchange tells: the head once, then the body's bytes, then its end or its failure. */
+interface ExchangeSink {
+  head(head: HttpHead, controller: Dispatcher.DispatchController): void;
+  data(bytes: Buffer): void;
+  end(): void;
+  fail(error: unknown): void;
+}
 
-  constructor(body: Readable) {
-    this.#body = body;
+/**
+ * One request as undici's dispatch handler: undici parses (llhttp) and pools; this only hands the answer
+ * on. The request's signal aborts it through the controller (undici then reports the reason as the error).
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #sink: ExchangeSink;
+  readonly #signal: Cancellation | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  readonly #onAbort = (): void => this.#controller?.abort(this.#signal?.reason as Error);
+
+  constructor(sink: ExchangeSink, signal: Cancellation | undefined) {
+    this.#sink = sink;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  /** Starts the reading (once). */
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#signal?.aborted) controller.abort(this.#signal.reason as Error);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#sink.head(headOf(statusCode, headers), controller);
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#sink.data(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#unlink();
+    this.#sink.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#unlink();
+    this.#sink.fail(fetchFailed(this.#signal, error));
+  }
+
+  #unlink(): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+/** A body read as it comes; what came before its listener is kept for it. */
+export class ResponseBody {
+  readonly #controller: Dispatcher.DispatchController;
+  readonly #decoder = new StringDecoder('utf8');
+  #listener: BodyListener | undefined;
+  #queued: (() => void)[] | undefined = [];
+  #over = false;
+
+  constructor(controller: Dispatcher.DispatchController) {
+    this.#controller = controller;
+  }
+
+  /** Starts the reading (once): what came already is told at once. */
   listen(listener: BodyListener): void {
-    const body = this.#body;
-    const decoder = new StringDecoder('utf8');
-    body.on('data', (bytes: Buffer) => {
-      const text = decoder.write(bytes);
-      if (text !== '') listener.data(text);
-    });
-    body.once('end', () => {
-      this.#over = true;
-      const rest = decoder.end();
-      if (rest !== '') listener.data(rest);
-      listener.end();
-    });
-    body.once('error', (error) => {
-      this.#over = true;
-      listener.error(error);
-    });
+    this.#listener = listener;
+    const queued = this.#queued ?? [];
+    this.#queued = undefined;
+    for (const tell of queued) tell();
   }
 
   pause(): void {
-    if (!this.#over) this.#body.pause();
+    if (!this.#over) this.#controller.pause();
   }
 
   resume(): void {
-    if (!this.#over) this.#body.resume();
+    if (!this.#over) this.#controller.resume();
   }
 
-  /** The reader gives up: undici closes the connection (it is not reused). */
+  /** The reader gives up: the request is aborted and its connection closed (not reused). */
   destroy(): void {
     if (this.#over) return;
     this.#over = true;
-    this.#body.destroy();
+    this.#controller.abort(new Error('the reader gave up the body'));
+  }
+
+  /** @internal the exchange's side */
+  push(bytes: Buffer): void {
+    if (this.#over) return;
+    const text = this.#decoder.write(bytes);
+    if (text !== '') this.#tell(() => this.#listener?.data(text));
+  }
+
+  /** @internal */
+  finish(error?: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    const rest = error === undefined ? this.#decoder.end() : '';
+    this.#tell(() => {
+      if (rest !== '') this.#listener?.data(rest);
+      if (error === undefined) this.#listener?.end();
+      else this.#listener?.error(error);
+    });
+  }
+
+  #tell(tell: () => void): void {
+    if (this.#queued === undefined) tell();
+    else this.#queued.push(tell);
   }
 }
 
@@ -173,25 +240,38 @@ export class WireHttp {
   readonly #agent: Agent;
 
   constructor(options: WireHttpOptions = {}) {
-    this.#agent = new Agent({ pipelining: 1, ...(options.connections === undefined ? {} : { connections: options.connections }) });
+    // No undici timers per request: every call has the router's own timeout (its attempt's cancellation).
+    this.#agent = new Agent({ pipelining: 1, headersTimeout: 0, bodyTimeout: 0, ...(options.connections === undefined ? {} : { connections: options.connections }) });
   }
 
   /** POSTs `body` with `headers` (see {@link headerLines}) and reads the whole answer. */
-  async post(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined): Promise<HttpText> {
-    const response = await this.#request(url, headers, body, signal);
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (error) {
-      throw fetchFailed(signal, error);
-    }
-    return { ...headOf(response.statusCode, response.headers), text };
+  post(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined): Promise<HttpText> {
+    return new Promise<HttpText>((resolve, reject) => {
+      let head: HttpHead | undefined;
+      const chunks: Buffer[] = [];
+      this.#dispatch(url, headers, body, signal, {
+        head: (h) => (head = h),
+        data: (bytes) => chunks.push(bytes),
+        end: () => resolve({ ...(head as HttpHead), text: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') }),
+        fail: reject,
+      }, reject);
+    });
   }
 
   /** POSTs `body` and resolves at the answer's head; its body is read through `body.listen`. */
-  async open(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined): Promise<HttpOpened> {
-    const response = await this.#request(url, headers, body, signal);
-    return { ...headOf(response.statusCode, response.headers), body: new ResponseBody(response.body), done: unlinked };
+  open(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined): Promise<HttpOpened> {
+    return new Promise<HttpOpened>((resolve, reject) => {
+      let opened: ResponseBody | undefined;
+      this.#dispatch(url, headers, body, signal, {
+        head: (head, controller) => {
+          opened = new ResponseBody(controller);
+          resolve({ ...head, body: opened, done: unlinked });
+        },
+        data: (bytes) => opened?.push(bytes),
+        end: () => opened?.finish(),
+        fail: (error) => (opened === undefined ? reject(error) : opened.finish(error)),
+      }, reject);
+    });
   }
 
   /** Closes the pools' connections (idle ones keep no process alive either way: undici unrefs them). */
@@ -199,13 +279,13 @@ export class WireHttp {
     return this.#agent.close();
   }
 
-  async #request(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined) {
-    if (signal?.aborted) throw signal.reason;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('fetch failed', { cause: new TypeError(`Protocol "${url.protocol}" not supported. Expected "http:" or "https:"`) });
+  #dispatch(url: URL, headers: readonly string[], body: string, signal: Cancellation | undefined, sink: ExchangeSink, reject: (error: unknown) => void): void {
+    if (signal?.aborted) return reject(signal.reason);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return reject(new TypeError('fetch failed', { cause: new TypeError(`Protocol "${url.protocol}" not supported. Expected "http:" or "https:"`) }));
     try {
-      return await this.#agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers: headers as string[], body, ...(signal === undefined ? {} : { signal: signal as never }) });
+      this.#agent.dispatch({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers: headers as string[], body }, new Exchange(sink, signal));
     } catch (error) {
-      throw fetchFailed(signal, error);
+      reject(fetchFailed(signal, error));
     }
   }
 }
