@@ -120,7 +120,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #sink: ExchangeSink;
   readonly #signal: Cancellation | undefined;
   #controller: Dispatcher.DispatchController | undefined;
-  readonly #onAbort = (): void => this.#controller?.abort(this.#signal?.reason as Error);
+  /** Ended (answered, failed or aborted): nothing more is told. */
+  #over = false;
+  readonly #onAbort = (): void => {
+    const reason = this.#signal?.reason;
+    // Before undici started the request (waiting for a connection, or connecting), nothing is there to
+    // abort yet: the caller is answered now, and the request is aborted as soon as it starts.
+    if (this.#controller === undefined) this.#fail(reason);
+    else this.#controller.abort(reason as Error);
+  };
 
   constructor(sink: ExchangeSink, signal: Cancellation | undefined) {
     this.#sink = sink;
@@ -134,21 +142,29 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.#sink.head(headOf(statusCode, headers), controller);
+    if (!this.#over) this.#sink.head(headOf(statusCode, headers), controller);
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#sink.data(chunk);
+    if (!this.#over) this.#sink.data(chunk);
   }
 
   onResponseEnd(): void {
+    if (this.#over) return;
+    this.#over = true;
     this.#unlink();
     this.#sink.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#fail(fetchFailed(this.#signal, error));
+  }
+
+  #fail(error: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
     this.#unlink();
-    this.#sink.fail(fetchFailed(this.#signal, error));
+    this.#sink.fail(error);
   }
 
   #unlink(): void {

@@ -184,6 +184,24 @@ describe('wire-http: the wire transport\'s HTTP/1.1 client', () => {
     expect(after).to.equal(reason);
   });
 
+  it('a request still waiting for a connection is answered at once when its signal aborts', async () => {
+    server = await scripted([]); // reads requests, never answers
+    const http = new WireHttp({ connections: 1 });
+    const url = new URL(server.url);
+    const first = http.post(url, LINES, '{}', undefined).catch((error: unknown) => error);
+    const controller = new AbortController();
+    const second = http.post(url, LINES, '{}', controller.signal).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.requests).to.have.length(1); // the second is queued behind the first
+    const reason = new DOMException('gone', 'AbortError');
+    controller.abort(reason);
+    expect(await second).to.equal(reason);
+    await server.close();
+    server = undefined;
+    expect(await first).to.be.instanceOf(TypeError).with.property('message', 'fetch failed');
+    await http.close();
+  });
+
   it('drops an idle connection the server closed and opens another', async () => {
     server = await scripted([{ pieces: [json('{}')] }, { pieces: [json('{"b":1}')] }]);
     const http = new WireHttp();
