@@ -13,25 +13,15 @@
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { UpstreamRuleLearner, type ChargeSample } from '../lib/quota/upstream-rule.js';
+import { createPrng } from '../lib/emulator/faults.js';
 
 const PERIOD_MS = 60_000;
 const PHASE_MS = 17_000;
 const LIMIT = 1e12;
 
-/** A deterministic stream (xorshift), so every run judges the same calls. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
 /** `windows` periods of `perWindow` calls, in answer order, each with the remaining a `kind` upstream reports. */
 export function samples(perWindow: number, windows: number, kind: 'sliding' | 'fixed'): ChargeSample[] {
-  const next = random(perWindow * 7 + (kind === 'fixed' ? 1 : 0));
+  const next = createPrng(perWindow * 7 + (kind === 'fixed' ? 1 : 0));
   const calls: { sentAt: number; answeredAt: number; cost: number }[] = [];
   const start = Date.UTC(2026, 0, 5, 9, 0, 0);
   for (let i = 0; i < perWindow * windows; i++) {
@@ -74,6 +64,8 @@ export function runUpstreamRuleBench(): void {
   const sizes = (process.env.BENCH_RULE_SIZES ?? '60,600,1800,6000').split(',').map(Number);
   const windows = Number(process.env.BENCH_RULE_WINDOWS ?? 3);
   console.log(`upstream-rule learner: CPU per settle (process.cpuUsage, best of 3), at least ${windows} windows (and 6,000 settles) measured after 2 warm; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  // Warm the JIT on a run not reported, so that the first size's figure is not its compile.
+  measure(600, 'fixed', 3);
   console.log('| calls a window | upstream | µs per settle | settles | believed |');
   console.log('|---|---|---|---|---|');
   for (const size of sizes) {

@@ -1,23 +1,13 @@
 import { expect } from 'chai';
 import { ChargeSums, exactAmount, recount, type CountedCall } from '../../lib/quota/charge-sums.js';
+import { createPrng } from '../../lib/emulator/faults.js';
 
 const PERIOD = 60_000;
-
-/** A deterministic stream (xorshift), so that a failure replays. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 describe('ChargeSums: the running sums agree with a recount', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`seed ${seed}: sends out of order, ties, zero amounts, a call made at or after now`, () => {
-      const next = random(seed);
+      const next = createPrng(seed);
       const sums = new ChargeSums();
       const calls: CountedCall[] = [];
       let now = 1_000_000;
