@@ -8,7 +8,7 @@
  * The samples are built before the clock starts; CPU is `process.cpuUsage` over the measured settles.
  *
  *   node dist/bench/upstream-rule.js
- *   BENCH_RULE_SIZES=600,1800 BENCH_RULE_WINDOWS=4
+ *   BENCH_RULE_SIZES=600,1800 BENCH_RULE_WINDOWS=4 BENCH_RULE_MAX_ENTRIES=8192
  */
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
@@ -18,6 +18,8 @@ import { createPrng } from '../lib/emulator/faults.js';
 const PERIOD_MS = 60_000;
 const PHASE_MS = 17_000;
 const LIMIT = 1e12;
+/** The learner's cap on the calls of a period (2,048 by default: past it nothing is learned, so 6,000 a window learns nothing). */
+const MAX_ENTRIES = Number(process.env.BENCH_RULE_MAX_ENTRIES ?? 2_048);
 
 /** `windows` periods of `perWindow` calls, in answer order, each with the remaining a `kind` upstream reports. */
 export function samples(perWindow: number, windows: number, kind: 'sliding' | 'fixed'): ChargeSample[] {
@@ -49,7 +51,7 @@ export function samples(perWindow: number, windows: number, kind: 'sliding' | 'f
 /** µs of CPU per settle over the samples after the first `warm` windows, and what the learner believed at the end. */
 export function measure(perWindow: number, kind: 'sliding' | 'fixed', windows: number): { us: number; settles: number; rule: string } {
   const all = samples(perWindow, windows + 2, kind);
-  const learner = new UpstreamRuleLearner();
+  const learner = new UpstreamRuleLearner(PERIOD_MS, MAX_ENTRIES);
   const warm = perWindow * 2;
   for (let i = 0; i < warm; i++) learner.observe(all[i] as ChargeSample);
   const before = process.cpuUsage();
@@ -63,7 +65,7 @@ export function measure(perWindow: number, kind: 'sliding' | 'fixed', windows: n
 export function runUpstreamRuleBench(): void {
   const sizes = (process.env.BENCH_RULE_SIZES ?? '60,600,1800,6000').split(',').map(Number);
   const windows = Number(process.env.BENCH_RULE_WINDOWS ?? 3);
-  console.log(`upstream-rule learner: CPU per settle (process.cpuUsage, best of 3), at least ${windows} windows (and 6,000 settles) measured after 2 warm; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`upstream-rule learner: CPU per settle (process.cpuUsage, best of 3), at least ${windows} windows (and 6,000 settles) measured after 2 warm, cap ${MAX_ENTRIES} calls; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   // Warm the JIT on a run not reported, so that the first size's figure is not its compile.
   measure(600, 'fixed', 3);
   console.log('| calls a window | upstream | µs per settle | settles | believed |');
