@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['catalog', 'tokens', 'quota-memory', 'router', 'telemetry', 'emulator', 'utilisation', 'redis-store', 'ai-sdk', 'gateway'];
+const benches = ['catalog', 'tokens', 'quota-memory', 'router', 'telemetry', 'emulator', 'utilisation', 'upstream-rule', 'redis-store', 'ai-sdk', 'gateway'];
 /** No single benchmark may hold up the run longer than this (a hung Redis, a stuck replay). */
 const TIMEOUT_MS = 6 * 60_000;
 /** Set in a child: the benchmark it runs. */

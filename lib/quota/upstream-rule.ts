@@ -11,8 +11,10 @@
  * only ever used while the upstream keeps confirming it.
  *
  * Pure: instants are parameters; memory is bounded (`maxEntries` calls per period are remembered; more
- * than that, and nothing is learned until the rate falls).
+ * than that, and nothing is learned until the rate falls). A response costs O(log n) in the calls of the
+ * period (charge-sums.ts: running sums per charge rule), not a recount of them.
  */
+import { ChargeSums, exactAmount, recount, type CountedCall, type PeriodCount } from './charge-sums.js';
 
 /** How an upstream charges an admitted request (the emulator's `upstream.charge`). */
 export type ChargeRule = 'max-tokens' | 'max-tokens-corrected' | 'usage';
@@ -71,12 +73,6 @@ interface Hypothesis {
   claim?: number | undefined;
 }
 
-/** The calls of the last period as one charge rule counts them: when (sorted) and what each weighs, and their sum. */
-interface Counted {
-  readonly live: readonly { readonly at: number; readonly amount: number }[];
-  readonly sum: number;
-}
-
 /** A 429's headers: what the window held then, and when it said to come back. */
 export interface RefusalSample {
   readonly at: number;
@@ -104,7 +100,17 @@ const CHARGES: readonly ChargeRule[] = ['max-tokens', 'max-tokens-corrected', 'u
 export class UpstreamRuleLearner {
   readonly #periodMs: number;
   readonly #maxEntries: number;
+  /** The calls remembered, in answer order from `#first` (the ones before it have left). */
   #entries: Entry[] = [];
+  #first = 0;
+  /** One count per charge rule (CHARGES' order) of the remembered calls, while `#stale` is false. */
+  readonly #sums: readonly ChargeSums[] = CHARGES.map(() => new ChargeSums());
+  /** Calls remembered whose amounts ChargeSums cannot count exactly: while any is, responses are judged by a recount. */
+  #inexact = 0;
+  /** The sums were dropped for an inexact call: rebuilt from the calls once none is left. */
+  #stale = false;
+  /** The latest instant judged or remembered: a response dated earlier is judged by a recount. */
+  #latest = Number.NEGATIVE_INFINITY;
   #hypotheses: Hypothesis[] = [];
   #limit = -1;
   /** The last 429 gave no usable Retry-After (none, garbage, beyond a period): probes halve the arc. */
@@ -245,12 +251,8 @@ export class UpstreamRuleLearner {
   #judgeAll(at: number, held: number, cost: number): void {
     const believed = this.#believed();
     const singled = believed !== undefined && this.#alone(believed);
-    const counted = new Map<ChargeRule, Counted>();
-    for (const h of this.#hypotheses) {
-      let live = counted.get(h.charge);
-      if (live === undefined) counted.set(h.charge, (live = this.#live(h.charge, at)));
-      this.#judge(h, at, held, cost, live);
-    }
+    const counts = this.#counts(at);
+    for (const h of this.#hypotheses) this.#judge(h, at, held, cost, counts[CHARGES.indexOf(h.charge)] as PeriodCount);
     // The rule in use, singled out, failed a prediction: nothing is believed until the responses single one
     // out again (another hypothesis that happened to fit this once must not take over on its past).
     if (singled && believed.streak === 0) this.#reset(false);
@@ -267,16 +269,74 @@ export class UpstreamRuleLearner {
   #remember(entry: Entry, now: number): void {
     const entries = this.#entries;
     entries.push(entry);
+    if (!exactAmount(entry.cost) || !exactAmount(entry.used)) {
+      this.#inexact++;
+      if (!this.#stale) for (const sums of this.#sums) sums.clear();
+      this.#stale = true;
+    } else if (!this.#stale) {
+      for (let c = 0; c < CHARGES.length; c++) (this.#sums[c] as ChargeSums).add(chargedAt(CHARGES[c] as ChargeRule, entry), amountOf(CHARGES[c] as ChargeRule, entry));
+    }
+    this.#latest = Math.max(this.#latest, now);
     // Only calls that can still count matter: the window is one period long.
-    let drop = 0;
-    while (drop < entries.length && Math.max((entries[drop] as Entry).sentAt, (entries[drop] as Entry).answeredAt) + this.#periodMs <= now) drop++;
-    if (entries.length - drop > this.#maxEntries) {
+    let first = this.#first;
+    while (first < entries.length && Math.max((entries[first] as Entry).sentAt, (entries[first] as Entry).answeredAt) + this.#periodMs <= now) {
+      const gone = entries[first++] as Entry;
+      if (!exactAmount(gone.cost) || !exactAmount(gone.used)) this.#inexact--;
+    }
+    if (entries.length - first > this.#maxEntries) {
       // Too many calls to remember: predictions would miss some, so nothing can be learned for now.
       this.#entries = [];
+      this.#first = 0;
+      this.#inexact = 0;
+      this.#stale = false;
+      for (const sums of this.#sums) sums.clear();
       this.#reset();
       return;
     }
-    if (drop > 0) this.#entries = entries.slice(drop);
+    this.#first = first;
+    if (first >= 256 && first * 2 >= entries.length) {
+      this.#entries = entries.slice(first);
+      this.#first = 0;
+    }
+    if (this.#stale && this.#inexact === 0) this.#rebuild();
+    // A call made one period before the latest instant no longer counts in any response judged by the sums.
+    if (!this.#stale) for (const sums of this.#sums) sums.expire(this.#latest - this.#periodMs);
+  }
+
+  /** The sums again from the calls remembered (every one exact now). */
+  #rebuild(): void {
+    const calls = this.#calls();
+    for (let c = 0; c < CHARGES.length; c++) {
+      const charge = CHARGES[c] as ChargeRule;
+      const sums = this.#sums[c] as ChargeSums;
+      sums.clear();
+      const sorted = calls.map((e) => ({ at: chargedAt(charge, e), amount: amountOf(charge, e) })).sort((a, b) => a.at - b.at);
+      for (const call of sorted) sums.add(call.at, call.amount);
+    }
+    this.#stale = false;
+  }
+
+  #calls(): Entry[] {
+    return this.#entries.slice(this.#first);
+  }
+
+  /**
+   * The calls as each charge rule counts them at `now` (CHARGES' order): by the running sums, or by a
+   * recount where those are not exact (an inexact amount remembered, or `now` before an instant already
+   * judged: the sums have forgotten what counts then).
+   */
+  #counts(now: number): readonly PeriodCount[] {
+    const period = this.#periodMs;
+    if (!this.#stale && this.#inexact === 0 && now >= this.#latest) {
+      this.#latest = now;
+      return this.#sums.map((sums) => {
+        sums.expire(now - period);
+        return sums.count(now, period);
+      });
+    }
+    this.#latest = Math.max(this.#latest, now);
+    const calls = this.#calls();
+    return CHARGES.map((charge) => recount(calls.map((e): CountedCall => ({ at: chargedAt(charge, e), amount: amountOf(charge, e) })), now, period));
   }
 
   #miss(h: Hypothesis): void {
@@ -285,28 +345,7 @@ export class UpstreamRuleLearner {
   }
 
   /** Whether `h` predicts `held` at `now` for a call of query cost `cost`; updates its streak (and phase arc). */
-  /**
-   * The earlier calls as the upstream counts them under `charge` at `now`: when (sorted) and what they
-   * weigh, with their sum. Built once per charge rule and shared by its two window hypotheses.
-   */
-  #live(charge: ChargeRule, now: number): Counted {
-    const usage = charge !== 'max-tokens';
-    const afterTheFact = charge === 'usage';
-    const live: { at: number; amount: number }[] = [];
-    let sum = 0;
-    for (const e of this.#entries) {
-      const at = afterTheFact ? e.answeredAt : e.sentAt;
-      if (at <= now - this.#periodMs) continue;
-      const amount = usage ? e.used : e.cost;
-      live.push({ at, amount });
-      sum += amount;
-    }
-    // Entries are in answer order: sorted already, or nearly, and the sort is linear on such input.
-    live.sort((a, b) => a.at - b.at);
-    return { live, sum };
-  }
-
-  #judge(h: Hypothesis, now: number, held: number, cost: number, counted: Counted): void {
+  #judge(h: Hypothesis, now: number, held: number, cost: number, counted: PeriodCount): void {
     const period = this.#periodMs;
     // Headers are written before a correction or an after-the-fact charge lands: this call weighs its query
     // cost, or nothing yet.
@@ -317,27 +356,14 @@ export class UpstreamRuleLearner {
       return;
     }
     // Fixed: the window started at some s in (now - period, now]; it holds the calls made at or after s.
-    const live = counted.live;
-    let suffix = 0;
-    let from = Number.POSITIVE_INFINITY;
-    let to = Number.NEGATIVE_INFINITY;
-    for (let k = live.length; k >= 0; k--) {
-      // s in (at[k-1], at[k]] (with at[-1] = now - period, at[n] = now) holds the calls k.. n-1.
-      if (k < live.length) suffix += (live[k] as { amount: number }).amount;
-      const lower = k === 0 ? now - period : (live[k - 1] as { at: number }).at;
-      const upper = k === live.length ? now : (live[k] as { at: number }).at;
-      // (lower, upper] is empty when both calls were made at the same instant: no start between them.
-      if (suffix === expected && lower < upper) {
-        from = Math.min(from, lower);
-        to = Math.max(to, upper);
-      }
-    }
-    if (from > to) {
+    const span = counted.span(expected);
+    if (span === undefined) {
       this.#miss(h);
       h.lo = 0;
       h.width = period;
       return;
     }
+    const { from, to } = span;
     const arc = intersectArcs(h.lo, h.width, mod(from, period), to - from, period);
     if (arc === undefined) {
       // Consistent with a fixed window, not with the phase believed so far: start again from this response.
@@ -351,6 +377,16 @@ export class UpstreamRuleLearner {
     h.lo = arc.lo;
     h.width = arc.width;
   }
+}
+
+/** When `charge` counts a call: when it was sent, or (charged after the fact) when it was answered. */
+function chargedAt(charge: ChargeRule, e: Entry): number {
+  return charge === 'usage' ? e.answeredAt : e.sentAt;
+}
+
+/** What `charge` counts a call at: its query cost, or its usage once corrected or charged after the fact. */
+function amountOf(charge: ChargeRule, e: Entry): number {
+  return charge === 'max-tokens' ? e.cost : e.used;
 }
 
 function mod(value: number, period: number): number {

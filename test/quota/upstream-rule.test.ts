@@ -77,6 +77,25 @@ describe('UpstreamRuleLearner', () => {
     expect(learner.window).to.deep.equal({ kind: 'sliding' });
   });
 
+  for (const window of ['sliding', 'fixed'] as const) {
+    it(`${window}: keeps the rule through a fractional query cost (a recount while it is remembered, the running sums again once it left)`, () => {
+      const learner = new UpstreamRuleLearner();
+      const call = upstream(window, 'max-tokens', 17_000);
+      let now = T0;
+      for (let i = 0; i < 400; i++) {
+        // Calls 100-119 cost a fraction: the sums cannot hold them exactly; 60 s after the last one left, they do again.
+        learner.observe(call((now += 700), i >= 100 && i < 120 ? 120.5 : 120, 60));
+        if (i >= 95 && window === 'sliding') expect(learner.window, `response ${i}`).to.deep.equal({ kind: 'sliding' });
+      }
+      expect(learner.charge).to.equal('max-tokens');
+      if (window === 'fixed') {
+        const rule = learner.window as { kind: string; phaseMs: number; uncertaintyMs: number };
+        expect(rule.kind).to.equal('fixed');
+        expect(17_000).to.be.within(rule.phaseMs, rule.phaseMs + rule.uncertaintyMs);
+      }
+    });
+  }
+
   it('ignores impossible samples and starts over when the limit changes', () => {
     const learner = new UpstreamRuleLearner();
     const call = upstream('fixed', 'max-tokens');
