@@ -8,6 +8,7 @@
  * the later instant, which only ever delays their return (never admits what the upstream would refuse).
  * Pure: every method takes the instant it acts at, which never goes backwards.
  */
+import { mod } from './arcs.js';
 import { MIN_PROBE_UNCERTAINTY_MS, type WindowRule } from './upstream-rule.js';
 
 /** Charges kept per window before the oldest merge. */
@@ -221,11 +222,6 @@ export class ChargeLog {
   #slot(index: number): number {
     return (this.#head + index) % this.#capacity;
   }
-}
-
-function mod(value: number, period: number): number {
-  const m = value % period;
-  return m < 0 ? m + period : m;
 }
 
 /**

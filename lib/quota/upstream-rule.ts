@@ -14,6 +14,7 @@
  * than that, and nothing is learned until the rate falls). A response costs O(log n) in the calls of the
  * period (charge-sums.ts: running sums per charge rule), not a recount of them.
  */
+import { intersectArcs, mod } from './arcs.js';
 import { ChargeSums, exactAmount, recount, type CountedCall, type PeriodCount } from './charge-sums.js';
 
 /** How an upstream charges an admitted request (the emulator's `upstream.charge`). */
@@ -387,30 +388,4 @@ function chargedAt(charge: ChargeRule, e: Entry): number {
 /** What `charge` counts a call at: its query cost, or its usage once corrected or charged after the fact. */
 function amountOf(charge: ChargeRule, e: Entry): number {
   return charge === 'max-tokens' ? e.cost : e.used;
-}
-
-function mod(value: number, period: number): number {
-  const m = value % period;
-  return m < 0 ? m + period : m;
-}
-
-/**
- * The intersection of two arcs (lo, lo + width] modulo `period` (a width of `period` is the whole circle),
- * as one arc (the hull, when it falls in two pieces); undefined when they do not meet (arcs that only
- * touch share no instant: each excludes its own start).
- */
-export function intersectArcs(lo1: number, width1: number, lo2: number, width2: number, period: number): { lo: number; width: number } | undefined {
-  if (width1 >= period) return { lo: lo2, width: Math.min(width2, period) };
-  if (width2 >= period) return { lo: lo1, width: width1 };
-  let from = Number.POSITIVE_INFINITY;
-  let to = Number.NEGATIVE_INFINITY;
-  for (const shift of [-period, 0, period]) {
-    const a = Math.max(lo1, lo2 + shift);
-    const b = Math.min(lo1 + width1, lo2 + shift + width2);
-    if (a < b) {
-      from = Math.min(from, a);
-      to = Math.max(to, b);
-    }
-  }
-  return from > to ? undefined : { lo: mod(from, period), width: to - from };
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ChargeLog } from '../../lib/quota/charge-log.js';
-import { UpstreamRuleLearner, intersectArcs, type ChargeRule } from '../../lib/quota/upstream-rule.js';
+import { intersectArcs } from '../../lib/quota/arcs.js';
+import { UpstreamRuleLearner, type ChargeRule } from '../../lib/quota/upstream-rule.js';
 
 const LIMIT = 1_000_000;
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

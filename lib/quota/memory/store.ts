@@ -6,19 +6,8 @@
  */
 import { type Clock, systemClock } from '../../clock.js';
 import { ConfigError } from '../../errors.js';
-import type {
-  CandidateRefusal,
-  QuotaCandidate,
-  QuotaStore,
-  ReserveRequest,
-  ReserveResult,
-  Reservation,
-  UpstreamObservation,
-  WindowRefusal,
-  WindowSnapshot,
-  WindowSpec,
-} from '../types.js';
-import { WINDOW_KINDS } from '../types.js';
+import { WINDOW_KINDS, type CandidateRefusal, type QuotaCandidate, type QuotaStore, type ReserveRequest, type ReserveResult, type Reservation } from '../types.js';
+import type { UpstreamObservation, WindowRefusal, WindowSnapshot, WindowSpec } from '../types.js';
 import { validateActualTokens, validateObservation, validateReserveRequest } from '../validate.js';
 import { W_BLOCKED, W_CONFIGURED, W_HELD, W_ID, W_LEARNED, W_RULE, windowAddAt, windowRetryAfterMs } from '../window.js';
 import { CandidateRefs } from './candidate-refs.js';
