@@ -53,7 +53,11 @@ function eventStream(stream: WireStream, call: Call): ReadableStream<Uint8Array>
           controller.enqueue(DONE);
           controller.close();
         } else {
-          controller.enqueue(encoder.encode(`data: ${next.value.data}\n\n`));
+          // The chunks already in go out with this one: one read, one encode, one pass through the
+          // AI SDK's decoding streams for all of them, as when the upstream's body is read straight.
+          let text = `data: ${next.value.data}\n\n`;
+          for (const chunk of chunks.takeQueued()) text += `data: ${chunk.data}\n\n`;
+          controller.enqueue(encoder.encode(text));
         }
       } catch (error) {
         if (RouterError.isInstance(error) && error.code === 'ABORTED') return controller.error(error);
