@@ -129,6 +129,8 @@ export interface QueuedChunks<Chunk> extends AsyncIterableIterator<Chunk> {
    * would resolve with at once); [] when none. A failure or the end stays for the next `next()`.
    */
   takeQueued(): Chunk[];
+  /** The body ended cleanly and every chunk was handed over: the next `next()` resolves done. */
+  exhausted(): boolean;
 }
 
 /**
@@ -247,6 +249,7 @@ export function bodyChunks(source: BodySource, signal: Cancellation | undefined,
       }
       return taken;
     },
+    exhausted: () => ended && failure === undefined && head >= queue.length,
     [Symbol.asyncIterator]() {
       return iterator;
     },

@@ -54,10 +54,15 @@ export interface RoutedIterator<Chunk> extends AsyncIterableIterator<Chunk> {
    * `next()` waiting, ended or cut short). The end, or a failure, is left to the next `next()`.
    */
   takeQueued(): readonly Chunk[];
+  /**
+   * Between two reads (as for `takeQueued`), the upstream has ended cleanly and every chunk was handed
+   * over: the next `next()` ends the stream (and settles it) without waiting on the connection.
+   */
+  upstreamEnded(): boolean;
 }
 
 /** An upstream iterator that can hand over what it already holds (lib/mistral/sse.ts `bodyChunks`). */
-type Queued<Chunk> = AsyncIterator<Chunk> & { takeQueued?: () => Chunk[] };
+type Queued<Chunk> = AsyncIterator<Chunk> & { takeQueued?: () => Chunk[]; exhausted?: () => boolean };
 
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -218,10 +223,12 @@ export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>,
   const stopUnread = async () => {
     if (phase === 'unread') await end(true);
   };
-  const queued = (iterator as Queued<Chunk>).takeQueued?.bind(iterator);
   /** A caller's next() has not resolved yet: what it resolves with comes before anything taken now. */
   let pending = 0;
   const settledNext = (): void => void pending--;
+  const queued = (iterator as Queued<Chunk>).takeQueued?.bind(iterator);
+  const exhausted = (iterator as Queued<Chunk>).exhausted?.bind(iterator);
+  const betweenReads = (): boolean => queued !== undefined && pending === 0 && phase === 'reading' && !waiting && !stopping && cancelled === undefined;
   const chunks: RoutedIterator<Chunk> = {
     next: () => {
       const result = read.next();
@@ -234,11 +241,12 @@ export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>,
     takeQueued: () => {
       // Only while the reader stands at a `yield` with its chunk handed over: then the chunks taken are
       // exactly the ones its next `next()` calls would have read, and the generator reads on after them.
-      if (queued === undefined || pending > 0 || phase !== 'reading' || waiting || stopping || cancelled !== undefined) return NONE;
-      const taken = queued();
+      if (!betweenReads()) return NONE;
+      const taken = (queued as () => Chunk[])();
       for (const chunk of taken) note(chunk);
       return taken;
     },
+    upstreamEnded: () => betweenReads() && exhausted?.() === true,
     return: async (value?: unknown) => {
       await stopUnread();
       if (waiting && phase === 'reading') {

@@ -1,6 +1,7 @@
 /**
  * lib/mistral/sse.ts `bodyChunks`: a body read as it comes, split into chunks, and `takeQueued` handing
- * over at once the chunks already read, in order, with the end and failures left to `next()`.
+ * over at once the chunks already read, in order, with the end and failures left to `next()` (`exhausted`
+ * says when the next one is the end).
  */
 import { expect } from 'chai';
 import { bodyChunks, type BodySource } from '../../lib/mistral/sse.js';
@@ -40,8 +41,11 @@ describe('bodyChunks: takeQueued', () => {
     const waiting = chunks.next();
     body.push(event(2).slice(10) + event(3, 'stop') + 'data: [DONE]\n\n');
     expect(contentOf((await waiting).value)).to.equal('p2');
+    expect(chunks.exhausted()).to.equal(false);
     body.end();
+    expect(chunks.exhausted()).to.equal(false); // p3 is still queued
     expect(chunks.takeQueued().map(contentOf)).to.deep.equal(['p3']);
+    expect(chunks.exhausted()).to.equal(true);
     expect(finished).to.equal(1);
     expect(await chunks.next()).to.deep.equal({ value: undefined, done: true });
   });
@@ -56,6 +60,7 @@ describe('bodyChunks: takeQueued', () => {
     body.push(event(70));
     body.fail(new Error('socket hang up'));
     expect(chunks.takeQueued().map(contentOf)).to.deep.equal(['p70']);
+    expect(chunks.exhausted()).to.equal(false); // failed: next() has the failure
     let failed: unknown;
     await chunks.next().catch((error: unknown) => (failed = error));
     expect(failed).to.be.instanceOf(Error);

@@ -197,7 +197,7 @@ describe('router.wire: streams', () => {
     expect(await s.store.pendingReservations()).to.equal(0);
   });
 
-  it('takeQueued hands over the chunks already in, between two reads only, and the stream settles alike', async () => {
+  it('takeQueued hands over the chunks already in, between two reads only, upstreamEnded says the next read ends it, and the stream settles alike', async () => {
     const s = await setup({ overrides: { requestsPerSecond: null } }, { workspaces: [{ name: 'team', apiKey: KEY, tier: 'free', overrides: { requestsPerSecond: null } }] });
     const body = { model: 'mistral-small-2506', messages: hi, max_tokens: 40 };
     const plain = [];
@@ -210,6 +210,7 @@ describe('router.wire: streams', () => {
     for (;;) {
       const next = reader.next();
       expect(reader.takeQueued()).to.deep.equal([]); // a next() is on its way
+      expect(reader.upstreamEnded()).to.equal(false);
       const result = await next;
       if (result.done === true) break;
       read.push(result.value.data);
@@ -217,7 +218,13 @@ describe('router.wire: streams', () => {
         read.push(chunk.data);
         taken++;
       }
+      if (reader.upstreamEnded()) {
+        expect(reader.takeQueued()).to.deep.equal([]);
+        expect((await reader.next()).done).to.equal(true); // nothing waits on the connection
+        break;
+      }
     }
+    expect(reader.upstreamEnded()).to.equal(false); // ended
     expect(taken).to.be.greaterThan(0);
     const contents = (data: readonly string[]) => data.map((d) => JSON.stringify((JSON.parse(d) as { choices: unknown[] }).choices));
     expect(contents(read)).to.deep.equal(contents(plain));
