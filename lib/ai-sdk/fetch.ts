@@ -18,7 +18,8 @@ import { restoreAudio, type Call, type Calls } from './calls.js';
 import { toAISDKError } from './errors.js';
 
 const encoder = new TextEncoder();
-const DONE = encoder.encode('data: [DONE]\n\n');
+const DONE = 'data: [DONE]\n\n';
+const DONE_BYTES = encoder.encode(DONE);
 
 function urlOf(input: Parameters<typeof fetch>[0]): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -45,19 +46,31 @@ function jsonResponse(text: string): Response {
  */
 function eventStream(stream: WireStream, call: Call): ReadableStream<Uint8Array> {
   const chunks = stream[Symbol.asyncIterator]();
+  const failed = (error: unknown): void => {
+    call.streamFailure = toAISDKError(error, call.url, call.body);
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const next = await chunks.next();
         if (next.done === true) {
-          controller.enqueue(DONE);
+          controller.enqueue(DONE_BYTES);
           controller.close();
-        } else {
-          controller.enqueue(encoder.encode(`data: ${next.value.data}\n\n`));
+          return;
         }
+        // The chunks already in go out with this one: one read, one encode, one pass through the
+        // AI SDK's decoding streams for all of them, as when the upstream's body is read straight.
+        let text = `data: ${next.value.data}\n\n`;
+        for (const chunk of chunks.takeQueued()) text += `data: ${chunk.data}\n\n`;
+        if (!chunks.upstreamEnded()) return controller.enqueue(encoder.encode(text));
+        // The upstream has ended: the end goes out too, and the routed stream ends (settles) meanwhile;
+        // the model's `finish` part waits for `call.settled`, so it still carries the final decision.
+        controller.enqueue(encoder.encode(text + DONE));
+        controller.close();
+        chunks.next().then(undefined, failed);
       } catch (error) {
         if (RouterError.isInstance(error) && error.code === 'ABORTED') return controller.error(error);
-        call.streamFailure = toAISDKError(error, call.url, call.body);
+        failed(error);
         controller.close();
       }
     },

@@ -49,14 +49,16 @@ export class RoutedLanguageModel extends RoutedModel<LanguageModelV3> implements
     }
     const stream = result.stream.pipeThrough(
       new TransformStream<LanguageModelV3StreamPart, LanguageModelV3StreamPart>({
-        async transform(part, controller) {
+        // Not an async function: every part but `finish` passes through without a promise of its own.
+        transform(part, controller) {
           if (part.type !== 'finish') return controller.enqueue(part);
           // The finish part comes after the event stream ended, so the routed stream has settled (or is about to).
-          const decision = (await call.settled) ?? (call.decision as Decision);
-          const providerMetadata = withRouting(part.providerMetadata, routingMetadata(decision));
-          if (call.streamFailure === undefined) return controller.enqueue({ ...part, providerMetadata });
-          controller.enqueue({ type: 'error', error: call.streamFailure });
-          controller.enqueue({ ...part, finishReason: { unified: 'error', raw: part.finishReason.raw }, providerMetadata });
+          return (call.settled ?? Promise.resolve(undefined)).then((settled) => {
+            const providerMetadata = withRouting(part.providerMetadata, routingMetadata(settled ?? (call.decision as Decision)));
+            if (call.streamFailure === undefined) return controller.enqueue({ ...part, providerMetadata });
+            controller.enqueue({ type: 'error', error: call.streamFailure });
+            controller.enqueue({ ...part, finishReason: { unified: 'error', raw: part.finishReason.raw }, providerMetadata });
+          });
         },
       }),
     );

@@ -121,13 +121,26 @@ export interface BodySource {
   destroy(): void;
 }
 
+/** An iterator of chunks that can also hand over, without a promise, the chunks it already holds. */
+export interface QueuedChunks<Chunk> extends AsyncIterableIterator<Chunk> {
+  return(): Promise<IteratorResult<Chunk>>;
+  /**
+   * The chunks already read and not yet handed over, in order, taken now (what the next `next()` calls
+   * would resolve with at once); [] when none. A failure or the end stays for the next `next()`.
+   */
+  takeQueued(): Chunk[];
+  /** The body ended cleanly and every chunk was handed over: the next `next()` resolves done. */
+  exhausted(): boolean;
+}
+
 /**
  * The chunks of a response body read as it comes (text), pushed as they arrive and queued for the reader:
- * one promise per chunk read, none per chunk when several came in one read. Past {@link HIGH_WATER}
+ * one promise per chunk read, none per chunk when several came in one read (and `takeQueued` hands those
+ * over at once). Past {@link HIGH_WATER}
  * chunks queued the body is paused until the reader catches up. `return()` destroys an unfinished body
  * (its connection is not reused); read to its end, the connection goes back to the pool.
  */
-export function bodyChunks(source: BodySource, signal: Cancellation | undefined, finish: () => void): AsyncIterableIterator<WireChunk> & { return(): Promise<IteratorResult<WireChunk>> } {
+export function bodyChunks(source: BodySource, signal: Cancellation | undefined, finish: () => void): QueuedChunks<WireChunk> {
   const events = new EventSplitter();
   const queue: WireChunk[] = [];
   let head = 0;
@@ -225,6 +238,18 @@ export function bodyChunks(source: BodySource, signal: Cancellation | undefined,
       waiter?.resolve({ value: undefined, done: true });
       return { value: undefined, done: true };
     },
+    takeQueued(): WireChunk[] {
+      if (head >= queue.length) return [];
+      const taken = head === 0 ? queue.slice() : queue.slice(head);
+      queue.length = 0;
+      head = 0;
+      if (paused) {
+        paused = false;
+        source.resume();
+      }
+      return taken;
+    },
+    exhausted: () => ended && failure === undefined && head >= queue.length,
     [Symbol.asyncIterator]() {
       return iterator;
     },

@@ -31,7 +31,8 @@ import type { Workspace } from './workspaces.js';
 export type RoutedStream = RoutedStreamOf<CompletionEvent>;
 
 /** A routed stream of `Chunk`s, with its decision. */
-export type RoutedStreamOf<Chunk> = AsyncIterable<Chunk> & {
+export type RoutedStreamOf<Chunk> = {
+  [Symbol.asyncIterator](): RoutedIterator<Chunk>;
   /** The decision when the stream was handed over (first chunk in): `tokens.used` is not known yet. */
   readonly routing: Decision;
   /**
@@ -41,6 +42,29 @@ export type RoutedStreamOf<Chunk> = AsyncIterable<Chunk> & {
    */
   readonly settled: Promise<Decision>;
 };
+
+/**
+ * A routed stream's reader: besides `next()`, `takeQueued()` hands over at once the chunks the upstream
+ * already read (each noted as `next()` notes it), so that a front end writes several in one go.
+ */
+export interface RoutedIterator<Chunk> extends AsyncIterableIterator<Chunk> {
+  /**
+   * The chunks after the last one handed over that are already in, taken now; [] when there are none, when
+   * the upstream cannot tell (a fetch body), or when the stream is not between two chunks (unread, a
+   * `next()` waiting, ended or cut short). The end, or a failure, is left to the next `next()`.
+   */
+  takeQueued(): readonly Chunk[];
+  /**
+   * Between two reads (as for `takeQueued`), the upstream has ended cleanly and every chunk was handed
+   * over: the next `next()` ends the stream (and settles it) without waiting on the connection.
+   */
+  upstreamEnded(): boolean;
+}
+
+/** An upstream iterator that can hand over what it already holds (lib/mistral/sse.ts `bodyChunks`). */
+type Queued<Chunk> = AsyncIterator<Chunk> & { takeQueued?: () => Chunk[]; exhausted?: () => boolean };
+
+const NONE: readonly never[] = Object.freeze([]);
 
 /** What a stream needs of its router. */
 export interface StreamHost {
@@ -199,8 +223,30 @@ export function routedStream<Chunk>(host: StreamHost, start: StreamStart<Chunk>,
   const stopUnread = async () => {
     if (phase === 'unread') await end(true);
   };
-  const chunks: AsyncIterableIterator<Chunk> = {
-    next: () => read.next(),
+  /** A caller's next() has not resolved yet: what it resolves with comes before anything taken now. */
+  let pending = 0;
+  const settledNext = (): void => void pending--;
+  const queued = (iterator as Queued<Chunk>).takeQueued?.bind(iterator);
+  const exhausted = (iterator as Queued<Chunk>).exhausted?.bind(iterator);
+  const betweenReads = (): boolean => queued !== undefined && pending === 0 && phase === 'reading' && !waiting && !stopping && cancelled === undefined;
+  const chunks: RoutedIterator<Chunk> = {
+    next: () => {
+      const result = read.next();
+      if (queued !== undefined) {
+        pending++;
+        result.then(settledNext, settledNext);
+      }
+      return result;
+    },
+    takeQueued: () => {
+      // Only while the reader stands at a `yield` with its chunk handed over: then the chunks taken are
+      // exactly the ones its next `next()` calls would have read, and the generator reads on after them.
+      if (!betweenReads()) return NONE;
+      const taken = (queued as () => Chunk[])();
+      for (const chunk of taken) note(chunk);
+      return taken;
+    },
+    upstreamEnded: () => betweenReads() && exhausted?.() === true,
     return: async (value?: unknown) => {
       await stopUnread();
       if (waiting && phase === 'reading') {

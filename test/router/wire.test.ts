@@ -197,6 +197,43 @@ describe('router.wire: streams', () => {
     expect(await s.store.pendingReservations()).to.equal(0);
   });
 
+  it('takeQueued hands over the chunks already in, between two reads only, upstreamEnded says the next read ends it, and the stream settles alike', async () => {
+    const s = await setup({ overrides: { requestsPerSecond: null } }, { workspaces: [{ name: 'team', apiKey: KEY, tier: 'free', overrides: { requestsPerSecond: null } }] });
+    const body = { model: 'mistral-small-2506', messages: hi, max_tokens: 40 };
+    const plain = [];
+    for await (const chunk of await drive(s, s.router.wire.chatStream(body))) plain.push(chunk.data);
+    const stream = await drive(s, s.router.wire.chatStream(body));
+    const reader = stream[Symbol.asyncIterator]();
+    expect(reader.takeQueued()).to.deep.equal([]); // unread
+    const read: string[] = [];
+    let taken = 0;
+    for (;;) {
+      const next = reader.next();
+      expect(reader.takeQueued()).to.deep.equal([]); // a next() is on its way
+      expect(reader.upstreamEnded()).to.equal(false);
+      const result = await next;
+      if (result.done === true) break;
+      read.push(result.value.data);
+      for (const chunk of reader.takeQueued()) {
+        read.push(chunk.data);
+        taken++;
+      }
+      if (reader.upstreamEnded()) {
+        expect(reader.takeQueued()).to.deep.equal([]);
+        expect((await reader.next()).done).to.equal(true); // nothing waits on the connection
+        break;
+      }
+    }
+    expect(reader.upstreamEnded()).to.equal(false); // ended
+    expect(taken).to.be.greaterThan(0);
+    const contents = (data: readonly string[]) => data.map((d) => JSON.stringify((JSON.parse(d) as { choices: unknown[] }).choices));
+    expect(contents(read)).to.deep.equal(contents(plain));
+    expect(reader.takeQueued()).to.deep.equal([]); // ended
+    const final = await stream.settled;
+    expect(final.tokens.used).to.equal((JSON.parse(read.at(-1) ?? '') as { usage: { total_tokens: number } }).usage.total_tokens);
+    expect(await s.store.pendingReservations()).to.equal(0);
+  });
+
   it('a stream failing before its first chunk falls back; after it, a typed STREAM_FAILED, settled', async () => {
     const before = await setup({ faults: { dropBeforeRate: 1, models: ['mistral-small-2506'] } }, { fallbacks: { 'mistral-small-2506': ['open-mistral-nemo'] } });
     const fell = await drive(before, before.router.wire.chatStream({ model: 'mistral-small-2506', messages: hi, max_tokens: 10 }));
