@@ -10,7 +10,7 @@
  * `TypeError('fetch failed')` with the cause, which the SDK reads as a connection error.
  *
  * The router's wire transport (wire-client.ts) does not go through this fetch or its agents: the fetch
- * carries a {@link WireHttp} (wire-http.ts, its own keep-alive HTTP/1.1 client) that it finds by
+ * carries a {@link WireHttp} (wire-http.ts, over undici's keep-alive pools) that it finds by
  * {@link wireHttpOf}, so that a workspace given a fetch of this module gets both.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';

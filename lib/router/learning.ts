@@ -21,6 +21,7 @@ import { LimitDoubts, boundObservation, type HeaderBounds, type IgnoredHeader } 
 import type { HeaderSource, ParsedRateLimitHeaders } from '../quota/headers.js';
 import { toUpstreamObservation } from '../quota/upstream-response.js';
 import type { QuotaStore, Reservation, ReserveRequest, UpstreamObservation, WindowObservation } from '../quota/types.js';
+import { mod } from '../quota/arcs.js';
 import { MIN_PROBE_UNCERTAINTY_MS, UpstreamRuleLearner, type WindowRule } from '../quota/upstream-rule.js';
 import type { TokenEstimator } from '../tokens.js';
 import { pairKey, type Candidates } from './candidates.js';
@@ -187,7 +188,7 @@ export class Learning {
     if (!own || rule?.kind !== 'fixed' || blocked === undefined) return this.#withRule(pair, workspace, model, observation, window, 0);
     // The learned phase, which agreed with this 429, counts the window until its boundary: the block need
     // not outlast the arc's first instant (a probe may look inside it).
-    const earliest = (((rule.phaseMs - now) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+    const earliest = mod(rule.phaseMs - now, PERIOD_MS);
     const rateLimited = { ...blocked, blockedForMs: Math.min(blocked.blockedForMs, earliest) };
     return this.#withRule(pair, workspace, model, { ...observation, rateLimited }, window, 0);
   }
@@ -236,10 +237,11 @@ export class Learning {
     const arc = pair.learner.fixedArc;
     if (arc === undefined) return own;
     const base: WindowRule = own ?? { kind: 'fixed', phaseMs: arc.lo, uncertaintyMs: PERIOD_MS };
+    const prefix = pairKey(workspace, '');
     for (const [key, sibling] of this.#rules) {
-      const point = sibling === pair || !key.startsWith(pairKey(workspace, '')) ? undefined : sibling.learner.likelyBoundary;
+      const point = sibling === pair || !key.startsWith(prefix) ? undefined : sibling.learner.likelyBoundary;
       if (point === undefined) continue;
-      const into = (((point - arc.lo) % PERIOD_MS) + PERIOD_MS) % PERIOD_MS;
+      const into = mod(point - arc.lo, PERIOD_MS);
       if (into === 0 || into > arc.width) continue;
       return { ...base, probeMs: point };
     }
@@ -248,13 +250,15 @@ export class Learning {
 
   /** A pair's likely boundary moved: its siblings' stores learn the probe point now, not at their next response. */
   #lendFrom(workspace: string, model: string): void {
+    const prefix = pairKey(workspace, '');
+    const own = pairKey(workspace, model);
     for (const [key, sibling] of this.#rules) {
-      if (!key.startsWith(pairKey(workspace, '')) || key === pairKey(workspace, model) || sibling.window === undefined) continue;
-      const model_ = key.slice(pairKey(workspace, '').length);
+      if (!key.startsWith(prefix) || key === own || sibling.window === undefined) continue;
+      const siblingModel = key.slice(prefix.length);
       const rule = this.#storeRule(workspace, sibling);
       if (rule?.kind !== 'fixed' || rule.probeMs === undefined) continue;
       sibling.sent = rule;
-      const observation: UpstreamObservation = { workspace, model: model_, windows: [{ ...sibling.window, rule }] };
+      const observation: UpstreamObservation = { workspace, model: siblingModel, windows: [{ ...sibling.window, rule }] };
       if (this.#syncObserve) this.#store.observeSync?.(observation);
       else void this.bookkeeping('observe', () => this.#store.observe(observation));
     }
