@@ -11,8 +11,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as PromClient from 'prom-client';
 import type { Router } from '../router/router.js';
 import { createPrometheusMetrics } from '../telemetry/prometheus.js';
+import { PromCells } from '../telemetry/prom-cells.js';
 import type { AccessRecord } from './access-log.js';
 import { CALLS } from './server.js';
+
+const LABELS = ['endpoint', 'route', 'model', 'status', 'key'];
 
 /** The gateway's metrics: the page, and what each finished request adds. */
 export interface GatewayMetrics {
@@ -37,35 +40,20 @@ export function gatewayMetrics(router: Router): GatewayMetrics | undefined {
   if (prom === undefined) return undefined;
   const registry = new prom.Registry();
   createPrometheusMetrics({ registry, promClient: prom }).observe(router);
-  // Counted here per label set and handed to prom-client when /metrics is read: prom-client hashes and
-  // checks the labels of every inc (a child from `labels()` does the same), a few µs per request.
-  const counts = new Map<string, { readonly labels: Record<string, string>; value: number; reported: number }>();
+  // Counted per label set, handed to prom-client when read or at the turn's end (prom-cells.ts).
+  const cells = new PromCells();
   const requests: PromClient.Counter = new prom.Counter({
     name: 'mistral_router_gateway_requests_total',
     help: 'HTTP requests the gateway answered, by endpoint (chat, fim, embeddings), route (or model name requested), answering model, status and virtual key.',
-    labelNames: ['endpoint', 'route', 'model', 'status', 'key'],
+    labelNames: LABELS,
     registers: [registry],
-    collect() {
-      for (const count of counts.values()) {
-        if (count.value === count.reported) continue;
-        requests.inc(count.labels, count.value - count.reported);
-        count.reported = count.value;
-      }
-    },
+    collect: () => cells.flush(),
   });
   return {
     registry,
     record(record) {
       if (!record.path.startsWith('/v1/')) return; // health checks, scrapes, the dashboard
-      const endpoint = CALLS[record.path] ?? '';
-      const route = record.route ?? '';
-      const model = record.model ?? '';
-      const key = record.key ?? '';
-      // Names of the configuration and the catalogue: a NUL in none of them.
-      const id = `${endpoint}\0${route}\0${model}\0${record.status}\0${key}`;
-      const count = counts.get(id);
-      if (count !== undefined) count.value++;
-      else counts.set(id, { labels: { endpoint, route, model, status: String(record.status), key }, value: 1, reported: 0 });
+      cells.record('requests', requests, true, LABELS, [CALLS[record.path] ?? '', record.route ?? '', record.model ?? '', String(record.status), record.key ?? ''], 1);
     },
     async page(_req, res) {
       const text = await registry.metrics();

@@ -16,6 +16,7 @@
 import type * as PromClient from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { METRICS, namedValues, prometheusLabel, type MetricKey, type MetricSink } from './metric-set.js';
+import { PromCells } from './prom-cells.js';
 import { GaugeReader, MetricsRecorder, type ObservedRouter } from './metrics-recorder.js';
 import { loadPeer } from './peer.js';
 
@@ -52,7 +53,10 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
   const prom = loadPeer(options.promClient, 'prom-client', 'promClient', 'createPrometheusMetrics');
   const routers = new Set<ObservedRouter>();
   const gauges = new GaugeReader(routers);
-  const instruments = new Map<MetricKey, { instrument: Instrument; labels: readonly string[] }>();
+  const instruments = new Map<MetricKey, { instrument: Instrument; counts: boolean; labels: readonly string[] }>();
+  const cells = new PromCells();
+  // Whatever reads a counter or a histogram first gets every measurement still held (prom-cells.ts).
+  const collect = () => cells.flush();
   for (const [key, definition] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
     if (registry.getSingleMetric(definition.prometheusName) !== undefined) {
       throw new ConfigError('registry', `already holds ${definition.prometheusName}: create the router metrics once per registry and observe every router with them`);
@@ -70,18 +74,15 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
         },
       });
     } else if (definition.kind === 'histogram') {
-      instruments.set(key, { instrument: new prom.Histogram({ ...common, buckets: [...(definition as { buckets: readonly number[] }).buckets] }), labels: labelNames });
+      instruments.set(key, { instrument: new prom.Histogram({ ...common, collect, buckets: [...(definition as { buckets: readonly number[] }).buckets] }), counts: false, labels: labelNames });
     } else {
-      instruments.set(key, { instrument: new prom.Counter(common), labels: labelNames });
+      instruments.set(key, { instrument: new prom.Counter({ ...common, collect }), counts: true, labels: labelNames });
     }
   }
   const sink: MetricSink = {
     record(key, value, values) {
       const found = instruments.get(key);
-      if (found === undefined) return;
-      const labels = namedValues(found.labels, values);
-      if (found.instrument instanceof prom.Histogram) found.instrument.observe(labels, value);
-      else (found.instrument as PromClient.Counter<string>).inc(labels, value);
+      if (found !== undefined) cells.record(key, found.instrument, found.counts, found.labels, values, value);
     },
   };
   return {

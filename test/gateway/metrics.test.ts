@@ -5,7 +5,7 @@ import { gatewayMetrics } from '../../lib/gateway/metrics.js';
 import { createRouter } from '../../lib/index.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
 
-describe('gateway metrics: requests counted per label set, handed to prom-client at each scrape', () => {
+describe('gateway metrics: requests counted per label set, handed to prom-client when read or at the turn\'s end', () => {
   it('every scrape shows the running totals; paths outside /v1/ are not counted', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 28, 12));
     const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'team', apiKey: 'k', tier: 'free' }], serverURL: 'http://127.0.0.1:9', clock });
