@@ -10,11 +10,18 @@
  * (JIT, GC, CPU frequency, other load on the machine) hits both alike; medians over rounds are reported,
  * and so is each process's CPU time per request in each phase (the steadier figure on a shared machine).
  *
+ * Concurrency 32 is run twice: with the three processes sharing the machine's cores (the gateway's CPU
+ * taken from the emulator's), and with the gateway pinned to a core of its own and the emulator and load
+ * generator to another (Linux `taskset`; skipped, said so, where it cannot pin). The second is the
+ * deployment's shape: Mistral's CPU is not the gateway's, so the question is whether the gateway keeps up
+ * with what one upstream core serves.
+ *
  *   node dist/bench/gateway.js [--rounds 5] [--requests 2000] [--memory-requests 100000]
  *   GATEWAY_BENCH_PROF=/tmp/prof node dist/bench/gateway.js   # --cpu-prof of the gateway process
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -68,6 +75,16 @@ async function metered<T>(emulator: Child, gateway: Child, count: number, into: 
 }
 
 const medianCpu = (samples: readonly Cpu[]): Cpu => ({ client: median(samples.map((s) => s.client)), emulator: median(samples.map((s) => s.emulator)), gateway: median(samples.map((s) => s.gateway)), gatewaySystem: median(samples.map((s) => s.gatewaySystem)) });
+
+/** Pins process `pid` (every thread of it) to the cores `cpus` ("0", "1", "0-1"); false where taskset cannot. */
+function pin(pid: number, cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function stopChild(child: Child): Promise<void> {
   const exited = new Promise((resolve) => child.process.once('exit', resolve));
@@ -167,6 +184,32 @@ async function concurrent(target: Target, concurrency: number, count: number): P
   return count / seconds;
 }
 
+/** Concurrency 32 with the gateway on core 1 and the emulator and this process on core 0, alternating direct / gateway. */
+async function ownCore(emulator: Child, gateway: Child, direct: Target, through: Target, rounds: number, count: number): Promise<void> {
+  const cores = availableParallelism();
+  const all = `0-${cores - 1}`;
+  const pids = [process.pid, emulator.process.pid as number, gateway.process.pid as number];
+  if (cores < 2 || !pin(pids[0] as number, '0') || !pin(pids[1] as number, '0') || !pin(pids[2] as number, '1')) {
+    for (const pid of pids) pin(pid, all);
+    console.log(`chat calls, concurrency 32, the gateway on a core of its own: skipped (${cores < 2 ? 'one core' : 'taskset cannot pin these processes'})`);
+    return;
+  }
+  try {
+    const rates = { direct: [] as number[], gateway: [] as number[] };
+    const cpu: Cpu[] = [];
+    for (let round = 0; round < rounds; round++) {
+      rates.direct.push(await concurrent(direct, 32, count));
+      rates.gateway.push(await metered(emulator, gateway, count, cpu, () => concurrent(through, 32, count)));
+    }
+    const [d, g] = [median(rates.direct), median(rates.gateway)];
+    console.log(`chat calls, concurrency 32, the gateway on a core of its own, the emulator and load generator on another (median of ${rounds} rounds x ${count} requests)`);
+    console.log(`  direct to the emulator      ${Math.round(d).toLocaleString('en-US')} req/s`);
+    console.log(`  through the gateway         ${Math.round(g).toLocaleString('en-US')} req/s   x${(g / d).toFixed(2)} direct; gateway CPU ${Math.round(medianCpu(cpu).gateway)} µs per request`);
+  } finally {
+    for (const pid of pids) pin(pid, all);
+  }
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const memory = (m: { rss: number; heapUsed: number }) => `rss ${mb(m.rss)} (heap ${mb(m.heapUsed)})`;
 
@@ -212,7 +255,8 @@ export async function runGatewayBench(argv: readonly string[] = []): Promise<voi
     line('gateway, concurrency 1', medianCpu(cpu.gateway1), true);
     line('direct, concurrency 32', medianCpu(cpu.direct32), false);
     line('gateway, concurrency 32', medianCpu(cpu.gateway32), true);
-    const served = 1000 + rounds * requests * 3 + 2000;
+    await ownCore(emulator, gateway, direct, through, rounds, requests * 2);
+    const served = 1000 + rounds * requests * 5 + 2000;
     await concurrent(through, 32, Math.max(0, memoryRequests - served));
     const after = await ask<{ rss: number; heapUsed: number }>(gateway, 'memory');
     await concurrent(through, 32, memoryRequests);
