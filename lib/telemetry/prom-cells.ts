@@ -1,7 +1,9 @@
 /**
  * Measurements on their way to prom-client. prom-client builds, checks and hashes the label object of
  * every `inc` and `observe` (a child from `labels()` does the same), about 1 µs each, and a routed call
- * makes six of them. Here a label set's cell is found by one string key: a counter's cell sums what it is
+ * makes six of them. Here a label set's cell is found by one Map lookup per label value (values are the
+ * catalogue's and the configuration's strings, whose hashes V8 keeps: no key string is built and hashed
+ * per measurement): a counter's cell sums what it is
  * given, a histogram's queues its observations, and every cell is handed to prom-client when any of its
  * metrics is read (their `collect`, so a scrape or `registry.metrics()` never misses a measurement) or at
  * the end of the event loop's turn, whichever comes first. The second keeps the hand-over off the path of
@@ -23,11 +25,19 @@ interface Cell {
   queued: boolean;
 }
 
+/** A level of the lookup: the next label value's nodes, and the cell of the label set ending here. */
+interface Node {
+  readonly next: Map<string | undefined, Node>;
+  cell: Cell | undefined;
+}
+
+const node = (): Node => ({ next: new Map(), cell: undefined });
+
 /** Observations a histogram's cell holds at most before it is handed over at once (memory stays bounded without a turn's end). */
 const MAX_QUEUED = 4096;
 
 export class PromCells {
-  readonly #cells = new Map<string, Cell>();
+  readonly #roots = new Map<string, Node>();
   #queue: Cell[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   readonly #flushSoon = (): void => {
@@ -43,14 +53,18 @@ export class PromCells {
     // Refused now as prom-client would refuse it at the hand-over, where no caller could be told.
     if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
     if (counts && value < 0) throw new Error('It is not possible to decrease a counter');
-    let key = id;
-    for (const one of values) key += one === undefined ? '\0\u0001' : `\0${one}`;
-    let cell = this.#cells.get(key);
+    let at: Node | undefined = this.#roots.get(id);
+    if (at === undefined) this.#roots.set(id, (at = node()));
+    for (const one of values) {
+      let next: Node | undefined = at.next.get(one);
+      if (next === undefined) at.next.set(one, (next = node()));
+      at = next;
+    }
+    let cell = at.cell;
     if (cell === undefined) {
       const labels: Record<string, string> = {};
       for (let i = 0; i < names.length; i++) if (values[i] !== undefined) labels[names[i] as string] = values[i] as string;
-      cell = { instrument, counts, labels, sum: 0, observed: [], queued: false };
-      this.#cells.set(key, cell);
+      at.cell = cell = { instrument, counts, labels, sum: 0, observed: [], queued: false };
     }
     if (counts) cell.sum += value;
     else if (cell.observed.push(value) >= MAX_QUEUED) hand(cell);
