@@ -5,13 +5,12 @@
  * straddles a boundary and only a probe can tell the phase.
  */
 import { expect } from 'chai';
-import { FakeClock } from '../../lib/clock.js';
-import { startEmulator, type Emulator, type UpstreamCharge } from '../../lib/emulator/index.js';
+import type { UpstreamCharge } from '../../lib/emulator/index.js';
 import { QuotaExhaustedError } from '../../lib/errors.js';
-import { createRouter, type Router, type RouterEvents } from '../../lib/index.js';
-import { MemoryStore } from '../../lib/quota/memory/index.js';
-import { catalog2025 } from '../helpers/catalog-2025.js';
-import { startHeaderProxy, type HeaderProxy, type HeaderRewrite } from '../helpers/header-proxy.js';
+import type { RouterEvents } from '../../lib/index.js';
+import type { MemoryStore } from '../../lib/quota/memory/index.js';
+import type { HeaderRewrite } from '../helpers/header-proxy.js';
+import { closeUpstreamRuns, startUpstreamRun, type UpstreamRun } from '../helpers/upstream-run.js';
 
 const KEY = 'sk-test-phase-probe-0123456789';
 /** The one model the single-model need leaves eligible: a full window makes calls wait, not move on. */
@@ -24,48 +23,12 @@ const content = 'Summarise the quarterly report in three sentences, for the boar
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const LIMIT = 5_000;
 
-interface Run {
-  readonly clock: FakeClock;
-  readonly emulator: Emulator;
-  readonly router: Router;
-  readonly store: MemoryStore;
-  readonly learned: RouterEvents['ruleLearned'][];
-  readonly fallbacks: RouterEvents['fallback'][];
-  readonly proxy: HeaderProxy | undefined;
-}
+type Run = UpstreamRun;
 
-const runs: Run[] = [];
-afterEach(async () => {
-  for (const run of runs.splice(0)) {
-    await run.router.close();
-    await run.proxy?.close();
-    await run.emulator.stop();
-  }
-});
+afterEach(closeUpstreamRuns);
 
-async function start(charge: UpstreamCharge, phaseMs: number, options: { rewrite?: HeaderRewrite; models?: readonly string[] } = {}): Promise<Run> {
-  const clock = new FakeClock(T0);
-  const models = options.models ?? [MODEL];
-  const overrides = { requestsPerSecond: null, models: Object.fromEntries(models.map((m) => [m, { tokensPerMinute: LIMIT, tokensPerMonth: null }])) };
-  const emulator = await startEmulator({
-    catalog: catalog2025,
-    clock,
-    apiKeys: [KEY],
-    overrides,
-    upstream: { window: 'fixed', charge, phaseMs },
-    completionTokens: ({ maxTokens }) => Math.floor(maxTokens / 3),
-  });
-  const proxy = options.rewrite === undefined ? undefined : await startHeaderProxy(emulator.url, options.rewrite);
-  const store = new MemoryStore({ clock });
-  const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'w', apiKey: KEY, tier: 'free', overrides }], serverURL: proxy?.url ?? emulator.url, clock, store, maxWaitMs: 5_000 });
-  const learned: RouterEvents['ruleLearned'][] = [];
-  const fallbacks: RouterEvents['fallback'][] = [];
-  router.events.on('ruleLearned', (event) => learned.push(event));
-  router.events.on('fallback', (event) => fallbacks.push(event));
-  const run = { clock, emulator, router, store, learned, fallbacks, proxy };
-  runs.push(run);
-  return run;
-}
+const start = (charge: UpstreamCharge, phaseMs: number, options: { rewrite?: HeaderRewrite; models?: readonly string[] } = {}) =>
+  startUpstreamRun({ key: KEY, t0: T0, window: 'fixed', charge, phaseMs, models: Object.fromEntries((options.models ?? [MODEL]).map((model) => [model, LIMIT])), maxWaitMs: 5_000, ...(options.rewrite === undefined ? {} : { rewrite: options.rewrite }) });
 
 /** Real time for the HTTP exchanges in flight (reservations pending) to finish, the fake clock still. */
 async function settleInFlight(store: MemoryStore): Promise<void> {

@@ -3,52 +3,19 @@
  * shapes, on one fake clock. Calls are made one after the other, so no call waits for quota.
  */
 import { expect } from 'chai';
-import { FakeClock } from '../../lib/clock.js';
-import { startEmulator, type Emulator, type UpstreamCharge, type UpstreamWindow } from '../../lib/emulator/index.js';
+import type { UpstreamCharge, UpstreamWindow } from '../../lib/emulator/index.js';
 import { QuotaExhaustedError } from '../../lib/errors.js';
-import { createRouter, type Router, type RouterEvents } from '../../lib/index.js';
-import { MemoryStore } from '../../lib/quota/memory/index.js';
-import { catalog2025 } from '../helpers/catalog-2025.js';
+import type { Router } from '../../lib/index.js';
+import { closeUpstreamRuns, startUpstreamRun } from '../helpers/upstream-run.js';
 
 const KEY = 'sk-test-upstream-rule-0123456789';
 const MODEL = 'mistral-small-2503';
 const content = 'Summarise the quarterly report in three sentences, for the board. '.repeat(8);
 
-interface Run {
-  readonly clock: FakeClock;
-  readonly emulator: Emulator;
-  readonly router: Router;
-  readonly store: MemoryStore;
-  readonly learned: RouterEvents['ruleLearned'][];
-}
+afterEach(closeUpstreamRuns);
 
-const runs: Run[] = [];
-afterEach(async () => {
-  for (const run of runs.splice(0)) {
-    await run.router.close();
-    await run.emulator.stop();
-  }
-});
-
-async function start(window: UpstreamWindow, charge: UpstreamCharge, tokensPerMinute = 1_000_000): Promise<Run> {
-  const clock = new FakeClock(Date.UTC(2026, 0, 5, 9, 0, 14));
-  const overrides = { requestsPerSecond: null, models: { [MODEL]: { tokensPerMinute, tokensPerMonth: null } } };
-  const emulator = await startEmulator({
-    catalog: catalog2025,
-    clock,
-    apiKeys: [KEY],
-    overrides,
-    upstream: { window, charge, phaseMs: 20_000 },
-    completionTokens: ({ maxTokens }) => Math.floor(maxTokens / 3),
-  });
-  const store = new MemoryStore({ clock });
-  const router = createRouter({ catalog: catalog2025, workspaces: [{ name: 'w', apiKey: KEY, tier: 'free', overrides }], serverURL: emulator.url, clock, store, maxWaitMs: 0 });
-  const learned: RouterEvents['ruleLearned'][] = [];
-  router.events.on('ruleLearned', (event) => learned.push(event));
-  const run = { clock, emulator, router, store, learned };
-  runs.push(run);
-  return run;
-}
+const start = (window: UpstreamWindow, charge: UpstreamCharge, tokensPerMinute = 1_000_000) =>
+  startUpstreamRun({ key: KEY, t0: Date.UTC(2026, 0, 5, 9, 0, 14), window, charge, phaseMs: 20_000, models: { [MODEL]: tokensPerMinute }, maxWaitMs: 0 });
 
 const ask = (router: Router, maxTokens = 90) => router.chat.complete({ model: MODEL, messages: [{ role: 'user', content }], maxTokens });
 
