@@ -112,19 +112,27 @@ function classifyHeaderName(name: string): { target: WindowTarget; field: Field 
   return undefined;
 }
 
-/** A plain record's headers under lower-case names (any key case); repeats, in arrays or across cases, kept apart. */
+/** The first letters of every name {@link HeaderParse.visit} reads (x, r, m, either case). */
+const READ_FIRST = new Set([120, 88, 114, 82, 109, 77]);
+
+/**
+ * A plain record's headers that {@link HeaderParse.visit} may read, under lower-case names (any key case);
+ * repeats, in arrays or across cases, kept apart. The dozen others a response carries are not copied.
+ */
 function collectRecord(source: Readonly<Record<string, unknown>>): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const add = (name: string, value: string) => {
-    const key = name.toLowerCase();
+  const add = (key: string, value: string) => {
     const list = out.get(key);
     if (list === undefined) out.set(key, [value]);
     else list.push(value);
   };
-  for (const [name, value] of Object.entries(source)) {
+  for (const name of Object.keys(source)) {
+    if (!READ_FIRST.has(name.charCodeAt(0))) continue;
+    const value = source[name];
     if (value === undefined || value === null) continue;
-    if (Array.isArray(value)) for (const item of value) add(name, String(item));
-    else add(name, String(value));
+    const key = name.toLowerCase();
+    if (Array.isArray(value)) for (const item of value) add(key, String(item));
+    else add(key, String(value));
   }
   return out;
 }

@@ -96,6 +96,13 @@ describe('rate-limit headers', function () {
     expect(parsed.retryAfterMs).to.equal(1000);
   });
 
+  it('a record naming one header twice in different cases has it repeated; the others it carries are not read', function () {
+    const parsed = parseRateLimitHeaders({ 'content-type': 'application/json', 'x-ratelimit-limit-tokens-minute': '100', 'X-RateLimit-Limit-Tokens-Minute': '50', 'Mistral-Correlation-Id': 'c-1', Date: 'x' }, NOW);
+    expect(parsed.windows).to.deep.equal([]);
+    expect(parsed.malformed).to.deep.equal([{ header: 'x-ratelimit-limit-tokens-minute', value: '100, 50', reason: 'repeated' }]);
+    expect(parsed.correlationId).to.equal('c-1');
+  });
+
   it('ignores and lists malformed, negative, huge and repeated values', function () {
     const parsed = parseRateLimitHeaders(
       {
