@@ -85,6 +85,8 @@ export async function serveCall(
     if (target.kind === 'auto') delete view.model;
     routeNeed = need;
   }
+  // The key's `models` bound every answer (fallbacks, routes, auto, a body need).
+  routeNeed = host.keys.bounded(key, routeNeed, host.router.catalog);
   let encoding: EmbeddingsEncoding | undefined;
   if (endpoint === 'embeddings' && request.body.encoding_format === 'base64') {
     // Asked upstream as numbers, encoded here: the same answer whatever the upstream does with base64.

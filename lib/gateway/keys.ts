@@ -14,12 +14,19 @@
  * a call goes to, so it holds that model's estimated cost, passes over models the budget has no room for
  * (cheaper ones may still fit), and settles at the real cost, a stream's at its end. Nothing left:
  * QuotaExhaustedError naming the key, `retryAfterMs` until the month's end (429 + Retry-After).
+ *
+ * What a key may call: `routes` (and `auto`) and `models` it may name; a key that lists routes but no
+ * models names none (it calls its routes); one that lists neither may call anything. A key's `models`
+ * also bound what may answer it: every other model is excluded from its calls' needs ({@link
+ * VirtualKeys.bounded}), so neither a fallback, a route, `auto` nor a `need` in the body reaches past them.
  */
 import { hash } from 'node:crypto';
 import { NoEligibleModelError, QuotaExhaustedError } from '../errors.js';
 import { CallBudget } from '../router/budgets.js';
 import { GatewayError } from './errors.js';
 import { WINDOW_KINDS, type QuotaCandidate, type QuotaStore, type Reservation, type ReserveResult, type WindowSpec } from '../quota/types.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Need } from '../need.js';
 import type { KeyConfig, KeyLimits } from './config.js';
 
 /** The workspace name under which a key's windows live. */
@@ -32,8 +39,10 @@ export interface VirtualKey {
   readonly name: string;
   /** Route names (and `auto`) it may use; undefined: all. */
   readonly routes: ReadonlySet<string> | undefined;
-  /** Model ids it may name (aliases resolved); undefined: all. */
+  /** Model ids it may name (aliases resolved); undefined: all; empty for a key that lists routes only. */
   readonly models: ReadonlySet<string> | undefined;
+  /** The model ids that may answer its calls (its configured `models`); undefined: any. */
+  readonly answers: ReadonlySet<string> | undefined;
   readonly limits: KeyLimits;
   /** Its windows in the store; undefined when it has no limits (nothing is reserved). */
   readonly candidate: QuotaCandidate | undefined;
@@ -55,6 +64,8 @@ function keyWindows(limits: KeyLimits): WindowSpec[] {
 export class VirtualKeys {
   readonly #byHash = new Map<string, VirtualKey>();
   readonly #store: QuotaStore;
+  /** Per key with `models`: the catalogue's other model ids, for the catalogue they were read from. */
+  readonly #outside = new Map<VirtualKey, { readonly catalog: Catalog; readonly ids: readonly string[] }>();
   readonly list: readonly VirtualKey[];
 
   /** `resolveModel` turns a configured model name into its id (undefined: unknown, already refused by the config checks). */
@@ -63,10 +74,12 @@ export class VirtualKeys {
     this.list = keys.map((config) => {
       const limits = config.limits ?? {};
       const windows = keyWindows(limits);
+      const answers = config.models === undefined ? undefined : new Set(config.models.map((name) => resolveModel(name) ?? name));
       const key: VirtualKey = {
         name: config.name,
         routes: config.routes === undefined ? undefined : new Set(config.routes),
-        models: config.models === undefined ? undefined : new Set(config.models.map((name) => resolveModel(name) ?? name)),
+        models: answers ?? (config.routes === undefined ? undefined : new Set<string>()),
+        answers,
         limits,
         candidate: windows.length === 0 ? undefined : { workspace: `${KEY_WORKSPACE_PREFIX}${config.name}`, model: '*', windows },
         metersTokens: windows.some((w) => w.unit === 'tokens'),
@@ -78,6 +91,21 @@ export class VirtualKeys {
       this.#byHash.set(config.sha256, key);
       return key;
     });
+  }
+
+  /**
+   * `need` bounded by the key's `models` (undefined: the key has none, `need` as it is): every catalogue
+   * model outside them excluded. Recomputed when the catalogue changes (a refresh may add models).
+   */
+  bounded(key: VirtualKey, need: Need | undefined, catalog: Catalog): Need | undefined {
+    const answers = key.answers;
+    if (answers === undefined) return need;
+    let outside = this.#outside.get(key);
+    if (outside === undefined || outside.catalog !== catalog) {
+      outside = { catalog, ids: catalog.models.map((model) => model.id).filter((id) => !answers.has(id)) };
+      this.#outside.set(key, outside);
+    }
+    return { ...need, exclude: need?.exclude === undefined ? outside.ids : [...need.exclude, ...outside.ids] };
   }
 
   /** The key of an `Authorization: Bearer <key>` header; a GatewayError (401) when missing or unknown. */
