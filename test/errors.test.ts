@@ -133,4 +133,12 @@ describe('errors: redactSecrets', () => {
     expect(out).to.equal('fetch https://[redacted]@api.example.com/v1 failed; Authorization: Bearer [redacted]; key [redacted]');
     expect(redactSecrets('see http://127.0.0.1:9/v1 or mailto:a@b')).to.equal('see http://127.0.0.1:9/v1 or mailto:a@b');
   });
+
+  it('a key in another letter case, cut short or cut into, is redacted too; characters of regular expressions in a key are plain', () => {
+    const key = 'UpstreamSecret-0123456789abcdefXYZ';
+    const out = redactSecrets(`boom with ${key.toLowerCase()}, ${key.toUpperCase()}, ${key.slice(0, 20)}… and …${key.slice(12)}`, [key]);
+    expect(out).to.not.match(/upstreamsecret|0123456789abcdef/i);
+    expect(out.match(/\[redacted\]/g)).to.have.length(4);
+    expect(redactSecrets('the key (a+b)* leaked; aab did not', ['(a+b)*'])).to.equal('the key [redacted] leaked; aab did not');
+  });
 });

@@ -88,9 +88,32 @@ export class RouterError extends Error {
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    if (secret.length < 4) continue;
+    const { whole, fragments } = secretPatterns(secret);
+    out = out.replace(whole, '[redacted]');
+    if (fragments !== undefined) out = out.replace(fragments, '[redacted]');
   }
   return out.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]').replace(URL_CREDENTIALS, '$1[redacted]@');
+}
+
+/** A run this long of a secret is redacted on its own: an upstream may echo a key cut short, wrapped or re-cased. */
+const SECRET_FRAGMENT = 16;
+
+const patterns = new Map<string, { whole: RegExp; fragments: RegExp | undefined }>();
+
+/** The secret in any letter case, and (a long one) every run of {@link SECRET_FRAGMENT} characters of it. */
+function secretPatterns(secret: string): { whole: RegExp; fragments: RegExp | undefined } {
+  let found = patterns.get(secret);
+  if (found === undefined) {
+    const escape = (part: string) => part.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    const runs: string[] = [];
+    for (let i = 0; i + SECRET_FRAGMENT <= secret.length && secret.length > SECRET_FRAGMENT; i++) runs.push(escape(secret.slice(i, i + SECRET_FRAGMENT)));
+    found = { whole: new RegExp(escape(secret), 'gi'), fragments: runs.length === 0 ? undefined : new RegExp(runs.join('|'), 'gi') };
+    // Bounded: the secrets are the configuration's keys, but nothing should grow without end.
+    if (patterns.size >= 1_000) patterns.clear();
+    patterns.set(secret, found);
+  }
+  return found;
 }
 
 /** The user and password of a URL (`https://user:pass@host`). */
