@@ -10,6 +10,8 @@ export interface PlanLike {
 export interface NoEligibleModelErrorFields extends RouterErrorOptions {
   readonly message: string;
   readonly plan: PlanLike;
+  /** The workspaces that would serve the request but are out (Mistral refused their key, 401/403). */
+  readonly workspacesOut?: readonly string[];
 }
 
 const noEligibleModelErrorMarker = Symbol.for('mistral-router.error.NoEligibleModelError');
@@ -22,6 +24,11 @@ const noEligibleModelErrorMarker = Symbol.for('mistral-router.error.NoEligibleMo
  */
 export class NoEligibleModelError extends RouterError {
   readonly plan: PlanLike;
+  /**
+   * The workspaces that would serve the request but are out (Mistral refused their API key, 401/403):
+   * not the request's fault but the router's configuration (the gateway answers 503). Empty otherwise.
+   */
+  readonly workspacesOut: readonly string[];
   readonly [noEligibleModelErrorMarker] = true;
 
   constructor(fields: NoEligibleModelErrorFields);
@@ -31,6 +38,7 @@ export class NoEligibleModelError extends RouterError {
     super({ code: 'NO_ELIGIBLE_MODEL', message: fields.message, cause: fields.cause });
     this.name = 'NoEligibleModelError';
     this.plan = fields.plan;
+    this.workspacesOut = fields.workspacesOut ?? [];
   }
 
   static override isInstance(error: unknown): error is NoEligibleModelError { return hasMarker(error, noEligibleModelErrorMarker); }

@@ -81,6 +81,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const settings = { ...config.server, ...(options.host === undefined ? {} : { host: options.host }), ...(options.port === undefined ? {} : { port: options.port }) };
   const firstWorkspace = config.workspaces[0]?.name;
+  // A workspace whose key Mistral refused takes no more calls (the router's policy): said in the log, and
+  // /readyz is not ready once none is left, so that a load balancer takes this instance out.
+  const out = new Set<string>();
+  router.events.on('workspaceDisabled', ({ workspace, status }) => {
+    out.add(workspace);
+    log(JSON.stringify({ level: 'error', message: 'Mistral refused this workspace\'s API key: it takes no more calls until the gateway restarts with a valid key', workspace, status: status ?? null }));
+  });
   const metrics = gatewayMetrics(router);
   if (metrics === undefined) log(JSON.stringify({ level: 'info', message: 'GET /metrics is not served: install the optional peer dependency prom-client to serve it' }));
   const pages = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
@@ -109,11 +116,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     pages,
     ...(metrics === undefined ? {} : { finished: metrics.record }),
     ready: async () => {
+      if (out.size === config.workspaces.length) return `Mistral refused the API key of every workspace (401/403): ${[...out].join(', ')}`;
       try {
         await store.snapshot(firstWorkspace);
-        return true;
+        return undefined;
       } catch {
-        return false;
+        return 'the quota store does not answer';
       }
     },
   };

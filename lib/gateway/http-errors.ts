@@ -70,7 +70,11 @@ export function errorReply(error: unknown, secrets: readonly string[]): ErrorRep
   if (QuotaExhaustedError.isInstance(error)) return reply(429, error.message, null, 'quota_exhausted', Math.ceil(error.retryAfterMs / 1000));
   if (ModelCoolingDownError.isInstance(error)) return reply(503, error.message, null, 'cooling_down', Math.ceil(error.retryAfterMs / 1000));
   if (NeedError.isInstance(error)) return reply(400, error.message, error.field, 'invalid_field');
-  if (NoEligibleModelError.isInstance(error)) return reply(400, error.message, 'model', 'no_eligible_model');
+  if (NoEligibleModelError.isInstance(error)) {
+    // Mistral refused the gateway's own upstream keys: not the client's request, the gateway's configuration.
+    if (error.workspacesOut.length > 0) return reply(503, error.message, null, 'upstream_unauthorized');
+    return reply(400, error.message, 'model', 'no_eligible_model');
+  }
   if (UpstreamError.isInstance(error)) {
     const status = error.status;
     const message = redactSecrets(upstreamMessage(error.body) ?? error.message, secrets);

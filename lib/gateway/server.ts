@@ -25,8 +25,8 @@ export interface ServerHost extends CallHost {
   readonly clock: Clock;
   /** Where access-log lines and warnings go. */
   readonly log: (line: string) => void;
-  /** Whether the store answers and the catalogue is loaded (`GET /readyz`). */
-  readonly ready: () => Promise<boolean>;
+  /** Why the gateway cannot serve (`GET /readyz`: the store does not answer, every workspace is out), or undefined when it can. */
+  readonly ready: () => Promise<string | undefined>;
   /** Called with every finished request (the metrics). */
   readonly finished?: (record: AccessRecord) => void;
   /** Other GET paths (the dashboard) and how each is answered. */
@@ -134,9 +134,9 @@ export class GatewayServer {
       case '/healthz':
         return sendJson(res, 200, '{"status":"ok"}');
       case '/readyz': {
-        const ready = await host.ready();
-        record.status = ready ? 200 : 503;
-        return sendJson(res, record.status, ready ? '{"status":"ready"}' : '{"status":"not ready","reason":"the quota store does not answer"}');
+        const reason = await host.ready();
+        record.status = reason === undefined ? 200 : 503;
+        return sendJson(res, record.status, reason === undefined ? '{"status":"ready"}' : JSON.stringify({ status: 'not ready', reason }));
       }
       case '/v1/models': {
         const key = host.keys.authenticate(req.headers.authorization);

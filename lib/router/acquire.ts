@@ -50,8 +50,14 @@ export class Acquirer {
       if (back !== undefined) return this.#untilBack(prepared, state, signal, back);
       // Nothing will come back for this call: it saw why (lastError), or no model can ever serve it.
       if (state.lastError !== undefined) throw state.lastError;
-      const why = prepared.models.length === 0 ? summariseRejections(prepared.plan.rejected) : 'every workspace that serves its models is out (401/403) or does not list them';
-      throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan });
+      const out = prepared.models.length === 0 ? [] : lists.disabledFor(prepared.models);
+      const why =
+        prepared.models.length === 0
+          ? summariseRejections(prepared.plan.rejected)
+          : out.length > 0
+            ? `Mistral refused the API key (401/403) of every workspace that serves its models (${out.join(', ')}): they take no more calls until the router is restarted with a valid key`
+            : 'no workspace lists its models';
+      throw new NoEligibleModelError({ message: `No model in the catalogue can serve this ${prepared.endpoint} request: ${why}`, plan: prepared.plan, workspacesOut: out });
     }
     const request = learning.reserveRequest(candidates, prepared);
     const first = queue.tryNow(request, signal);

@@ -280,6 +280,12 @@ export class Candidates {
     return away.length === 0 ? undefined : { at, away };
   }
 
+  /** The workspaces taken out (401/403) that would otherwise serve one of `models`. */
+  disabledFor(models: readonly Model[]): string[] {
+    const catalog = this.#view.catalog;
+    return this.#workspaces.filter((w) => w.disabled && models.some((model) => catalog.isServed(w.config.name, model.id))).map((w) => w.config.name);
+  }
+
   /** `workspace` takes no more calls. */
   disable(workspace: Workspace): void {
     workspace.disabled = true;
