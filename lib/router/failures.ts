@@ -155,14 +155,19 @@ function addTo(excluded: ReadonlySet<string> | undefined, reservation: Reservati
   return set;
 }
 
-/** The reasons of a plan's rejections, counted (NoEligibleModelError's message). */
+/**
+ * The reasons of a plan's rejections, counted (NoEligibleModelError's message): reasons that differ only
+ * in their numbers (sizes, dates, versions) are one group, shown by its first reason as it was written.
+ */
 export function summariseRejections(rejected: readonly Rejection[]): string {
-  const reasons = new Map<string, number>();
+  const groups = new Map<string, { first: string; count: number }>();
   for (const r of rejected) {
-    const key = r.reason.replace(/\d+/g, 'N');
-    reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    const shape = r.reason.replace(/\d+/g, '#');
+    const group = groups.get(shape);
+    if (group === undefined) groups.set(shape, { first: r.reason, count: 1 });
+    else group.count++;
   }
-  return [...reasons.entries()].map(([reason, count]) => `${count} × ${reason}`).join('; ') || 'the catalogue is empty';
+  return [...groups.values()].map(({ first, count }) => (count === 1 ? `1 × ${first}` : `${count} × ${first} (or alike)`)).join('; ') || 'the catalogue is empty';
 }
 
 /** Keep an SDK error as `cause` without the request (whose headers hold the key). */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { summariseRejections } from '../../lib/router/failures.js';
 import { classifyFailure } from '../../lib/router/policy.js';
 
 const http = (statusCode: number, body: string) => Object.assign(new Error(`HTTP ${statusCode}`), { statusCode, body, headers: new Headers() });
@@ -33,4 +34,16 @@ describe('policy: what a failure means', () => {
       expect({ kind: failure.kind, action: failure.action, reached: failure.reachedUpstream }).to.deep.equal({ kind, action, reached });
     });
   }
+});
+
+describe('router: the rejections a NoEligibleModelError sums up', () => {
+  it('groups reasons that differ only in numbers, each shown by its first reason as written (ids, dates and sizes kept)', () => {
+    const summary = summariseRejections([
+      { model: 'a', reason: 'context too small: 32000 < 60000000 tokens' },
+      { model: 'b', reason: 'retired on 2025-06-16 (replaced by ministral-8b-2512)' },
+      { model: 'c', reason: 'context too small: 128000 < 60000000 tokens' },
+    ]);
+    expect(summary).to.equal('2 × context too small: 32000 < 60000000 tokens (or alike); 1 × retired on 2025-06-16 (replaced by ministral-8b-2512)');
+    expect(summariseRejections([])).to.equal('the catalogue is empty');
+  });
 });
