@@ -50,14 +50,16 @@ function describe(file: string): string {
   for (const [name, route] of Object.entries(config.routes)) {
     const endpoint = routeEndpoint(route.need);
     const need = normaliseNeed(route.need, endpoint, [], strategy);
-    const models = fitContext(rankModels(catalog, need), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS).models.map((m) => m.id);
+    // In the order the router plans them today: retired models left out, deprecated ones last.
+    const models = fitContext(rankModels(catalog, need, undefined, true, { lifecycle: catalog.lifecycleOn(Date.now()) }), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS).models.map((m) => m.id);
     lines.push(`  ${name} (${endpoint}${route.maxWaitMs === undefined ? '' : `, waits up to ${route.maxWaitMs} ms`}): ${models.slice(0, 4).join(', ')}${models.length > 4 ? `, +${models.length - 4} more` : ''}`);
   }
   lines.push('  auto: the need each request implies');
   lines.push('keys:');
   for (const key of config.keys) {
     const limits = Object.entries(key.limits ?? {}).map(([k, v]) => (k === 'monthlyUsd' ? `budget $${v} a month` : `${k} ${v}`)).join(', ');
-    lines.push(`  ${key.name}: routes ${key.routes?.join(', ') ?? 'all'}; models ${key.models?.join(', ') ?? 'all'}${limits === '' ? '' : `; limits ${limits}`}`);
+    const models = key.models?.join(', ') ?? (key.routes === undefined ? 'all' : 'none (its routes only)');
+    lines.push(`  ${key.name}: routes ${key.routes?.join(', ') ?? 'all'}; models ${models}${limits === '' ? '' : `; limits ${limits}`}`);
   }
   if (config.keys.length === 0) lines.push('  (none: every request will get 401)');
   return `${lines.join('\n')}\n`;

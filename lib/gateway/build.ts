@@ -45,7 +45,7 @@ export function routerOptions(loaded: LoadedConfig, catalog: Catalog, store: Quo
  * Checks a configuration against its catalogue; throws a ConfigFileError at the first problem. The
  * router's own checks run too (without building a router), so that their errors get a line.
  */
-export function checkConfig(loaded: LoadedConfig, catalog: Catalog): void {
+export function checkConfig(loaded: LoadedConfig, catalog: Catalog, now: number = Date.now()): void {
   const { config, fail } = loaded;
   try {
     resolveOptions({ ...config.router, workspaces: config.workspaces, catalog });
@@ -60,7 +60,8 @@ export function checkConfig(loaded: LoadedConfig, catalog: Catalog): void {
     const endpoint = routeEndpoint(route.need);
     try {
       const need = normaliseNeed(route.need, endpoint, [], strategy);
-      const fitted = fitContext(rankModels(catalog, need), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
+      // On the gateway's day: a model retired by then serves nothing (the router never picks it).
+      const fitted = fitContext(rankModels(catalog, need, undefined, true, { lifecycle: catalog.lifecycleOn(now) }), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
       if (fitted.models.length === 0) throw fail(`${at}/need`, `no model of the catalogue can serve this ${endpoint} route: ${summariseRejections(fitted.rejected)}`);
     } catch (error) {
       if (error instanceof NeedError) throw fail(`${at}/${error.field.replace(/\[(\d+)\]/g, '.$1').split('.').join('/')}`, error.message.slice(error.field.length + 2));

@@ -69,7 +69,7 @@ export function loadOptionsConfig(options: GatewayOptions): LoadedConfig {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const loaded = loadOptionsConfig(options);
   const catalog = options.catalog ?? configCatalog(loaded);
-  checkConfig(loaded, catalog);
+  checkConfig(loaded, catalog, (options.clock ?? systemClock).now());
   const { config } = loaded;
   const clock = options.clock ?? systemClock;
   const store = options.store ?? (await configStore(loaded, options.clock));

@@ -87,6 +87,15 @@ describe('gateway: configuration', () => {
     });
   }
 
+  it('refuses a route only models retired on the gateway\'s day could serve (the bundled catalogue: codestral-2405 and -2501 are retired)', () => {
+    const text = GOOD.replace('need: { capabilities: [vision, function_calling], minContext: 60000 }', 'need: { capabilities: [fim], exclude: [codestral-2508] }');
+    const loaded = loadGatewayConfig({ text, name: 'gw.yaml' }, ENV);
+    const bundled = loadCatalog();
+    expect(() => checkConfig(loaded, bundled, Date.UTC(2026, 11, 8))).to.throw(ConfigFileError, /gw\.yaml:11: no model of the catalogue can serve this fim route: .*retired on 2025-11-30/);
+    // Before codestral-2501 retired, the same route is served.
+    expect(() => checkConfig(loaded, bundled, Date.UTC(2025, 10, 1))).to.not.throw();
+  });
+
   it('never quotes a value that came from the environment in an error', () => {
     const error = refusal(GOOD.replace('${UPSTREAM_URL:-http://127.0.0.1:9}', '${UPSTREAM}'));
     expect(error.pointer).to.equal('/router/serverURL');
@@ -98,14 +107,16 @@ describe('gateway: configuration', () => {
     const good = await runCli('serve', '--config', file('good.yaml', GOOD), '--check');
     expect(good.code).to.equal(0);
     expect(good.out).to.match(/^listen: http:\/\/127\.0\.0\.1:0$/m);
-    expect(good.out).to.match(/^  vision-chat \(chat\): mistral-small-2506, /m);
-    expect(good.out).to.match(/^  alpha: routes vision-chat, auto; models all; limits requestsPerSecond 5$/m);
+    // In the router's order on today's date (the bundled catalogue): mistral-small-2506 retired on 2026-07-31 is not listed.
+    expect(good.out).to.match(/^  vision-chat \(chat\): ministral-3b-2512, /m);
+    expect(good.out).not.to.contain('mistral-small-2506');
+    expect(good.out).to.match(/^  alpha: routes vision-chat, auto; models none \(its routes only\); limits requestsPerSecond 5$/m);
     const budgets = GOOD.replace('    tier: free', '    tier: free\n    budgets: { monthlyUsd: 20 }').replace('requestsPerSecond: 5 }', 'requestsPerSecond: 5, monthlyUsd: 2.5 }').replace('  serverURL:', '  budgets: { monthlyUsd: 50 }\n  serverURL:');
     const withBudgets = await runCli('serve', '--config', file('budgets.yaml', budgets), '--check');
     expect(withBudgets.code, withBudgets.err).to.equal(0);
     expect(withBudgets.out).to.match(/^workspaces: team \(tier free, budget \$20 a month\)$/m);
     expect(withBudgets.out).to.match(/^router budget: \$50 a month \("router", every workspace\)$/m);
-    expect(withBudgets.out).to.match(/^  alpha: routes vision-chat, auto; models all; limits requestsPerSecond 5, budget \$2\.5 a month$/m);
+    expect(withBudgets.out).to.match(/^  alpha: routes vision-chat, auto; models none \(its routes only\); limits requestsPerSecond 5, budget \$2\.5 a month$/m);
     expect(good.out).not.to.contain(ENV.UPSTREAM);
     const bad = await runCli('serve', '--config', file('bad.yaml', GOOD.replace('tier: free', 'tier: platinum')), '--check').finally(() => {
       for (const name of Object.keys(ENV)) delete process.env[name];
