@@ -31,8 +31,21 @@ function routeCard(id: string, description: string, capabilities: readonly Capab
 
 /** The JSON body of `GET /v1/models` for `key`, at `now` (epoch ms). */
 export function modelsList(catalog: Catalog, routes: Routes, key: VirtualKey, now: number): string {
+  return JSON.stringify({ object: 'list', data: modelCards(catalog, routes, key, now) });
+}
+
+/**
+ * The JSON body of `GET /v1/models/{id}` for `key`: the card of the route, `auto` or model of that id
+ * (a model also by an alias) among what the key may call; undefined when there is none.
+ */
+export function modelRetrieved(catalog: Catalog, routes: Routes, key: VirtualKey, id: string, now: number): string | undefined {
+  const card = modelCards(catalog, routes, key, now).find((one) => one.id === id || (one.aliases as readonly string[] | undefined)?.includes(id) === true);
+  return card === undefined ? undefined : JSON.stringify(card);
+}
+
+function modelCards(catalog: Catalog, routes: Routes, key: VirtualKey, now: number): { id: string; aliases?: unknown }[] {
   const created = Math.floor(now / 1000);
-  const data: object[] = [];
+  const data: { id: string; aliases?: unknown }[] = [];
   for (const name of routes.names) {
     if (key.routes !== undefined && !key.routes.has(name)) continue;
     const need = routes.route(name)?.need;
@@ -46,5 +59,5 @@ export function modelsList(catalog: Catalog, routes: Routes, key: VirtualKey, no
     if (day.of(model.id)?.status === 'retired') continue;
     data.push(modelCard(model, model.id, created, model.aliases));
   }
-  return JSON.stringify({ object: 'list', data });
+  return data;
 }

@@ -17,7 +17,7 @@ import { parseJson, readBody } from './body.js';
 import { serveCall, type CallHost } from './calls.js';
 import type { ServerSettings } from './config.js';
 import { errorReply } from './http-errors.js';
-import { modelsList } from './models-list.js';
+import { modelRetrieved, modelsList } from './models-list.js';
 
 /** What the server needs of its gateway beyond a call's needs. */
 export interface ServerHost extends CallHost {
@@ -35,6 +35,8 @@ export interface ServerHost extends CallHost {
 
 /** The GET paths the server itself answers. */
 const GET_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/v1/models']);
+/** `GET /v1/models/{id}`. */
+const MODEL_PATH = '/v1/models/';
 
 /** The model-call paths and their endpoints. */
 export const CALLS: Readonly<Record<string, WireEndpoint>> = {
@@ -123,6 +125,7 @@ export class GatewayServer {
       await serveCall(host, endpoint, key, body as Record<string, unknown>, res, record);
       return;
     }
+    if (path.startsWith(MODEL_PATH)) return this.#model(req, res, path, record);
     const page = host.pages?.get(path);
     if (page === undefined && !GET_PATHS.has(path)) {
       throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `No such path: ${req.method ?? 'GET'} ${path}. The gateway serves POST /v1/chat/completions, /v1/embeddings, /v1/fim/completions and GET /v1/models, /healthz, /readyz${host.pages === undefined ? '' : `, ${[...host.pages.keys()].join(', ')}`}.` });
@@ -144,6 +147,24 @@ export class GatewayServer {
         return sendJson(res, 200, modelsList(host.router.catalog, host.routes, key, host.clock.now()));
       }
     }
+  }
+
+  /** `GET /v1/models/{id}` (the clients' `models.retrieve`): the card of a route, `auto` or model the key may call. */
+  #model(req: IncomingMessage, res: ServerResponse, path: string, record: AccessRecord): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(path, 'GET');
+    const host = this.#host;
+    const key = host.keys.authenticate(req.headers.authorization);
+    record.key = key.name;
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice(MODEL_PATH.length));
+    } catch {
+      id = path.slice(MODEL_PATH.length);
+    }
+    const card = modelRetrieved(host.router.catalog, host.routes, key, id, host.clock.now());
+    if (card === undefined) throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `No model ${JSON.stringify(id)} that the gateway key "${key.name}" may call: GET /v1/models lists them.`, param: 'model' });
+    record.status = 200;
+    sendJson(res, 200, card);
   }
 
   /** Answers an error (unless the client is gone or the answer already started). */

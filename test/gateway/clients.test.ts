@@ -159,6 +159,22 @@ describe('gateway: the official clients, unchanged', () => {
     expect(beta).not.to.include('auto');
   });
 
+  it('GET /v1/models/{id}: both clients retrieve a route, a model (also by an alias) the key may call; 404 otherwise', async () => {
+    const { url } = await setup();
+    const route = await mistral(url).models.retrieve({ modelId: 'vision-chat' });
+    expect((route as { id: string }).id).to.equal('vision-chat');
+    const model = await openai(url).models.retrieve('mistral-small-2506');
+    expect(model.id).to.equal('mistral-small-2506');
+    const alias = (await raw(`${url}/v1/models/mistral-embed`)).json();
+    expect(alias.id).to.equal('mistral-embed');
+    // beta may use the route embed only.
+    let refused: unknown;
+    await openai(url, BETA_KEY).models.retrieve('vision-chat').catch((error: unknown) => (refused = error));
+    expect((refused as { status?: number }).status).to.equal(404);
+    expect((await raw(`${url}/v1/models/no-such-model`)).status).to.equal(404);
+    expect((await raw(`${url}/v1/models/vision-chat`, { key: null })).status).to.equal(401);
+  });
+
   it('an audio part (OpenAI\'s input_audio { data, format }) routes to an audio model', async () => {
     const { url, emulator } = await setup();
     const reply = await openai(url).chat.completions.create({
