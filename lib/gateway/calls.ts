@@ -124,11 +124,13 @@ export async function serveCall(
       const routed = await (endpoint === 'fim' ? host.router.wire.fimStream(request, options) : host.router.wire.chatStream(request, options));
       record.model = routed.routing.model;
       record.attempts = routed.routing.attempts.length;
-      await writeStream(res, routed, streamHeaders(routingHeaders(routed.routing)), { includeUsage: compat.includeUsage, model: routed.routing.model, secrets: host.secrets });
+      const ended = await writeStream(res, routed, streamHeaders(routingHeaders(routed.routing)), { includeUsage: compat.includeUsage, model: routed.routing.model, secrets: host.secrets });
       const final = await routed.settled;
       used = final.tokens.used ?? final.tokens.estimated;
-      record.status = 200;
-      record.tokens = final.tokens.used;
+      // A stream the client left is a 499 (nginx's code) in the log and the metrics, with what the key was charged.
+      record.status = ended === 'disconnected' ? 499 : 200;
+      if (ended !== 'done') record.error = ended === 'disconnected' ? 'client_closed_request' : 'stream_failed';
+      record.tokens = ended === 'done' ? final.tokens.used : used;
       host.decided(final, key, target.name);
       return;
     }

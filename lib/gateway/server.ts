@@ -92,11 +92,14 @@ export class GatewayServer {
     const path = query < 0 ? url : url.slice(0, query);
     const host = this.#host;
     const record = accessRecord(host.clock.now(), req.method ?? 'GET', path);
+    // What the connection had written before this request: node writes its own 408 when the request times out.
+    const socket = req.socket;
+    const written = socket.bytesWritten;
     this.#inFlight++;
     this.#serve(req, res, path, record).then(
       () => this.#done(res, record),
       (error: unknown) => {
-        this.#fail(res, record, error);
+        this.#fail(res, record, error, socket.bytesWritten > written);
         this.#done(res, record);
       },
     );
@@ -168,11 +171,20 @@ export class GatewayServer {
   }
 
   /** Answers an error (unless the client is gone or the answer already started). */
-  #fail(res: ServerResponse, record: AccessRecord, error: unknown): void {
+  /** `wrote`: something was written on the connection since the request came (node's own answer, if this did not answer). */
+  #fail(res: ServerResponse, record: AccessRecord, error: unknown, wrote: boolean): void {
     const reply = errorReply(error, this.#host.secrets);
     record.status = reply.status;
     record.error = reply.type;
     if (reply.status === 500) this.#host.log(JSON.stringify({ level: 'error', message: 'internal error while serving a request', path: record.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+    if (res.destroyed && !res.headersSent) {
+      // Nobody to answer. Logged and counted as what happened, not as the error it caused here: node's own
+      // 408 (the request timed out: it wrote that answer itself), or 499 (the client closed the connection,
+      // nginx's code), so that neither shows up as an upstream or a client error.
+      record.status = wrote ? 408 : 499;
+      record.error = wrote ? 'request_timeout' : 'client_closed_request';
+      return;
+    }
     if (res.destroyed) return;
     if (res.headersSent) {
       res.end();

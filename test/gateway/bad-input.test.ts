@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { RedisStore } from '../../lib/quota/redis/index.js';
 import OpenAI from 'openai';
 import { ALPHA_KEY, BETA_KEY, baseConfig, chatBody, raw, setup } from './support.js';
+import { until } from '../helpers/routed.js';
 
 const post = (url: string, body: string, init: RequestInit & { key?: string | null } = {}) => raw(`${url}/v1/chat/completions`, { method: 'POST', body, ...init });
 
@@ -123,12 +124,15 @@ describe('gateway: bad input', () => {
   });
 
   it('a client that never finishes its headers, or its body, is cut after the configured timeouts', async () => {
-    const { url, emulator } = await setup({ config: (u) => baseConfig(u, { server: { port: 0, headersTimeoutMs: 200, requestTimeoutMs: 300 } }) });
+    const { url, emulator, logs } = await setup({ config: (u) => baseConfig(u, { server: { port: 0, headersTimeoutMs: 200, requestTimeoutMs: 300, accessLog: true } }) });
     // Waits on the server closing the socket (mocha's timeout bounds it); no elapsed time is asserted.
     const headers = await rawSocket(url, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n');
     expect(headers === '' || /^HTTP\/1\.1 408/.test(headers), headers).to.equal(true);
     const body = await rawSocket(url, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALPHA_KEY}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"model":`);
     expect(body).to.match(/^HTTP\/1\.1 408/);
     expect(emulator.stats().requests).to.equal(0);
+    // The body that never ended is logged as the 408 node answered, not as a bad request.
+    await until(() => logs.some((l) => l.includes('"path":"/v1/chat/completions"')), 'the access-log line');
+    expect(JSON.parse(logs.find((l) => l.includes('"path":"/v1/chat/completions"')) as string)).to.include({ status: 408, error: 'request_timeout' });
   });
 });

@@ -71,7 +71,7 @@ describe('gateway: FIM streams', () => {
   });
 
   it('a client that disconnects mid-stream: the upstream stream is cancelled and nothing stays pending', async () => {
-    const { url, gateway, store, emulator } = await setup({ emulator: { faults: { chunkIntervalMs: 1000 } } });
+    const { url, gateway, store, emulator, logs } = await setup({ emulator: { faults: { chunkIntervalMs: 1000 } } });
     const controller = new AbortController();
     const response = await fetch(`${url}/v1/fim/completions`, { method: 'POST', headers: { authorization: `Bearer ${ALPHA_KEY}`, 'content-type': 'application/json' }, body: fimBody(), signal: controller.signal });
     expect(response.status).to.equal(200);
@@ -83,6 +83,10 @@ describe('gateway: FIM streams', () => {
     // Without the cancel, the upstream stream would stay open ~10 s (one event a second).
     await until(async () => gateway.inFlight === 0 && (await store.pendingReservations()) === 0, 'the stream to be settled');
     expect(emulator.stats().requests).to.equal(1);
+    // Logged as the client's leaving (499), with the tokens its key was charged (the estimate: no usage came).
+    const line = JSON.parse(logs.find((l) => l.includes('"path":"/v1/fim/completions"')) as string) as Record<string, unknown>;
+    expect(line).to.include({ status: 499, error: 'client_closed_request' });
+    expect(line.tokens).to.be.a('number').and.above(0);
   });
 
   it('/metrics counts the stream under endpoint fim and measures it as a text completion', async () => {

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import type { FakeClock } from '../../lib/clock.js';
+import { until } from '../helpers/routed.js';
 import { ALPHA_KEY, baseConfig, chatBody, expectNoSecret, raw, setup } from './support.js';
 
 const post = (url: string, body: string, key?: string) => raw(`${url}/v1/chat/completions`, { method: 'POST', body, ...(key === undefined ? {} : { key }) });
@@ -110,5 +111,29 @@ describe('gateway: quota over HTTP', () => {
     expect(reply.json().message).to.match(/^Upstream answered 500 after every fallback \(last: [a-z0-9-]+\): Internal server error$/);
     expectNoSecret(reply.text, JSON.stringify([...reply.headers]), ...logs);
     expect(await store.pendingReservations()).to.equal(0);
+  });
+});
+
+describe('gateway: a client that leaves while its request waits for quota', () => {
+  it('the wait is cancelled, nothing stays held, and the access log says 499 (the client left), not an upstream error', async () => {
+    const { url, gateway, store, logs, emulator } = await setup({
+      config: (u) =>
+        baseConfig(u, {
+          workspaces: [{ name: 'team', apiKey: '${UPSTREAM}', tier: 'free', overrides: { requestsPerSecond: 1 } }],
+          routes: { patient: { need: { capabilities: ['chat'] }, maxWaitMs: 5000 } },
+          keys: [{ name: 'alpha', key: '${GW_ALPHA}' }],
+        }),
+    });
+    expect((await post(url, chatBody('patient'))).status).to.equal(200);
+    const controller = new AbortController();
+    // The second request waits (the fake clock does not move) until the client gives up.
+    const leaving = fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${ALPHA_KEY}`, 'content-type': 'application/json' }, body: chatBody('patient'), signal: controller.signal }).catch(() => undefined);
+    await until(() => gateway.inFlight === 1, 'the request to wait');
+    controller.abort();
+    await leaving;
+    await until(async () => gateway.inFlight === 0 && (await store.pendingReservations()) === 0, 'the wait to end');
+    expect(emulator.stats().requests).to.equal(1);
+    const lines = logs.filter((l) => l.includes('"path":"/v1/chat/completions"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.status, l.error ?? null])).to.deep.equal([[200, null], [499, 'client_closed_request']]);
   });
 });
