@@ -16,6 +16,11 @@ function tooLarge(limit: number): GatewayError {
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  const encoding = req.headers['content-encoding'];
+  // Not decompressed here (no inflating a small body into a large one): refused by name.
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return Promise.reject(new GatewayError({ code: 'GATEWAY_UNSUPPORTED_ENCODING', message: `The request body is compressed (Content-Encoding: ${encoding.slice(0, 40)}): send it uncompressed.`, param: 'body' }));
+  }
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -54,7 +59,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export function parseJson(bytes: Buffer): unknown {
   if (bytes.length === 0) throw new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: 'The request body is empty: expected a JSON object.', param: 'body' });
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    const text = bytes.toString('utf8');
+    // A byte-order mark some editors and Windows tools write first is not part of the JSON.
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
   } catch (error) {
     throw new GatewayError({ code: 'GATEWAY_BAD_REQUEST', message: `The request body is not valid JSON: ${(error as Error).message}`, param: 'body' });
   }

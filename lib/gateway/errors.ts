@@ -42,6 +42,7 @@ const GATEWAY_STATUS = {
   GATEWAY_NOT_FOUND: 404,
   GATEWAY_BAD_REQUEST: 400,
   GATEWAY_BODY_TOO_LARGE: 413,
+  GATEWAY_UNSUPPORTED_ENCODING: 415,
   GATEWAY_METHOD_NOT_ALLOWED: 405,
   GATEWAY_CLOSING: 503,
 } as const;
@@ -60,7 +61,8 @@ const gatewayErrorMarker = Symbol.for('mistral-router.error.GatewayError');
 /**
  * The gateway refused an HTTP request before routing it: no or an unknown key (401), a route or model the
  * key may not use (403), an unknown route, model or path (404), a method the path does not take (405), a
- * body that is not JSON (400) or too large (413), or any request once the gateway is shutting down (503).
+ * body that is not JSON (400), too large (413) or compressed (415), or any request once the gateway is
+ * shutting down (503).
  */
 export class GatewayError extends RouterError {
   /** The HTTP status the client gets. */

@@ -30,6 +30,7 @@ const TYPES: Readonly<Record<number, string>> = {
   405: 'invalid_request_error',
   408: 'timeout_error',
   413: 'invalid_request_error',
+  415: 'invalid_request_error',
   429: 'rate_limited',
   502: 'upstream_error',
   503: 'service_unavailable',

@@ -70,6 +70,12 @@ export class GatewayServer {
       },
       (req, res) => this.#handle(req, res),
     );
+    // `Expect: 100-continue`: a body declared over the limit is answered 413 without inviting it first.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const declared = Number(req.headers['content-length']);
+      if (!(declared > settings.bodyLimitBytes)) res.writeContinue();
+      this.#handle(req, res);
+    });
   }
 
   /** Requests being served now. */
@@ -87,7 +93,7 @@ export class GatewayServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
+    const url = originForm(req.url ?? '/');
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     const host = this.#host;
@@ -201,6 +207,15 @@ export class GatewayServer {
     res.writeHead(reply.status, headers);
     res.end(reply.body);
   }
+}
+
+/** The path and query of a request target; an absolute-form one (`http://host/v1/models`, as proxies send) reduced to them. */
+function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  const scheme = target.indexOf('://');
+  if (scheme < 0) return target;
+  const slash = target.indexOf('/', scheme + 3);
+  return slash < 0 ? '/' : target.slice(slash);
 }
 
 function methodNotAllowed(path: string, allowed: string): GatewayError {

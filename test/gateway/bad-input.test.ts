@@ -105,6 +105,43 @@ describe('gateway: bad input', () => {
     expect(emulator.stats().requests).to.equal(0);
   });
 
+  it('Expect: 100-continue with a body over the limit: 413 at once, never 100 Continue; under it, 100 then the answer', async () => {
+    const { url, emulator } = await setup({ config: (u) => baseConfig(u, { server: { port: 0, bodyLimitBytes: 1000 } }) });
+    const head = (length: number) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALPHA_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+    const refused = await rawSocket(url, head(5000));
+    expect(refused).to.match(/^HTTP\/1\.1 413/);
+    expect(refused).to.not.contain('100 Continue');
+    const body = chatBody('auto');
+    const { hostname, port } = new URL(url);
+    const accepted = await new Promise<string>((resolve, reject) => {
+      const socket: Socket = connect(Number(port), hostname, () => socket.write(head(Buffer.byteLength(body))));
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk.toString();
+        if (received === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write(body);
+        else if (received.includes('"choices"')) socket.end();
+      });
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+    });
+    expect(accepted).to.match(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/);
+    expect(emulator.stats().requests).to.equal(1);
+  });
+
+  it('a compressed body: 415 naming it (not inflated); a byte-order mark before the JSON and an absolute-form target are taken', async () => {
+    const { url, emulator } = await setup();
+    const gzip = await raw(`${url}/v1/chat/completions`, { method: 'POST', body: chatBody('auto'), headers: { 'content-encoding': 'gzip' } });
+    expect(gzip.status).to.equal(415);
+    expect(gzip.json()).to.include({ param: 'body' });
+    expect(gzip.json().message).to.contain('Content-Encoding: gzip');
+    expect(emulator.stats().requests).to.equal(0);
+    expect((await post(url, `\ufeff${chatBody('auto')}`)).status).to.equal(200);
+    const { host } = new URL(url);
+    const absolute = await rawSocket(url, `GET http://${host}/healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect(absolute).to.match(/^HTTP\/1\.1 200/);
+    expect(absolute).to.contain('{"status":"ok"}');
+  });
+
   it('unknown paths 404, wrong methods 405 with Allow; /healthz and /readyz answer', async () => {
     const { url } = await setup();
     expect((await raw(`${url}/v1/completions`, { method: 'POST', body: '{}' })).status).to.equal(404);
