@@ -97,7 +97,10 @@ export class Acquirer {
           return this.#untilBack(prepared, state, signal, back);
         }
       }
-      if (quota) events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: error.retryAfterMs });
+      if (quota) {
+        events.emit('exhausted', { endpoint: prepared.endpoint, retryAfterMs: error.retryAfterMs });
+        throw afterFailures(error, state);
+      }
       throw error;
     }
   }
@@ -118,4 +121,16 @@ export class Acquirer {
     }
     return this.acquire(prepared, state, signal);
   }
+}
+
+/**
+ * A call refused for quota after attempts that failed upstream (which spent the windows it then found
+ * full): the same refusal, its message naming those failures and the last of them as its cause, so that
+ * the caller is not left to guess why.
+ */
+function afterFailures(error: QuotaExhaustedError, state: CallState): QuotaExhaustedError {
+  const failed = state.attempts.filter((attempt) => attempt.outcome !== 'ok' && attempt.outcome !== 'quota');
+  if (failed.length === 0) return error;
+  const what = failed.map((attempt) => `${attempt.model} ${attempt.outcome}${attempt.status === undefined ? '' : ` (${attempt.status})`}`).join(', ');
+  return new QuotaExhaustedError({ message: `${error.message} Before it, this call's attempts failed upstream: ${what}.`, retryAfterMs: error.retryAfterMs, ...(error.plan === undefined ? {} : { plan: error.plan }), cause: state.lastError });
 }

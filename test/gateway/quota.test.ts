@@ -137,3 +137,17 @@ describe('gateway: a client that leaves while its request waits for quota', () =
     expect(lines.map((l) => [l.status, l.error ?? null])).to.deep.equal([[200, null], [499, 'client_closed_request']]);
   });
 });
+
+describe('gateway: quota spent by attempts that failed upstream', () => {
+  it('the 429 says which attempts failed before the windows were found full', async () => {
+    const { url, store } = await setup({
+      emulator: { overrides: { requestsPerSecond: 1 }, faults: { errorRate: 1, errorStatuses: [500] } },
+      config: (u) => baseConfig(u, { workspaces: [{ name: 'team', apiKey: '${UPSTREAM}', tier: 'free', overrides: { requestsPerSecond: 1 } }] }),
+    });
+    const reply = await post(url, chatBody('auto'));
+    expect(reply.status).to.equal(429);
+    expect(Number(reply.headers.get('retry-after'))).to.be.within(1, 2);
+    expect(reply.json().message).to.match(/No eligible model has quota .* Before it, this call's attempts failed upstream: [a-z0-9-]+ server-error \(500\)\.$/);
+    expect(await store.pendingReservations()).to.equal(0);
+  });
+});
