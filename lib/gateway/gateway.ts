@@ -90,6 +90,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const metrics = gatewayMetrics(router);
   if (metrics === undefined) log(JSON.stringify({ level: 'info', message: 'GET /metrics is not served: install the optional peer dependency prom-client to serve it' }));
+  const exposed = openPagesWarning(settings.host, metrics !== undefined, settings.dashboard);
+  if (exposed !== undefined) log(JSON.stringify({ level: 'warn', message: exposed }));
   const pages = new Map<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>();
   if (metrics !== undefined) pages.set('/metrics', metrics.page);
   if (settings.dashboard) {
@@ -166,4 +168,15 @@ async function drain(server: GatewayServer, router: Router, store: QuotaStore, c
   server.server.closeAllConnections();
   await closed;
   await store.close();
+}
+
+/**
+ * The warning for operations pages that take no key (a scraper, a browser) on an address others can
+ * reach; undefined on a loopback address, or when neither page is served.
+ */
+export function openPagesWarning(host: string, metrics: boolean, dashboard: boolean): string | undefined {
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (loopback || (!metrics && !dashboard)) return undefined;
+  const pages = [metrics ? 'GET /metrics' : undefined, dashboard ? 'GET /dashboard' : undefined].filter((page) => page !== undefined).join(' and ');
+  return `${pages} take no key and show key names, limits and use: on ${host} restrict them in front of the gateway${dashboard ? ', or set server.dashboard: false' : ''}`;
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { FakeClock } from '../../lib/clock.js';
 import { accessRecord } from '../../lib/gateway/access-log.js';
+import { openPagesWarning } from '../../lib/gateway/gateway.js';
 import { gatewayMetrics } from '../../lib/gateway/metrics.js';
 import { createRouter } from '../../lib/index.js';
 import { catalog2025 } from '../helpers/catalog-2025.js';
@@ -29,5 +30,15 @@ describe('gateway metrics: requests counted per label set, handed to prom-client
     expect(second).to.contain(`${line(200, 'alpha')} 3`).and.contain(`${line(429, 'beta')} 1`);
     expect(await metrics.registry.metrics()).to.contain(`${line(200, 'alpha')} 3`);
     await router.close();
+  });
+});
+
+describe('gateway: operations pages on an address others can reach', () => {
+  it('a warning when /metrics or /dashboard (which take no key) are served off loopback; none on loopback', () => {
+    expect(openPagesWarning('127.0.0.1', true, true)).to.equal(undefined);
+    expect(openPagesWarning('::1', true, true)).to.equal(undefined);
+    expect(openPagesWarning('0.0.0.0', false, false)).to.equal(undefined);
+    expect(openPagesWarning('0.0.0.0', true, true)).to.equal('GET /metrics and GET /dashboard take no key and show key names, limits and use: on 0.0.0.0 restrict them in front of the gateway, or set server.dashboard: false');
+    expect(openPagesWarning('10.0.0.5', true, false)).to.equal('GET /metrics take no key and show key names, limits and use: on 10.0.0.5 restrict them in front of the gateway');
   });
 });
