@@ -72,6 +72,8 @@ export function checkConfig(loaded: LoadedConfig, catalog: Catalog, now: number 
     key.routes?.forEach((route, j) => {
       if (route !== AUTO && config.routes[route] === undefined) throw fail(`/keys/${index}/routes/${j}`, `unknown route ${JSON.stringify(route)}; the routes are: ${[AUTO, ...Object.keys(config.routes)].join(', ')}`);
     });
+    // An empty list would allow no model at all, not "routes only" (which is leaving `models` out).
+    if (key.models?.length === 0) throw fail(`/keys/${index}/models`, 'an empty list allows no model: leave models out for a key that calls its routes only, or name the models it may use');
     key.models?.forEach((model, j) => {
       if (catalog.resolve(model) === undefined) throw fail(`/keys/${index}/models/${j}`, `unknown model ${JSON.stringify(model)}; see "mistral-router catalog" for the ids and aliases`);
     });

@@ -85,8 +85,6 @@ export async function serveCall(
     if (target.kind === 'auto') delete view.model;
     routeNeed = need;
   }
-  // The key's `models` bound every answer (fallbacks, routes, auto, a body need).
-  routeNeed = host.keys.bounded(key, routeNeed, host.router.catalog);
   let encoding: EmbeddingsEncoding | undefined;
   if (endpoint === 'embeddings' && request.body.encoding_format === 'base64') {
     // Asked upstream as numbers, encoded here: the same answer whatever the upstream does with base64.
@@ -97,6 +95,9 @@ export async function serveCall(
   const estimate = key.metersTokens ? estimateRequest(host.tokens, host.defaultMaxTokens, endpoint, view) : undefined;
   const admitting = host.keys.admit(key, estimate === undefined ? 0 : estimate.promptEstimate + estimate.maxOutput);
   const held = admitting instanceof Promise ? await admitting : admitting;
+  // The key's `models` bound every answer (fallbacks, routes, auto, a body need), against the catalogue the
+  // router plans with now: no await between this and the router's plan, so a refresh cannot slip in.
+  routeNeed = host.keys.bounded(key, routeNeed, host.router.catalog);
   // A client that goes away cancels its stream (the upstream stream closes) or its wait for quota. A call
   // that does not wait is let finish (within its timeout): an abort signal per request costs more than
   // the rest of the gateway's own work on it.

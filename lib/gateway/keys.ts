@@ -105,7 +105,13 @@ export class VirtualKeys {
       outside = { catalog, ids: catalog.models.map((model) => model.id).filter((id) => !answers.has(id)) };
       this.#outside.set(key, outside);
     }
-    return { ...need, exclude: need?.exclude === undefined ? outside.ids : [...need.exclude, ...outside.ids] };
+    // A need the router will refuse (not an object, an `exclude` of the wrong type) goes as it is: refused, never answered.
+    if (need !== undefined && (need === null || typeof need !== 'object' || Array.isArray(need))) return need;
+    const exclude: unknown = need?.exclude;
+    if (exclude === undefined) return { ...need, exclude: outside.ids };
+    if (typeof exclude === 'string') return { ...need, exclude: [exclude, ...outside.ids] };
+    if (Array.isArray(exclude)) return { ...need, exclude: [...(exclude as string[]), ...outside.ids] };
+    return need;
   }
 
   /** The key of an `Authorization: Bearer <key>` header; a GatewayError (401) when missing or unknown. */

@@ -49,6 +49,7 @@ export function gatewayMetrics(router: Router): GatewayMetrics | undefined {
     registers: [registry],
     collect: () => cells.flush(),
   });
+  cells.watchReset(requests);
   return {
     registry,
     record(record) {

@@ -7,7 +7,8 @@
  * Slow clients are node's own timeouts: `headersTimeout` (headers not in within it: the socket is
  * closed) and `requestTimeout` (whole request not in: 408), checked every `connectionsCheckingInterval`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import { NeedError } from '../errors.js';
 import { GatewayError } from './errors.js';
@@ -35,6 +36,9 @@ export interface ServerHost extends CallHost {
 
 /** The GET paths the server itself answers. */
 const GET_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/v1/models']);
+/** The status node's own answer gives each parser and timeout error (as node:http's default 'clientError' does). */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADER_OVERFLOW: 431, HPE_CHUNK_EXTENSIONS_OVERFLOW: 413 };
+
 /** `GET /v1/models/{id}`. */
 const MODEL_PATH = '/v1/models/';
 
@@ -54,6 +58,8 @@ export class GatewayServer {
   readonly server: Server;
   readonly #host: ServerHost;
   #closing = false;
+  /** Connections node's parser or timeouts ended, with the status written to them (see 'clientError'). */
+  readonly #answeredByNode = new WeakMap<Socket, number>();
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
@@ -70,6 +76,19 @@ export class GatewayServer {
       },
       (req, res) => this.#handle(req, res),
     );
+    // What node answers itself (a request timeout, a malformed body), written as node writes it, and kept
+    // per connection so that the request it cut short is logged with that status.
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+      const message = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      // A client that reset the connection gets no answer: it left (499 in the log, as any other leaving).
+      const gone = error.code === 'ECONNRESET' || error.code === 'EPIPE' || error.code === 'ECONNABORTED';
+      if (!gone && socket.writable && (message === undefined || message === null || !message.headersSent)) {
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n\r\n`);
+        this.#answeredByNode.set(socket, status);
+      }
+      socket.destroy(error);
+    });
     // `Expect: 100-continue`: a body declared over the limit is answered 413 without inviting it first.
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       const declared = Number(req.headers['content-length']);
@@ -98,14 +117,12 @@ export class GatewayServer {
     const path = query < 0 ? url : url.slice(0, query);
     const host = this.#host;
     const record = accessRecord(host.clock.now(), req.method ?? 'GET', path);
-    // What the connection had written before this request: node writes its own 408 when the request times out.
     const socket = req.socket;
-    const written = socket.bytesWritten;
     this.#inFlight++;
     this.#serve(req, res, path, record).then(
       () => this.#done(res, record),
       (error: unknown) => {
-        this.#fail(res, record, error, socket.bytesWritten > written);
+        this.#fail(res, record, error, this.#answeredByNode.get(socket));
         this.#done(res, record);
       },
     );
@@ -177,18 +194,18 @@ export class GatewayServer {
   }
 
   /** Answers an error (unless the client is gone or the answer already started). */
-  /** `wrote`: something was written on the connection since the request came (node's own answer, if this did not answer). */
-  #fail(res: ServerResponse, record: AccessRecord, error: unknown, wrote: boolean): void {
+  /** `byNode`: the status node answered the connection with itself (a timeout, a malformed body), if it did. */
+  #fail(res: ServerResponse, record: AccessRecord, error: unknown, byNode: number | undefined): void {
     const reply = errorReply(error, this.#host.secrets);
     record.status = reply.status;
     record.error = reply.type;
     if (reply.status === 500) this.#host.log(JSON.stringify({ level: 'error', message: 'internal error while serving a request', path: record.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
     if (res.destroyed && !res.headersSent) {
-      // Nobody to answer. Logged and counted as what happened, not as the error it caused here: node's own
-      // 408 (the request timed out: it wrote that answer itself), or 499 (the client closed the connection,
-      // nginx's code), so that neither shows up as an upstream or a client error.
-      record.status = wrote ? 408 : 499;
-      record.error = wrote ? 'request_timeout' : 'client_closed_request';
+      // Nobody to answer. Logged and counted as what happened, not as the error it caused here: what node
+      // answered itself (408 for a timeout, 400 for a malformed body...), or 499 (the client closed the
+      // connection, nginx's code), so that neither shows up as an upstream error.
+      record.status = byNode ?? 499;
+      record.error = byNode === undefined ? 'client_closed_request' : byNode === 408 ? 'request_timeout' : 'bad_request';
       return;
     }
     if (res.destroyed) return;

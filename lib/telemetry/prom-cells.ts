@@ -7,8 +7,8 @@
  * given, a histogram's queues its observations, and every cell is handed to prom-client when any of its
  * metrics is read (their `collect`, so a scrape or `registry.metrics()` never misses a measurement) or at
  * the end of the event loop's turn, whichever comes first. The second keeps the hand-over off the path of
- * the call's answer and what prom-client holds at most one turn old (`resetMetrics`, a registry read
- * without collecting).
+ * the call's answer and what prom-client holds at most one turn old (a registry read without collecting).
+ * An instrument's `reset()` (what `registry.resetMetrics()` calls) drops what its cells still hold.
  */
 import type * as PromClient from 'prom-client';
 
@@ -75,6 +75,21 @@ export class PromCells {
     this.#scheduled ??= setImmediate(this.#flushSoon);
   }
 
+  /** `instrument.reset()` from now on also drops what its cells hold (not handed over yet). */
+  watchReset(instrument: Instrument): void {
+    const reset = instrument.reset.bind(instrument);
+    instrument.reset = () => {
+      this.#queue = this.#queue.filter((cell) => {
+        if (cell.instrument !== instrument) return true;
+        cell.sum = 0;
+        cell.observed.length = 0;
+        cell.queued = false;
+        return false;
+      });
+      reset();
+    };
+  }
+
   /** Hands every measurement held to prom-client. */
   flush(): void {
     const queue = this.#queue;
@@ -89,7 +104,8 @@ export class PromCells {
 
 function hand(cell: Cell): void {
   if (cell.counts) {
-    if (cell.sum !== 0) (cell.instrument as PromClient.Counter<string>).inc(cell.labels, cell.sum);
+    // Even 0: a label set counted only zeros is a series at 0, as prom-client's own inc makes it.
+    (cell.instrument as PromClient.Counter<string>).inc(cell.labels, cell.sum);
     cell.sum = 0;
     return;
   }

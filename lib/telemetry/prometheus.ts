@@ -74,9 +74,13 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
         },
       });
     } else if (definition.kind === 'histogram') {
-      instruments.set(key, { instrument: new prom.Histogram({ ...common, collect, buckets: [...(definition as { buckets: readonly number[] }).buckets] }), counts: false, labels: labelNames });
+      const histogram = new prom.Histogram({ ...common, collect, buckets: [...(definition as { buckets: readonly number[] }).buckets] });
+      cells.watchReset(histogram);
+      instruments.set(key, { instrument: histogram, counts: false, labels: labelNames });
     } else {
-      instruments.set(key, { instrument: new prom.Counter({ ...common, collect }), counts: true, labels: labelNames });
+      const counter = new prom.Counter({ ...common, collect });
+      cells.watchReset(counter);
+      instruments.set(key, { instrument: counter, counts: true, labels: labelNames });
     }
   }
   const sink: MetricSink = {

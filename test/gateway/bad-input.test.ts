@@ -172,4 +172,13 @@ describe('gateway: bad input', () => {
     await until(() => logs.some((l) => l.includes('"path":"/v1/chat/completions"')), 'the access-log line');
     expect(JSON.parse(logs.find((l) => l.includes('"path":"/v1/chat/completions"')) as string)).to.include({ status: 408, error: 'request_timeout' });
   });
+
+  it('a malformed chunked body: node\'s 400, logged as 400 (not as a timeout, not as the client leaving)', async () => {
+    const { url, emulator, logs } = await setup();
+    const reply = await rawSocket(url, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALPHA_KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{"model"\r\n`);
+    expect(reply).to.match(/^HTTP\/1\.1 400 Bad Request\r\nConnection: close/);
+    await until(() => logs.some((l) => l.includes('"path":"/v1/chat/completions"')), 'the access-log line');
+    expect(JSON.parse(logs.find((l) => l.includes('"path":"/v1/chat/completions"')) as string)).to.include({ status: 400, error: 'bad_request' });
+    expect(emulator.stats().requests).to.equal(0);
+  });
 });

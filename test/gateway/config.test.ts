@@ -66,6 +66,7 @@ describe('gateway: configuration', () => {
     { name: 'an unknown field', text: GOOD.replace('  port: 0', '  port: 0\n  prot: 4000'), line: 3, pointer: '/server/prot', message: /unknown field "prot"/ },
     { name: 'an unknown capability', text: GOOD.replace('function_calling]', 'function_caling]'), line: 11, pointer: '/routes/vision-chat/need/capabilities/1', message: /expected one of chat, vision/ },
     { name: 'a duplicate key name', text: `${GOOD}  - name: alpha\n    sha256: ${'a'.repeat(64)}\n`, line: 17, pointer: '/keys/1/name', message: /duplicate key name "alpha" \(also keys\[0\]\)/ },
+    { name: 'a key with an empty models list', text: GOOD.replace('    routes: [vision-chat, auto]', '    routes: [vision-chat, auto]\n    models: []'), line: 16, pointer: '/keys/0/models', message: /an empty list allows no model: leave models out/ },
     { name: 'a route with an impossible need', text: GOOD.replace('minContext: 60000', 'minContext: 5000000'), line: 11, pointer: '/routes/vision-chat/need', message: /no model of the catalogue can serve this chat route: .*context too small/ },
     { name: 'an unset environment variable', text: GOOD, env: { UPSTREAM: 'x' }, line: 14, pointer: '/keys/0/key', message: /the environment variable GW_ALPHA is not set/ },
     { name: 'a key written in the file', text: GOOD.replace('key: ${GW_ALPHA}', 'key: sk-literal-key'), line: 14, pointer: '/keys/0/key', message: /expected a \$\{ENV_VAR\} reference/ },

@@ -36,6 +36,19 @@ describe('gateway: the models a key may call and be answered by', () => {
     expect(auto.json().model).to.equal('mistral-small-2506');
   });
 
+  it('a body need of any shape the router takes stays bounded; one it refuses is refused (400), never answered unbounded', async () => {
+    const { url } = await setup({ config: smallOnly });
+    const single = await post(url, chatBody('auto', { need: { exclude: 'mistral-large-2411' } }), SMALL_KEY);
+    expect(single.status).to.equal(200);
+    expect(single.json().model).to.equal('mistral-small-2506');
+    for (const need of [{ exclude: 5 }, null, [], 'vision']) {
+      const reply = await post(url, chatBody('auto', { need }), SMALL_KEY);
+      expect(reply.status, JSON.stringify(need)).to.equal(400);
+      // The same as for a key without models.
+      expect((await post(url, chatBody('auto', { need }), ALPHA_KEY)).status, JSON.stringify(need)).to.equal(400);
+    }
+  });
+
   it('a fallback stays within the key\'s models: the model failing upstream leaves an upstream error, not another model\'s answer', async () => {
     const { url, emulator, store } = await setup({ config: smallOnly, emulator: { faults: { errorRate: 1, errorStatuses: [503], models: ['mistral-small-2506'] } } });
     const reply = await post(url, chatBody('mistral-small-2506'), SMALL_KEY);

@@ -14,6 +14,8 @@ function instruments() {
   const collect = () => cells.flush();
   const calls = new Counter({ name: 'calls_total', help: 'calls', labelNames: ['model', 'workspace'], registers: [registry], collect });
   const seconds = new Histogram({ name: 'call_seconds', help: 'seconds', labelNames: ['model', 'error'], buckets: [0.1, 1], registers: [registry], collect });
+  cells.watchReset(calls);
+  cells.watchReset(seconds);
   return { registry, cells, calls, seconds };
 }
 
@@ -53,6 +55,19 @@ describe('telemetry: prom-cells', () => {
     expect(text).to.not.include('call_seconds_count{model="small"}');
     cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 1);
     expect(await registry.metrics()).to.include('calls_total{model="small",workspace="team-a"} 1');
+  });
+
+  it('a reset in the same turn drops what the cells still hold; a label set counted only zeros is a series at 0', async () => {
+    const { registry, cells, calls, seconds } = instruments();
+    cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 5);
+    cells.record('seconds', seconds, false, ['model', 'error'], ['small', undefined], 0.5);
+    registry.resetMetrics();
+    await nextTurn();
+    const text = await registry.metrics();
+    expect(text).to.not.include('calls_total{model="small"');
+    expect(text).to.not.include('call_seconds_count{model="small"}');
+    cells.record('calls', calls, true, ['model', 'workspace'], ['free', 'team-a'], 0);
+    expect(await registry.metrics()).to.include('calls_total{model="free",workspace="team-a"} 0');
   });
 
   it('a histogram cell holding thousands of observations within one turn hands them over before its queue grows further', async () => {
