@@ -170,7 +170,7 @@ export class GatewayServer {
       case '/v1/models': {
         const key = host.keys.authenticate(req.headers.authorization);
         record.key = key.name;
-        return sendJson(res, 200, modelsList(host.router.catalog, host.routes, key, host.clock.now()));
+        return sendJson(res, 200, modelsList(host.router.catalog, host.routes, host.keys, key, host.clock.now()));
       }
     }
   }
@@ -187,7 +187,7 @@ export class GatewayServer {
     } catch {
       id = path.slice(MODEL_PATH.length);
     }
-    const card = modelRetrieved(host.router.catalog, host.routes, key, id, host.clock.now());
+    const card = modelRetrieved(host.router.catalog, host.routes, host.keys, key, id, host.clock.now());
     if (card === undefined) throw new GatewayError({ code: 'GATEWAY_NOT_FOUND', message: `No model ${JSON.stringify(id)} that the gateway key "${key.name}" may call: GET /v1/models lists them.`, param: 'model' });
     record.status = 200;
     sendJson(res, 200, card);

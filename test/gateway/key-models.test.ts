@@ -8,13 +8,13 @@ import { ALPHA_KEY, BETA_KEY, baseConfig, chatBody, raw, setup } from './support
 
 const SMALL_KEY = 'sk-gw-small-only-secret-0123456789abcdef';
 
-/** Key `small` may name mistral-small-2506 only and use the route vision-chat (which mistral-small-2506 serves). */
+/** Key `small` may name mistral-small-2506 only and use the routes vision-chat (which mistral-small-2506 serves) and embed (which it does not). */
 const smallOnly = (emulatorUrl: string) =>
   baseConfig(emulatorUrl, {
     keys: [
       { name: 'alpha', key: '${GW_ALPHA}' },
       { name: 'beta', key: '${GW_BETA}', routes: ['embed'] },
-      { name: 'small', sha256: sha256(SMALL_KEY), routes: ['vision-chat', 'auto'], models: ['mistral-small-2506'] },
+      { name: 'small', sha256: sha256(SMALL_KEY), routes: ['vision-chat', 'embed', 'auto'], models: ['mistral-small-2506'] },
     ],
   });
 
@@ -72,6 +72,17 @@ describe('gateway: the models a key may call and be answered by', () => {
     const need = { need: { exclude: ['mistral-small-2506'] } };
     expect((await post(url, chatBody('auto', need), ALPHA_KEY)).status).to.equal(200);
     expect((await post(url, chatBody('auto', need), SMALL_KEY)).status).to.equal(400);
+  });
+
+  it('/v1/models lists to a key with models only the routes one of them serves, and those models', async () => {
+    const { url } = await setup({ config: smallOnly });
+    const ids = ((await raw(`${url}/v1/models`, { key: SMALL_KEY })).json().data as { id: string }[]).map((card) => card.id);
+    expect(ids).to.deep.equal(['vision-chat', 'auto', 'mistral-small-2506']);
+    expect((await raw(`${url}/v1/models/embed`, { key: SMALL_KEY })).status).to.equal(404);
+    // The route itself is still the key's: a call to it is refused for what it is (no model of the key serves it).
+    const embed = await raw(`${url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'embed', input: ['x'] }), key: SMALL_KEY });
+    expect(embed.status).to.equal(400);
+    expect(embed.json()).to.include({ code: 'no_eligible_model' });
   });
 
   it('a key that lists routes but no models calls its routes only: a model by name is 403, and /v1/models lists none', async () => {
