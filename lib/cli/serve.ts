@@ -7,11 +7,10 @@
  * ```
  * `--check` validates the file against the catalogue and prints what it would serve (never a key).
  */
-import { checkConfig, configCatalog, routeEndpoint } from '../gateway/build.js';
+import { checkConfig, configCatalog, routeEndpoint, routePlan } from '../gateway/build.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import { startGateway } from '../gateway/gateway.js';
 import { normaliseNeed } from '../need.js';
-import { fitContext, rankModels, DEFAULT_UNKNOWN_CONTEXT_TOKENS } from '../router/plan.js';
 import { integerFlag, parseFlags } from './args.js';
 import { EXIT_OK, UsageError, untilSignal, type CliCommand, type CliIO } from './io.js';
 
@@ -50,8 +49,7 @@ function describe(file: string): string {
   for (const [name, route] of Object.entries(config.routes)) {
     const endpoint = routeEndpoint(route.need);
     const need = normaliseNeed(route.need, endpoint, [], strategy);
-    // In the order the router plans them today: retired models left out, deprecated ones last.
-    const models = fitContext(rankModels(catalog, need, undefined, true, { lifecycle: catalog.lifecycleOn(Date.now()) }), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS).models.map((m) => m.id);
+    const models = routePlan(catalog, need, Date.now()).models.map((m) => m.id);
     lines.push(`  ${name} (${endpoint}${route.maxWaitMs === undefined ? '' : `, waits up to ${route.maxWaitMs} ms`}): ${models.slice(0, 4).join(', ')}${models.length > 4 ? `, +${models.length - 4} more` : ''}`);
   }
   lines.push('  auto: the need each request implies');

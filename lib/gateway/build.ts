@@ -8,13 +8,13 @@ import type { Catalog } from '../catalog/catalog.js';
 import { loadCatalog } from '../catalog/load.js';
 import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, NeedError, RouterError } from '../errors.js';
-import { normaliseNeed, type Endpoint, type Need } from '../need.js';
+import { normaliseNeed, type Endpoint, type Need, type NormalisedNeed } from '../need.js';
 import { createNodeFetch } from '../mistral/node-fetch.js';
 import { MemoryStore } from '../quota/memory/index.js';
 import type { QuotaStore } from '../quota/types.js';
 import { summariseRejections } from '../router/failures.js';
 import { resolveOptions, type RouterOptions } from '../router/options.js';
-import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels } from '../router/plan.js';
+import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels, type ModelPlan } from '../router/plan.js';
 import { TokenEstimator } from '../tokens.js';
 import type { LoadedConfig } from './config.js';
 import { AUTO } from './routes.js';
@@ -25,6 +25,15 @@ export function routeEndpoint(need: Need | undefined): Endpoint {
   if (capabilities.includes('embedding')) return 'embeddings';
   if (capabilities.includes('fim')) return 'fim';
   return 'chat';
+}
+
+/**
+ * What the router would plan for a route's (normalised) need on the day `now`, in its order: retired models
+ * left out, deprecated ones last, a context too small rejected. The start-up check, `serve --check` and
+ * `GET /v1/models` read it.
+ */
+export function routePlan(catalog: Catalog, need: NormalisedNeed, now: number): ModelPlan {
+  return fitContext(rankModels(catalog, need, undefined, true, { lifecycle: catalog.lifecycleOn(now) }), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
 }
 
 /** `workspaces[0].overrides.models.x` (a router option) as a JSON pointer of the file. */
@@ -61,7 +70,7 @@ export function checkConfig(loaded: LoadedConfig, catalog: Catalog, now: number 
     try {
       const need = normaliseNeed(route.need, endpoint, [], strategy);
       // On the gateway's day: a model retired by then serves nothing (the router never picks it).
-      const fitted = fitContext(rankModels(catalog, need, undefined, true, { lifecycle: catalog.lifecycleOn(now) }), 0, need.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS);
+      const fitted = routePlan(catalog, need, now);
       if (fitted.models.length === 0) throw fail(`${at}/need`, `no model of the catalogue can serve this ${endpoint} route: ${summariseRejections(fitted.rejected)}`);
     } catch (error) {
       if (error instanceof NeedError) throw fail(`${at}/${error.field.replace(/\[(\d+)\]/g, '.$1').split('.').join('/')}`, error.message.slice(error.field.length + 2));

@@ -9,8 +9,7 @@ import { capabilityFlags, completeCard, modelCard } from '../catalog/cards.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Capability } from '../catalog/types.js';
 import { normaliseNeed, type Need } from '../need.js';
-import { DEFAULT_UNKNOWN_CONTEXT_TOKENS, fitContext, rankModels } from '../router/plan.js';
-import { routeEndpoint } from './build.js';
+import { routeEndpoint, routePlan } from './build.js';
 import type { VirtualKey, VirtualKeys } from './keys.js';
 import { AUTO, type Routes } from './routes.js';
 
@@ -51,7 +50,7 @@ function served(catalog: Catalog, keys: VirtualKeys, key: VirtualKey, need: Need
   if (key.answers === undefined) return true;
   const bounded = keys.bounded(key, need, catalog);
   const normalised = normaliseNeed(bounded, routeEndpoint(bounded), [], 'smallest-sufficient');
-  return fitContext(rankModels(catalog, normalised, undefined, true, { lifecycle: catalog.lifecycleOn(now) }), 0, normalised.minContext, DEFAULT_UNKNOWN_CONTEXT_TOKENS).models.length > 0;
+  return routePlan(catalog, normalised, now).models.length > 0;
 }
 
 function modelCards(catalog: Catalog, routes: Routes, keys: VirtualKeys, key: VirtualKey, now: number): { id: string; aliases?: unknown }[] {

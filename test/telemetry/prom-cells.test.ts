@@ -19,6 +19,19 @@ function instruments() {
   return { registry, cells, calls, seconds };
 }
 
+/** One counter and one histogram measurement for the label set `small`. */
+function recordSmall({ cells, calls, seconds }: ReturnType<typeof instruments>): void {
+  cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 5);
+  cells.record('seconds', seconds, false, ['model', 'error'], ['small', undefined], 0.5);
+}
+
+/** Neither measurement of {@link recordSmall} is in the registry's exposition. */
+async function expectNoSmall(registry: Registry): Promise<void> {
+  const text = await registry.metrics();
+  expect(text).to.not.include('calls_total{model="small"');
+  expect(text).to.not.include('call_seconds_count{model="small"}');
+}
+
 describe('telemetry: prom-cells', () => {
   it('a read in the same turn sees every measurement: counters summed per label set, histograms observed one by one', async () => {
     const { registry, cells, calls, seconds } = instruments();
@@ -41,31 +54,27 @@ describe('telemetry: prom-cells', () => {
   });
 
   it('without a read, everything is in prom-client by the end of the turn (a reset after it starts from zero)', async () => {
-    const { registry, cells, calls, seconds } = instruments();
-    cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 5);
-    cells.record('seconds', seconds, false, ['model', 'error'], ['small', undefined], 0.5);
+    const set = instruments();
+    const { registry, cells, calls } = set;
+    recordSmall(set);
     // prom-client's own state (its internal hashMap: what a read without collect would find): not there yet in this turn...
     expect((calls as unknown as { hashMap: Record<string, unknown> }).hashMap).to.deep.equal({});
     await nextTurn();
     // ...and handed over once the turn ended.
     expect(Object.keys((calls as unknown as { hashMap: Record<string, unknown> }).hashMap)).to.have.length(1);
     registry.resetMetrics();
-    const text = await registry.metrics();
-    expect(text).to.not.include('calls_total{model="small"');
-    expect(text).to.not.include('call_seconds_count{model="small"}');
+    await expectNoSmall(registry);
     cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 1);
     expect(await registry.metrics()).to.include('calls_total{model="small",workspace="team-a"} 1');
   });
 
   it('a reset in the same turn drops what the cells still hold; a label set counted only zeros is a series at 0', async () => {
-    const { registry, cells, calls, seconds } = instruments();
-    cells.record('calls', calls, true, ['model', 'workspace'], ['small', 'team-a'], 5);
-    cells.record('seconds', seconds, false, ['model', 'error'], ['small', undefined], 0.5);
+    const set = instruments();
+    const { registry, cells, calls } = set;
+    recordSmall(set);
     registry.resetMetrics();
     await nextTurn();
-    const text = await registry.metrics();
-    expect(text).to.not.include('calls_total{model="small"');
-    expect(text).to.not.include('call_seconds_count{model="small"}');
+    await expectNoSmall(registry);
     cells.record('calls', calls, true, ['model', 'workspace'], ['free', 'team-a'], 0);
     expect(await registry.metrics()).to.include('calls_total{model="free",workspace="team-a"} 0');
   });
